@@ -1,0 +1,127 @@
+# kqdafs — top-level build on a Linux host (cross) or any host with the
+# toolchain from tools/bootstrap.sh.  On a FreeBSD host the native module
+# build is `make -C kmod` (bsd.kmod.mk); see README.md.
+#
+#   make          build/kqdafs.ko (verified), the test helper module, the
+#                 userland tools for FreeBSD, and the VM payload
+#   make test     every test (see `test:` below); CI runs exactly this
+#   make vm-test  boot FreeBSD 15 in QEMU and run the in-guest suite
+#                 (needs FREEBSD_IMAGE=path or a cached image)
+
+SHELL :=	/bin/sh
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+TOP :=		$(CURDIR)
+BUILD :=	$(TOP)/build
+CARGO ?=	cargo
+NIGHTLY ?=	+nightly
+KTARGET :=	$(TOP)/targets/x86_64-kqdafs-kernel.json
+KCARGO :=	$(CARGO) $(NIGHTLY) build -p kqdafs --release \
+		    -Z build-std=core,alloc -Z json-target-spec --target $(KTARGET)
+KLIB :=		$(TOP)/target/x86_64-kqdafs-kernel/release/libkqdafs.a
+UTARGET :=	x86_64-unknown-freebsd
+UBIN :=		$(TOP)/target/$(UTARGET)/release
+USER_TOOLS :=	kqdafsctl
+ZINC :=		$(TOP)/.toolchain/zig/lib/libc/include
+FREEBSD_VERSION := 1500001
+
+# The kernel C flags (design notes, "Toolchain recipe"); build.rs uses the
+# same for the glue it compiles.
+KCPPFLAGS :=	-target x86_64-unknown-freebsd15.0 -D_KERNEL -DKLD_MODULE \
+		-D__FreeBSD_version=$(FREEBSD_VERSION) -nostdinc \
+		-I$(ZINC)/x86_64-freebsd-none -I$(ZINC)/generic-freebsd \
+		-I$(TOP)/bindings/include -include opt_global.h
+KCFLAGS :=	$(KCPPFLAGS) -mcmodel=kernel -mno-red-zone -mno-mmx -mno-sse \
+		-msoft-float -fno-asynchronous-unwind-tables -ffreestanding \
+		-fwrapv -fno-common -fno-omit-frame-pointer -fstack-protector \
+		-fno-pic -O2 -Wall -Werror
+KLDFLAGS :=	-m elf_x86_64_fbsd -r --build-id=sha1
+
+VERIFY :=	$(TOP)/target/release/kqdafs-verify
+KPI :=		$(BUILD)/kpi-symbols.txt
+
+.PHONY: all bootstrap kmod user payload verify test test-host test-loom \
+	test-verify test-lint test-man test-vm-harness vm-test clean
+
+all: verify user payload
+
+bootstrap:
+	@$(TOP)/tools/bootstrap.sh
+
+# ---- kernel module ------------------------------------------------------
+
+kmod: $(BUILD)/kqdafs.ko $(BUILD)/kqdafs_slothog.ko
+
+# Cargo decides what to rebuild; build.rs leaves the compiled C glue in
+# build/obj/kqdafs (and recompiles it whenever that folder was removed).
+$(BUILD)/kqdafs.ko: bootstrap FORCE
+	@mkdir -p $(BUILD)/obj/kqdafs
+	KQDAFS_GLUE_OUT=$(BUILD)/obj/kqdafs $(KCARGO)
+	ld.lld $(KLDFLAGS) -o $@ $(BUILD)/obj/kqdafs/*.o $(KLIB)
+
+$(BUILD)/kqdafs_slothog.ko: tests/slothog/kqdafs_slothog.c bootstrap
+	@mkdir -p $(BUILD)/obj/slothog
+	clang $(KCFLAGS) -c -o $(BUILD)/obj/slothog/kqdafs_slothog.o $<
+	ld.lld $(KLDFLAGS) -o $@ $(BUILD)/obj/slothog/kqdafs_slothog.o
+
+# ---- static verifier ----------------------------------------------------
+
+$(VERIFY): bootstrap FORCE
+	$(CARGO) build -p kqdafs-verify --release
+
+# The KPI list is derived from the FreeBSD 15 headers, never typed by hand.
+$(KPI): $(VERIFY) tools/verify/kpi/freebsd15-kpi.h
+	@mkdir -p $(BUILD)
+	$(VERIFY) kpi-list --headers tools/verify/kpi/freebsd15-kpi.h \
+	    $(foreach a,$(KCPPFLAGS),--clang-arg $(a)) -o $@
+
+verify: kmod $(KPI)
+	$(VERIFY) --kpi $(KPI) --module kqdafs $(BUILD)/kqdafs.ko
+	$(VERIFY) --kpi $(KPI) --module kqdafs_slothog $(BUILD)/kqdafs_slothog.ko
+
+# ---- userland (cross-built for FreeBSD) ---------------------------------
+
+user: bootstrap
+	CARGO_TARGET_X86_64_UNKNOWN_FREEBSD_LINKER=$(TOP)/tools/freebsd-cc \
+	    $(CARGO) build -p kqdafs-user --release --target $(UTARGET)
+
+# What the VM harness delivers to the guest.
+payload: kmod user
+	@rm -rf $(BUILD)/guest && mkdir -p $(BUILD)/guest/bin
+	cp $(BUILD)/kqdafs.ko $(BUILD)/kqdafs_slothog.ko $(BUILD)/guest/
+	cp $(foreach t,$(USER_TOOLS),$(UBIN)/$(t)) $(BUILD)/guest/bin/
+
+# ---- tests --------------------------------------------------------------
+
+test: bootstrap test-host test-loom test-lint test-man all test-vm-harness
+	@$(TOP)/vm-tests/run --payload $(BUILD)/guest --out $(BUILD)/vm-tests
+	@echo "make test: all steps passed"
+
+test-host: bootstrap
+	$(CARGO) test --workspace
+
+test-loom: bootstrap
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(TOP)/target/loom \
+	    $(CARGO) test -p kqdafs --release --lib gate::loom_tests
+
+test-lint: bootstrap
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	KQDAFS_GLUE_OUT=$(BUILD)/obj/clippy $(CARGO) $(NIGHTLY) clippy -p kqdafs --release \
+	    -Z build-std=core,alloc -Z json-target-spec --target $(KTARGET) -- -D warnings
+	CARGO_TARGET_X86_64_UNKNOWN_FREEBSD_LINKER=$(TOP)/tools/freebsd-cc \
+	    $(CARGO) clippy -p kqdafs-user --release --target $(UTARGET) -- -D warnings
+
+test-man:
+	mandoc -Tlint -Wwarning man/*.4
+
+test-vm-harness:
+	python3 -m unittest discover -s vm-tests/tests -t vm-tests
+
+vm-test: all
+	$(TOP)/vm-tests/run --require-image --payload $(BUILD)/guest --out $(BUILD)/vm-tests
+
+clean:
+	rm -rf $(BUILD) $(TOP)/target
+
+FORCE:

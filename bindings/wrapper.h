@@ -1,0 +1,9 @@
+/*
+ * Input to bindgen (see build.rs): the FreeBSD 15 kernel headers kqdafs
+ * uses, plus the prototypes of the module's own C glue.  Rust's raw FFI
+ * layer (src/sys.rs) is generated from this file at build time; no kernel
+ * struct layout is written by hand.
+ */
+#include "../kmod/kqdafs_glue.h"
+#include <sys/errno.h>
+#include <sys/ioccom.h>

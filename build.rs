@@ -1,0 +1,168 @@
+//! Build script for the kqdafs kernel crate.
+//!
+//! On the host (`cargo test`, `cargo clippy`) it does nothing: the host build
+//! only compiles the kernel-independent logic.  For the kernel target
+//! (`targets/x86_64-kqdafs-kernel.json`) it:
+//!
+//! 1. runs bindgen over `bindings/wrapper.h` and the FreeBSD 15 headers,
+//!    producing the raw FFI that `src/sys.rs` includes;
+//! 2. compiles the C glue in `kmod/` with clang and the kernel flags, and
+//!    leaves the objects in `$KQDAFS_GLUE_OUT` for the final `ld.lld -r`
+//!    (skipped when the glue is built by `bsd.kmod.mk` on a FreeBSD host,
+//!    `KQDAFS_NATIVE=1`).
+//!
+//! Header location: `KQDAFS_SYSINC` (colon-separated include dirs, e.g.
+//! `/usr/src/sys` on FreeBSD) or, by default, the FreeBSD headers shipped in
+//! the pinned `ziglang` PyPI package under `.toolchain/zig` (see
+//! `tools/bootstrap.sh`).
+
+use std::env;
+use std::path::{Path, PathBuf};
+
+/// `__FreeBSD_version` the module is built for.  `DECLARE_MODULE` turns it
+/// into a dependency on `kernel` with the window
+/// `[__FreeBSD_version, roundup(__FreeBSD_version, 100000) - 1]`, so any
+/// value in `1500001..=1500068` covers every 15.x kernel from 15.0-RELEASE on.
+const FREEBSD_VERSION: &str = "1500001";
+
+const GLUE_SOURCES: &[&str] = &["kmod/kqdafs_module.c", "kmod/kqdafs_kpi.c"];
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(kernel)");
+    println!("cargo::rustc-check-cfg=cfg(loom)");
+    println!("cargo::rerun-if-changed=build.rs");
+    let target = env::var("TARGET").unwrap_or_default();
+    if !target.contains("kqdafs-kernel") {
+        return;
+    }
+    println!("cargo::rustc-cfg=kernel");
+    for path in ["bindings", "kmod"] {
+        println!("cargo::rerun-if-changed={path}");
+    }
+    for var in ["KQDAFS_SYSINC", "KQDAFS_GLUE_OUT", "KQDAFS_NATIVE"] {
+        println!("cargo::rerun-if-env-changed={var}");
+    }
+
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let defines = kernel_defines(&root);
+
+    generate_bindings(&root, &out, &defines);
+    if env::var_os("KQDAFS_NATIVE").is_none() {
+        compile_glue(&root, &defines);
+    }
+}
+
+/// Include directories and preprocessor flags shared by bindgen and clang.
+fn kernel_defines(root: &Path) -> Vec<String> {
+    let mut args = vec![
+        "-target".to_string(),
+        "x86_64-unknown-freebsd15.0".to_string(),
+        "-D_KERNEL".to_string(),
+        "-DKLD_MODULE".to_string(),
+        format!("-D__FreeBSD_version={FREEBSD_VERSION}"),
+        "-nostdinc".to_string(),
+    ];
+    let sysinc = match env::var("KQDAFS_SYSINC") {
+        Ok(dirs) => dirs.split(':').map(PathBuf::from).collect::<Vec<_>>(),
+        Err(_) => {
+            let zig = root.join(".toolchain/zig/lib/libc/include");
+            let dirs = vec![zig.join("x86_64-freebsd-none"), zig.join("generic-freebsd")];
+            if !dirs[1].join("sys/event.h").exists() {
+                panic!(
+                    "FreeBSD headers not found under {}; run tools/bootstrap.sh (or `make`) first, \
+                     or set KQDAFS_SYSINC",
+                    zig.display()
+                );
+            }
+            dirs
+        }
+    };
+    for dir in sysinc {
+        args.push(format!("-I{}", dir.display()));
+    }
+    // Stand-ins for generated headers (opt_global.h, vnode_if.h).
+    args.push(format!("-I{}", root.join("bindings/include").display()));
+    args.push(format!("-I{}", root.join("kmod").display()));
+    args.push("-include".to_string());
+    args.push("opt_global.h".to_string());
+    args
+}
+
+fn generate_bindings(root: &Path, out: &Path, defines: &[String]) {
+    let bindings = bindgen::Builder::default()
+        .header(root.join("bindings/wrapper.h").display().to_string())
+        .clang_args(defines)
+        .use_core()
+        .ctypes_prefix("core::ffi")
+        .layout_tests(true)
+        .derive_default(true)
+        .generate_comments(false)
+        .default_enum_style(bindgen::EnumVariation::Consts)
+        .allowlist_function("kqdafs_.*")
+        .allowlist_function("malloc|malloc_aligned|free")
+        .allowlist_function("printf|panic")
+        .allowlist_function("knote|knlist_.*|kqueue_add_filteropts|kqueue_del_filteropts|kqfd_register")
+        .allowlist_function("destroy_dev|devfs_set_cdevpriv|devfs_get_cdevpriv|devfs_clear_cdevpriv")
+        .allowlist_function("sysctl_ctx_init|sysctl_ctx_free|kernel_sysctlbyname")
+        .allowlist_var("kqdafs_.*")
+        .allowlist_var("M_NOWAIT|M_WAITOK|M_ZERO")
+        .allowlist_var("E[A-Z0-9]+")
+        .allowlist_var("EV_[A-Z0-9_]+|EVFILT_[A-Z_]+|KNF_[A-Z]+|NOTE_[A-Z_]+")
+        .allowlist_var("IOC_[A-Z]+|IOCPARM_[A-Z]+|FREAD|FWRITE")
+        .allowlist_type("modeventtype")
+        .opaque_type("thread|proc|ucred|cdev|sysctl_oid|mtx|file")
+        .generate()
+        .expect("bindgen over the FreeBSD headers failed");
+    bindings.write_to_file(out.join("bindings.rs")).expect("cannot write bindings.rs");
+}
+
+fn compile_glue(root: &Path, defines: &[String]) {
+    let mut build = cc::Build::new();
+    build.compiler("clang").no_default_flags(true).cargo_metadata(false).warnings(true).extra_warnings(true);
+    for arg in defines {
+        build.flag(arg);
+    }
+    for flag in [
+        "-mcmodel=kernel",
+        "-mno-red-zone",
+        "-mno-mmx",
+        "-mno-sse",
+        "-msoft-float",
+        "-fno-asynchronous-unwind-tables",
+        "-ffreestanding",
+        "-fwrapv",
+        "-fno-common",
+        "-fno-omit-frame-pointer",
+        "-fstack-protector",
+        "-fno-pic",
+        "-O2",
+        "-Werror",
+        "-Wno-unused-parameter",
+    ] {
+        build.flag(flag);
+    }
+    for src in GLUE_SOURCES {
+        build.file(root.join(src));
+    }
+    let objects = build.compile_intermediates();
+    let dest = match env::var("KQDAFS_GLUE_OUT") {
+        Ok(dir) => PathBuf::from(dir),
+        Err(_) => return,
+    };
+    // The stamp makes cargo rerun this script whenever the objects were
+    // removed from under it (a missing rerun-if-changed path always reruns).
+    let stamp = dest.join(".stamp");
+    println!("cargo::rerun-if-changed={}", stamp.display());
+    std::fs::create_dir_all(&dest).expect("cannot create KQDAFS_GLUE_OUT");
+    for old in std::fs::read_dir(&dest).expect("cannot list KQDAFS_GLUE_OUT").flatten() {
+        if old.path().extension().is_some_and(|e| e == "o") {
+            std::fs::remove_file(old.path()).expect("cannot remove a stale glue object");
+        }
+    }
+    for obj in objects {
+        let name = obj.file_name().expect("object has a file name").to_owned();
+        std::fs::copy(&obj, dest.join(name)).expect("cannot copy glue object");
+    }
+    std::fs::write(&stamp, b"").expect("cannot write the glue stamp");
+}

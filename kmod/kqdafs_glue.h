@@ -1,0 +1,65 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * kqdafs C glue: the declarations the Rust side links against.
+ *
+ * Everything here is either static kernel data that only C macros can
+ * declare (module, malloc type, cdevsw, filterops) or a one-line wrapper
+ * around a KPI that is a macro or an inline function in the FreeBSD
+ * headers.  No logic lives in C.
+ */
+#ifndef _KQDAFS_GLUE_H_
+#define	_KQDAFS_GLUE_H_
+
+#include <sys/param.h>
+#include <sys/systm.h>
+#include <sys/kernel.h>
+#include <sys/module.h>
+#include <sys/malloc.h>
+#include <sys/lock.h>
+#include <sys/mutex.h>
+#include <sys/event.h>
+#include <sys/conf.h>
+#include <sys/sysctl.h>
+#include <sys/proc.h>
+#include <sys/errno.h>
+
+/* Static data defined in kqdafs_module.c. */
+extern struct malloc_type kqdafs_malloc_type[1];
+extern struct cdevsw kqdafs_cdevsw;
+extern struct filterops kqdafs_filtops;
+
+/* Entry points implemented in Rust (src/entry.rs). */
+int	kqdafs_rs_modevent(module_t mod, int what, void *arg);
+int	kqdafs_rs_cdev_open(struct cdev *dev, int oflags, int devtype,
+	    struct thread *td);
+int	kqdafs_rs_cdev_ioctl(struct cdev *dev, u_long cmd, caddr_t data,
+	    int fflag, struct thread *td);
+int	kqdafs_rs_filt_attach(struct knote *kn);
+void	kqdafs_rs_filt_detach(struct knote *kn);
+int	kqdafs_rs_filt_event(struct knote *kn, long hint);
+
+/* Wrappers for KPI that is a macro or an inline (kqdafs_kpi.c). */
+struct thread *kqdafs_curthread(void);
+void	kqdafs_mtx_init(struct mtx *m, const char *name);
+void	kqdafs_mtx_destroy(struct mtx *m);
+void	kqdafs_mtx_lock(struct mtx *m);
+void	kqdafs_mtx_unlock(struct mtx *m);
+int	kqdafs_mtx_owned(struct mtx *m);
+struct sysctl_oid *kqdafs_sysctl_add_root(struct sysctl_ctx_list *ctx,
+	    const char *name, const char *descr);
+struct sysctl_oid *kqdafs_sysctl_add_int(struct sysctl_ctx_list *ctx,
+	    struct sysctl_oid *parent, const char *name, int writable,
+	    int *ptr, const char *descr);
+struct sysctl_oid *kqdafs_sysctl_add_u64(struct sysctl_ctx_list *ctx,
+	    struct sysctl_oid *parent, const char *name, int writable,
+	    uint64_t *ptr, const char *descr);
+struct sysctl_oid *kqdafs_sysctl_add_string(struct sysctl_ctx_list *ctx,
+	    struct sysctl_oid *parent, const char *name, const char *str,
+	    const char *descr);
+int	kqdafs_make_dev(struct cdevsw *csw, const char *name, int mode,
+	    struct cdev **cdevp);
+void	kqdafs_printf(const char *msg);
+void	kqdafs_panic(const char *msg) __dead2;
+
+#endif /* !_KQDAFS_GLUE_H_ */

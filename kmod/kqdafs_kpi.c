@@ -1,0 +1,122 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * One-line wrappers for FreeBSD KPI that the headers provide only as
+ * macros or inline functions, so that Rust can call them.  Each wrapper
+ * does exactly what its macro does; nothing more.
+ */
+#include "kqdafs_glue.h"
+
+struct thread *
+kqdafs_curthread(void)
+{
+
+	return (curthread);
+}
+
+void
+kqdafs_mtx_init(struct mtx *m, const char *name)
+{
+
+	mtx_init(m, name, NULL, MTX_DEF);
+}
+
+void
+kqdafs_mtx_destroy(struct mtx *m)
+{
+
+	mtx_destroy(m);
+}
+
+void
+kqdafs_mtx_lock(struct mtx *m)
+{
+
+	mtx_lock(m);
+}
+
+void
+kqdafs_mtx_unlock(struct mtx *m)
+{
+
+	mtx_unlock(m);
+}
+
+int
+kqdafs_mtx_owned(struct mtx *m)
+{
+
+	return (mtx_owned(m));
+}
+
+struct sysctl_oid *
+kqdafs_sysctl_add_root(struct sysctl_ctx_list *ctx, const char *name,
+    const char *descr)
+{
+
+	return (SYSCTL_ADD_NODE(ctx, SYSCTL_STATIC_CHILDREN(_kern), OID_AUTO,
+	    name, CTLFLAG_RD | CTLFLAG_MPSAFE, NULL, descr));
+}
+
+struct sysctl_oid *
+kqdafs_sysctl_add_int(struct sysctl_ctx_list *ctx, struct sysctl_oid *parent,
+    const char *name, int writable, int *ptr, const char *descr)
+{
+
+	if (writable)
+		return (SYSCTL_ADD_INT(ctx, SYSCTL_CHILDREN(parent), OID_AUTO,
+		    name, CTLFLAG_RW | CTLFLAG_MPSAFE, ptr, 0, descr));
+	return (SYSCTL_ADD_INT(ctx, SYSCTL_CHILDREN(parent), OID_AUTO, name,
+	    CTLFLAG_RD | CTLFLAG_MPSAFE, ptr, 0, descr));
+}
+
+struct sysctl_oid *
+kqdafs_sysctl_add_u64(struct sysctl_ctx_list *ctx, struct sysctl_oid *parent,
+    const char *name, int writable, uint64_t *ptr, const char *descr)
+{
+
+	if (writable)
+		return (SYSCTL_ADD_U64(ctx, SYSCTL_CHILDREN(parent), OID_AUTO,
+		    name, CTLFLAG_RW | CTLFLAG_MPSAFE, ptr, 0, descr));
+	return (SYSCTL_ADD_U64(ctx, SYSCTL_CHILDREN(parent), OID_AUTO, name,
+	    CTLFLAG_RD | CTLFLAG_MPSAFE, ptr, 0, descr));
+}
+
+struct sysctl_oid *
+kqdafs_sysctl_add_string(struct sysctl_ctx_list *ctx,
+    struct sysctl_oid *parent, const char *name, const char *str,
+    const char *descr)
+{
+
+	return (SYSCTL_ADD_STRING(ctx, SYSCTL_CHILDREN(parent), OID_AUTO, name,
+	    CTLFLAG_RD | CTLFLAG_MPSAFE, __DECONST(char *, str), 0, descr));
+}
+
+int
+kqdafs_make_dev(struct cdevsw *csw, const char *name, int mode,
+    struct cdev **cdevp)
+{
+	struct make_dev_args args;
+
+	make_dev_args_init(&args);
+	args.mda_flags = MAKEDEV_WAITOK | MAKEDEV_CHECKNAME;
+	args.mda_devsw = csw;
+	args.mda_uid = UID_ROOT;
+	args.mda_gid = GID_WHEEL;
+	args.mda_mode = mode;
+	return (make_dev_s(&args, cdevp, "%s", name));
+}
+
+void
+kqdafs_printf(const char *msg)
+{
+
+	printf("%s\n", msg);
+}
+
+void
+kqdafs_panic(const char *msg)
+{
+
+	panic("%s", msg);
+}

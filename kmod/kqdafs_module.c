@@ -1,0 +1,39 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * kqdafs module declaration: static kernel data that only the C macros of
+ * <sys/module.h>, <sys/malloc.h> and <sys/conf.h> can produce.  All
+ * behaviour is in Rust; this file only points the kernel at it.
+ */
+#include "kqdafs_glue.h"
+
+#define	KQDAFS_MODULE_VERSION	1
+
+MALLOC_DEFINE(kqdafs_malloc_type, "kqdafs", "kqdafs requests and state");
+
+struct cdevsw kqdafs_cdevsw = {
+	.d_version =	D_VERSION,
+	.d_name =	"kqdafs",
+	.d_open =	kqdafs_rs_cdev_open,
+	.d_ioctl =	kqdafs_rs_cdev_ioctl,
+};
+
+/*
+ * One filterops serves every slot the module claims; the knote says which
+ * kind of completion it carries (see src/filter.rs).
+ */
+struct filterops kqdafs_filtops = {
+	.f_isfd =	0,
+	.f_attach =	kqdafs_rs_filt_attach,
+	.f_detach =	kqdafs_rs_filt_detach,
+	.f_event =	kqdafs_rs_filt_event,
+};
+
+static moduledata_t kqdafs_mod = {
+	"kqdafs",
+	kqdafs_rs_modevent,
+	NULL
+};
+
+DECLARE_MODULE(kqdafs, kqdafs_mod, SI_SUB_DRIVERS, SI_ORDER_MIDDLE);
+MODULE_VERSION(kqdafs, KQDAFS_MODULE_VERSION);

@@ -1,0 +1,58 @@
+//! `/dev/kqdafs`: open handles and the ioctl ABI (`kqdafs_abi::ioctl`).
+
+use crate::kpi::alloc::{Flags, KBox};
+use crate::kpi::cdev;
+use crate::kpi::ioctl::IoctlBuffer;
+use crate::kpi::Errno;
+use crate::module::gate;
+use crate::stats::{Counted, Stats, MAX_BATCH, STATS};
+use core::sync::atomic::Ordering;
+use kqdafs_abi::ioctl::Command;
+use kqdafs_abi::{KqdafsInfo, KQDAFS_ABI_VERSION};
+
+/// The state of one open file of `/dev/kqdafs`.  It keeps the module
+/// loaded (it holds a gate ticket) and is released by devfs when the last
+/// reference to the file goes away — on close, on process exit, or when a
+/// descriptor passed to another process is closed there.
+pub struct DeviceHandle {
+    _open: Counted,
+    _ticket: crate::gate::Ticket<'static>,
+}
+
+/// `d_open`: create the handle.  `ENXIO` while the module is loading or
+/// unloading.
+pub fn open() -> Result<(), Errno> {
+    let ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
+    let handle = KBox::try_new(DeviceHandle { _open: Counted::new(&STATS.opens), _ticket: ticket }, Flags::WAIT)?;
+    cdev::attach_handle(handle)
+}
+
+/// `d_ioctl`: decode and run one command.  Unknown commands get `ENOTTY`;
+/// nothing is changed by a failed command.
+pub fn ioctl(cmd: u32, buf: &mut IoctlBuffer) -> Result<(), Errno> {
+    let result = cdev::with_handle(|_handle| match Command::decode(cmd) {
+        Some(Command::Info) => buf.write(&info()),
+        None => Err(Errno::ENOTTY),
+    })
+    .and_then(|r| r);
+    if result.is_err() {
+        Stats::bump(&STATS.ioctl_errors);
+    }
+    result
+}
+
+/// What `KQDAFS_IOC_INFO` answers.
+fn info() -> KqdafsInfo {
+    let filter = |v: &core::sync::atomic::AtomicI32| i16::try_from(v.load(Ordering::Relaxed)).unwrap_or(0);
+    KqdafsInfo {
+        abi_version: KQDAFS_ABI_VERSION,
+        module_version: crate::MODULE_VERSION,
+        filter_kaio: filter(&STATS.filter_kaio),
+        filter_rdma: filter(&STATS.filter_rdma),
+        slot_mode: STATS.slot_mode.load(Ordering::Relaxed),
+        max_batch: MAX_BATCH,
+        max_requests_per_proc: u32::try_from(STATS.max_requests_per_proc.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
+        max_pinned_per_proc: STATS.max_pinned_per_proc.load(Ordering::Relaxed),
+        reserved: [0; 4],
+    }
+}

@@ -1,0 +1,45 @@
+//! Kernel error numbers.
+
+use crate::sys;
+use core::ffi::c_int;
+
+/// An errno value as the kernel returns it (always positive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(c_int);
+
+macro_rules! errnos {
+    ($($name:ident),* $(,)?) => {
+        impl Errno {
+            $(
+                #[doc = concat!("`", stringify!($name), "` from `<sys/errno.h>`.")]
+                pub const $name: Errno = Errno(sys::$name as c_int);
+            )*
+        }
+    };
+}
+
+errnos!(EPERM, ENXIO, ENOMEM, EFAULT, EBUSY, EEXIST, EINVAL, ENOTTY, EOPNOTSUPP);
+
+impl Errno {
+    /// The value handed back to the kernel.
+    pub const fn to_raw(self) -> c_int {
+        self.0
+    }
+
+    /// Wrap a kernel return value: `0` is success.
+    pub fn result(ret: c_int) -> Result<(), Errno> {
+        if ret == 0 {
+            Ok(())
+        } else {
+            Err(Errno(ret))
+        }
+    }
+}
+
+/// Collapse a result into the `int` a kernel callback returns.
+pub fn to_kernel(r: Result<(), Errno>) -> c_int {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_raw(),
+    }
+}

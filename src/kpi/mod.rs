@@ -1,0 +1,19 @@
+//! Safe wrappers over the FreeBSD kernel programming interfaces.
+//!
+//! This layer is the only place in the crate where `unsafe` appears; each
+//! use carries a `// SAFETY:` note saying why it is sound.  The feature code
+//! above it (`module`, `device`, `filter`) is safe Rust.  The pattern is the
+//! one of the Linux kernel's `rust/kernel` crate: a type owns each kernel
+//! resource and its `Drop` (or an explicit, fallible release) gives it back.
+
+pub mod alloc;
+pub mod cdev;
+pub mod entry;
+pub mod error;
+pub mod ioctl;
+pub mod kqueue;
+pub mod panic;
+pub mod print;
+pub mod sysctl;
+
+pub use error::Errno;

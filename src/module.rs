@@ -1,0 +1,178 @@
+//! Module lifecycle: `MOD_LOAD`, `MOD_QUIESCE`, `MOD_UNLOAD`, `MOD_SHUTDOWN`.
+//!
+//! Load builds the module's kernel state in an order where every failure
+//! undoes what came before (each piece is an owning value, dropped on the
+//! error path) and the filter slots — the one step whose undo can be
+//! refused — come last.  The [`UsageGate`] stays closed until everything is
+//! in place, so nobody can open the device of a half-loaded module.
+//!
+//! Unload closes the gate (refused with `EBUSY` while any handle, knote or
+//! request is alive), then gives the filter slots back (refused with `EBUSY`
+//! while the kernel still counts knotes on them; the gate is reopened and
+//! nothing changes), then destroys the device and the sysctl tree.
+
+use crate::gate::UsageGate;
+use crate::kpi::cdev::Cdev;
+use crate::kpi::kqueue::{kernel_evfilt_syscount, KernelFilters};
+use crate::kpi::sysctl::{Access, SysctlTree};
+use crate::kpi::Errno;
+use crate::kprintln;
+use crate::slots::{self, ClaimedSlots};
+use crate::stats::STATS;
+use core::ffi::CStr;
+use core::sync::atomic::Ordering;
+use kqdafs_abi::filter::SlotMode;
+
+/// The module events the kernel sends (`enum modeventtype`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModEvent {
+    /// `MOD_LOAD`.
+    Load,
+    /// `MOD_QUIESCE`: may the module be unloaded?
+    Quiesce,
+    /// `MOD_UNLOAD`.
+    Unload,
+    /// `MOD_SHUTDOWN`: the system is going down.
+    Shutdown,
+    /// Anything else.
+    Other,
+}
+
+/// Who is using the module; see [`UsageGate`].
+static GATE: UsageGate = UsageGate::new_closed();
+
+/// The gate every user of the module enters.
+pub fn gate() -> &'static UsageGate {
+    &GATE
+}
+
+/// What a loaded module holds.  Fields drop in order: the device first
+/// (no new opens can reach us), then the sysctl tree.
+struct Loaded {
+    slots: ClaimedSlots,
+    _device: Cdev,
+    _sysctl: SysctlTree,
+}
+
+/// The loaded state.  Only module events touch it, and the kernel delivers
+/// those one at a time (under `kld_sx`), so this lock is never contended;
+/// it is a `spin` lock because no `mtx(9)` can exist before `MOD_LOAD`.
+static LOADED: spin::Mutex<Option<Loaded>> = spin::Mutex::new(None);
+
+/// Dispatch one module event.
+pub fn handle(event: ModEvent) -> Result<(), Errno> {
+    match event {
+        ModEvent::Load => load(),
+        ModEvent::Quiesce => quiesce(),
+        ModEvent::Unload => unload(),
+        ModEvent::Shutdown => Ok(()),
+        ModEvent::Other => Err(Errno::EOPNOTSUPP),
+    }
+}
+
+fn load() -> Result<(), Errno> {
+    let mut state = LOADED.lock();
+    if state.is_some() {
+        return Err(Errno::EEXIST);
+    }
+    let mut sysctl = publish_sysctls()?;
+    let device = Cdev::create(c"kqdafs", 0o666)?;
+    let syscount = kernel_evfilt_syscount();
+    let slots = slots::claim(&mut KernelFilters, syscount).map_err(|_| {
+        kprintln!(
+            "kqdafs: no free kqueue filter slot (slot {} is taken; kernel EVFILT_SYSCOUNT {}); not loading",
+            kqdafs_abi::filter::SHARED_SLOT,
+            syscount
+        );
+        Errno::EEXIST
+    })?;
+    STATS.filter_kaio.store(i32::from(slots.kaio), Ordering::Relaxed);
+    STATS.filter_rdma.store(i32::from(slots.rdma), Ordering::Relaxed);
+    STATS.slot_mode.store(slots.mode as u32, Ordering::Relaxed);
+    // Published last because only now is the mode known.  Failing here
+    // must not fail the load (giving slots back can be refused); the mode
+    // is also in KQDAFS_IOC_INFO.
+    let mode = match slots.mode {
+        SlotMode::Shared => c"shared",
+        SlotMode::Dedicated => c"dedicated",
+    };
+    if sysctl.add_str(c"slot_mode", mode, c"filter slots: shared (stock kernel) or dedicated").is_err() {
+        kprintln!("kqdafs: warning: cannot publish kern.kqdafs.slot_mode");
+    }
+    *state = Some(Loaded { slots, _device: device, _sysctl: sysctl });
+    GATE.open();
+    kprintln!(
+        "kqdafs: version {} loaded: EVFILT_KAIO {}, EVFILT_RDMA {} ({} slot)",
+        crate::VERSION,
+        slots.kaio,
+        slots.rdma,
+        slots.mode.name()
+    );
+    Ok(())
+}
+
+fn quiesce() -> Result<(), Errno> {
+    match GATE.users() {
+        0 => Ok(()),
+        _ => Err(Errno::EBUSY),
+    }
+}
+
+fn unload() -> Result<(), Errno> {
+    let mut state = LOADED.lock();
+    let Some(loaded) = state.as_ref() else {
+        // MOD_LOAD failed (the kernel sends MOD_UNLOAD after a failed
+        // load) or never ran: nothing is held.
+        return Ok(());
+    };
+    if let Err(busy) = GATE.try_close() {
+        kprintln!(
+            "kqdafs: busy ({} users: {} open handles, {} knotes, {} requests); not unloading",
+            busy.users,
+            STATS.opens.load(Ordering::Relaxed),
+            STATS.knotes.load(Ordering::Relaxed),
+            STATS.requests_inflight.load(Ordering::Relaxed)
+        );
+        return Err(Errno::EBUSY);
+    }
+    if let Err(refused) = slots::release(&mut KernelFilters, &loaded.slots) {
+        GATE.open();
+        kprintln!("kqdafs: filter {} still has knotes; not unloading", refused.slot);
+        if let Some(lost) = refused.lost {
+            kprintln!("kqdafs: warning: filter slot {} was taken by another module meanwhile", lost);
+        }
+        return Err(Errno::EBUSY);
+    }
+    *state = None;
+    STATS.filter_kaio.store(0, Ordering::Relaxed);
+    STATS.filter_rdma.store(0, Ordering::Relaxed);
+    STATS.slot_mode.store(0, Ordering::Relaxed);
+    kprintln!("kqdafs: unloaded");
+    Ok(())
+}
+
+/// `kern.kqdafs.*`.
+fn publish_sysctls() -> Result<SysctlTree, Errno> {
+    const RO: Access = Access::ReadOnly;
+    const RW: Access = Access::ReadWrite;
+    let mut t = SysctlTree::new(c"kqdafs", c"kqdafs: KAIO and RDMA completions through kqueue")?;
+    t.add_str(c"version", version_cstr(), c"module version")?;
+    t.add_i32(c"filter_kaio", RO, &STATS.filter_kaio, c"filter number of KAIO events")?;
+    t.add_i32(c"filter_rdma", RO, &STATS.filter_rdma, c"filter number of RDMA events")?;
+    t.add_u64(c"opens", RO, &STATS.opens, c"open /dev/kqdafs handles")?;
+    t.add_u64(c"knotes", RO, &STATS.knotes, c"knotes on the module's filters")?;
+    t.add_u64(c"requests_inflight", RO, &STATS.requests_inflight, c"requests not yet released")?;
+    t.add_u64(c"ioctl_errors", RO, &STATS.ioctl_errors, c"ioctls answered with an error")?;
+    t.add_u64(c"attach_refused", RO, &STATS.attach_refused, c"kevent registrations refused")?;
+    t.add_u64(c"max_requests_per_proc", RW, &STATS.max_requests_per_proc, c"requests in flight per process")?;
+    t.add_u64(c"max_pinned_per_proc", RW, &STATS.max_pinned_per_proc, c"bytes of user memory held per process")?;
+    Ok(t)
+}
+
+fn version_cstr() -> &'static CStr {
+    const V: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+    match CStr::from_bytes_with_nul(V.as_bytes()) {
+        Ok(v) => v,
+        Err(_) => c"unknown",
+    }
+}

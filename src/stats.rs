@@ -1,0 +1,107 @@
+//! Counters published read-only under `sysctl kern.kqdafs.*`, and the
+//! tunable limits published read-write beside them.
+//!
+//! Plain atomics in static storage: the sysctl handlers read them by
+//! pointer (`SYSCTL_ADD_U64`), so they live as long as the module.
+
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+
+/// Every counter and published value of the module.
+#[derive(Debug)]
+pub struct Stats {
+    /// Filter number carrying KAIO events (0 until the slots are claimed).
+    pub filter_kaio: AtomicI32,
+    /// Filter number carrying RDMA events.
+    pub filter_rdma: AtomicI32,
+    /// Open `/dev/kqdafs` handles.
+    pub opens: AtomicU64,
+    /// Knotes attached to the module's filters.
+    pub knotes: AtomicU64,
+    /// Requests submitted and not yet released.
+    pub requests_inflight: AtomicU64,
+    /// ioctls answered with an error.
+    pub ioctl_errors: AtomicU64,
+    /// Registrations refused by the filter's attach routine.
+    pub attach_refused: AtomicU64,
+    /// A `SlotMode` as `u32`, 0 until the slots are claimed.
+    pub slot_mode: AtomicU32,
+    /// Tunable: requests one process may have in flight.
+    pub max_requests_per_proc: AtomicU64,
+    /// Tunable: bytes of user memory one process may have held.
+    pub max_pinned_per_proc: AtomicU64,
+}
+
+/// Default of `kern.kqdafs.max_requests_per_proc`.
+pub const DEFAULT_MAX_REQUESTS_PER_PROC: u64 = 4096;
+/// Default of `kern.kqdafs.max_pinned_per_proc` (64 MiB).
+pub const DEFAULT_MAX_PINNED_PER_PROC: u64 = 64 << 20;
+/// Most requests in one submit call.
+pub const MAX_BATCH: u32 = 256;
+
+impl Stats {
+    /// All zero, limits at their defaults.
+    pub const fn new() -> Self {
+        Stats {
+            filter_kaio: AtomicI32::new(0),
+            filter_rdma: AtomicI32::new(0),
+            opens: AtomicU64::new(0),
+            knotes: AtomicU64::new(0),
+            requests_inflight: AtomicU64::new(0),
+            ioctl_errors: AtomicU64::new(0),
+            attach_refused: AtomicU64::new(0),
+            slot_mode: AtomicU32::new(0),
+            max_requests_per_proc: AtomicU64::new(DEFAULT_MAX_REQUESTS_PER_PROC),
+            max_pinned_per_proc: AtomicU64::new(DEFAULT_MAX_PINNED_PER_PROC),
+        }
+    }
+
+    /// Count one more.
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One unit of a gauge (open handles, knotes, requests): counted while the
+/// guard lives, uncounted when it drops, so every release path uncounts.
+#[derive(Debug)]
+pub struct Counted(&'static AtomicU64);
+
+impl Counted {
+    /// Count one more on `gauge` until the guard drops.
+    pub fn new(gauge: &'static AtomicU64) -> Counted {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Counted(gauge)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats::new()
+    }
+}
+
+/// The module's counters.
+pub static STATS: Stats = Stats::new();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counted_gauge_follows_guards() {
+        static GAUGE: AtomicU64 = AtomicU64::new(0);
+        let a = Counted::new(&GAUGE);
+        let b = Counted::new(&GAUGE);
+        assert_eq!(GAUGE.load(Ordering::Relaxed), 2);
+        drop(a);
+        assert_eq!(GAUGE.load(Ordering::Relaxed), 1);
+        drop(b);
+        assert_eq!(GAUGE.load(Ordering::Relaxed), 0);
+    }
+}

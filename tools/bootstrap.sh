@@ -1,0 +1,68 @@
+#!/bin/sh
+# Install or locate everything the kqdafs build and tests need on a Debian-based
+# Linux host.  Idempotent: each step is skipped when its result is already there.
+#   - Debian packages: clang, lld, libclang-dev (bindgen), xorriso (VM seed
+#     images), mandoc (man page lint)
+#   - rustup: nightly + rust-src (kernel build-std), clippy/rustfmt, and the
+#     x86_64-unknown-freebsd std for the userland tools (stable)
+#   - the pinned PyPI ziglang package: FreeBSD 15 headers and a FreeBSD libc
+#     for linking userland binaries, into .toolchain/ (project-local)
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+ZIGLANG_VERSION=0.17.0
+tooldir="$top/.toolchain"
+
+say() { printf 'bootstrap: %s\n' "$*"; }
+
+need_pkgs=""
+command -v clang >/dev/null 2>&1 || need_pkgs="$need_pkgs clang"
+command -v ld.lld >/dev/null 2>&1 || need_pkgs="$need_pkgs lld"
+ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need_pkgs="$need_pkgs libclang-dev"
+command -v xorriso >/dev/null 2>&1 || need_pkgs="$need_pkgs xorriso"
+command -v mandoc >/dev/null 2>&1 || need_pkgs="$need_pkgs mandoc"
+if [ -n "$need_pkgs" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		say "missing Debian packages:$need_pkgs (run as root or install them)"
+		exit 1
+	fi
+	say "installing Debian packages:$need_pkgs"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq $need_pkgs >/dev/null
+fi
+
+if ! command -v rustup >/dev/null 2>&1; then
+	if [ -x "$HOME/.cargo/bin/rustup" ]; then
+		PATH="$HOME/.cargo/bin:$PATH"
+	else
+		say "rustup not found; install it from rustup.rs first"
+		exit 1
+	fi
+fi
+
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+if ! rustup component list --toolchain nightly --installed | grep -q '^rust-src'; then
+	say "adding rust-src to nightly"
+	rustup component add rust-src --toolchain nightly
+fi
+for c in clippy rustfmt; do
+	rustup component list --toolchain nightly --installed | grep -q "^$c" ||
+	    rustup component add "$c" --toolchain nightly
+	rustup component list --installed | grep -q "^$c" || rustup component add "$c"
+done
+if ! rustup target list --installed | grep -q '^x86_64-unknown-freebsd$'; then
+	say "adding the x86_64-unknown-freebsd target (userland tools)"
+	rustup target add x86_64-unknown-freebsd
+fi
+
+if [ ! -f "$tooldir/zig-$ZIGLANG_VERSION/ziglang/lib/libc/include/generic-freebsd/sys/event.h" ]; then
+	say "installing ziglang==$ZIGLANG_VERSION into .toolchain/"
+	rm -rf "$tooldir/zig-$ZIGLANG_VERSION"
+	mkdir -p "$tooldir"
+	python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+	    --target "$tooldir/zig-$ZIGLANG_VERSION" "ziglang==$ZIGLANG_VERSION"
+fi
+ln -sfn "zig-$ZIGLANG_VERSION/ziglang" "$tooldir/zig"
+say "ready"

@@ -1,0 +1,228 @@
+//! Command-line parsing and the two commands: verify `.ko` files, and
+//! generate the KPI list (`kpi-list`). Plain std argument handling.
+
+use crate::{kpi_gen, verify_file, Config, KpiList, KpiMode};
+use std::io::Write;
+use std::path::PathBuf;
+
+pub const USAGE: &str = "\
+usage: kqdafs-verify [--kpi FILE | --no-kpi] [--module NAME] FILE.ko...
+       kqdafs-verify kpi-list --headers HEADER [--clang-arg ARG]... -o OUT
+
+Exit status: 0 all files OK, 1 problems found, 2 usage or I/O error.";
+
+/// Exit status: every file passed.
+pub const EXIT_OK: i32 = 0;
+/// Exit status: at least one problem.
+pub const EXIT_PROBLEMS: i32 = 1;
+/// Exit status: usage or I/O error.
+pub const EXIT_ERROR: i32 = 2;
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Verify { kpi: Option<PathBuf>, no_kpi: bool, module: Option<String>, files: Vec<PathBuf> },
+    KpiList { headers: PathBuf, clang_args: Vec<String>, output: PathBuf },
+}
+
+/// Take the value of option `name`: either `--name=value` in `arg`, or the
+/// next argument.
+fn value<I: Iterator<Item = String>>(arg: &str, name: &str, rest: &mut I) -> Result<Option<String>, String> {
+    if arg == name {
+        return rest.next().map(Some).ok_or_else(|| format!("{name} needs an argument"));
+    }
+    Ok(arg.strip_prefix(name).and_then(|r| r.strip_prefix('=')).map(str::to_string))
+}
+
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    if args.first().map(String::as_str) == Some("kpi-list") {
+        return parse_kpi_list(&args[1..]);
+    }
+    let mut kpi = None;
+    let mut no_kpi = false;
+    let mut module = None;
+    let mut files = Vec::new();
+    let mut it = args.iter().cloned();
+    let mut options_done = false;
+    while let Some(arg) = it.next() {
+        if options_done || !arg.starts_with('-') || arg == "-" {
+            files.push(PathBuf::from(arg));
+        } else if arg == "--" {
+            options_done = true;
+        } else if arg == "-h" || arg == "--help" {
+            return Ok(Command::Help);
+        } else if arg == "--no-kpi" {
+            no_kpi = true;
+        } else if let Some(v) = value(&arg, "--kpi", &mut it)? {
+            kpi = Some(PathBuf::from(v));
+        } else if let Some(v) = value(&arg, "--module", &mut it)? {
+            module = Some(v);
+        } else {
+            return Err(format!("unknown option {arg}"));
+        }
+    }
+    if kpi.is_some() && no_kpi {
+        return Err("--kpi and --no-kpi are mutually exclusive".into());
+    }
+    if files.is_empty() {
+        return Err("no input files".into());
+    }
+    Ok(Command::Verify { kpi, no_kpi, module, files })
+}
+
+fn parse_kpi_list(args: &[String]) -> Result<Command, String> {
+    let mut headers = None;
+    let mut output = None;
+    let mut clang_args = Vec::new();
+    let mut it = args.iter().cloned();
+    while let Some(arg) = it.next() {
+        if arg == "-h" || arg == "--help" {
+            return Ok(Command::Help);
+        } else if let Some(v) = value(&arg, "--headers", &mut it)? {
+            headers = Some(PathBuf::from(v));
+        } else if let Some(v) = value(&arg, "--clang-arg", &mut it)? {
+            clang_args.push(v);
+        } else if let Some(v) = value(&arg, "-o", &mut it)? {
+            output = Some(PathBuf::from(v));
+        } else {
+            return Err(format!("kpi-list: unexpected argument {arg}"));
+        }
+    }
+    Ok(Command::KpiList {
+        headers: headers.ok_or("kpi-list: --headers is required")?,
+        clang_args,
+        output: output.ok_or("kpi-list: -o OUT is required")?,
+    })
+}
+
+/// Run the command line `args` (without the program name); returns the exit
+/// status.
+pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let command = match parse(args) {
+        Ok(c) => c,
+        Err(msg) => {
+            let _ = writeln!(err, "kqdafs-verify: {msg}\n{USAGE}");
+            return EXIT_ERROR;
+        }
+    };
+    match command {
+        Command::Help => {
+            let _ = writeln!(out, "{USAGE}");
+            EXIT_OK
+        }
+        Command::KpiList { headers, clang_args, output } => run_kpi_list(&headers, &clang_args, &output, out, err),
+        Command::Verify { kpi, no_kpi, module, files } => {
+            let kpi = match (kpi, no_kpi) {
+                (Some(path), _) => match KpiList::load(&path) {
+                    Ok(list) => KpiMode::List(list),
+                    Err(e) => {
+                        let _ = writeln!(err, "kqdafs-verify: {}: {e}", path.display());
+                        return EXIT_ERROR;
+                    }
+                },
+                (None, true) => KpiMode::Disabled,
+                (None, false) => KpiMode::Missing,
+            };
+            let config = Config { kpi, module };
+            run_verify(&files, &config, out, err)
+        }
+    }
+}
+
+fn run_verify(files: &[PathBuf], config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let mut status = EXIT_OK;
+    for file in files {
+        match verify_file(file, config) {
+            Ok(report) => {
+                let _ = write!(out, "{report}");
+                if !report.is_ok() && status == EXIT_OK {
+                    status = EXIT_PROBLEMS;
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(err, "kqdafs-verify: {}: {e}", file.display());
+                status = EXIT_ERROR;
+            }
+        }
+    }
+    status
+}
+
+fn run_kpi_list(
+    headers: &std::path::Path,
+    clang_args: &[String],
+    output: &std::path::Path,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let names = match kpi_gen::generate(headers, clang_args) {
+        Ok(n) => n,
+        Err(msg) => {
+            let _ = writeln!(err, "kqdafs-verify: kpi-list: {msg}");
+            return EXIT_ERROR;
+        }
+    };
+    let text = kpi_gen::render(&names, headers, clang_args);
+    if let Err(e) = std::fs::write(output, text) {
+        let _ = writeln!(err, "kqdafs-verify: {}: {e}", output.display());
+        return EXIT_ERROR;
+    }
+    let _ = writeln!(out, "kqdafs-verify: kpi-list: {} symbols written to {}", names.len(), output.display());
+    EXIT_OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn verify_options() {
+        let c = parse(&args(&["--kpi", "k.txt", "--module=kqdafs", "a.ko", "b.ko"])).unwrap();
+        assert_eq!(
+            c,
+            Command::Verify {
+                kpi: Some("k.txt".into()),
+                no_kpi: false,
+                module: Some("kqdafs".into()),
+                files: vec!["a.ko".into(), "b.ko".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert!(parse(&args(&[])).is_err());
+        assert!(parse(&args(&["--kpi"])).is_err());
+        assert!(parse(&args(&["--bogus", "a.ko"])).is_err());
+        assert!(parse(&args(&["--kpi", "k", "--no-kpi", "a.ko"])).is_err());
+        assert!(parse(&args(&["kpi-list", "--headers", "h.h"])).is_err());
+    }
+
+    #[test]
+    fn kpi_list_options() {
+        let c = parse(&args(&[
+            "kpi-list",
+            "--headers",
+            "u.h",
+            "--clang-arg",
+            "-target",
+            "--clang-arg=x86_64-unknown-freebsd15.0",
+            "-o",
+            "out.txt",
+        ]))
+        .unwrap();
+        assert_eq!(
+            c,
+            Command::KpiList {
+                headers: "u.h".into(),
+                clang_args: args(&["-target", "x86_64-unknown-freebsd15.0"]),
+                output: "out.txt".into(),
+            }
+        );
+    }
+}

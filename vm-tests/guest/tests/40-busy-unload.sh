@@ -1,0 +1,49 @@
+#!/bin/sh
+# kldunload must answer EBUSY ("Device busy") while /dev/kqdafs is open,
+# leave the module fully working (kldstat, sysctls, device node), and
+# succeed once the holder has gone.
+. "$(dirname "$0")/../lib.sh"
+
+ensure_unloaded
+load_kqdafs
+
+ready="${KQDAFS_RESULTS:-/tmp}/40-holder.ready"
+rm -f "$ready"
+# The holder opens /dev/kqdafs read-only on fd 3 and execs sleep, which
+# inherits the descriptor.  Its output goes nowhere so the runner's pipe is
+# not kept open by it.
+sh -c 'exec 3<"$1" || exit 1; : >"$2"; exec sleep 30' holder \
+    "$DEVNODE" "$ready" </dev/null >/dev/null 2>&1 &
+holder=$!
+trap 'kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null; kldunload "$MODNAME" 2>/dev/null' EXIT
+
+n=0
+while [ ! -e "$ready" ]; do
+	kill -0 "$holder" 2>/dev/null || fail "holder could not open $DEVNODE"
+	n=$((n + 1))
+	[ "$n" -le 100 ] || fail "holder did not open $DEVNODE within 10s"
+	sleep 0.1
+done
+diag "holder pid $holder has $DEVNODE open"
+
+if out=$(kldunload "$MODNAME" 2>&1); then
+	fail "kldunload succeeded while $DEVNODE was open"
+fi
+diag "kldunload refused - $out"
+case "$out" in
+*"Device busy"*) ;;
+*) fail "expected EBUSY (Device busy), got '$out'" ;;
+esac
+kqdafs_loaded || fail "module gone after refused unload"
+v=$(sysctl_get kern.kqdafs.version)
+[ -n "$v" ] || fail "kern.kqdafs.version empty after refused unload"
+[ -c "$DEVNODE" ] || fail "$DEVNODE gone after refused unload"
+
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+trap 'kldunload "$MODNAME" 2>/dev/null' EXIT
+unload_kqdafs
+[ ! -e "$DEVNODE" ] || fail "$DEVNODE still exists after unload"
+trap - EXIT
+diag "unload succeeded after the holder exited"
+exit 0

@@ -1,0 +1,299 @@
+"""Reports: results.tap, junit.xml, summary.txt, summary.json, dmesg.txt,
+vmstat-m.txt, bench.json (console.log is written live by vm.py).
+
+Counting rules (the summary line ``vm-tests: N passed, N failed, N skipped``):
+
+* every guest test counts once: ok -> passed, ok # SKIP -> skipped,
+  not ok # TODO -> skipped, not ok -> failed;
+* a test that started but never reported (panic, hang) becomes
+  ``not ok N - name`` with the harness' reason;
+* planned tests that never ran (run aborted, runner lost them) are failed;
+* harness findings not tied to one test (LOR, leak warning, no TAP at all,
+  VM exited early, bad bench JSON, duplicate numbers...) are collected into
+  one extra ``not ok - harness`` test, so the count is never zero failures
+  when something went wrong.
+"""
+
+import json
+import os
+import xml.etree.ElementTree as ET
+
+from . import tap as tapmod
+from .tap import TestResult
+
+ABORT_KINDS = ("panic", "test-timeout", "timeout", "vm-exit")
+ARTIFACTS = ("console.log", "results.tap", "junit.xml", "summary.txt",
+             "summary.json", "dmesg.txt", "vmstat-m.txt", "bench.json",
+             "bench.raw.txt", "qemu-stderr.log")
+
+
+class Report:
+    def __init__(self):
+        self.tests = []          # normalized TestResult list
+        self.plan = 0
+        self.status = "failed"
+        self.passed = self.failed = self.skipped = 0
+        self.failures = []       # (title, lines) for summary.txt
+        self.warnings = []
+        self.bench = None
+        self.bench_error = None
+        self.meta = {}
+        self.durations = {}
+
+    def summary_line(self):
+        return "vm-tests: %d passed, %d failed, %d skipped" % (
+            self.passed, self.failed, self.skipped)
+
+
+def build(watch, meta=None, vm_error=None):
+    """Turn a console.WatchResult (+ a hypervisor error) into a Report."""
+    r = Report()
+    r.meta = dict(meta or {})
+    r.durations = dict(watch.durations)
+    r.warnings = list(watch.warnings)
+    began = "tap_begin" in watch.seen
+    t = tapmod.parse(watch.tap_lines, check_plan=False)
+
+    harness = []                  # (title, lines) for the harness test
+    aborts = [f for f in watch.failures if f.kind in ABORT_KINDS]
+    others = [f for f in watch.failures if f.kind not in ABORT_KINDS]
+
+    # The test that was running when the run was aborted.
+    attributed = False
+    if watch.current_test and aborts:
+        num, name = watch.current_test
+        if t.by_number(num) is None:
+            tr = TestResult(num, False, name, synthetic=True)
+            tr.diagnostics = _started_diags(watch.tap_lines, num)
+            for f in aborts:
+                tr.diagnostics.append("harness: " + f.message)
+                tr.diagnostics.extend("  " + x for x in f.lines[:40])
+            t.tests.append(tr)
+            attributed = True
+    if not attributed:
+        others = aborts + others
+
+    for f in others:
+        harness.append((f.message, f.lines))
+    if vm_error:
+        harness.append((vm_error, []))
+    if not began and not any(True for _ in harness):
+        harness.append(("no TAP stream from the guest (phase '%s')"
+                        % watch.phase, []))
+    if began:
+        if t.plan is None:
+            harness.append(("no TAP plan (1..N) from the guest", []))
+        for e in t.errors:
+            harness.append(("TAP: " + e, []))
+        if t.bailout is not None:
+            harness.append(("guest bailed out: " + t.bailout, []))
+
+    # Bench JSON.
+    if "bench_begin" in watch.seen:
+        raw = "\n".join(watch.sections.get("bench", []))
+        try:
+            r.bench = json.loads(raw)
+        except ValueError as e:
+            r.bench_error = raw
+            harness.append(("benchmark JSON is invalid: %s" % e, []))
+
+    # Normalize: guest tests, missing ones, then the harness test.
+    byn = {x.number: x for x in t.tests}
+    plan = t.plan if t.plan is not None else (max(byn) if byn else 0)
+    tests = []
+    for n in range(1, plan + 1):
+        if n in byn:
+            tests.append(byn[n])
+        else:
+            name = t.started.get(n, "test %d" % n)
+            why = ("not run: the run was aborted" if aborts or not began
+                   else "no result reported")
+            tests.append(TestResult(n, False, name, synthetic=True,
+                                    diagnostics=["harness: " + why]))
+    for x in sorted(byn):
+        if x < 1 or x > plan:
+            tests.append(byn[x])
+    if harness:
+        n = (max(x.number for x in tests) if tests else 0) + 1
+        h = TestResult(n, False, "harness", synthetic=True)
+        for title, lines in harness:
+            h.diagnostics.append(title)
+            h.diagnostics.extend("  " + x for x in lines[:40])
+        tests.append(h)
+    r.tests = tests
+    r.plan = len(tests)
+    for x in tests:
+        o = x.outcome
+        if o == "pass":
+            r.passed += 1
+        elif o == "fail":
+            r.failed += 1
+        else:
+            r.skipped += 1
+    for x in tests:
+        if x.outcome == "fail":
+            r.failures.append(("not ok %d - %s" % (x.number, x.description),
+                               x.diagnostics[-40:]))
+    r.status = "passed" if r.failed == 0 else "failed"
+    return r
+
+
+def _started_diags(lines, num):
+    out, on = [], False
+    for line in lines:
+        s = line.strip()
+        m = tapmod.START_RE.match(s)
+        if m:
+            on = int(m.group(1)) == num
+            continue
+        if on:
+            out.append(s[1:].strip() if s.startswith("#") else
+                       "console: " + s)
+    return out[-60:]
+
+
+def skipped_report(reason, meta=None):
+    r = Report()
+    r.meta = dict(meta or {})
+    r.status = "skipped"
+    r.skipped = 1
+    r.plan = 0
+    r.meta["skip_reason"] = reason
+    return r
+
+
+# -- writers -----------------------------------------------------------------
+
+def write_all(r, out_dir, watch=None):
+    os.makedirs(out_dir, exist_ok=True)
+    for name in ("dmesg.txt", "vmstat-m.txt", "bench.json", "bench.raw.txt"):
+        _rm(os.path.join(out_dir, name))
+    write_tap(r, os.path.join(out_dir, "results.tap"))
+    write_junit(r, os.path.join(out_dir, "junit.xml"))
+    if watch is not None:
+        if "dmesg_begin" in watch.seen:
+            _write_lines(os.path.join(out_dir, "dmesg.txt"),
+                         watch.sections["dmesg"])
+        if "vmstat_begin" in watch.seen:
+            _write_lines(os.path.join(out_dir, "vmstat-m.txt"),
+                         watch.sections["vmstat"])
+    if r.bench is not None:
+        with open(os.path.join(out_dir, "bench.json"), "w") as f:
+            json.dump(r.bench, f, indent=2, sort_keys=True)
+            f.write("\n")
+    if r.bench_error is not None:
+        with open(os.path.join(out_dir, "bench.raw.txt"), "w") as f:
+            f.write(r.bench_error + "\n")
+    write_summary(r, os.path.join(out_dir, "summary.txt"))
+    write_json(r, os.path.join(out_dir, "summary.json"))
+
+
+def write_tap(r, path):
+    lines = ["TAP version 13"]
+    if r.status == "skipped":
+        lines.append("1..0 # SKIP %s" % r.meta.get("skip_reason", ""))
+    else:
+        lines.append("1..%d" % r.plan)
+        for x in r.tests:
+            lines.append(x.tap_line())
+            for d in x.diagnostics:
+                lines.append("# " + d if d else "#")
+    _write_lines(path, lines)
+
+
+def write_junit(r, path):
+    suites = ET.Element("testsuites", name="kqdafs-vm-tests")
+    total = len(r.tests) if r.status != "skipped" else 1
+    suite = ET.SubElement(
+        suites, "testsuite", name="kqdafs.vm-tests", tests=str(total),
+        failures=str(r.failed), errors="0", skipped=str(r.skipped),
+        time="%.3f" % float(r.meta.get("duration", 0.0)))
+    props = ET.SubElement(suite, "properties")
+    for k in sorted(r.meta):
+        ET.SubElement(props, "property", name=k, value=str(r.meta[k]))
+    if r.status == "skipped":
+        tc = ET.SubElement(suite, "testcase", classname="vm-tests",
+                           name="vm-tests", time="0")
+        ET.SubElement(tc, "skipped",
+                      message=r.meta.get("skip_reason", "skipped"))
+    for x in r.tests:
+        tc = ET.SubElement(
+            suite, "testcase",
+            classname="vm-tests.harness" if x.description == "harness"
+            and x.synthetic else "vm-tests.guest",
+            name=x.description or ("test %d" % x.number),
+            time="%.3f" % r.durations.get(x.number, 0.0))
+        text = "\n".join(x.diagnostics)
+        o = x.outcome
+        if o == "fail":
+            msg = x.diagnostics[-1] if x.diagnostics else "not ok"
+            el = ET.SubElement(tc, "failure", message=msg[:200])
+            el.text = text
+        elif o in ("skip", "todo"):
+            ET.SubElement(tc, "skipped", message=(
+                ("TODO " if o == "todo" else "") + x.reason))
+        if text and o != "fail":
+            ET.SubElement(tc, "system-out").text = text
+    tree = ET.ElementTree(suites)
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def write_summary(r, path):
+    m = r.meta
+    out = ["kqdafs vm-tests: %s" % r.status.upper()]
+    if r.status == "skipped":
+        out.append("reason: %s" % m.get("skip_reason", ""))
+    for k in ("image", "image_source", "image_format", "hypervisor", "accel",
+              "memory_mb", "cpus", "payload", "duration", "stop_reason",
+              "vm_exit_code"):
+        if k in m:
+            v = m[k]
+            if k == "duration":
+                v = "%.1fs" % float(v)
+            out.append("%s: %s" % (k, v))
+    if r.failures:
+        out.append("")
+        out.append("failures:")
+        for title, lines in r.failures:
+            out.append("  " + title)
+            for line in lines:
+                out.append("      " + line)
+    if r.warnings:
+        out.append("")
+        out.append("warnings:")
+        for w in r.warnings:
+            out.append("  " + w)
+    out.append("")
+    out.append(r.summary_line())
+    _write_lines(path, out)
+
+
+def write_json(r, path):
+    doc = {
+        "status": r.status,
+        "passed": r.passed, "failed": r.failed, "skipped": r.skipped,
+        "tests": [{"number": x.number, "name": x.description,
+                   "outcome": x.outcome, "directive": x.directive,
+                   "reason": x.reason, "synthetic": x.synthetic,
+                   "duration": r.durations.get(x.number),
+                   "diagnostics": x.diagnostics} for x in r.tests],
+        "warnings": r.warnings,
+        "meta": r.meta,
+    }
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=2, sort_keys=True, default=str)
+        f.write("\n")
+
+
+def _write_lines(path, lines):
+    with open(path, "w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(line + "\n")
+
+
+def _rm(p):
+    try:
+        os.unlink(p)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,173 @@
+"""vm-tests/run end to end: the skip path and full runs against a fake QEMU
+that replays recorded console transcripts (real qemu-img and xorriso)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from harness import SKIP_LINE
+from tests.util import TESTS, TRANSCRIPTS, VMTESTS
+
+RUN = os.path.join(VMTESTS, "run")
+FAKE_QEMU = os.path.join(TESTS, "fake_qemu.py")
+HAVE_TOOLS = all(shutil.which(t) for t in ("qemu-img", "xorriso"))
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.d = tempfile.mkdtemp(prefix="kqdafs-clitest-")
+        self.out = os.path.join(self.d, "out")
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("FREEBSD_IMAGE", "KQDAFS_QEMU")}
+        self.env["KQDAFS_IMAGE_CACHE"] = os.path.join(self.d, "empty-cache")
+        self.env["HOME"] = self.d
+
+    def tearDown(self):
+        shutil.rmtree(self.d)
+
+    def run_cli(self, *args, env=None, timeout=60):
+        e = dict(self.env)
+        e.update(env or {})
+        return subprocess.run([sys.executable, RUN, "--out", self.out]
+                              + list(args), env=e, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              timeout=timeout)
+
+
+class SkipPathTest(Base):
+    def test_no_image_skips_loudly(self):
+        p = self.run_cli()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, SKIP_LINE + "\n")
+        self.assertEqual(
+            SKIP_LINE,
+            "vm-tests: SKIPPED \u2014 no FreeBSD image (set FREEBSD_IMAGE=...)")
+        s = json.loads(Path(self.out, "summary.json").read_text())
+        self.assertEqual(s["status"], "skipped")
+        self.assertIn("SKIPPED", Path(self.out, "summary.txt").read_text())
+        self.assertTrue(Path(self.out, "results.tap").read_text()
+                        .splitlines()[1].startswith("1..0 # SKIP"))
+        suite = ET.parse(os.path.join(self.out, "junit.xml")).getroot()[0]
+        self.assertEqual(suite.get("skipped"), "1")
+        self.assertEqual(suite.get("failures"), "0")
+
+    def test_require_image(self):
+        p = self.run_cli("--require-image")
+        self.assertEqual(p.returncode, 77)
+        self.assertEqual(p.stdout, SKIP_LINE + "\n")
+
+    def test_named_image_missing_is_error(self):
+        p = self.run_cli(env={"FREEBSD_IMAGE": os.path.join(self.d, "no")})
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("does not exist", p.stderr)
+        self.assertNotIn("SKIPPED", p.stdout)
+
+
+@unittest.skipUnless(HAVE_TOOLS, "qemu-img and xorriso needed")
+class FakeQemuEndToEndTest(Base):
+    def setUp(self):
+        super().setUp()
+        self.img = os.path.join(self.d, "FreeBSD-test.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", self.img,
+                        "32M"], check=True)
+        self.img_bytes = Path(self.img).read_bytes()
+        self.payload = os.path.join(self.d, "guest-payload")
+        os.makedirs(self.payload)
+        for n in ("kqdafs.ko", "kqdafs_slothog.ko"):
+            Path(self.payload, n).write_bytes(b"\x7fELF")
+        self.argv_file = os.path.join(self.d, "argv.json")
+
+    def fake(self, transcript, *args, hang=False, exit_code=0, timeout=60):
+        env = {"KQDAFS_FAKE_TRANSCRIPT": os.path.join(TRANSCRIPTS,
+                                                      transcript),
+               "KQDAFS_FAKE_ARGV": self.argv_file,
+               "KQDAFS_FAKE_HANG": "1" if hang else "0",
+               "KQDAFS_FAKE_EXIT": str(exit_code)}
+        return self.run_cli("--image", self.img, "--payload", self.payload,
+                            "--qemu", FAKE_QEMU, *args, env=env,
+                            timeout=timeout)
+
+    def last_line(self, p):
+        return p.stdout.strip().splitlines()[-1]
+
+    def test_passing_run(self):
+        p = self.fake("good.log", "--accel", "tcg", "--memory", "1024")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.last_line(p),
+                         "vm-tests: 5 passed, 0 failed, 0 skipped")
+        for f in ("console.log", "results.tap", "junit.xml", "dmesg.txt",
+                  "vmstat-m.txt", "bench.json", "summary.txt",
+                  "summary.json"):
+            self.assertTrue(os.path.isfile(os.path.join(self.out, f)), f)
+        self.assertIn("SeaBIOS", Path(self.out, "console.log").read_text())
+        self.assertIn("kqdafs: unloaded",
+                      Path(self.out, "dmesg.txt").read_text())
+        self.assertIn("devbuf", Path(self.out, "vmstat-m.txt").read_text())
+        bench = json.loads(Path(self.out, "bench.json").read_text())
+        self.assertEqual(bench["kaio-latency"]["p99_us"], 9.8)
+        tap = Path(self.out, "results.tap").read_text().splitlines()
+        self.assertEqual(tap[:3], ["TAP version 13", "1..5",
+                                   "ok 1 - 10-load-unload"])
+        suite = ET.parse(os.path.join(self.out, "junit.xml")).getroot()[0]
+        self.assertEqual((suite.get("tests"), suite.get("failures")),
+                         ("5", "0"))
+        argv = json.loads(Path(self.argv_file).read_text())
+        self.assertIn("tcg,thread=multi", argv)
+        self.assertIn("1024", argv)
+        # the original image is untouched; the overlay is in the out dir
+        self.assertEqual(Path(self.img).read_bytes(), self.img_bytes)
+        self.assertTrue(os.path.isfile(os.path.join(self.out, "work",
+                                                    "overlay.qcow2")))
+
+    def test_failing_test_run(self):
+        p = self.fake("failing-test.log")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(self.last_line(p),
+                         "vm-tests: 4 passed, 1 failed, 0 skipped")
+        self.assertIn("not ok 3 - 30-no-free-slot",
+                      Path(self.out, "results.tap").read_text())
+
+    def test_panic_run_kills_vm(self):
+        t0 = time.monotonic()
+        p = self.fake("panic.log", hang=True)
+        self.assertLess(time.monotonic() - t0, 20, "VM not killed promptly")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(self.last_line(p),
+                         "vm-tests: 3 passed, 2 failed, 0 skipped")
+        summary = Path(self.out, "summary.txt").read_text()
+        self.assertIn("kernel panic during test 4 (40-busy-unload)", summary)
+        self.assertIn("panic: page fault", summary)
+        self.assertIn("KDB: stack backtrace:", summary)
+        self.assertIn("FAIL not ok 4 - 40-busy-unload", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.out, "dmesg.txt")))
+
+    def test_hang_hits_global_timeout(self):
+        t0 = time.monotonic()
+        p = self.fake("hang.log", "--timeout", "2", hang=True)
+        self.assertLess(time.monotonic() - t0, 20)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("global timeout of 2s",
+                      Path(self.out, "summary.txt").read_text())
+
+    def test_vm_error_exit(self):
+        # transcript ends during boot and "QEMU" exits 1: a failure
+        p = self.fake("hang.log", exit_code=1)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("VM exited (status 1) before the guest runner finished",
+                      Path(self.out, "summary.txt").read_text())
+
+    def test_missing_payload_is_setup_error(self):
+        os.unlink(os.path.join(self.payload, "kqdafs_slothog.ko"))
+        p = self.fake("good.log")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("kqdafs_slothog.ko", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
