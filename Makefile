@@ -40,7 +40,7 @@ KLDFLAGS :=	-m elf_x86_64_fbsd -r --build-id=sha1
 VERIFY :=	$(TOP)/target/release/kqdafs-verify
 KPI :=		$(BUILD)/kpi-symbols.txt
 
-.PHONY: all bootstrap kmod user payload verify test test-host test-loom \
+.PHONY: all bootstrap kmod user payload verify test test-steps test-host test-loom \
 	test-verify test-lint test-man test-vm-harness vm-test clean
 
 all: verify user payload
@@ -93,16 +93,23 @@ payload: kmod user
 
 # ---- tests --------------------------------------------------------------
 
-test: bootstrap test-host test-loom test-lint test-man all test-vm-harness
-	@$(TOP)/vm-tests/run --payload $(BUILD)/guest --out $(BUILD)/vm-tests
-	@echo "make test: all steps passed"
+# Every step runs; the log is summed into one closing line by
+# tools/test-summary, and the exit status is the steps' own.
+test:
+	@mkdir -p $(BUILD)
+	@( $(MAKE) --no-print-directory test-steps 2>&1; echo $$? >$(BUILD)/test.rc ) | tee $(BUILD)/test.log
+	@python3 $(TOP)/tools/test-summary $(BUILD)/test.log; summary=$$?; \
+	    rc=$$(cat $(BUILD)/test.rc); [ "$$rc" = 0 ] && [ "$$summary" = 0 ]
+
+test-steps: bootstrap test-host test-loom test-lint test-man all test-vm-harness
+	$(TOP)/vm-tests/run --payload $(BUILD)/guest --out $(BUILD)/vm-tests
 
 test-host: bootstrap
 	$(CARGO) test --workspace
 
 test-loom: bootstrap
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(TOP)/target/loom \
-	    $(CARGO) test -p kqdafs --release --lib gate::loom_tests
+	    $(CARGO) test -p kqdafs --release --lib loom_tests
 
 test-lint: bootstrap
 	$(CARGO) fmt --all --check

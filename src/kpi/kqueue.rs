@@ -84,6 +84,11 @@ impl<'a> KnoteRef<'a> {
         u32::from(self.0.kn_kevent.flags) & sys::EV_FLAG1 != 0
     }
 
+    /// The raw knote, for the knlist functions of [`super::knlist`].
+    pub(super) fn as_raw(&mut self) -> *mut sys::knote {
+        self.0
+    }
+
     /// The filter number the knote was registered with.
     pub fn filter(&self) -> i16 {
         self.0.kn_kevent.filter

@@ -11,9 +11,11 @@ pub mod cdev;
 pub mod entry;
 pub mod error;
 pub mod ioctl;
+pub mod knlist;
 pub mod kqueue;
 pub mod panic;
 pub mod print;
+pub mod sync;
 pub mod sysctl;
 
 pub use error::Errno;

@@ -23,15 +23,21 @@ class VmRun:
     stderr: str = ""
 
 
-def _reader(fd, log, q):
-    buf = b""
+def _chunks(fd):
+    """Yield what a pipe delivers until EOF or a read error."""
     while True:
         try:
             chunk = os.read(fd, 65536)
         except OSError:
-            chunk = b""
+            return
         if not chunk:
-            break
+            return
+        yield chunk
+
+
+def _reader(fd, log, q):
+    buf = b""
+    for chunk in _chunks(fd):
         log.write(chunk)
         log.flush()
         buf += chunk
@@ -47,13 +53,7 @@ def _reader(fd, log, q):
 
 def _stderr_reader(fd, path, sink):
     with open(path, "wb") as f:
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                break
+        for chunk in _chunks(fd):
             f.write(chunk)
             f.flush()
             sink.append(chunk)
