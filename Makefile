@@ -78,6 +78,7 @@ $(KPI): $(VERIFY) tools/verify/kpi/freebsd15-kpi.h
 verify: kmod $(KPI)
 	$(VERIFY) --kpi $(KPI) --module kqdafs $(BUILD)/kqdafs.ko
 	$(VERIFY) --kpi $(KPI) --module kqdafs_slothog $(BUILD)/kqdafs_slothog.ko
+	$(TOP)/tests/ko-crosscheck.sh $(BUILD)/kqdafs.ko $(BUILD)/kqdafs_slothog.ko
 
 # ---- userland (cross-built for FreeBSD) ---------------------------------
 

@@ -5,9 +5,10 @@ use crate::kpi::cdev;
 use crate::kpi::ioctl::IoctlBuffer;
 use crate::kpi::Errno;
 use crate::module::gate;
-use crate::stats::{Counted, Stats, MAX_BATCH, STATS};
+use crate::stats::{Counted, Stats, STATS};
 use core::sync::atomic::Ordering;
 use kqdafs_abi::ioctl::Command;
+use kqdafs_abi::kaio::MAX_BATCH;
 use kqdafs_abi::{KqdafsInfo, KQDAFS_ABI_VERSION};
 
 /// The state of one open file of `/dev/kqdafs`.  It keeps the module
@@ -27,11 +28,15 @@ pub fn open() -> Result<(), Errno> {
     cdev::attach_handle(handle)
 }
 
-/// `d_ioctl`: decode and run one command.  Unknown commands get `ENOTTY`;
-/// nothing is changed by a failed command.
+/// `d_ioctl`: decode and run one command.  Unknown commands get `ENOTTY`,
+/// the KAIO commands (not implemented yet) `EOPNOTSUPP`; nothing is changed
+/// by a failed command.
 pub fn ioctl(cmd: u32, buf: &mut IoctlBuffer) -> Result<(), Errno> {
     let result = cdev::with_handle(|_handle| match Command::decode(cmd) {
         Some(Command::Info) => buf.write(&info()),
+        // Defined by the ABI, not implemented by this version of the
+        // module: refused, nothing read or changed.
+        Some(Command::KaioSubmit | Command::KaioCancel) => Err(Errno::EOPNOTSUPP),
         None => Err(Errno::ENOTTY),
     })
     .and_then(|r| r);

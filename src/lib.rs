@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod gate;
+pub mod kaio;
 pub mod slots;
 pub mod stats;
 

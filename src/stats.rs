@@ -5,6 +5,7 @@
 //! pointer (`SYSCTL_ADD_U64`), so they live as long as the module.
 
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use kqdafs_abi::kaio::{DEFAULT_MAX_PINNED_PER_PROC, DEFAULT_MAX_REQUESTS_PER_PROC};
 
 /// Every counter and published value of the module.
 #[derive(Debug)]
@@ -31,13 +32,6 @@ pub struct Stats {
     pub max_pinned_per_proc: AtomicU64,
 }
 
-/// Default of `kern.kqdafs.max_requests_per_proc`.
-pub const DEFAULT_MAX_REQUESTS_PER_PROC: u64 = 4096;
-/// Default of `kern.kqdafs.max_pinned_per_proc` (64 MiB).
-pub const DEFAULT_MAX_PINNED_PER_PROC: u64 = 64 << 20;
-/// Most requests in one submit call.
-pub const MAX_BATCH: u32 = 256;
-
 impl Stats {
     /// All zero, limits at their defaults.
     pub const fn new() -> Self {
@@ -50,7 +44,7 @@ impl Stats {
             ioctl_errors: AtomicU64::new(0),
             attach_refused: AtomicU64::new(0),
             slot_mode: AtomicU32::new(0),
-            max_requests_per_proc: AtomicU64::new(DEFAULT_MAX_REQUESTS_PER_PROC),
+            max_requests_per_proc: AtomicU64::new(DEFAULT_MAX_REQUESTS_PER_PROC as u64),
             max_pinned_per_proc: AtomicU64::new(DEFAULT_MAX_PINNED_PER_PROC),
         }
     }

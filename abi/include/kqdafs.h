@@ -44,6 +44,56 @@ struct kqdafs_info {
 	uint64_t	kqi_reserved[4];	/* zero */
 };
 
+/*
+ * KAIO: asynchronous file I/O (see kqdafs(4), IOCTLS).
+ */
+#define	KQDAFS_KAIO_READ	1
+#define	KQDAFS_KAIO_WRITE	2
+#define	KQDAFS_KAIO_FSYNC	3
+
+/* The fflags of the event of a request of operation op. */
+#define	KQDAFS_KAIO_FFLAGS(op)	(KQDAFS_EV_KAIO | (op))
+
+#define	KQDAFS_KAIO_MAX_BATCH	256		/* requests per submit call */
+#define	KQDAFS_KAIO_MAX_LEN	(16 * 1024 * 1024) /* bytes per READ/WRITE */
+#define	KQDAFS_DEFAULT_MAX_REQUESTS_PER_PROC	4096
+#define	KQDAFS_DEFAULT_MAX_PINNED_PER_PROC	(64 * 1024 * 1024)
+
+struct kqdafs_kaio_request {
+	uint32_t	kr_op;			/* KQDAFS_KAIO_* */
+	uint32_t	kr_flags;		/* zero */
+	int32_t		kr_fd;			/* file */
+	int32_t		kr_kq;			/* kqueue to notify */
+	int64_t		kr_offset;		/* file offset; 0 for FSYNC */
+	uint64_t	kr_buf;			/* buffer address; 0 for FSYNC */
+	uint64_t	kr_len;			/* bytes; 0 for FSYNC */
+	uint64_t	kr_udata;		/* echoed in the event's udata */
+	uint64_t	kr_reserved[2];		/* zero */
+};
+
+struct kqdafs_kaio_result {
+	uint64_t	kres_id;		/* event ident; 0 if refused */
+	int32_t		kres_error;		/* 0 or errno of this request */
+	uint32_t	kres_pad;
+};
+
+struct kqdafs_kaio_submit {
+	uint64_t	ks_reqs;		/* struct kqdafs_kaio_request[] */
+	uint64_t	ks_results;		/* struct kqdafs_kaio_result[] */
+	uint32_t	ks_count;		/* 1 to KQDAFS_KAIO_MAX_BATCH */
+	uint32_t	ks_flags;		/* zero */
+	uint32_t	ks_submitted;		/* out: requests accepted */
+	uint32_t	ks_pad;			/* zero */
+};
+
+struct kqdafs_kaio_cancel {
+	uint64_t	kc_id;			/* request id */
+	int32_t		kc_result;		/* out: 0, EALREADY or ENOENT */
+	uint32_t	kc_pad;			/* zero */
+};
+
 #define	KQDAFS_IOC_INFO		_IOR('Q', 1, struct kqdafs_info)
+#define	KQDAFS_IOC_KAIO_SUBMIT	_IOWR('Q', 2, struct kqdafs_kaio_submit)
+#define	KQDAFS_IOC_KAIO_CANCEL	_IOWR('Q', 3, struct kqdafs_kaio_cancel)
 
 #endif /* !_KQDAFS_H_ */

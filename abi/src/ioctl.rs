@@ -5,6 +5,7 @@
 //! so the size encoded here must be the exact size of the argument struct.
 
 use crate::info::KqdafsInfo;
+use crate::kaio::{KaioCancel, KaioSubmit};
 
 /// Parameter length mask (13 bits: at most 8191 bytes by value).
 pub const IOCPARM_MASK: u32 = 0x1fff;
@@ -49,14 +50,24 @@ pub const fn param_len(cmd: u32) -> usize {
 /// Query the module's version, filter numbers and limits.
 pub const KQDAFS_IOC_INFO: u32 = ior::<KqdafsInfo>(KQDAFS_IOC_GROUP, 1);
 
+/// Submit a batch of KAIO requests ([`KaioSubmit`], read and written back).
+pub const KQDAFS_IOC_KAIO_SUBMIT: u32 = iowr::<KaioSubmit>(KQDAFS_IOC_GROUP, 2);
+
+/// Cancel one KAIO request ([`KaioCancel`], read and written back).
+pub const KQDAFS_IOC_KAIO_CANCEL: u32 = iowr::<KaioCancel>(KQDAFS_IOC_GROUP, 3);
+
 /// The commands this ABI version defines.
-pub const ALL_COMMANDS: &[u32] = &[KQDAFS_IOC_INFO];
+pub const ALL_COMMANDS: &[u32] = &[KQDAFS_IOC_INFO, KQDAFS_IOC_KAIO_SUBMIT, KQDAFS_IOC_KAIO_CANCEL];
 
 /// What the device does with a command word it receives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
     /// [`KQDAFS_IOC_INFO`].
     Info,
+    /// [`KQDAFS_IOC_KAIO_SUBMIT`].
+    KaioSubmit,
+    /// [`KQDAFS_IOC_KAIO_CANCEL`].
+    KaioCancel,
 }
 
 impl Command {
@@ -65,6 +76,8 @@ impl Command {
     pub const fn decode(cmd: u32) -> Option<Command> {
         match cmd {
             KQDAFS_IOC_INFO => Some(Command::Info),
+            KQDAFS_IOC_KAIO_SUBMIT => Some(Command::KaioSubmit),
+            KQDAFS_IOC_KAIO_CANCEL => Some(Command::KaioCancel),
             _ => None,
         }
     }
@@ -80,6 +93,29 @@ mod tests {
         assert_eq!((KQDAFS_IOC_INFO >> 8) & 0xff, u32::from(b'Q'));
         assert_eq!(KQDAFS_IOC_INFO & 0xff, 1);
         assert_eq!(KQDAFS_IOC_INFO & IOC_INOUT, IOC_OUT);
+    }
+
+    #[test]
+    fn kaio_commands_encode_size_number_and_both_directions() {
+        assert_eq!(param_len(KQDAFS_IOC_KAIO_SUBMIT), core::mem::size_of::<KaioSubmit>());
+        assert_eq!(param_len(KQDAFS_IOC_KAIO_CANCEL), core::mem::size_of::<KaioCancel>());
+        assert_eq!(KQDAFS_IOC_KAIO_SUBMIT & 0xff, 2);
+        assert_eq!(KQDAFS_IOC_KAIO_CANCEL & 0xff, 3);
+        for cmd in [KQDAFS_IOC_KAIO_SUBMIT, KQDAFS_IOC_KAIO_CANCEL] {
+            assert_eq!(cmd & IOC_INOUT, IOC_INOUT);
+            assert_eq!((cmd >> 8) & 0xff, u32::from(KQDAFS_IOC_GROUP));
+        }
+        assert_eq!(Command::decode(KQDAFS_IOC_KAIO_SUBMIT), Some(Command::KaioSubmit));
+        assert_eq!(Command::decode(KQDAFS_IOC_KAIO_CANCEL), Some(Command::KaioCancel));
+    }
+
+    #[test]
+    fn commands_are_distinct() {
+        for (i, a) in ALL_COMMANDS.iter().enumerate() {
+            for b in &ALL_COMMANDS[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
     }
 
     #[test]

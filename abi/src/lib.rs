@@ -11,12 +11,22 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
+extern crate std;
+
+pub mod errno;
 pub mod filter;
 pub mod info;
 pub mod ioctl;
+pub mod kaio;
 
 pub use filter::{EventKind, SlotMode};
 pub use info::KqdafsInfo;
+pub use kaio::{
+    decode_kaio_data, decode_kaio_fflags, encode_kaio_data, kaio_fflags, validate, validate_batch, validate_cancel,
+    KaioCancel, KaioCompletion, KaioError, KaioLimits, KaioOp, KaioRequest, KaioResult, KaioSubmit, ValidRequest,
+    MAX_BATCH,
+};
 
 /// Version of this ABI.  Bumped on any incompatible change; the module
 /// reports it in [`KqdafsInfo::abi_version`].

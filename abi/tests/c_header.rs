@@ -9,8 +9,15 @@ use core::mem::{offset_of, size_of};
 use kqdafs_abi::filter::{
     EventKind, SlotMode, EVFILT_KAIO_DEDICATED, EVFILT_RDMA_DEDICATED, FFLAGS_OP_MASK, SHARED_SLOT,
 };
-use kqdafs_abi::ioctl::KQDAFS_IOC_INFO;
-use kqdafs_abi::{KqdafsInfo, KQDAFS_ABI_VERSION};
+use kqdafs_abi::ioctl::{KQDAFS_IOC_INFO, KQDAFS_IOC_KAIO_CANCEL, KQDAFS_IOC_KAIO_SUBMIT};
+use kqdafs_abi::kaio::{
+    DEFAULT_MAX_PINNED_PER_PROC, DEFAULT_MAX_REQUESTS_PER_PROC, KAIO_MAX_LEN, VM_MAXUSER_ADDRESS_LA48,
+    VM_MAXUSER_ADDRESS_LA57,
+};
+use kqdafs_abi::{
+    errno, kaio_fflags, KaioCancel, KaioOp, KaioRequest, KaioResult, KaioSubmit, KqdafsInfo, KQDAFS_ABI_VERSION,
+    MAX_BATCH,
+};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -27,7 +34,12 @@ fn freebsd_include_dirs() -> Vec<PathBuf> {
 }
 
 fn assertions() -> String {
-    let mut c = String::from("#include <stddef.h>\n#include \"kqdafs.h\"\n");
+    // kqdafs.h first, alone, so that it must stand on its own; then the
+    // FreeBSD headers defining the constants the ABI restates.
+    let mut c = String::from(
+        "#include \"kqdafs.h\"\n#include <stddef.h>\n#include <errno.h>\n#include <sys/param.h>\n\
+         #include <vm/vm.h>\n#include <vm/pmap.h>\n#include <machine/vmparam.h>\n",
+    );
     let mut check = |expr: String, expected: i128| {
         c.push_str(&format!("_Static_assert(({expr}) == ({expected}), \"{expr}\");\n"));
     };
@@ -41,25 +53,74 @@ fn assertions() -> String {
     check("KQDAFS_EV_RDMA".into(), EventKind::RDMA.bits().into());
     check("KQDAFS_EV_OPMASK".into(), FFLAGS_OP_MASK.into());
     check("(unsigned)KQDAFS_IOC_INFO".into(), KQDAFS_IOC_INFO.into());
-    check("sizeof(struct kqdafs_info)".into(), size_of::<KqdafsInfo>() as i128);
-    macro_rules! field {
-        ($c:literal, $rust:ident) => {
-            check(format!("offsetof(struct kqdafs_info, {})", $c), offset_of!(KqdafsInfo, $rust) as i128);
-            check(
-                format!("sizeof(((struct kqdafs_info *)0)->{})", $c),
-                size_of_field(|i: &KqdafsInfo| &i.$rust) as i128,
-            );
+    check("(unsigned)KQDAFS_IOC_KAIO_SUBMIT".into(), KQDAFS_IOC_KAIO_SUBMIT.into());
+    check("(unsigned)KQDAFS_IOC_KAIO_CANCEL".into(), KQDAFS_IOC_KAIO_CANCEL.into());
+    check("KQDAFS_KAIO_READ".into(), (KaioOp::Read as u32).into());
+    check("KQDAFS_KAIO_WRITE".into(), (KaioOp::Write as u32).into());
+    check("KQDAFS_KAIO_FSYNC".into(), (KaioOp::Fsync as u32).into());
+    check("KQDAFS_KAIO_FFLAGS(KQDAFS_KAIO_READ)".into(), kaio_fflags(KaioOp::Read).into());
+    check("KQDAFS_KAIO_FFLAGS(KQDAFS_KAIO_WRITE)".into(), kaio_fflags(KaioOp::Write).into());
+    check("KQDAFS_KAIO_FFLAGS(KQDAFS_KAIO_FSYNC)".into(), kaio_fflags(KaioOp::Fsync).into());
+    check("KQDAFS_KAIO_MAX_BATCH".into(), MAX_BATCH.into());
+    check("KQDAFS_KAIO_MAX_LEN".into(), KAIO_MAX_LEN.into());
+    check("KQDAFS_DEFAULT_MAX_REQUESTS_PER_PROC".into(), DEFAULT_MAX_REQUESTS_PER_PROC.into());
+    check("KQDAFS_DEFAULT_MAX_PINNED_PER_PROC".into(), DEFAULT_MAX_PINNED_PER_PROC.into());
+    // The FreeBSD constants the ABI restates, against FreeBSD's own headers.
+    for &(name, value) in errno::ALL {
+        check(name.into(), value.into());
+    }
+    check("VM_MAXUSER_ADDRESS_LA48".into(), VM_MAXUSER_ADDRESS_LA48.into());
+    check("VM_MAXUSER_ADDRESS_LA57".into(), VM_MAXUSER_ADDRESS_LA57.into());
+    check("VM_MAXUSER_ADDRESS".into(), VM_MAXUSER_ADDRESS_LA57.into());
+
+    macro_rules! layout {
+        ($cty:literal, $rty:ty { $($c:literal => $rust:ident),* $(,)? }) => {
+            check(format!("sizeof(struct {})", $cty), size_of::<$rty>() as i128);
+            $(
+                check(format!("offsetof(struct {}, {})", $cty, $c), offset_of!($rty, $rust) as i128);
+                check(
+                    format!("sizeof(((struct {} *)0)->{})", $cty, $c),
+                    size_of_field(|v: &$rty| &v.$rust) as i128,
+                );
+            )*
+            // Every byte is some field's: the C fields listed cover the
+            // struct, so C has no implicit padding either.
+            let fields: usize = 0 $(+ size_of_field(|v: &$rty| &v.$rust))*;
+            assert_eq!(fields, size_of::<$rty>(), "{} has implicit padding", $cty);
         };
     }
-    field!("kqi_abi_version", abi_version);
-    field!("kqi_module_version", module_version);
-    field!("kqi_filter_kaio", filter_kaio);
-    field!("kqi_filter_rdma", filter_rdma);
-    field!("kqi_slot_mode", slot_mode);
-    field!("kqi_max_batch", max_batch);
-    field!("kqi_max_requests_per_proc", max_requests_per_proc);
-    field!("kqi_max_pinned_per_proc", max_pinned_per_proc);
-    field!("kqi_reserved", reserved);
+    layout!("kqdafs_info", KqdafsInfo {
+        "kqi_abi_version" => abi_version,
+        "kqi_module_version" => module_version,
+        "kqi_filter_kaio" => filter_kaio,
+        "kqi_filter_rdma" => filter_rdma,
+        "kqi_slot_mode" => slot_mode,
+        "kqi_max_batch" => max_batch,
+        "kqi_max_requests_per_proc" => max_requests_per_proc,
+        "kqi_max_pinned_per_proc" => max_pinned_per_proc,
+        "kqi_reserved" => reserved,
+    });
+    layout!("kqdafs_kaio_request", KaioRequest {
+        "kr_op" => op,
+        "kr_flags" => flags,
+        "kr_fd" => fd,
+        "kr_kq" => kq,
+        "kr_offset" => offset,
+        "kr_buf" => buf,
+        "kr_len" => len,
+        "kr_udata" => udata,
+        "kr_reserved" => reserved,
+    });
+    layout!("kqdafs_kaio_result", KaioResult { "kres_id" => id, "kres_error" => error, "kres_pad" => pad });
+    layout!("kqdafs_kaio_submit", KaioSubmit {
+        "ks_reqs" => reqs,
+        "ks_results" => results,
+        "ks_count" => count,
+        "ks_flags" => flags,
+        "ks_submitted" => submitted,
+        "ks_pad" => pad,
+    });
+    layout!("kqdafs_kaio_cancel", KaioCancel { "kc_id" => id, "kc_result" => result, "kc_pad" => pad });
     c
 }
 
@@ -99,4 +160,18 @@ fn a_wrong_expectation_is_caught() {
     );
     let out = compile("layout_bad", &bad);
     assert!(!out.status.success(), "a wrong size was accepted");
+}
+
+#[test]
+fn a_wrong_kaio_offset_or_errno_is_caught() {
+    for wrong in [
+        format!(
+            "_Static_assert(offsetof(struct kqdafs_kaio_request, kr_len) == {}, \"off\");",
+            offset_of!(KaioRequest, len) + 8
+        ),
+        "_Static_assert(EAGAIN == 11, \"Linux's EAGAIN\");".to_string(),
+    ] {
+        let out = compile("layout_bad_kaio", &format!("{}{wrong}\n", assertions()));
+        assert!(!out.status.success(), "accepted: {wrong}");
+    }
 }

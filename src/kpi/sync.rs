@@ -92,4 +92,3 @@ impl<T> Drop for MutexGuard<'_, T> {
         unsafe { sys::kqdafs_mtx_unlock(self.mutex.inner.mtx.get()) };
     }
 }
-
