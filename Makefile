@@ -125,6 +125,7 @@ test-man:
 
 test-vm-harness:
 	python3 -m unittest discover -s vm-tests/tests -t vm-tests
+	python3 -m unittest discover -s tools/tests
 
 vm-test: all
 	$(TOP)/vm-tests/run --require-image --payload $(BUILD)/guest --out $(BUILD)/vm-tests

@@ -85,6 +85,7 @@ def skip(a, out):
     except OSError as e:
         err("cannot write skip report to %s: %s" % (out, e))
     print(SKIP_LINE, flush=True)
+    print(r.summary_line(), flush=True)
     return EXIT_SKIP_REQUIRED if a.require_image else EXIT_OK
 
 

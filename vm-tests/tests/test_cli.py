@@ -44,7 +44,7 @@ class SkipPathTest(Base):
     def test_no_image_skips_loudly(self):
         p = self.run_cli()
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(p.stdout, SKIP_LINE + "\n")
+        self.assertEqual(p.stdout, SKIP_LINE + "\nvm-tests: 0 passed, 0 failed, 1 skipped\n")
         self.assertEqual(
             SKIP_LINE,
             "vm-tests: SKIPPED \u2014 no FreeBSD image (set FREEBSD_IMAGE=...)")
@@ -60,7 +60,7 @@ class SkipPathTest(Base):
     def test_require_image(self):
         p = self.run_cli("--require-image")
         self.assertEqual(p.returncode, 77)
-        self.assertEqual(p.stdout, SKIP_LINE + "\n")
+        self.assertEqual(p.stdout, SKIP_LINE + "\nvm-tests: 0 passed, 0 failed, 1 skipped\n")
 
     def test_named_image_missing_is_error(self):
         p = self.run_cli(env={"FREEBSD_IMAGE": os.path.join(self.d, "no")})
