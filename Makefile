@@ -21,7 +21,7 @@ KCARGO :=	$(CARGO) $(NIGHTLY) build -p kqdafs --release \
 KLIB :=		$(TOP)/target/x86_64-kqdafs-kernel/release/libkqdafs.a
 UTARGET :=	x86_64-unknown-freebsd
 UBIN :=		$(TOP)/target/$(UTARGET)/release
-USER_TOOLS :=	kqdafsctl
+USER_TOOLS :=	kqdafsctl kqdafs-serve kqdafs-bench
 ZINC :=		$(TOP)/.toolchain/zig/lib/libc/include
 FREEBSD_VERSION := 1500001
 
@@ -40,8 +40,8 @@ KLDFLAGS :=	-m elf_x86_64_fbsd -r --build-id=sha1
 VERIFY :=	$(TOP)/target/release/kqdafs-verify
 KPI :=		$(BUILD)/kpi-symbols.txt
 
-.PHONY: all bootstrap kmod user payload verify test test-steps test-host test-loom \
-	test-verify test-lint test-man test-vm-harness vm-test clean
+.PHONY: all bootstrap kmod user guest-tests payload verify test test-steps test-host \
+	test-loom test-verify test-lint test-man test-vm-harness vm-test clean
 
 all: verify user payload
 
@@ -70,7 +70,7 @@ $(VERIFY): bootstrap FORCE
 	$(CARGO) build -p kqdafs-verify --release
 
 # The KPI list is derived from the FreeBSD 15 headers, never typed by hand.
-$(KPI): $(VERIFY) tools/verify/kpi/freebsd15-kpi.h
+$(KPI): $(VERIFY) tools/verify/kpi/freebsd15-kpi.h bindings/include/vnode_if.h
 	@mkdir -p $(BUILD)
 	$(VERIFY) kpi-list --headers tools/verify/kpi/freebsd15-kpi.h \
 	    $(foreach a,$(KCPPFLAGS),--clang-arg $(a)) -o $@
@@ -86,11 +86,32 @@ user: bootstrap
 	CARGO_TARGET_X86_64_UNKNOWN_FREEBSD_LINKER=$(TOP)/tools/freebsd-cc \
 	    $(CARGO) build -p kqdafs-user --release --target $(UTARGET)
 
+# ---- in-guest C test programs (tests/guest/) -----------------------------
+
+# Built with zig's clang and FreeBSD 15 libc, against abi/include/kqdafs.h
+# only, into build/obj/guest-tests/ (payload wipes build/guest/ and copies
+# them into build/guest/bin/).  -Wall -Wextra -Werror: `make` fails on any
+# warning.
+GT_SRC :=	$(wildcard $(TOP)/tests/guest/*.c)
+GT_LIB :=	$(TOP)/tests/guest/lib/kqt.c $(TOP)/tests/guest/lib/kqt.h
+GT_OUT :=	$(BUILD)/obj/guest-tests
+GT_BINS :=	$(patsubst $(TOP)/tests/guest/%.c,$(GT_OUT)/%,$(GT_SRC))
+GT_CC :=	$(TOP)/.toolchain/zig/zig cc -target x86_64-freebsd.15.0-none
+GT_CFLAGS :=	-O2 -g -std=gnu11 -Wall -Wextra -Werror \
+		-I$(TOP)/abi/include -I$(TOP)/tests/guest/lib
+
+guest-tests: bootstrap $(GT_BINS)
+
+$(GT_OUT)/%: $(TOP)/tests/guest/%.c $(GT_LIB) $(TOP)/abi/include/kqdafs.h | bootstrap
+	@mkdir -p $(GT_OUT)
+	$(GT_CC) $(GT_CFLAGS) -o $@ $< $(TOP)/tests/guest/lib/kqt.c -lpthread
+
 # What the VM harness delivers to the guest.
-payload: kmod user
+payload: kmod user guest-tests
 	@rm -rf $(BUILD)/guest && mkdir -p $(BUILD)/guest/bin
 	cp $(BUILD)/kqdafs.ko $(BUILD)/kqdafs_slothog.ko $(BUILD)/guest/
 	cp $(foreach t,$(USER_TOOLS),$(UBIN)/$(t)) $(BUILD)/guest/bin/
+	cp $(GT_BINS) $(BUILD)/guest/bin/
 
 # ---- tests --------------------------------------------------------------
 

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 /// value in `1500001..=1500068` covers every 15.x kernel from 15.0-RELEASE on.
 const FREEBSD_VERSION: &str = "1500001";
 
-const GLUE_SOURCES: &[&str] = &["kmod/kqdafs_module.c", "kmod/kqdafs_kpi.c"];
+const GLUE_SOURCES: &[&str] = &["kmod/kqdafs_module.c", "kmod/kqdafs_kpi.c", "kmod/kqdafs_io.c"];
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(kernel)");
@@ -105,13 +105,14 @@ fn generate_bindings(root: &Path, out: &Path, defines: &[String]) {
         .allowlist_function("knote|knlist_.*|kqueue_add_filteropts|kqueue_del_filteropts|kqfd_register")
         .allowlist_function("destroy_dev|devfs_set_cdevpriv|devfs_get_cdevpriv|devfs_clear_cdevpriv")
         .allowlist_function("sysctl_ctx_init|sysctl_ctx_free|kernel_sysctlbyname")
+        .allowlist_function("taskqueue_enqueue|taskqueue_free|taskqueue_drain_all|copyin|copyout")
         .allowlist_var("kqdafs_.*")
         .allowlist_var("M_NOWAIT|M_WAITOK|M_ZERO")
         .allowlist_var("E[A-Z0-9]+")
         .allowlist_var("EV_[A-Z0-9_]+|EVFILT_[A-Z_]+|KNF_[A-Z]+|NOTE_[A-Z_]+")
-        .allowlist_var("IOC_[A-Z]+|IOCPARM_[A-Z]+|FREAD|FWRITE")
+        .allowlist_var("IOC_[A-Z]+|IOCPARM_[A-Z]+|FREAD|FWRITE|KQDAFS_IO_[A-Z]+")
         .allowlist_type("modeventtype")
-        .opaque_type("thread|proc|ucred|cdev|sysctl_oid|mtx|file")
+        .opaque_type("thread|proc|ucred|cdev|sysctl_oid|mtx|file|vm_page|taskqueue")
         .generate()
         .expect("bindgen over the FreeBSD headers failed");
     bindings.write_to_file(out.join("bindings.rs")).expect("cannot write bindings.rs");

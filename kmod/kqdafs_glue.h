@@ -23,6 +23,9 @@
 #include <sys/sysctl.h>
 #include <sys/proc.h>
 #include <sys/errno.h>
+#include <sys/taskqueue.h>
+
+#include "kqdafs_io.h"
 
 /* Static data defined in kqdafs_module.c. */
 extern struct malloc_type kqdafs_malloc_type[1];
@@ -59,6 +62,10 @@ struct sysctl_oid *kqdafs_sysctl_add_string(struct sysctl_ctx_list *ctx,
 	    const char *descr);
 int	kqdafs_make_dev(struct cdevsw *csw, const char *name, int mode,
 	    struct cdev **cdevp);
+struct proc *kqdafs_curproc(void);
+int	kqdafs_taskqueue_create(struct taskqueue **tqp, const char *name,
+	    int nthreads);
+void	kqdafs_task_init(struct task *task, task_fn_t *fn, void *ctx);
 void	kqdafs_printf(const char *msg);
 void	kqdafs_panic(const char *msg) __dead2;
 

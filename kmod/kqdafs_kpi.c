@@ -107,6 +107,44 @@ kqdafs_make_dev(struct cdevsw *csw, const char *name, int mode,
 	return (make_dev_s(&args, cdevp, "%s", name));
 }
 
+struct proc *
+kqdafs_curproc(void)
+{
+
+	return (curproc);
+}
+
+/*
+ * A taskqueue served by nthreads kernel threads of its own, made the way
+ * TASKQUEUE_DEFINE_THREAD does (sys/taskqueue.h): taskqueue_thread_enqueue
+ * is handed tqp, the address where the queue pointer is kept, and reads it
+ * on every enqueue, so *tqp must stay valid until taskqueue_free(), which
+ * also waits for running tasks.  Sleeps.
+ */
+int
+kqdafs_taskqueue_create(struct taskqueue **tqp, const char *name,
+    int nthreads)
+{
+	int error;
+
+	*tqp = taskqueue_create(name, M_WAITOK, taskqueue_thread_enqueue, tqp);
+	if (*tqp == NULL)
+		return (ENOMEM);
+	error = taskqueue_start_threads(tqp, nthreads, PWAIT, "%s", name);
+	if (error != 0) {
+		taskqueue_free(*tqp);
+		*tqp = NULL;
+	}
+	return (error);
+}
+
+void
+kqdafs_task_init(struct task *task, task_fn_t *fn, void *ctx)
+{
+
+	TASK_INIT(task, 0, fn, ctx);
+}
+
 void
 kqdafs_printf(const char *msg)
 {

@@ -1,5 +1,6 @@
 //! `/dev/kqdafs`: open handles and the ioctl ABI (`kqdafs_abi::ioctl`).
 
+use crate::kaio::{self, owner::OwnerTable};
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::cdev;
 use crate::kpi::ioctl::IoctlBuffer;
@@ -16,6 +17,9 @@ use kqdafs_abi::{KqdafsInfo, KQDAFS_ABI_VERSION};
 /// reference to the file goes away — on close, on process exit, or when a
 /// descriptor passed to another process is closed there.
 pub struct DeviceHandle {
+    // Field order: the requests go first (closing lets go of them), then
+    // the counts and the ticket that keep the module loaded.
+    requests: OwnerTable,
     _open: Counted,
     _ticket: crate::gate::Ticket<'static>,
 }
@@ -24,19 +28,19 @@ pub struct DeviceHandle {
 /// unloading.
 pub fn open() -> Result<(), Errno> {
     let ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
-    let handle = KBox::try_new(DeviceHandle { _open: Counted::new(&STATS.opens), _ticket: ticket }, Flags::WAIT)?;
+    let requests = OwnerTable::new()?;
+    let handle =
+        KBox::try_new(DeviceHandle { requests, _open: Counted::new(&STATS.opens), _ticket: ticket }, Flags::WAIT)?;
     cdev::attach_handle(handle)
 }
 
-/// `d_ioctl`: decode and run one command.  Unknown commands get `ENOTTY`,
-/// the KAIO commands (not implemented yet) `EOPNOTSUPP`; nothing is changed
-/// by a failed command.
+/// `d_ioctl`: decode and run one command.  Unknown commands get `ENOTTY`;
+/// nothing is changed by a failed command.
 pub fn ioctl(cmd: u32, buf: &mut IoctlBuffer) -> Result<(), Errno> {
-    let result = cdev::with_handle(|_handle| match Command::decode(cmd) {
+    let result = cdev::with_handle(|handle| match Command::decode(cmd) {
         Some(Command::Info) => buf.write(&info()),
-        // Defined by the ABI, not implemented by this version of the
-        // module: refused, nothing read or changed.
-        Some(Command::KaioSubmit | Command::KaioCancel) => Err(Errno::EOPNOTSUPP),
+        Some(Command::KaioSubmit) => kaio::submit(&handle.requests, buf),
+        Some(Command::KaioCancel) => kaio::cancel(&handle.requests, buf),
         None => Err(Errno::ENOTTY),
     })
     .and_then(|r| r);

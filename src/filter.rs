@@ -1,35 +1,72 @@
-//! The kevent filter callbacks behind `EVFILT_KAIO` and `EVFILT_RDMA`.
+//! The kevent filter callbacks behind `EVFILT_KAIO` (and, on a stock
+//! kernel, the shared slot that carries it).
 //!
 //! As with `EVFILT_AIO` (`filt_aioattach` in `sys/kern/vfs_aio.c`), these
 //! knotes are created by the module itself when a request is submitted
 //! (`kqfd_register` with `EV_FLAG1`), never by a user's `kevent(EV_ADD)`:
 //! the identifier of such an event is a request, not something a user can
-//! name.  A user registration is therefore refused with `EPERM`, and the
-//! kernel's own use count makes `kqueue_del_filteropts` refuse unload while
-//! any knote exists.
+//! name.  A user registration is refused with `EPERM`.  The kernel counts
+//! the knotes on the module's filters, so unload is refused while any
+//! exists.
 //!
-//! At this stage the module submits no requests yet (the KAIO and RDMA
-//! request paths attach here), so every registration is refused.
+//! Each knote is `EV_ONESHOT`: `f_event`, called through the request's
+//! knote list when it completes (or is cancelled), hands the result over
+//! once ([`crate::kaio::RequestState::take_for_delivery`]); the kqueue
+//! then copies the event out and drops the knote, calling `f_detach`,
+//! which lets go of the knote's hold on the request.  A kqueue closed
+//! first also calls `f_detach`, and the result is never delivered.
 
+use crate::kaio::Request;
 use crate::kpi::kqueue::KnoteRef;
 use crate::kpi::Errno;
 use crate::stats::{Stats, STATS};
+use core::sync::atomic::Ordering;
 
 /// `f_attach`.
 pub fn attach(kn: &mut KnoteRef<'_>) -> Result<(), Errno> {
-    Stats::bump(&STATS.attach_refused);
-    if !kn.is_kernel_registration() {
+    let Some(request) = kn.adopt_payload::<Request>() else {
+        Stats::bump(&STATS.attach_refused);
         return Err(Errno::EPERM);
+    };
+    if request.state.attach_knote().is_err() {
+        Stats::bump(&STATS.attach_refused);
+        return Err(Errno::ENXIO);
     }
-    // A kernel registration names a request; none exist yet.
-    Err(Errno::ENXIO)
+    request.knlist.add(kn);
+    Stats::bump(&STATS.knotes);
+    Ok(())
 }
 
-/// `f_detach`: only knotes whose attach succeeded are detached, and none
-/// does yet, so there is nothing to undo.
-pub fn detach(_kn: &mut KnoteRef<'_>) {}
+/// `f_detach`: the kqueue drops the knote (after delivering it, on
+/// `EV_DELETE`, or when the kqueue is closed).
+pub fn detach(kn: &mut KnoteRef<'_>) {
+    let Some(request) = kn.take_payload::<Request>() else {
+        return;
+    };
+    if !request.get().knlist.remove(kn) {
+        // The owner removed it first (and let go for it).
+        request.leak();
+        return;
+    }
+    STATS.knotes.fetch_sub(1, Ordering::Relaxed);
+    match request.get().state.detach() {
+        // Inside the kqueue's teardown: free on the completion thread.
+        Ok(put) if put.releases() => crate::kaio::release_deferred(request),
+        _ => request.leak(),
+    }
+}
 
-/// `f_event`: whether the knote should fire.  No knote is attached yet.
-pub fn event(_kn: &mut KnoteRef<'_>, _hint: i64) -> bool {
-    false
+/// `f_event`: whether the knote fires; sets the event's `data` and
+/// `fflags` when it does.  Called with the knote list locked.
+pub fn event(kn: &mut KnoteRef<'_>, _hint: i64) -> bool {
+    let Some(request) = kn.payload::<Request>() else {
+        return false;
+    };
+    match request.state.take_for_delivery() {
+        Ok(Some(result)) => {
+            kn.set_event(result, request.fflags());
+            true
+        }
+        _ => request.state.is_delivered(),
+    }
 }

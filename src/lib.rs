@@ -22,7 +22,6 @@ pub mod kaio;
 pub mod slots;
 pub mod stats;
 
-#[cfg(kernel)]
 extern crate alloc;
 
 #[cfg(kernel)]

@@ -12,6 +12,7 @@
 //! nothing changes), then destroys the device and the sysctl tree.
 
 use crate::gate::UsageGate;
+use crate::kaio::{Engine, WORKER_THREADS};
 use crate::kpi::cdev::Cdev;
 use crate::kpi::kqueue::{kernel_evfilt_syscount, KernelFilters};
 use crate::kpi::sysctl::{Access, SysctlTree};
@@ -51,6 +52,7 @@ pub fn gate() -> &'static UsageGate {
 struct Loaded {
     slots: ClaimedSlots,
     _device: Cdev,
+    _engine: Engine,
     _sysctl: SysctlTree,
 }
 
@@ -77,6 +79,7 @@ fn load() -> Result<(), Errno> {
     }
     let mut sysctl = publish_sysctls()?;
     let device = Cdev::create(c"kqdafs", 0o666)?;
+    let engine = Engine::start()?;
     let syscount = kernel_evfilt_syscount();
     let slots = slots::claim(&mut KernelFilters, syscount).map_err(|_| {
         kprintln!(
@@ -99,7 +102,7 @@ fn load() -> Result<(), Errno> {
     if sysctl.add_str(c"slot_mode", mode, c"filter slots: shared (stock kernel) or dedicated").is_err() {
         kprintln!("kqdafs: warning: cannot publish kern.kqdafs.slot_mode");
     }
-    *state = Some(Loaded { slots, _device: device, _sysctl: sysctl });
+    *state = Some(Loaded { slots, _device: device, _engine: engine, _sysctl: sysctl });
     GATE.open();
     kprintln!(
         "kqdafs: version {} loaded: EVFILT_KAIO {}, EVFILT_RDMA {} ({} slot)",
@@ -161,13 +164,26 @@ fn publish_sysctls() -> Result<SysctlTree, Errno> {
     t.add_i32(c"filter_rdma", RO, &STATS.filter_rdma, c"filter number of RDMA events")?;
     t.add_u64(c"opens", RO, &STATS.opens, c"open /dev/kqdafs handles")?;
     t.add_u64(c"knotes", RO, &STATS.knotes, c"knotes on the module's filters")?;
-    t.add_u64(c"requests_inflight", RO, &STATS.requests_inflight, c"requests not yet released")?;
+    t.add_u64(c"requests_inflight", RO, &STATS.requests_inflight, c"requests whose I/O is not finished")?;
     t.add_u64(c"ioctl_errors", RO, &STATS.ioctl_errors, c"ioctls answered with an error")?;
     t.add_u64(c"attach_refused", RO, &STATS.attach_refused, c"kevent registrations refused")?;
+    t.add_u64(c"kaio_submitted", RO, &STATS.kaio_submitted, c"KAIO requests accepted")?;
+    t.add_u64(c"kaio_refused", RO, &STATS.kaio_refused, c"KAIO requests refused at submit")?;
+    t.add_u64(c"kaio_completed", RO, &STATS.kaio_completed, c"KAIO requests whose I/O finished")?;
+    t.add_u64(c"kaio_cancelled", RO, &STATS.kaio_cancelled, c"KAIO requests cancelled before their I/O")?;
+    t.add_u64(c"kaio_requests_bufcache", RO, &STATS.kaio_requests_bufcache, c"KAIO reads through the buffer cache")?;
+    t.add_u64(c"kaio_requests_worker", RO, &STATS.kaio_requests_worker, c"KAIO requests run by a worker")?;
+    t.add_u64(c"kaio_bufcache_hits", RO, &STATS.kaio_bufcache_hits, c"blocks found in the buffer cache")?;
+    t.add_u64(c"kaio_bufcache_misses", RO, &STATS.kaio_bufcache_misses, c"blocks read from the device")?;
+    t.add_u64(c"kaio_pinned_bytes", RO, &STATS.kaio_pinned_bytes, c"bytes of user memory held now")?;
+    t.add_i32(c"workers", RO, &WORKERS_PUBLISHED, c"KAIO worker threads")?;
     t.add_u64(c"max_requests_per_proc", RW, &STATS.max_requests_per_proc, c"requests in flight per process")?;
     t.add_u64(c"max_pinned_per_proc", RW, &STATS.max_pinned_per_proc, c"bytes of user memory held per process")?;
     Ok(t)
 }
+
+/// `kern.kqdafs.workers`.
+static WORKERS_PUBLISHED: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(WORKER_THREADS);
 
 fn version_cstr() -> &'static CStr {
     const V: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");

@@ -18,7 +18,7 @@ pub struct Stats {
     pub opens: AtomicU64,
     /// Knotes attached to the module's filters.
     pub knotes: AtomicU64,
-    /// Requests submitted and not yet released.
+    /// Requests whose I/O is not finished (they hold a file and pages).
     pub requests_inflight: AtomicU64,
     /// ioctls answered with an error.
     pub ioctl_errors: AtomicU64,
@@ -26,6 +26,24 @@ pub struct Stats {
     pub attach_refused: AtomicU64,
     /// A `SlotMode` as `u32`, 0 until the slots are claimed.
     pub slot_mode: AtomicU32,
+    /// KAIO requests accepted.
+    pub kaio_submitted: AtomicU64,
+    /// KAIO requests refused at submit (their own errno).
+    pub kaio_refused: AtomicU64,
+    /// KAIO requests whose I/O finished (any outcome).
+    pub kaio_completed: AtomicU64,
+    /// KAIO requests cancelled before their I/O started.
+    pub kaio_cancelled: AtomicU64,
+    /// KAIO reads that took the buffer-cache path (no thread).
+    pub kaio_requests_bufcache: AtomicU64,
+    /// KAIO requests that ran on a worker thread.
+    pub kaio_requests_worker: AtomicU64,
+    /// File system blocks the buffer-cache path found cached.
+    pub kaio_bufcache_hits: AtomicU64,
+    /// File system blocks the buffer-cache path read from the device.
+    pub kaio_bufcache_misses: AtomicU64,
+    /// Bytes of user memory held by requests now.
+    pub kaio_pinned_bytes: AtomicU64,
     /// Tunable: requests one process may have in flight.
     pub max_requests_per_proc: AtomicU64,
     /// Tunable: bytes of user memory one process may have held.
@@ -44,6 +62,15 @@ impl Stats {
             ioctl_errors: AtomicU64::new(0),
             attach_refused: AtomicU64::new(0),
             slot_mode: AtomicU32::new(0),
+            kaio_submitted: AtomicU64::new(0),
+            kaio_refused: AtomicU64::new(0),
+            kaio_completed: AtomicU64::new(0),
+            kaio_cancelled: AtomicU64::new(0),
+            kaio_requests_bufcache: AtomicU64::new(0),
+            kaio_requests_worker: AtomicU64::new(0),
+            kaio_bufcache_hits: AtomicU64::new(0),
+            kaio_bufcache_misses: AtomicU64::new(0),
+            kaio_pinned_bytes: AtomicU64::new(0),
             max_requests_per_proc: AtomicU64::new(DEFAULT_MAX_REQUESTS_PER_PROC as u64),
             max_pinned_per_proc: AtomicU64::new(DEFAULT_MAX_PINNED_PER_PROC),
         }
@@ -52,6 +79,11 @@ impl Stats {
     /// Count one more.
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Count `n` more.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
     }
 }
 

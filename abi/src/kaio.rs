@@ -35,10 +35,11 @@
 //! | READ/WRITE: `len` > 0 and `buf + len` overflows or exceeds [`KaioLimits::max_user_address`] | [`KaioError::BufferRange`] | `EFAULT` |
 //!
 //! A READ or WRITE of length 0 is accepted whatever `buf` is, and completes
-//! with 0 bytes.  The kernel then checks the descriptors, the file and the
-//! buffer mapping, and admits the request against the per-process limits
-//! ([`KaioLimits::check_admission`]); the errors it may give are the other
-//! [`KaioError`] variants.
+//! with 0 bytes.  The kernel then checks, in this order, the kqueue
+//! descriptor, the file descriptor and its file, admission against the
+//! per-process limits ([`KaioLimits::check_admission`], before any memory
+//! is held) and the buffer mapping (its pages are held); the errors it may
+//! give are the other [`KaioError`] variants.
 //!
 //! # Events
 //!

@@ -123,9 +123,10 @@ const fn holders_of(s: u32) -> u32 {
         + (s & (STARTED | IO_DONE) == STARTED) as u32
 }
 
-/// Whether a result in state `s` may still reach the knote.
+/// Whether a result in state `s` may still reach the knote.  A cancelled
+/// request's result is its cancellation (see [`RequestState::cancel`]).
 const fn deliverable(s: u32) -> bool {
-    s & (ATTACHED | DETACHED | CANCELLED | OWNER_GONE) == ATTACHED
+    s & (ATTACHED | DETACHED | OWNER_GONE) == ATTACHED
 }
 
 /// Set `bits` (which drop one party's reference) and say whether that was
@@ -201,12 +202,13 @@ pub enum CompleteOutcome {
 /// Answer of [`RequestState::cancel`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
-    /// Cancelled: no I/O will be done and no event delivered.  No reference
-    /// was dropped.
+    /// Cancelled: no I/O will be done; the request completed with the
+    /// cancellation's result.  No reference was dropped.
     Cancelled {
-        /// The knote is still attached: remove it (`knlist_clear`) and call
-        /// [`RequestState::detach`] for it, or the kqueue keeps it until close.
-        clear_knote: bool,
+        /// The knote is attached and may deliver: call `knote()` on the
+        /// request's knlist (the canceller holds the owner's reference, so
+        /// the request stays alive meanwhile).
+        notify_knote: bool,
         /// The I/O is queued: whoever dequeues it calls
         /// [`RequestState::commit_io`], which answers `Cancelled`.
         io_queued: bool,
@@ -423,21 +425,31 @@ impl RequestState {
         })
     }
 
-    /// The owner cancels: succeeds only before the I/O is committed.
-    pub fn cancel(&self) -> Result<CancelOutcome, Misuse> {
-        self.update(|s| {
+    /// The owner cancels: succeeds only before the I/O is committed, and
+    /// then *is* the request's completion, with `result` (`-ECANCELED`):
+    /// the I/O will not run, and the event still arrives, carrying `result`
+    /// (each request delivers exactly one event).  No reference is dropped.
+    pub fn cancel(&self, result: i64) -> Result<CancelOutcome, Misuse> {
+        let io_queued = self.update(|s| {
             if s & OWNER_GONE != 0 {
                 Err(Misuse::OwnerGone)
             } else if s & CANCELLED != 0 {
                 Err(Misuse::AlreadyCancelled)
             } else if s & COMMITTED != 0 {
-                Ok((s, CancelOutcome::TooLate))
+                Ok((s, None))
             } else {
-                let clear_knote = s & (ATTACHED | DETACHED) == ATTACHED;
-                let io_queued = s & (STARTED | IO_DONE) == STARTED;
-                Ok((s | CANCELLED, CancelOutcome::Cancelled { clear_knote, io_queued }))
+                // COMPLETING claims the completion as `complete` does; no
+                // completion can race (the I/O is not committed, and after
+                // CANCELLED it never will be).
+                Ok((s | CANCELLED | COMPLETING, Some(s & (STARTED | IO_DONE) == STARTED)))
             }
-        })
+        })?;
+        let Some(io_queued) = io_queued else {
+            return Ok(CancelOutcome::TooLate);
+        };
+        self.result.store(result, Ordering::Relaxed);
+        let s = self.update(|s| Ok((s | COMPLETED, s | COMPLETED)))?;
+        Ok(CancelOutcome::Cancelled { notify_knote: deliverable(s), io_queued })
     }
 
     /// The owner lets go (handle closed, process exit, or the owner table
@@ -599,8 +611,11 @@ mod tests {
     fn cancel_before_start_refuses_start() {
         let r = RequestState::new();
         r.attach_knote().unwrap();
-        assert_eq!(r.cancel(), Ok(CancelOutcome::Cancelled { clear_knote: true, io_queued: false }));
+        assert_eq!(r.cancel(-89), Ok(CancelOutcome::Cancelled { notify_knote: true, io_queued: false }));
         assert_eq!(r.start_io(), Ok(StartOutcome::Cancelled));
+        assert!(r.knote_event(), "the cancellation is the request's event");
+        assert_eq!(r.take_for_delivery(), Ok(Some(-89)));
+        assert_eq!(r.take_for_delivery(), Ok(None));
         assert_eq!(r.holders(), 2);
         assert_eq!(r.detach(), Ok(Put::Keep));
         assert_eq!(r.owner_gone(), Ok(REL_INLINE));
@@ -610,7 +625,7 @@ mod tests {
     fn cancel_while_queued_stops_the_io() {
         let r = RequestState::new();
         assert_eq!(r.start_io(), Ok(StartOutcome::Go));
-        assert_eq!(r.cancel(), Ok(CancelOutcome::Cancelled { clear_knote: false, io_queued: true }));
+        assert_eq!(r.cancel(-89), Ok(CancelOutcome::Cancelled { notify_knote: false, io_queued: true }));
         assert_eq!(r.commit_io(), Ok(CommitOutcome::Cancelled(Put::Keep)));
         refused(&r, |r| r.complete(1), Misuse::NotCommitted);
         assert_eq!(r.owner_gone(), Ok(REL_INLINE));
@@ -627,9 +642,9 @@ mod tests {
     #[test]
     fn cancel_is_too_late_once_committed_or_completed() {
         let r = committed();
-        assert_eq!(r.cancel(), Ok(CancelOutcome::TooLate));
+        assert_eq!(r.cancel(-89), Ok(CancelOutcome::TooLate));
         assert_eq!(r.complete(3), Ok(CompleteOutcome::NotifyKnote));
-        assert_eq!(r.cancel(), Ok(CancelOutcome::TooLate));
+        assert_eq!(r.cancel(-89), Ok(CancelOutcome::TooLate));
         assert_eq!(r.take_for_delivery(), Ok(Some(3)), "a refused cancel does not stop delivery");
     }
 
@@ -662,7 +677,7 @@ mod tests {
         refused(&r, |r| r.detach(), Misuse::AlreadyDetached);
         assert_eq!(r.owner_gone(), Ok(Put::Keep));
         refused(&r, |r| r.owner_gone(), Misuse::OwnerGone);
-        refused(&r, |r| r.cancel(), Misuse::OwnerGone);
+        refused(&r, |r| r.cancel(-89), Misuse::OwnerGone);
         refused(&r, |r| r.start_io(), Misuse::OwnerGone);
         assert_eq!(r.complete(0), Ok(CompleteOutcome::ReleaseNow { defer_to_taskqueue: true }));
         refused(&r, |r| r.complete(0), Misuse::Released);
@@ -674,14 +689,14 @@ mod tests {
     #[test]
     fn double_cancel_and_commit_after_cancel_io_done() {
         let r = RequestState::new();
-        assert!(matches!(r.cancel(), Ok(CancelOutcome::Cancelled { .. })));
-        refused(&r, |r| r.cancel(), Misuse::AlreadyCancelled);
+        assert!(matches!(r.cancel(-89), Ok(CancelOutcome::Cancelled { .. })));
+        refused(&r, |r| r.cancel(-89), Misuse::AlreadyCancelled);
         let r = RequestState::new();
         assert_eq!(r.start_io(), Ok(StartOutcome::Go));
-        assert!(matches!(r.cancel(), Ok(CancelOutcome::Cancelled { io_queued: true, .. })));
+        assert!(matches!(r.cancel(-89), Ok(CancelOutcome::Cancelled { io_queued: true, .. })));
         assert_eq!(r.commit_io(), Ok(CommitOutcome::Cancelled(Put::Keep)));
         refused(&r, |r| r.commit_io(), Misuse::IoFinished);
-        assert!(matches!(r.cancel(), Err(Misuse::AlreadyCancelled)));
+        assert!(matches!(r.cancel(-89), Err(Misuse::AlreadyCancelled)));
     }
 
     #[test]
@@ -724,6 +739,7 @@ mod tests {
         Op::OwnerGone,
     ];
     const VALUE: i64 = 0x1234;
+    const CANCEL_VALUE: i64 = -89;
 
     /// What the callers know about who holds a reference, and the
     /// invariants' bookkeeping.
@@ -737,6 +753,9 @@ mod tests {
         completed: bool,
         no_more_delivery: bool,
         cancelled: bool,
+        /// The owner's cancel succeeded: the request completed with
+        /// CANCEL_VALUE.
+        cancel_completed: bool,
     }
 
     impl Harness {
@@ -804,7 +823,7 @@ mod tests {
                 },
                 Op::Take if self.knote => match r.take_for_delivery() {
                     Ok(Some(v)) => {
-                        assert_eq!(v, VALUE);
+                        assert_eq!(v, if self.cancel_completed { CANCEL_VALUE } else { VALUE });
                         assert!(self.completed && !self.no_more_delivery);
                         self.deliveries += 1;
                         true
@@ -819,13 +838,14 @@ mod tests {
                     self.put(p);
                     true
                 }
-                Op::Cancel if self.owner => match r.cancel() {
-                    Ok(CancelOutcome::Cancelled { clear_knote, io_queued }) => {
+                Op::Cancel if self.owner => match r.cancel(CANCEL_VALUE) {
+                    Ok(CancelOutcome::Cancelled { notify_knote, io_queued }) => {
                         assert!(!self.completed, "cancel never succeeds after completion");
-                        assert_eq!(clear_knote, self.knote);
+                        assert_eq!(notify_knote, self.knote && !self.no_more_delivery);
                         assert_eq!(io_queued, self.io);
                         self.cancelled = true;
-                        self.no_more_delivery = true;
+                        self.cancel_completed = true;
+                        self.completed = true;
                         true
                     }
                     Ok(CancelOutcome::TooLate) => true,
@@ -1021,22 +1041,31 @@ mod loom_tests {
             let r2 = Arc::clone(&r);
             let io = loom::thread::spawn(move || io_path(&r2, 7));
             let mut owner = Seen::default();
-            match r.cancel().unwrap() {
-                CancelOutcome::Cancelled { .. } => owner.cancelled = true,
+            let mut knote = Seen::default();
+            match r.cancel(-89).unwrap() {
+                CancelOutcome::Cancelled { notify_knote, .. } => {
+                    owner.cancelled = true;
+                    assert!(notify_knote);
+                    // The canceller notifies; f_event delivers the
+                    // cancellation.
+                    knote.delivered = r.take_for_delivery().unwrap();
+                    assert_eq!(knote.delivered, Some(-89), "a cancelled request delivers its cancellation");
+                }
                 CancelOutcome::TooLate => {}
             }
             owner.put(r.owner_gone().unwrap());
             let seen = owner.merge(io.join().unwrap());
-            let mut knote = Seen::default();
-            if let Some(v) = r.take_for_delivery().unwrap() {
-                knote.delivered = Some(v);
-            }
             if seen.cancelled {
-                assert_eq!(seen.delivered, None);
-                assert_eq!(knote.delivered, None, "no delivery after cancel");
+                assert_eq!(seen.delivered, None, "the I/O path delivers nothing after a cancel");
             }
             knote.put(r.detach().unwrap());
-            seen.merge(knote).check(&r, 7);
+            let seen = seen.merge(knote);
+            if seen.cancelled {
+                assert_eq!(seen.releases, 1);
+                assert!(r.is_released());
+            } else {
+                seen.check(&r, 7);
+            }
         });
     }
 
@@ -1075,7 +1104,7 @@ mod loom_tests {
                 seen
             });
             let mut owner = Seen::default();
-            match r.cancel().unwrap() {
+            match r.cancel(-89).unwrap() {
                 CancelOutcome::Cancelled { io_queued, .. } => {
                     assert!(io_queued);
                     owner.cancelled = true;

@@ -115,6 +115,18 @@ impl<T> KBox<T> {
         Ok(KBox { ptr, _owns: PhantomData })
     }
 
+    /// Move the value out and free the memory.
+    pub fn into_inner(this: KBox<T>) -> T {
+        let ptr = KBox::into_raw(this);
+        // SAFETY: `ptr` is the live, initialised T this box owned; it is
+        // read once and its block freed without dropping the T again.
+        unsafe {
+            let value = ptr.read();
+            raw_free(ptr.cast());
+            value
+        }
+    }
+
     /// Give up ownership for a C interface that keeps the pointer
     /// (e.g. `devfs_set_cdevpriv`); take it back with [`KBox::from_raw`].
     pub fn into_raw(this: KBox<T>) -> *mut T {
@@ -157,5 +169,51 @@ impl<T> Drop for KBox<T> {
             core::ptr::drop_in_place(self.ptr.as_ptr());
             raw_free(self.ptr.as_ptr().cast());
         }
+    }
+}
+
+/// A fixed-length array of plain values in `malloc(9)` memory, zeroed at
+/// allocation.  Freed on drop.
+pub struct KArray<T: Copy> {
+    ptr: NonNull<T>,
+    len: usize,
+}
+
+// SAFETY: KArray<T> owns its elements like Box<[T]>.
+unsafe impl<T: Copy + Send> Send for KArray<T> {}
+// SAFETY: shared access only gives &[T].
+unsafe impl<T: Copy + Sync> Sync for KArray<T> {}
+
+impl<T: Copy> KArray<T> {
+    /// `len` zeroed elements (all-zero bytes must be a valid `T`, as for
+    /// the raw pointers and integers this is used with); `ENOMEM` if there
+    /// is no memory or the size overflows.
+    pub fn try_zeroed(len: usize, flags: Flags) -> Result<KArray<T>, Errno> {
+        let layout = Layout::array::<T>(len.max(1)).map_err(|_| Errno::ENOMEM)?;
+        let ptr = NonNull::new(raw_alloc(layout, flags).cast::<T>()).ok_or(Errno::ENOMEM)?;
+        // SAFETY: the block holds at least len.max(1) elements of T; zero
+        // bytes are a valid T per this function's contract.
+        unsafe { core::ptr::write_bytes(ptr.as_ptr(), 0, len.max(1)) };
+        Ok(KArray { ptr, len })
+    }
+
+    /// The elements.
+    pub fn as_slice(&self) -> &[T] {
+        // SAFETY: `len` initialised elements live at `ptr`.
+        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// The elements, mutably.
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        // SAFETY: as in as_slice; &mut self is unique.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T: Copy> Drop for KArray<T> {
+    fn drop(&mut self) {
+        // SAFETY: the block came from raw_alloc and is freed once; T: Copy
+        // has no destructor.
+        unsafe { raw_free(self.ptr.as_ptr().cast()) }
     }
 }

@@ -18,12 +18,17 @@ macro_rules! errnos {
     };
 }
 
-errnos!(EPERM, ENXIO, ENOMEM, EFAULT, EBUSY, EEXIST, EINVAL, ENOTTY, EOPNOTSUPP);
+errnos!(EPERM, ENXIO, ENOMEM, EFAULT, EBUSY, EEXIST, EINVAL, ENOTTY, EOPNOTSUPP, EBADF, EAGAIN, ECANCELED, ENOENT);
 
 impl Errno {
     /// The value handed back to the kernel.
     pub const fn to_raw(self) -> c_int {
         self.0
+    }
+
+    /// The errno with value `raw` (as the ABI crate numbers them).
+    pub const fn from_raw(raw: c_int) -> Errno {
+        Errno(raw)
     }
 
     /// Wrap a kernel return value: `0` is success.

@@ -3,25 +3,30 @@
 use super::alloc::{Flags, KBox};
 use super::kqueue::KnoteRef;
 use super::sync::Mutex;
+use super::thread::Thread;
 use super::Errno;
 use crate::sys;
 use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_long, CStr};
 
-/// A knote list locked by its own `mtx(9)` (`knlist_init_mtx`).
+/// A knote list locked by its own `mtx(9)` (`knlist_init_mtx`), holding at
+/// most one knote: the kernel registration of one request.
 ///
-/// Knotes are added from a filter's `f_attach` and removed from its
-/// `f_detach`; the event source calls [`KnList::notify`].  On drop the list
-/// is cleared (remaining knotes are marked `EV_EOF` and detached by the
-/// kernel, `knlist_clear`) and destroyed.
+/// The lock also guards a flag saying whether that knote is still on the
+/// list, so that of the two ways a knote can leave — the kernel's
+/// `f_detach` ([`KnList::remove`]) and the module's own removal
+/// ([`KnList::delete`]) — exactly one reports it.  (`knlist_cleardel`
+/// marks the knotes it removes `KN_DETACHED`, so the kernel never calls
+/// `f_detach` for them; see `knote_drop_detached` in
+/// `sys/kern/kern_event.c`.)
 pub struct KnList {
     // Field order matters: the list drops (and is destroyed) before its lock.
     list: KBox<UnsafeCell<sys::knlist>>,
-    lock: Mutex<()>,
+    lock: Mutex<bool>,
 }
 
 // SAFETY: the knlist is only touched through kern_event.c functions, which
-// take the list's own mutex.
+// take the list's own mutex, or with that mutex held.
 unsafe impl Send for KnList {}
 // SAFETY: as above.
 unsafe impl Sync for KnList {}
@@ -29,7 +34,7 @@ unsafe impl Sync for KnList {}
 impl KnList {
     /// A new, empty list; `name` names its mutex.
     pub fn new(name: &'static CStr, flags: Flags) -> Result<KnList, Errno> {
-        let lock = Mutex::new(name, (), flags)?;
+        let lock = Mutex::new(name, false, flags)?;
         let list = KBox::try_new(UnsafeCell::new(sys::knlist::default()), flags)?;
         // SAFETY: the knlist is fresh heap memory that never moves; the
         // mutex is initialised and outlives the list (field order).
@@ -39,19 +44,48 @@ impl KnList {
 
     /// Add the knote being attached (call from `f_attach`).
     pub fn add(&self, kn: &mut KnoteRef<'_>) {
-        // SAFETY: the list is initialised; `kn` is the live knote of the
-        // current f_attach; islocked 0: knlist_add takes the list lock.
-        unsafe { sys::knlist_add(self.list.get(), kn.as_raw(), 0) };
+        let mut present = self.lock.lock();
+        // SAFETY: the list is initialised and its lock held (islocked 1);
+        // `kn` is the live knote of the current f_attach.
+        unsafe { sys::knlist_add(self.list.get(), kn.as_raw(), 1) };
+        *present = true;
     }
 
-    /// Remove a knote (call from `f_detach`).
-    pub fn remove(&self, kn: &mut KnoteRef<'_>) {
-        // SAFETY: as in `add`; the knote was added to this list.
-        unsafe { sys::knlist_remove(self.list.get(), kn.as_raw(), 0) };
+    /// `f_detach`: take the knote off the list.  `true` if it was still on
+    /// it (the caller then lets go of what the knote held); `false` if the
+    /// module already removed it with [`KnList::delete`].
+    pub fn remove(&self, kn: &mut KnoteRef<'_>) -> bool {
+        let mut present = self.lock.lock();
+        if !*present {
+            return false;
+        }
+        // SAFETY: the list is initialised and locked; the knote is the one
+        // added by `add` (the list holds at most one) and still on it.
+        unsafe { sys::knlist_remove(self.list.get(), kn.as_raw(), 1) };
+        *present = false;
+        true
     }
 
-    /// Run `f_event` on every knote with `hint`, activating those that
-    /// fire (`KNOTE_UNLOCKED`).  Takes the list lock: do not hold it.
+    /// Remove and drop the knote, if any, without `f_detach`
+    /// (`knlist_delete`): afterwards the kernel never calls the filter for
+    /// it again.  `true` if this call removed it (the caller then lets go of
+    /// what the knote held); `false` if there was none or the kernel
+    /// detached it meanwhile (its `f_detach` reported it).  May sleep until
+    /// a knote the kernel is working on settles: process or taskqueue
+    /// context, no lock held.
+    pub fn delete(&self, td: &Thread) -> bool {
+        let mut present = self.lock.lock();
+        // SAFETY: the list is initialised and locked (islocked 1);
+        // knlist_cleardel may drop and retake the lock while it waits for
+        // in-flux knotes, and returns with it held.  td is the current
+        // thread, as knote_drop wants.
+        unsafe { sys::knlist_cleardel(self.list.get(), td.as_raw(), 1, 1) };
+        core::mem::replace(&mut *present, false)
+    }
+
+    /// Run `f_event` on the knote with `hint`, activating it if it fires
+    /// (`KNOTE_UNLOCKED`).  Takes the list lock: do not hold it.  Any
+    /// context that may take a mutex.
     pub fn notify(&self, hint: c_long) {
         // SAFETY: the list is initialised; flags 0 = list not locked.
         unsafe { sys::knote(self.list.get(), hint, 0) };
@@ -68,12 +102,11 @@ impl KnList {
 
 impl Drop for KnList {
     fn drop(&mut self) {
-        // SAFETY: the list is initialised; knlist_cleardel(…, NULL, 0, 0)
-        // is `knlist_clear(list, 0)`: it detaches every remaining knote,
-        // after which knlist_destroy's emptiness assertion holds.
-        unsafe {
-            sys::knlist_cleardel(self.list.get(), core::ptr::null_mut(), 0, 0);
-            sys::knlist_destroy(self.list.get());
-        }
+        // Normally empty by now (the knote's holder let go first); delete
+        // anything left so that no knote outlives the list it points into.
+        self.delete(&Thread::current());
+        // SAFETY: the list is initialised and now empty, as
+        // knlist_destroy's assertion wants; it is destroyed once.
+        unsafe { sys::knlist_destroy(self.list.get()) };
     }
 }

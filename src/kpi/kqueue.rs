@@ -1,5 +1,7 @@
 //! kqueue(9): filter registration and the knote seen by filter callbacks.
 
+use super::shared::Shared;
+use super::thread::Thread;
 use super::Errno;
 use crate::slots::{AddError, DelError, FilterTable};
 use crate::sys;
@@ -93,4 +95,93 @@ impl<'a> KnoteRef<'a> {
     pub fn filter(&self) -> i16 {
         self.0.kn_kevent.filter
     }
+
+    /// `f_attach` of a kernel registration ([`register_knote`]): take the
+    /// payload the registration passed in `kn_sdata`, keep it in `kn_hook`
+    /// for the later callbacks ([`KnoteRef::payload`]), and scrub every
+    /// copy of the kernel pointer from the knote (`kn_sdata`, the event's
+    /// `data`) so that it can never be copied out to the user.  Clears
+    /// `EV_FLAG1`, as `filt_aioattach` does.  `None` (and nothing changed)
+    /// for a user registration.
+    ///
+    /// The only kernel registrations of the module's filterops are made by
+    /// [`register_knote`], always with a `Shared<T>` of the one payload
+    /// type the filter code uses.
+    pub fn adopt_payload<T: Sync>(&mut self) -> Option<&'a T> {
+        if !self.is_kernel_registration() {
+            return None;
+        }
+        let raw = self.0.kn_sdata as *mut c_void;
+        // SAFETY: EV_FLAG1 cannot be set from userland (kern_event.c clears
+        // EV_SYSFLAGS on user changes), so this knote comes from
+        // register_knote, whose caller holds the payload alive and counts
+        // the knote as a holder from the successful attach on (see
+        // `register_knote`); kn_hook keeps it until f_detach.
+        let payload = unsafe { Shared::<T>::borrow_raw(raw) }?;
+        self.0.kn_hook = raw;
+        self.0.kn_sdata = 0;
+        self.0.kn_kevent.data = 0;
+        self.0.kn_kevent.flags &= !(sys::EV_FLAG1 as u16);
+        Some(payload)
+    }
+
+    /// The payload adopted at attach (`kn_hook`); `None` if none was.  The
+    /// kernel may call `f_event` again on a user's `EV_ADD` of the same
+    /// identifier, which rewrites `kn_sdata` but never `kn_hook`.
+    pub fn payload<T: Sync>(&self) -> Option<&'a T> {
+        // SAFETY: kn_hook is only ever set by adopt_payload, to a payload
+        // the knote holds (its protocol keeps it alive until f_detach, or
+        // until the module removes the knote with KnList::delete, after
+        // which the kernel never calls the filter for it again).
+        unsafe { Shared::<T>::borrow_raw(self.0.kn_hook) }
+    }
+
+    /// `f_detach`: the knote's own handle on the payload adopted at
+    /// attach, taken out of `kn_hook` (so the kernel's later look at the
+    /// knote finds none).  The knote party then lets go of it as its
+    /// protocol says.
+    pub fn take_payload<T: Sync>(&mut self) -> Option<Shared<T>> {
+        let raw = core::mem::replace(&mut self.0.kn_hook, core::ptr::null_mut());
+        // SAFETY: kn_hook was set by adopt_payload to a payload that counts
+        // this knote as a holder until it lets go, which the caller does
+        // with the handle returned here; f_detach runs once per knote.
+        unsafe { Shared::<T>::from_raw(raw) }
+    }
+
+    /// Set what the event reports: `data` and `fflags` (`kn_data`,
+    /// `kn_fflags`).
+    pub fn set_event(&mut self, data: i64, fflags: u32) {
+        self.0.kn_kevent.data = data;
+        self.0.kn_kevent.fflags = fflags;
+    }
+}
+
+/// Register a oneshot kernel knote for `payload` on kqueue `kq` of the
+/// current process: filter `filter`, identifier `ident`, the user's `udata`
+/// (`kqfd_register` with `EV_ADD | EV_ONESHOT | EV_FLAG1`).  The filter's
+/// `f_attach` runs inside and adopts the payload ([`KnoteRef::adopt_payload`]).
+/// The caller must keep `payload` alive until the knote lets go of it
+/// (`f_detach`, or [`super::knlist::KnList::delete`]).  Sleeps.
+pub fn register_knote<T: Sync>(
+    td: &Thread,
+    kq: i32,
+    filter: i16,
+    ident: u64,
+    fflags: u32,
+    payload: &Shared<T>,
+    udata: u64,
+) -> Result<(), Errno> {
+    // SAFETY: td is the current thread (process context, may sleep); the
+    // glue builds a kevent from plain values and calls kqfd_register,
+    // which keeps the payload pointer only in the knote it creates.
+    let ret = unsafe { sys::kqdafs_knote_register(td.as_raw(), kq, filter, ident, fflags, payload.as_raw(), udata) };
+    Errno::result(ret)
+}
+
+/// Check that `kq` is an open kqueue of the current process that may be
+/// changed (`EBADF`, `ENOTCAPABLE`).
+pub fn check_kqueue(td: &Thread, kq: i32) -> Result<(), Errno> {
+    // SAFETY: td is the current thread; the glue only looks the descriptor
+    // up and drops its reference before returning.
+    Errno::result(unsafe { sys::kqdafs_kqueue_check(td.as_raw(), kq) })
 }

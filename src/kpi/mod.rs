@@ -10,12 +10,18 @@ pub mod alloc;
 pub mod cdev;
 pub mod entry;
 pub mod error;
+pub mod file;
 pub mod ioctl;
 pub mod knlist;
 pub mod kqueue;
+pub mod pages;
 pub mod panic;
 pub mod print;
+pub mod shared;
 pub mod sync;
 pub mod sysctl;
+pub mod taskqueue;
+pub mod thread;
+pub mod vnio;
 
 pub use error::Errno;

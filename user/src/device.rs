@@ -1,10 +1,10 @@
 //! `/dev/kqdafs` (FreeBSD only).
 
-use kqdafs_abi::ioctl::KQDAFS_IOC_INFO;
-use kqdafs_abi::{KqdafsInfo, KQDAFS_DEVICE};
+use kqdafs_abi::ioctl::{KQDAFS_IOC_INFO, KQDAFS_IOC_KAIO_CANCEL, KQDAFS_IOC_KAIO_SUBMIT};
+use kqdafs_abi::{KaioCancel, KaioRequest, KaioResult, KaioSubmit, KqdafsInfo, KQDAFS_DEVICE, MAX_BATCH};
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 /// An open handle on the module.  While it is open the module cannot be
 /// unloaded.
@@ -33,17 +33,63 @@ impl Device {
         Ok(info)
     }
 
+    /// `KQDAFS_IOC_KAIO_SUBMIT`: submit `reqs`, the kernel fills `results`
+    /// (same length, 1 to `MAX_BATCH`, else `EINVAL` without a call).
+    /// Returns how many were accepted.
+    pub fn kaio_submit(&self, reqs: &[KaioRequest], results: &mut [KaioResult]) -> io::Result<u32> {
+        let count = u32::try_from(reqs.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        if reqs.len() != results.len() || count == 0 || count > MAX_BATCH {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let mut sub = KaioSubmit {
+            reqs: reqs.as_ptr() as usize as u64,
+            results: results.as_mut_ptr() as usize as u64,
+            count,
+            ..Default::default()
+        };
+        // SAFETY: the command encodes size_of::<KaioSubmit>() in and out;
+        // `sub` points at `count` readable requests and `count` writable
+        // results, both borrowed for the duration of the call.
+        let ret = unsafe {
+            libc::ioctl(self.file.as_raw_fd(), KQDAFS_IOC_KAIO_SUBMIT as libc::c_ulong, &mut sub as *mut KaioSubmit)
+        };
+        if ret == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(sub.submitted)
+    }
+
+    /// `KQDAFS_IOC_KAIO_CANCEL`: `kc_result` (0, `EALREADY` or `ENOENT`).
+    pub fn kaio_cancel(&self, id: u64) -> io::Result<i32> {
+        let mut cancel = KaioCancel { id, ..Default::default() };
+        // SAFETY: the command encodes size_of::<KaioCancel>() in and out and
+        // `cancel` is one writable KaioCancel.
+        let ret = unsafe {
+            libc::ioctl(self.file.as_raw_fd(), KQDAFS_IOC_KAIO_CANCEL as libc::c_ulong, &mut cancel as *mut KaioCancel)
+        };
+        if ret == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(cancel.result)
+    }
+
     /// Issue a raw ioctl with a buffer (for tests of the ABI's error paths).
     pub fn raw_ioctl(&self, cmd: u32, buf: &mut [u8]) -> io::Result<()> {
-        // SAFETY: the kernel copies at most IOCPARM_LEN(cmd) bytes; callers
-        // pass a buffer at least that large (checked here).
         if buf.len() < kqdafs_abi::ioctl::param_len(cmd) {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
+        // SAFETY: the kernel copies at most IOCPARM_LEN(cmd) bytes; the
+        // buffer is at least that large (checked above).
         let ret = unsafe { libc::ioctl(self.file.as_raw_fd(), cmd as libc::c_ulong, buf.as_mut_ptr()) };
         if ret == -1 {
             return Err(io::Error::last_os_error());
         }
         Ok(())
+    }
+}
+
+impl AsRawFd for Device {
+    fn as_raw_fd(&self) -> RawFd {
+        self.file.as_raw_fd()
     }
 }

@@ -28,6 +28,18 @@ impl Filters {
         Some(Filters { kaio: info.filter_kaio, rdma: info.filter_rdma, mode })
     }
 
+    /// From the values of `kern.kqdafs.filter_kaio`, `filter_rdma` and
+    /// `slot_mode`, checked as [`Filters::from_info`] checks the ioctl's.
+    pub fn from_sysctl_values(kaio: i64, rdma: i64, mode: &str) -> Option<Filters> {
+        let info = KqdafsInfo {
+            filter_kaio: i16::try_from(kaio).ok()?,
+            filter_rdma: i16::try_from(rdma).ok()?,
+            slot_mode: SlotMode::from_name(mode)? as u32,
+            ..Default::default()
+        };
+        Filters::from_info(&info)
+    }
+
     /// Classify one received event by its `filter` and `fflags`.  Works in
     /// both slot modes: the kind bit in `fflags` decides, and must agree
     /// with the filter the event arrived on.
@@ -41,6 +53,32 @@ impl Filters {
             return None;
         }
         Some(if kind == EventKind::KAIO { KqdafsEvent::Kaio { op } } else { KqdafsEvent::Rdma { op } })
+    }
+}
+
+/// The fields of a `struct kevent`, portable (so decoding is tested on the
+/// build host).  [`crate::kqueue::Kqueue`] converts to and from the C
+/// struct; `udata` is the pointer as an integer, the `ext` words are 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RawEvent {
+    /// `ident`.
+    pub ident: u64,
+    /// `filter`.
+    pub filter: i16,
+    /// `flags` (`EV_*`).
+    pub flags: u16,
+    /// `fflags`.
+    pub fflags: u32,
+    /// `data`.
+    pub data: i64,
+    /// `udata`.
+    pub udata: u64,
+}
+
+impl Filters {
+    /// [`Filters::classify`] of a whole event.
+    pub fn classify_event(&self, ev: &RawEvent) -> Option<KqdafsEvent> {
+        self.classify(ev.filter, ev.fflags)
     }
 }
 
@@ -82,6 +120,16 @@ mod tests {
         assert_eq!(f.classify(-16, EventKind::KAIO.bits()), Some(KqdafsEvent::Kaio { op: 0 }));
         assert_eq!(f.classify(-17, EventKind::RDMA.bits()), Some(KqdafsEvent::Rdma { op: 0 }));
         assert_eq!(f.classify(-16, EventKind::RDMA.bits()), None);
+    }
+
+    #[test]
+    fn sysctl_values_are_checked_like_info() {
+        let f = Filters::from_sysctl_values(-12, -12, "shared\n").unwrap();
+        assert_eq!((f.kaio, f.rdma, f.mode), (-12, -12, SlotMode::Shared));
+        assert!(Filters::from_sysctl_values(-16, -17, "dedicated").is_some());
+        assert!(Filters::from_sysctl_values(-16, -17, "shared").is_none());
+        assert!(Filters::from_sysctl_values(-70000, -12, "shared").is_none());
+        assert!(Filters::from_sysctl_values(-12, -12, "weird").is_none());
     }
 
     #[test]

@@ -1,13 +1,45 @@
 //! Userland side of kqdafs: open `/dev/kqdafs`, learn the module's filter
-//! numbers and limits, and decode its events.
+//! numbers and limits, submit KAIO requests with owned buffers and decode
+//! their completion events.
 //!
-//! The device and sysctl calls exist only on FreeBSD; event decoding is
-//! portable (and tested on the build host).
+//! | module | what | where |
+//! |---|---|---|
+//! | [`errno`] | [`Errno`] | portable |
+//! | [`buf`] | [`KaioBuf`], the owned buffer | portable |
+//! | [`batch`] | [`Batch`], [`RequestId`], [`Refused`] | portable |
+//! | [`inflight`] | the table of requests the kernel owns | portable |
+//! | [`backend`] | the submit/cancel ioctls behind a trait | portable trait, FreeBSD impl |
+//! | [`kaio`] | [`Kaio`], [`Completion`] | portable logic, `Kaio::open` on FreeBSD |
+//! | [`event`] | [`Filters`], [`RawEvent`], slot-mode-aware classification | portable |
+//! | `kqueue` | `Kqueue` | FreeBSD |
+//! | `device`, `sysctl` | `/dev/kqdafs`, `kern.kqdafs.*` | FreeBSD |
+//!
+//! Everything but the system calls is tested on the build host, the
+//! submission logic against a fake kernel ([`backend::Backend`]).
 
+pub mod backend;
+pub mod batch;
+pub mod buf;
 #[cfg(target_os = "freebsd")]
 pub mod device;
+pub mod errno;
 pub mod event;
+pub mod inflight;
+pub mod kaio;
+#[cfg(target_os = "freebsd")]
+pub mod kqueue;
 #[cfg(target_os = "freebsd")]
 pub mod sysctl;
 
-pub use event::{Filters, KqdafsEvent};
+pub use backend::Backend;
+pub use batch::{Batch, Refused, RequestId};
+pub use buf::{KaioBuf, PAGE_SIZE};
+pub use errno::Errno;
+pub use event::{Filters, KqdafsEvent, RawEvent};
+pub use kaio::{CancelOutcome, Completion, Kaio, NotOurs, OpenError};
+#[cfg(target_os = "freebsd")]
+pub use kqueue::Kqueue;
+
+/// [`Kaio`] over `/dev/kqdafs` (FreeBSD).
+#[cfg(target_os = "freebsd")]
+pub type DeviceKaio<T> = Kaio<T, device::Device>;

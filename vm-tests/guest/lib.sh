@@ -83,3 +83,148 @@ dmesg_count() { dmesg | grep -F -c -- "$1"; }
 malloc_inuse() {
 	vmstat -m | awk -v t="$1" '$1 == t { print $2; exit }'
 }
+
+# ---- KAIO tests (6x-kaio-*.sh) ----------------------------------------
+#
+# Counter names still being finalized live here (and in
+# tests/guest/lib/kqt.h, KQT_SYSCTL_*): a rename is a one-line change.
+KAIO_INFLIGHT=kern.kqdafs.requests_inflight
+KAIO_INFLIGHT_OLD=kern.kqdafs.requests_inflight
+KAIO_MAX_REQS=kern.kqdafs.max_requests_per_proc
+KAIO_MAX_PINNED=kern.kqdafs.max_pinned_per_proc
+BIN="$KQDAFS_PAYLOAD/bin"
+KAIO_ROOT="${KQDAFS_RESULTS:-/tmp}/kaio-mnt"
+KAIO_MDS=""
+KAIO_MOUNTS=""
+KAIO_NOPS=""
+KAIO_MD=""
+KAIO_DEV=""
+KAIO_BASE=0
+
+kaio_inflight() {
+	sysctl -n "$KAIO_INFLIGHT" 2>/dev/null ||
+	    sysctl -n "$KAIO_INFLIGHT_OLD" 2>/dev/null || echo "?"
+}
+
+# wait_inflight_zero SECS: 0 once the module has no request in flight
+wait_inflight_zero() {
+	_n=$(( $1 * 10 ))
+	while [ "$_n" -gt 0 ]; do
+		[ "$(kaio_inflight)" = 0 ] && return 0
+		sleep 0.1
+		_n=$((_n - 1))
+	done
+	return 1
+}
+
+# run_prog NAME ARGS...: run a test program from the payload, TAP on stdout
+run_prog() {
+	_p=$1
+	shift
+	require_file "$BIN/$_p"
+	diag "running $_p $*"
+	"$BIN/$_p" "$@"
+}
+
+# new_md SIZE: attach a swap-backed md(4); its unit (md0...) in KAIO_MD.
+# (These helpers set variables instead of printing: a $(...) subshell
+# would lose the cleanup lists and a fail.)
+new_md() {
+	KAIO_MD=$(mdconfig -a -t swap -s "$1") ||
+	    fail "mdconfig -a -t swap -s $1 failed"
+	KAIO_MDS="$KAIO_MDS $KAIO_MD"
+}
+
+# mount_ufs DIR SIZE [slow]: newfs -U a new md(4) and mount it on DIR; the
+# device mounted in KAIO_DEV.  With "slow" the file system sits on a
+# gnop(8) provider (make it slow with slow_dev); returns 1 if gnop is not
+# available.
+mount_ufs() {
+	new_md "$2"
+	KAIO_DEV=/dev/$KAIO_MD
+	if [ "${3:-}" = slow ]; then
+		gnop create "$KAIO_DEV" >/dev/null 2>&1 || return 1
+		KAIO_NOPS="$KAIO_MD.nop $KAIO_NOPS"
+		KAIO_DEV=/dev/$KAIO_MD.nop
+	fi
+	newfs -U "$KAIO_DEV" >/dev/null || fail "newfs -U $KAIO_DEV failed"
+	mkdir -p "$1"
+	mount "$KAIO_DEV" "$1" || fail "mount $KAIO_DEV $1 failed"
+	KAIO_MOUNTS="$1 $KAIO_MOUNTS"
+	return 0
+}
+
+# mount_tmpfs DIR: a tmpfs (no buffer cache: the KAIO worker path)
+mount_tmpfs() {
+	mkdir -p "$1"
+	mount -t tmpfs -o size=256m tmpfs "$1" || fail "mount -t tmpfs on $1 failed"
+	KAIO_MOUNTS="$1 $KAIO_MOUNTS"
+}
+
+# remount DEV DIR: unmount and mount again, which drops the file system's
+# cached buffers and pages (the vnodes are reclaimed)
+remount() {
+	umount "$2" || fail "umount $2 failed"
+	mount "$1" "$2" || fail "mount $1 $2 failed"
+}
+
+# slow_dev DEV MSEC: every read of gnop provider DEV waits MSEC ms
+slow_dev() {
+	gnop configure -d "$2" -q 100 "${1#/dev/}" ||
+	    fail "gnop configure -d $2 -q 100 $1 failed"
+}
+
+# kaio_cleanup: unmount, destroy gnop providers and md devices (best effort)
+kaio_cleanup() {
+	for _m in $KAIO_MOUNTS; do
+		umount -f "$_m" 2>/dev/null
+	done
+	for _g in $KAIO_NOPS; do
+		gnop destroy -f "$_g" 2>/dev/null
+	done
+	for _md in $KAIO_MDS; do
+		mdconfig -d -u "$_md" 2>/dev/null
+	done
+	KAIO_MOUNTS=""
+	KAIO_NOPS=""
+	KAIO_MDS=""
+}
+
+# kaio_load: load kqdafs; KAIO_BASE = InUse of its malloc type after load
+kaio_load() {
+	ensure_unloaded
+	load_kqdafs
+	KAIO_BASE=$(malloc_inuse "$MODNAME")
+	: "${KAIO_BASE:=0}"
+}
+
+# kaio_finish [BASE]: the end of every KAIO test.  No request in flight,
+# InUse of the kqdafs malloc type back to BASE (what it was after load),
+# unload succeeds, the type is gone from vmstat -m (or shows 0 in use) and
+# the kernel reported no leaked kqdafs memory.
+kaio_finish() {
+	set -- "${1:-$KAIO_BASE}"
+	_leakmsg="memory type $MODNAME leaked memory on destroy"
+	_leaks=$(dmesg_count "$_leakmsg")
+	wait_inflight_zero 30 ||
+	    fail "requests still in flight 30s after the test: $(kaio_inflight)"
+	_n=100
+	while [ "$_n" -gt 0 ]; do
+		_now=$(malloc_inuse "$MODNAME")
+		[ "${_now:-0}" = "$1" ] && break
+		sleep 0.1
+		_n=$((_n - 1))
+	done
+	diag "malloc type $MODNAME InUse: $1 after load, ${_now:-0} now"
+	[ "${_now:-0}" = "$1" ] ||
+	    fail "InUse of $MODNAME is ${_now:-0}, was $1 after load"
+	unload_kqdafs
+	_gone=$(malloc_inuse "$MODNAME")
+	case "${_gone:-0}" in
+	0) ;;
+	*) fail "malloc type $MODNAME shows InUse $_gone after unload" ;;
+	esac
+	[ "$(dmesg_count "$_leakmsg")" -eq "$_leaks" ] ||
+	    fail "kernel reported leaked $MODNAME memory at unload"
+	diag "unloaded; $MODNAME malloc type clean"
+}

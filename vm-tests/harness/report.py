@@ -1,5 +1,10 @@
 """Reports: results.tap, junit.xml, summary.txt, summary.json, dmesg.txt,
-vmstat-m.txt, bench.json (console.log is written live by vm.py).
+vmstat-m.txt, bench.json + bench.txt (console.log is written live by vm.py).
+
+Benchmarks: the guest prints ``{"NAME": <document>, ...}`` between the
+KQDAFS-BENCH-JSON markers (guest/runner.sh); it is saved as bench.json and
+rendered by ``bench_table`` into a comparison table (one row per variant,
+one column per numeric metric) in bench.txt and summary.txt.
 
 Counting rules (the summary line ``vm-tests: N passed, N failed, N skipped``):
 
@@ -24,7 +29,7 @@ from .tap import TestResult
 ABORT_KINDS = ("panic", "test-timeout", "timeout", "vm-exit")
 ARTIFACTS = ("console.log", "results.tap", "junit.xml", "summary.txt",
              "summary.json", "dmesg.txt", "vmstat-m.txt", "bench.json",
-             "bench.raw.txt", "qemu-stderr.log")
+             "bench.txt", "bench.raw.txt", "qemu-stderr.log")
 
 
 class Report:
@@ -166,7 +171,8 @@ def skipped_report(reason, meta=None):
 
 def write_all(r, out_dir, watch=None):
     os.makedirs(out_dir, exist_ok=True)
-    for name in ("dmesg.txt", "vmstat-m.txt", "bench.json", "bench.raw.txt"):
+    for name in ("dmesg.txt", "vmstat-m.txt", "bench.json", "bench.txt",
+                 "bench.raw.txt"):
         _rm(os.path.join(out_dir, name))
     write_tap(r, os.path.join(out_dir, "results.tap"))
     write_junit(r, os.path.join(out_dir, "junit.xml"))
@@ -181,6 +187,7 @@ def write_all(r, out_dir, watch=None):
         with open(os.path.join(out_dir, "bench.json"), "w") as f:
             json.dump(r.bench, f, indent=2, sort_keys=True)
             f.write("\n")
+        _write_lines(os.path.join(out_dir, "bench.txt"), bench_table(r.bench))
     if r.bench_error is not None:
         with open(os.path.join(out_dir, "bench.raw.txt"), "w") as f:
             f.write(r.bench_error + "\n")
@@ -259,6 +266,10 @@ def write_summary(r, path):
             out.append("  " + title)
             for line in lines:
                 out.append("      " + line)
+    if r.bench is not None:
+        out.append("")
+        out.append("benchmarks:")
+        out.extend("  " + x for x in bench_table(r.bench))
     if r.warnings:
         out.append("")
         out.append("warnings:")
@@ -284,6 +295,124 @@ def write_json(r, path):
     with open(path, "w") as f:
         json.dump(doc, f, indent=2, sort_keys=True, default=str)
         f.write("\n")
+
+
+# -- benchmark comparison table ---------------------------------------------
+
+# Keys whose string value names a row (first found wins).
+ROW_KEYS = ("name", "variant", "method", "impl", "engine", "mode", "api",
+            "path", "case", "test")
+# Keys holding the list (or mapping) of rows inside one document.
+LIST_KEYS = ("results", "runs", "cases", "benchmarks", "variants", "rows")
+
+
+def _is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _row_label(d, default):
+    for k in ROW_KEYS:
+        if isinstance(d.get(k), str):
+            return d[k]
+    strs = [str(v) for k, v in d.items() if isinstance(v, str)]
+    return "/".join(strs) if strs else default
+
+
+def _flatten(d, prefix=""):
+    """Numeric leaves of a dict, nested keys joined with '.'."""
+    out = {}
+    for k, v in d.items():
+        if _is_num(v):
+            out[prefix + str(k)] = v
+        elif isinstance(v, dict):
+            out.update(_flatten(v, prefix + str(k) + "."))
+    return out
+
+
+def bench_rows(bench):
+    """[(group, label, {metric: number})] from the bench object."""
+    rows = []
+    if not isinstance(bench, dict):
+        return rows
+    for group in sorted(bench):
+        doc = bench[group]
+        items = None
+        if isinstance(doc, dict):
+            for k in LIST_KEYS:
+                if isinstance(doc.get(k), (list, dict)):
+                    items = doc[k]
+                    break
+        elif isinstance(doc, list):
+            items = doc
+        if isinstance(items, dict):
+            items = [dict(v, name=k) if isinstance(v, dict) and
+                     not isinstance(v.get("name"), str) else v
+                     for k, v in items.items()]
+        if items is not None:
+            for i, it in enumerate(items):
+                if isinstance(it, dict):
+                    rows.append((group, _row_label(it, "#%d" % i),
+                                 _flatten(it)))
+            continue
+        if isinstance(doc, dict):
+            subs = {k: v for k, v in doc.items() if isinstance(v, dict)}
+            top = {k: v for k, v in doc.items() if _is_num(v)}
+            if subs and not top:
+                for k in subs:
+                    rows.append((group, k, _flatten(subs[k])))
+            else:
+                rows.append((group, _row_label(doc, group), _flatten(doc)))
+    return [r for r in rows if r[2]]
+
+
+def _fmt(v):
+    if isinstance(v, int):
+        return str(v)
+    if v == 0 or 0.01 <= abs(v) < 1e7:
+        return ("%.2f" % v).rstrip("0").rstrip(".")
+    return "%.3g" % v
+
+
+def bench_table(bench):
+    """Plain-text comparison table(s), one per benchmark document: a row
+    per variant, a column per metric.  When a document has several rows,
+    each metric is also given relative to the first row (x1.00)."""
+    rows = bench_rows(bench)
+    if not rows:
+        return ["(no numeric benchmark results)"]
+    out = []
+    for group in sorted({g for g, _, _ in rows}):
+        grows = [(label, m) for g, label, m in rows if g == group]
+        cols = []
+        for _, m in grows:
+            for k in m:
+                if k not in cols:
+                    cols.append(k)
+        head = ["variant"] + cols
+        body = []
+        base = grows[0][1]
+        for label, m in grows:
+            line = [label]
+            for c in cols:
+                if c not in m:
+                    line.append("-")
+                    continue
+                cell = _fmt(m[c])
+                if len(grows) > 1 and _is_num(base.get(c)) and base[c]:
+                    cell += " (x%.2f)" % (m[c] / base[c])
+                line.append(cell)
+            body.append(line)
+        widths = [max(len(x[i]) for x in [head] + body)
+                  for i in range(len(head))]
+        out.append("[%s]" % group)
+        out.append("  ".join(h.ljust(w) for h, w in zip(head, widths))
+                   .rstrip())
+        out.append("  ".join("-" * w for w in widths))
+        for line in body:
+            out.append("  ".join(
+                (x.ljust(w) if i == 0 else x.rjust(w))
+                for i, (x, w) in enumerate(zip(line, widths))).rstrip())
+    return out
 
 
 def _write_lines(path, lines):

@@ -17,7 +17,8 @@
  *     installed.  (sys/smr.h parses and is included.)
  *   - sys/bus.h, sys/gtaskqueue.h: need the generated device_if.h/bus_if.h.
  *   - the generated vnode_if.h: bindings/include/vnode_if.h is only a
- *     stand-in declaring what kqdafs uses, so VOP_* KPIs are not listed.
+ *     stand-in declaring what kqdafs uses, so only those VOP_*_AP,
+ *     VOP_*_APV and vop_*_desc symbols are listed (through sys/vnode.h).
  *   - sys/exterrvar.h: must be included with an error category defined.
  */
 
@@ -141,6 +142,7 @@
 #include <vm/pmap.h>
 #include <vm/uma.h>
 #include <vm/swap_pager.h>
+#include <vm/vnode_pager.h>
 #include <machine/atomic.h>
 #include <machine/cpufunc.h>
 #include <machine/md_var.h>

@@ -1,0 +1,786 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * kqdafs C glue for KAIO file I/O; the contract is kqdafs_io.h.
+ *
+ * Every KPI call below names the FreeBSD function whose use it mirrors.
+ * Sources read for this file (freebsd-src): sys/kern/kern_descrip.c
+ * (_fget, fget_read, fget_write), sys/kern/sys_generic.c (kern_pread,
+ * dofileread, dofilewrite), sys/kern/kern_event.c (kqfd_register),
+ * sys/kern/vfs_syscalls.c (kern_fsync), sys/vm/vm_fault.c
+ * (vm_fault_quick_hold_pages), sys/kern/vfs_bio.c (getblkx, breadn_flags,
+ * breada, bufdone, vfs_vmio_iodone, vfs_busy_pages, bqrelse, brelse),
+ * sys/ufs/ffs/ffs_vnops.c (ffs_read), sys/ufs/ffs/fs.h (blksize),
+ * sys/ufs/ufs/ufs_bmap.c and ufs_vnops.c (ufs_strategy),
+ * sys/ufs/ffs/ffs_vfsops.c (ffs_statfs), sys/kern/vfs_mount.c
+ * (vfs_domount_first), sys/amd64/include/vmparam.h (PHYS_TO_DMAP).
+ */
+#include "kqdafs_glue.h"
+
+#include <sys/bio.h>
+#include <sys/buf.h>
+#include <sys/capsicum.h>
+#include <sys/file.h>
+#include <sys/filedesc.h>
+#include <sys/limits.h>
+#include <sys/mount.h>
+#include <sys/refcount.h>
+#include <sys/resourcevar.h>
+#include <sys/uio.h>
+#include <sys/ucred.h>
+#include <sys/vnode.h>
+
+#include <vm/vm.h>
+#include <vm/vm_param.h>
+#include <vm/pmap.h>
+#include <vm/vm_map.h>
+#include <vm/vm_page.h>
+#include <vm/vm_extern.h>
+#include <vm/vnode_pager.h>
+
+#include <ufs/ufs/dinode.h>
+
+#include "kqdafs_io.h"
+
+#define	M_KQDAFS	kqdafs_malloc_type
+
+/*
+ * iovecs per fo_read()/fo_write() call in kqdafs_file_rw().  Far below
+ * UIO_MAXIOV; 32 * 16 bytes of kernel stack.  Physically adjacent pages
+ * share one iovec, so a call often moves more than 32 pages.
+ */
+#define	KQDAFS_RW_IOV	32
+
+/* Kernel address of byte `off` of held page m, through the direct map. */
+static __inline char *
+kqdafs_page_kva(struct vm_page *m, size_t off)
+{
+
+	/*
+	 * amd64 maps all of physical memory at kva_layout.dmap_low
+	 * (PHYS_TO_DMAP in machine/vmparam.h).  The page is held (wired)
+	 * by kqdafs_pages_hold(), so its physical address is stable and the
+	 * page cannot be freed while we use this address, from any thread
+	 * and without any vmspace.
+	 */
+	return ((char *)PHYS_TO_DMAP(VM_PAGE_TO_PHYS(m)) + off);
+}
+
+/*
+ * Copy n bytes from kernel memory src to the request buffer described by
+ * the held pages ma, starting `pos` bytes into it (pos counts from the
+ * start of ma[0], so it already includes the request's pgoff).
+ */
+static void
+kqdafs_copy_to_pages(struct vm_page **ma, size_t pos, const char *src,
+    size_t n)
+{
+	size_t chunk, po;
+
+	while (n > 0) {
+		po = pos & PAGE_MASK;
+		chunk = MIN(n, PAGE_SIZE - po);
+		memcpy(kqdafs_page_kva(ma[pos >> PAGE_SHIFT], po), src, chunk);
+		pos += chunk;
+		src += chunk;
+		n -= chunk;
+	}
+}
+
+/* ---- descriptors, credentials, held pages ---------------------------- */
+
+int
+kqdafs_file_get(struct thread *td, int fd, int op, struct file **fpp)
+{
+	struct file *fp;
+	int error;
+
+	*fpp = NULL;
+	/*
+	 * As kern_pread()/kern_pwrite()/kern_fsync() look the descriptor
+	 * up: fget_read()/fget_write()/fget() (kern_descrip.c _fget) check
+	 * the capability rights through fget_unlocked() (ENOTCAPABLE),
+	 * reject badfileops and, for FREAD/FWRITE, a descriptor not open
+	 * for that access (EBADF, as POSIX wants).  On success they return
+	 * a referenced file.
+	 */
+	switch (op) {
+	case KQDAFS_IO_READ:
+		error = fget_read(td, fd, &cap_pread_rights, &fp);
+		break;
+	case KQDAFS_IO_WRITE:
+		error = fget_write(td, fd, &cap_pwrite_rights, &fp);
+		break;
+	case KQDAFS_IO_FSYNC:
+		error = fget(td, fd, &cap_fsync_rights, &fp);
+		break;
+	default:
+		return (EINVAL);
+	}
+	if (error != 0)
+		return (error);
+
+	switch (fp->f_type) {
+	case DTYPE_PIPE:
+	case DTYPE_SOCKET:
+	case DTYPE_FIFO:
+		/* Not seekable: pread(2) answers ESPIPE (kern_pread). */
+		error = ESPIPE;
+		break;
+	case DTYPE_VNODE:
+		if (fp->f_ops == &path_fileops) {
+			/* O_PATH descriptor: getvnode() answers EBADF. */
+			error = EBADF;
+		} else if (fp->f_vnode == NULL ||
+		    fp->f_vnode->v_type != VREG) {
+			/*
+			 * v_type is fixed for the vnode's life (a reclaimed
+			 * vnode becomes VBAD, which is refused here too).
+			 */
+			error = EINVAL;
+		} else
+			error = 0;
+		break;
+	default:
+		error = EINVAL;
+		break;
+	}
+	if (error != 0) {
+		/* Process context: dropping the last reference may sleep. */
+		fdrop(fp, td);
+		return (error);
+	}
+	*fpp = fp;
+	return (0);
+}
+
+void
+kqdafs_file_drop(struct file *fp, struct thread *td)
+{
+
+	/* fdrop() may close the file (and sleep) if this is the last ref. */
+	(void)fdrop(fp, td);
+}
+
+int
+kqdafs_kqueue_check(struct thread *td, int kq)
+{
+	struct file *fp;
+	cap_rights_t rights;
+	int error;
+
+	/* The same lookup kqfd_register() does (kern_event.c). */
+	error = fget(td, kq, cap_rights_init_one(&rights, CAP_KQUEUE_CHANGE),
+	    &fp);
+	if (error != 0)
+		return (error);
+	/* kqueue_acquire() refuses anything but DTYPE_KQUEUE. */
+	error = fp->f_type == DTYPE_KQUEUE ? 0 : EBADF;
+	(void)fdrop(fp, td);
+	return (error);
+}
+
+int
+kqdafs_knote_register(struct thread *td, int kq, short filter,
+    uint64_t ident, uint32_t fflags, void *sdata, uint64_t udata)
+{
+	struct kevent kev;
+
+	/*
+	 * As vfs_aio.c aio_aqueue() registers its EVFILT_AIO knote: a
+	 * kernel-built kevent with EV_FLAG1, which no user kevent(2) can
+	 * carry into f_attach (kqueue_register copies kev->data into
+	 * kn_sdata and the flags into kn_flags before calling f_attach).
+	 * ext[] must be zero: kqueue_register copies the whole kevent.
+	 */
+	memset(&kev, 0, sizeof(kev));
+	kev.ident = (uintptr_t)ident;
+	kev.filter = filter;
+	kev.flags = EV_ADD | EV_ONESHOT | EV_FLAG1;
+	kev.fflags = fflags;
+	kev.data = (intptr_t)sdata;
+	kev.udata = (void *)(uintptr_t)udata;
+	/*
+	 * FreeBSD 15 sys/event.h: kqfd_register(int fd, struct kevent *kev,
+	 * struct thread *td, int mflag); mflag is the knote allocation's
+	 * malloc flag.  Process context, so M_WAITOK.
+	 */
+	return (kqfd_register(kq, &kev, td, M_WAITOK));
+}
+
+struct ucred *
+kqdafs_cred_hold(struct thread *td)
+{
+
+	return (crhold(td->td_ucred));
+}
+
+void
+kqdafs_cred_free(struct ucred *cred)
+{
+
+	crfree(cred);
+}
+
+uint64_t
+kqdafs_user_max_address(struct thread *td)
+{
+
+	/* vm_map_max() is vm_map_max_KBI() for modules (vm/vm_map.h). */
+	return (vm_map_max(&td->td_proc->p_vmspace->vm_map));
+}
+
+int
+kqdafs_pages_hold(struct thread *td, uint64_t addr, size_t len,
+    int writable, struct vm_page **ma, int max)
+{
+	vm_map_t map;
+	vm_offset_t end, start;
+	vm_prot_t prot;
+
+	if (len == 0 || max <= 0 || ma == NULL)
+		return (-1);
+	map = &td->td_proc->p_vmspace->vm_map;
+	/*
+	 * vm_fault_quick_hold_pages() panics if the range needs more than
+	 * max_count pages, and only newer versions reject a wrapping range:
+	 * check both here so that no user input can reach the panic.
+	 */
+	if (addr + len < addr || addr < vm_map_min(map) ||
+	    addr + len > vm_map_max(map))
+		return (-1);
+	start = trunc_page(addr);
+	end = round_page(addr + len);
+	if (atop(end - start) > (vm_offset_t)max)
+		return (-1);
+	/*
+	 * A READ request stores into the user's buffer: ask for write
+	 * access, as vmapbuf() and vfs_aio.c do for BIO_READ.  With
+	 * VM_PROT_WRITE the pages are also marked dirty, so data stored
+	 * through the direct map is not lost.
+	 */
+	prot = VM_PROT_READ;
+	if (writable)
+		prot |= VM_PROT_WRITE;
+	/* Returns the page count, or -1 with nothing held. */
+	return (vm_fault_quick_hold_pages(map, addr, len, prot, ma, max));
+}
+
+void
+kqdafs_pages_release(struct vm_page **ma, int count)
+{
+
+	vm_page_unhold_pages(ma, count);
+}
+
+/* ---- worker path ------------------------------------------------------ */
+
+/*
+ * Check that [pgoff, pgoff + len) lies inside npages pages.
+ */
+static int
+kqdafs_range_check(int npages, size_t pgoff, size_t len)
+{
+
+	if (npages <= 0 || pgoff >= PAGE_SIZE)
+		return (EINVAL);
+	if (len > (size_t)npages * PAGE_SIZE - pgoff)
+		return (EINVAL);
+	return (0);
+}
+
+int
+kqdafs_file_rw(struct file *fp, struct ucred *cred, struct thread *td,
+    int op, off_t offset, struct vm_page **ma, int npages, size_t pgoff,
+    size_t len, size_t *moved)
+{
+	struct iovec iov[KQDAFS_RW_IOV];
+	struct uio auio;
+	size_t done, pos, seg, want;
+	char *kva;
+	int error, n;
+
+	*moved = 0;
+	if (op != KQDAFS_IO_READ && op != KQDAFS_IO_WRITE)
+		return (EINVAL);
+	error = kqdafs_range_check(npages, pgoff, len);
+	if (error != 0)
+		return (error);
+	/* kern_pread()/kern_pwrite(): a negative offset is EINVAL. */
+	if (offset < 0 || (uint64_t)len > (uint64_t)(OFF_MAX - offset))
+		return (EINVAL);
+
+	done = 0;
+	error = 0;
+	while (done < len) {
+		/*
+		 * Build at most KQDAFS_RW_IOV iovecs over the direct map of
+		 * the held pages, joining physically adjacent pages (their
+		 * direct-map addresses are adjacent too).
+		 */
+		n = 0;
+		want = 0;
+		pos = pgoff + done;
+		while (done + want < len) {
+			seg = MIN(len - done - want,
+			    PAGE_SIZE - (pos & PAGE_MASK));
+			kva = kqdafs_page_kva(ma[pos >> PAGE_SHIFT],
+			    pos & PAGE_MASK);
+			if (n > 0 && (char *)iov[n - 1].iov_base +
+			    iov[n - 1].iov_len == kva)
+				iov[n - 1].iov_len += seg;
+			else if (n < KQDAFS_RW_IOV) {
+				iov[n].iov_base = kva;
+				iov[n].iov_len = seg;
+				n++;
+			} else
+				break;
+			want += seg;
+			pos += seg;
+		}
+
+		/*
+		 * As dofileread()/dofilewrite() do, with a kernel buffer:
+		 * UIO_SYSSPACE, so vn_io_fault() does no user-fault
+		 * prefaulting and the worker needs no vmspace; FOF_OFFSET,
+		 * so uio_offset is used and f_offset is neither read nor
+		 * updated (pread/pwrite semantics).
+		 */
+		auio.uio_iov = iov;
+		auio.uio_iovcnt = n;
+		auio.uio_offset = offset + (off_t)done;
+		auio.uio_resid = (ssize_t)want;
+		auio.uio_segflg = UIO_SYSSPACE;
+		auio.uio_td = td;
+		if (op == KQDAFS_IO_READ) {
+			auio.uio_rw = UIO_READ;
+			error = fo_read(fp, &auio, cred, FOF_OFFSET, td);
+		} else {
+			auio.uio_rw = UIO_WRITE;
+			/*
+			 * dofilewrite(): throttle dirty buffer producers
+			 * before the vnode is locked (vfs_bio.c bwillwrite).
+			 * kqdafs_file_get() admitted only DTYPE_VNODE/VREG.
+			 */
+			if (fp->f_type == DTYPE_VNODE)
+				bwillwrite();
+			error = fo_write(fp, &auio, cred, FOF_OFFSET, td);
+		}
+		done += want - (size_t)auio.uio_resid;
+		/* Error, or a short transfer (EOF on read): stop. */
+		if (error != 0 || auio.uio_resid != 0)
+			break;
+	}
+	*moved = done;
+
+	/*
+	 * dofileread()/dofilewrite(): a transfer interrupted after some
+	 * bytes moved is a short success.  ERESTART is internal to the
+	 * syscall layer and cannot be restarted here: report EINTR.
+	 */
+	if (error != 0 && done != 0 && (error == ERESTART ||
+	    error == EINTR || error == EWOULDBLOCK))
+		error = 0;
+	if (error == ERESTART)
+		error = EINTR;
+	return (error);
+}
+
+int
+kqdafs_file_fsync(struct file *fp, struct thread *td)
+{
+	struct mount *mp;
+	struct vnode *vp;
+	int error;
+
+	vp = fp->f_vnode;
+	if (fp->f_type != DTYPE_VNODE || vp == NULL)
+		return (EINVAL);
+	/* kern_fsync() (vfs_syscalls.c), from the vnode on. */
+	do {
+		/*
+		 * V_WAIT without V_PCATCH: a worker thread has no signal to
+		 * catch; wait for a file system suspension to end.
+		 */
+		error = vn_start_write(vp, &mp, V_WAIT);
+		if (error != 0)
+			return (error);
+		/* Exclusive, or shared where the fs allows shared writes. */
+		vn_lock(vp, vn_lktype_write(mp, vp) | LK_RETRY);
+		/*
+		 * Start writing the pages dirtied through mmap(2), as
+		 * kern_fsync() does (vm_object_page_clean(obj, 0, 0, 0)
+		 * under the object lock; vnode_pager_clean_async() in 15).
+		 */
+		vnode_pager_clean_async(vp);
+		error = VOP_FSYNC(vp, MNT_WAIT, td);
+		VOP_UNLOCK(vp);
+		vn_finished_write(mp);
+		/*
+		 * ERELOOKUP: the fs (UFS with softupdates journaling) had to
+		 * drop the vnode lock; kern_fsync() starts over.
+		 */
+	} while (error == ERELOOKUP);
+	return (error);
+}
+
+/* ---- buffer-cache read path ------------------------------------------ */
+
+/*
+ * One kqdafs_bufread_start() request.  Allocated before any block is
+ * looked at, freed by whoever drops the last reference: the submitting
+ * thread holds one for the whole submission, every block whose read was
+ * started holds one until its completion has copied the data out.
+ */
+struct kqdafs_bufread {
+	volatile u_int	 br_refs;	/* submitter + reads in flight */
+	volatile u_int	 br_error;	/* first error, 0 if none */
+	kqdafs_bufread_done_t *br_done;
+	void		*br_arg;
+	off_t		 br_offset;	/* file offset of the request */
+	size_t		 br_len;	/* length, clipped at EOF */
+	size_t		 br_pgoff;	/* offset into br_ma[0] */
+	int		 br_npages;
+	struct vm_page	*br_ma[];	/* copy of the caller's array */
+};
+
+static void
+kqdafs_bufread_fail(struct kqdafs_bufread *br, int error)
+{
+
+	/* Keep the first error only. */
+	(void)atomic_cmpset_int(&br->br_error, 0, (u_int)error);
+}
+
+/*
+ * Drop one reference; the last one reports the request and frees it.
+ * Runs in the submitting thread or in the buffer completion path (GEOM's
+ * g_up thread): free(9) of a malloc(9) allocation does not sleep.
+ */
+static void
+kqdafs_bufread_rele(struct kqdafs_bufread *br)
+{
+	kqdafs_bufread_done_t *done;
+	void *arg;
+	size_t nbytes;
+	int error;
+
+	/*
+	 * refcount_release() orders every earlier store of the other
+	 * holders (data copied into the pages, br_error) before the final
+	 * release and fences the last one with acquire semantics, so the
+	 * caller of done() sees all of them.
+	 */
+	if (!refcount_release(&br->br_refs))
+		return;
+	error = (int)atomic_load_int(&br->br_error);
+	nbytes = error == 0 ? br->br_len : 0;
+	done = br->br_done;
+	arg = br->br_arg;
+	free(br, M_KQDAFS);
+	done(arg, error, nbytes);
+}
+
+/*
+ * Copy the part of buffer bp that the request wants into its pages.
+ * bp is locked by us (or by the kernel on our behalf) and its contents are
+ * valid: B_CACHE was set by getblk(), or the read completed without error
+ * and bufdone() has restored any bogus pages.  Returns 0 or EIO.
+ */
+static int
+kqdafs_bufread_copy(struct kqdafs_bufread *br, struct buf *bp)
+{
+	off_t bstart, bvalid, from, to;
+	size_t boff, chunk, n, po;
+	char *src;
+	int i;
+
+	if (bp->b_offset == NOOFFSET)
+		return (EIO);
+	bstart = bp->b_offset;
+	from = MAX(br->br_offset, bstart);
+	to = MIN(br->br_offset + (off_t)br->br_len, bstart + bp->b_bcount);
+	/*
+	 * ffs_read(): b_resid is nonzero only after an error, but if a
+	 * short read left no error, do not copy bytes that were not read.
+	 */
+	bvalid = bstart + bp->b_bcount - bp->b_resid;
+	if (to <= from || to > bvalid)
+		return (EIO);
+	boff = (size_t)(from - bstart);
+	n = (size_t)(to - from);
+	if (buf_mapped(bp)) {
+		/* We never pass GB_UNMAPPED, so getblk() mapped b_data. */
+		kqdafs_copy_to_pages(br->br_ma,
+		    br->br_pgoff + (size_t)(from - br->br_offset),
+		    bp->b_data + boff, n);
+		return (0);
+	}
+	/*
+	 * Defensive: an unmapped VMIO buffer.  b_pages[] holds the vnode's
+	 * pages from trunc_page(b_offset) on; copy through the direct map.
+	 */
+	if ((bp->b_flags & B_VMIO) == 0)
+		return (EIO);
+	boff += (size_t)(bstart & PAGE_MASK);
+	while (n > 0) {
+		i = (int)(boff >> PAGE_SHIFT);
+		po = boff & PAGE_MASK;
+		if (i >= bp->b_npages)
+			return (EIO);
+		chunk = MIN(n, PAGE_SIZE - po);
+		src = kqdafs_page_kva(bp->b_pages[i], po);
+		kqdafs_copy_to_pages(br->br_ma,
+		    br->br_pgoff + (size_t)(from - br->br_offset), src, chunk);
+		from += (off_t)chunk;
+		boff += chunk;
+		n -= chunk;
+	}
+	return (0);
+}
+
+/*
+ * b_iodone of a block read started by kqdafs_bufread_start().
+ *
+ * bufdone() (vfs_bio.c) clears b_iodone and calls us instead of doing its
+ * own completion, so the buffer is ours to finish.  Runs in the I/O
+ * completion path (g_vfs_done in GEOM's g_up thread, or synchronously
+ * inside bstrategy() when ufs_strategy() finds a hole or a bmap error):
+ * nothing here sleeps.
+ */
+static void
+kqdafs_bufread_iodone(struct buf *bp)
+{
+	struct kqdafs_bufread *br;
+	int error;
+
+	br = bp->b_caller1;
+	bp->b_caller1 = NULL;
+	/*
+	 * Let bufdone() complete the buffer the normal way, now that
+	 * b_iodone is NULL: vfs_vmio_iodone() validates the pages, unbusies
+	 * them and puts back the pages vfs_busy_pages() had replaced with
+	 * bogus_page (remapping b_data); B_CACHE is set on success.  Only
+	 * after that does b_data show the file's data for every page.
+	 * B_ASYNC is cleared first so that bufdone() ends with bdone()
+	 * (B_DONE, wakeup: nobody waits) instead of releasing the buffer:
+	 * we still need its contents.  The buffer lock is owned by the
+	 * kernel (BUF_KERNPROC at submit), so this thread may release it.
+	 */
+	bp->b_flags &= ~B_ASYNC;
+	bufdone(bp);
+	if ((bp->b_ioflags & BIO_ERROR) != 0)
+		error = bp->b_error != 0 ? bp->b_error : EIO;
+	else
+		error = kqdafs_bufread_copy(br, bp);
+	/* Release as bufdone() releases a B_ASYNC buffer. */
+	if ((bp->b_flags & (B_NOCACHE | B_INVAL | B_RELBUF)) != 0 ||
+	    (bp->b_ioflags & BIO_ERROR) != 0)
+		brelse(bp);
+	else
+		bqrelse(bp);
+	if (error != 0)
+		kqdafs_bufread_fail(br, error);
+	kqdafs_bufread_rele(br);
+}
+
+/*
+ * Size of logical block lbn of a UFS file of size fsize: what UFS's
+ * blksize(fs, ip, lbn) macro (ufs/ffs/fs.h) computes, with fs_bsize =
+ * bsize and fs_fsize = frag.  Direct blocks that hold the end of the file
+ * are only as large as the fragments they use; every other block is
+ * whole.  getblk() must be given exactly the size UFS uses, or the read
+ * would take the neighbouring fragments of another file into this file's
+ * pages.
+ */
+static int
+kqdafs_ufs_blksize(off_t fsize, daddr_t lbn, int bsize, int frag)
+{
+	off_t tail;
+
+	if (lbn >= UFS_NDADDR || fsize >= (off_t)(lbn + 1) * bsize)
+		return (bsize);
+	tail = fsize - (off_t)lbn * bsize;
+	return ((int)roundup2(tail, (off_t)frag));
+}
+
+int
+kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
+    size_t len, struct vm_page **ma, int npages, size_t pgoff,
+    kqdafs_bufread_done_t *done, void *arg, uint32_t *hits,
+    uint32_t *misses)
+{
+	struct kqdafs_bufread *br;
+	struct buf *bp;
+	struct mount *mp;
+	struct vattr va;
+	struct vnode *vp;
+	off_t end, fsize;
+	daddr_t lbn, last;
+	int bsize, error, frag, size;
+
+	*hits = 0;
+	*misses = 0;
+	vp = fp->f_vnode;
+	if (fp->f_type != DTYPE_VNODE || vp == NULL)
+		return (EOPNOTSUPP);
+	error = kqdafs_range_check(npages, pgoff, len);
+	if (error != 0)
+		return (error);
+	if (offset < 0 || (uint64_t)len > (uint64_t)(OFF_MAX - offset))
+		return (EINVAL);
+
+	/*
+	 * Allocate everything the request needs before looking at a single
+	 * block, so that no allocation can fail once reads are in flight.
+	 * Process context and no lock held yet: M_WAITOK.  The page array
+	 * is copied so that the completions never depend on the caller's
+	 * storage, only on the pages staying held.
+	 */
+	br = malloc(sizeof(*br) + (size_t)npages * sizeof(br->br_ma[0]),
+	    M_KQDAFS, M_WAITOK);
+	refcount_init(&br->br_refs, 1);		/* the submitter's */
+	br->br_error = 0;
+	br->br_done = done;
+	br->br_arg = arg;
+	br->br_offset = offset;
+	br->br_len = len;
+	br->br_pgoff = pgoff;
+	br->br_npages = npages;
+	memcpy(br->br_ma, ma, (size_t)npages * sizeof(br->br_ma[0]));
+
+	/*
+	 * ffs_read() runs with the vnode locked, shared for reads
+	 * (vn_read): the lock keeps i_size and the block map stable for
+	 * VOP_GETATTR(), getblk() (which asserts it) and ufs_strategy()'s
+	 * bmap inside bstrategy(), and keeps a truncation out until every
+	 * block is either copied or locked for I/O.  A truncation that
+	 * comes later waits for our locked buffers (vtruncbuf), so data
+	 * already submitted is read as it was at submit.
+	 */
+	vn_lock(vp, LK_SHARED | LK_RETRY);
+	mp = vp->v_mount;
+	/*
+	 * Only UFS: its regular files are VMIO, go through getblk/bmap/
+	 * strategy, and their block sizes follow blksize() below.  A
+	 * doomed vnode (forced unmount) has no v_mount, or deadfs ops: the
+	 * worker path gives the real answer.  v_mount is stable while the
+	 * vnode is locked and not doomed.
+	 */
+	if (VN_IS_DOOMED(vp) || mp == NULL || vp->v_type != VREG ||
+	    vp->v_object == NULL ||
+	    strcmp(mp->mnt_stat.f_fstypename, "ufs") != 0) {
+		error = EOPNOTSUPP;
+		goto unsupported;
+	}
+	/*
+	 * Block and fragment size.  getblk() places logical block lbn at
+	 * lbn * bo_bsize (getblkx), which for UFS is fs_bsize, also
+	 * published as mnt_stat.f_iosize; ffs_statfs() publishes fs_fsize
+	 * as mnt_stat.f_bsize, and vfs_domount_first() fills mnt_stat with
+	 * VFS_STATFS() at mount.  Anything inconsistent is not something
+	 * this path understands.
+	 */
+	bsize = vp->v_bufobj.bo_bsize;
+	if (bsize <= 0 || bsize > MAXBSIZE || !powerof2(bsize) ||
+	    (uint64_t)bsize != mp->mnt_stat.f_iosize ||
+	    mp->mnt_stat.f_bsize < DEV_BSIZE ||
+	    mp->mnt_stat.f_bsize > (uint64_t)bsize ||
+	    !powerof2(mp->mnt_stat.f_bsize)) {
+		error = EOPNOTSUPP;
+		goto unsupported;
+	}
+	frag = (int)mp->mnt_stat.f_bsize;
+
+	/* The file size, as ufs_getattr() reports i_size. */
+	error = VOP_GETATTR(vp, &va, cred);
+	if (error != 0)
+		goto unsupported;
+	fsize = (off_t)va.va_size;
+	if (offset >= fsize || len == 0) {
+		/* At or past EOF: an empty read, reported at once. */
+		VOP_UNLOCK(vp);
+		free(br, M_KQDAFS);
+		done(arg, 0, 0);
+		return (0);
+	}
+	if ((off_t)len > fsize - offset)
+		len = (size_t)(fsize - offset);
+	br->br_len = len;
+	end = offset + (off_t)len;
+
+	last = (end - 1) / bsize;
+	for (lbn = offset / bsize; lbn <= last; lbn++) {
+		size = kqdafs_ufs_blksize(fsize, lbn, bsize, frag);
+		/*
+		 * getblk() (getblkx): the buffer is returned locked; B_CACHE
+		 * says its contents are valid, including a delayed-write
+		 * buffer, whose dirty data is what a read must see (getblk
+		 * writes out a B_DELWRI buffer that is not B_CACHE before
+		 * returning it).  No GB_UNMAPPED, so b_data is mapped; no
+		 * PCATCH, no timeout: it waits for a busy buffer and for
+		 * buffer space, and returns NULL only on failure.
+		 */
+		bp = getblk(vp, lbn, size, 0, 0, 0);
+		if (bp == NULL) {
+			/* The blocks not reached count as failed. */
+			kqdafs_bufread_fail(br, EIO);
+			break;
+		}
+		if ((bp->b_flags & B_CACHE) != 0) {
+			(*hits)++;
+			error = kqdafs_bufread_copy(br, bp);
+			if (error != 0)
+				kqdafs_bufread_fail(br, error);
+			/* ffs_read(): keep the cached block on its queue. */
+			bqrelse(bp);
+			continue;
+		}
+
+		/* Start the read as breadn_flags()/breada() do. */
+		(*misses)++;
+		if (!TD_IS_IDLETHREAD(curthread))
+			curthread->td_ru.ru_inblock++;
+		bp->b_iocmd = BIO_READ;
+		bp->b_flags &= ~B_INVAL;
+		bp->b_ioflags &= ~BIO_ERROR;
+		if (bp->b_rcred == NOCRED && cred != NOCRED)
+			bp->b_rcred = crhold(cred);
+		/*
+		 * Completion is ours: b_iodone runs instead of bufdone()'s
+		 * own completion; b_caller1 is the caller's field of a
+		 * buffer it holds locked (vnode_pager and vfs_aio use it the
+		 * same way) and nothing else touches it while the lock is
+		 * ours.  B_ASYNC marks the buffer as not waited for.
+		 */
+		bp->b_flags |= B_ASYNC;
+		bp->b_iodone = kqdafs_bufread_iodone;
+		bp->b_caller1 = br;
+		refcount_acquire(&br->br_refs);
+		/* Busy the pages; fully valid ones get bogus_page. */
+		vfs_busy_pages(bp, 0);
+		/* Hand the buffer lock to the kernel: g_up releases it. */
+		BUF_KERNPROC(bp);
+		bp->b_iooffset = dbtob(bp->b_blkno);
+		/*
+		 * bufobj strategy -> VOP_STRATEGY -> ufs_strategy: bmap
+		 * (with our vnode lock), then the device, or bufdone() at
+		 * once for a hole (zeroed by vfs_bio_clrbuf) or an error.
+		 * From here on bp belongs to the I/O path.
+		 */
+		bstrategy(bp);
+	}
+	VOP_UNLOCK(vp);
+	/*
+	 * Drop the submitter's reference only now, with the vnode
+	 * unlocked: done() cannot run before every block was issued, and
+	 * never runs under our vnode lock.
+	 */
+	kqdafs_bufread_rele(br);
+	return (0);
+
+unsupported:
+	VOP_UNLOCK(vp);
+	free(br, M_KQDAFS);
+	return (error);
+}

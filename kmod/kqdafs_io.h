@@ -1,0 +1,137 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * kqdafs C glue for KAIO file I/O (kqdafs_io.c): descriptors, held user
+ * pages, credentials, the worker path (fo_read/fo_write/VOP_FSYNC) and the
+ * buffer-cache read path (getblk/bstrategy/b_iodone).
+ *
+ * These are the parts of a KAIO request that touch FreeBSD's VFS, buffer
+ * cache and VM through macros, inlines and struct fields.  The Rust side
+ * (src/kpi/file.rs, src/kpi/pages.rs, src/kpi/bufread.rs) wraps each
+ * function once and owns the lifetimes; C keeps no state of its own
+ * between calls except the per-read context of kqdafs_bufread_start().
+ *
+ * User data is never reached through the user's address space after
+ * submit: it is reached through the direct map (PHYS_TO_DMAP) of the pages
+ * held by kqdafs_pages_hold(), so the worker threads and the I/O
+ * completion path need no vmspace.
+ */
+#ifndef _KQDAFS_IO_H_
+#define	_KQDAFS_IO_H_
+
+#include <sys/types.h>
+
+struct file;
+struct thread;
+struct ucred;
+struct vm_page;
+
+/* Operations, as in kqdafs.h (KQDAFS_KAIO_*). */
+#define	KQDAFS_IO_READ		1
+#define	KQDAFS_IO_WRITE		2
+#define	KQDAFS_IO_FSYNC		3
+
+/*
+ * Look up descriptor fd of td's process for operation op, as pread(2),
+ * pwrite(2) and fsync(2) would: fget_cap() with CAP_PREAD, CAP_PWRITE or
+ * CAP_FSYNC; FREAD for READ, FWRITE for WRITE.  On success *fpp holds a
+ * reference (release with kqdafs_file_drop()).
+ * Errors: EBADF (not open, or not open for the op), ENOTCAPABLE (rights),
+ * ESPIPE (pipe, socket, FIFO), EINVAL (any other non-regular file).
+ * Process context; may sleep.
+ */
+int	kqdafs_file_get(struct thread *td, int fd, int op, struct file **fpp);
+/* fdrop(). Process or taskqueue context; may sleep. */
+void	kqdafs_file_drop(struct file *fp, struct thread *td);
+
+/*
+ * Check that kq is an open kqueue of td's process with CAP_KQUEUE_CHANGE.
+ * Errors: EBADF (not open, or not a kqueue), ENOTCAPABLE.  Keeps no
+ * reference (kqfd_register() takes its own).
+ */
+int	kqdafs_kqueue_check(struct thread *td, int kq);
+
+/*
+ * Register a kernel knote (EV_ADD | EV_ONESHOT | EV_FLAG1) for filter
+ * `filter`, ident `ident`, with kn_sdata = `sdata` and udata `udata`,
+ * on kqueue kq of td's process: kqfd_register(M_WAITOK).  The filter's
+ * f_attach runs inside and sees EV_FLAG1.
+ */
+int	kqdafs_knote_register(struct thread *td, int kq, short filter,
+	    uint64_t ident, uint32_t fflags, void *sdata, uint64_t udata);
+
+/* crhold(td->td_ucred) / crfree(). */
+struct ucred *kqdafs_cred_hold(struct thread *td);
+void	kqdafs_cred_free(struct ucred *cred);
+
+/* vm_map_max() of td's process's map: end of its user address space. */
+uint64_t kqdafs_user_max_address(struct thread *td);
+
+/*
+ * Hold (vm_fault_quick_hold_pages) the pages under [addr, addr + len) of
+ * td's process, faulting them in; writable != 0 requires write access (a
+ * READ request writes the user's buffer).  ma has room for max entries.
+ * Returns the number of pages held (> 0), or -1 if some page is not
+ * mapped with that access, the range wraps or leaves the user map, or
+ * max is too small (nothing is held then).
+ * len must be > 0.  Process context; may sleep.
+ */
+int	kqdafs_pages_hold(struct thread *td, uint64_t addr, size_t len,
+	    int writable, struct vm_page **ma, int max);
+/* vm_page_unhold_pages(). Any context that may take a mutex. */
+void	kqdafs_pages_release(struct vm_page **ma, int count);
+
+/*
+ * Worker path: read or write (op) len bytes at file offset `offset` through
+ * fo_read()/fo_write() with FOF_OFFSET, under credential cred, from worker
+ * thread td; the buffer is the held pages ma[0..npages), starting pgoff
+ * bytes into ma[0].  The uio is UIO_SYSSPACE over the direct map of the
+ * pages.  *moved gets the bytes transferred (also on error, for a partial
+ * transfer).  Returns 0 or an errno.  Worker thread; sleeps.
+ * As in dofileread()/dofilewrite(), a transfer interrupted (EINTR,
+ * ERESTART, EWOULDBLOCK) after some bytes moved returns 0; ERESTART is
+ * never returned (EINTR instead).  A write to an O_APPEND file appends,
+ * as pwrite(2) does on FreeBSD.
+ */
+int	kqdafs_file_rw(struct file *fp, struct ucred *cred, struct thread *td,
+	    int op, off_t offset, struct vm_page **ma, int npages,
+	    size_t pgoff, size_t len, size_t *moved);
+
+/*
+ * Worker path: fsync(2) of fp (vn_start_write, vn_lock, VOP_FSYNC with
+ * MNT_WAIT).  Returns 0 or an errno.  Worker thread; sleeps.
+ */
+int	kqdafs_file_fsync(struct file *fp, struct thread *td);
+
+/*
+ * Buffer-cache read path, no thread per request.
+ *
+ * done(arg, error, nbytes) is called exactly once if and only if
+ * kqdafs_bufread_start() returns 0: either before it returns (every block
+ * was cached, or the range is at/past EOF) or later from the buffer I/O
+ * completion path (b_iodone: GEOM's up thread; done must not sleep).
+ * nbytes is the bytes copied into the pages: len clipped at the file size
+ * as it was at submit; 0 at or past EOF.  error is 0 or the first I/O
+ * error (then nbytes is 0).
+ *
+ * Returns EOPNOTSUPP, having started nothing and touched nothing, when fp's
+ * vnode is not on a file system this path handles (the caller then uses
+ * the worker path); any other nonzero return is an errno for the request,
+ * with nothing started.  *hits and *misses count the file system blocks
+ * found cached and read from the device.  Process context (the
+ * submitter's); may sleep briefly for the vnode and buffer locks.
+ *
+ * The array ma is copied: it need not outlive the call, but the pages
+ * must stay held until done() has been called.  done() is never called
+ * with the file's vnode locked.  Unlike read(2) this path does not update
+ * the access time and makes no MAC read check (mac_vnode_check_read);
+ * O_DIRECT does not bypass the cache.
+ */
+typedef void kqdafs_bufread_done_t(void *arg, int error, size_t nbytes);
+
+int	kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
+	    size_t len, struct vm_page **ma, int npages, size_t pgoff,
+	    kqdafs_bufread_done_t *done, void *arg, uint32_t *hits,
+	    uint32_t *misses);
+
+#endif /* !_KQDAFS_IO_H_ */

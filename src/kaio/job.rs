@@ -1,0 +1,266 @@
+//! [`IoJob`]: the I/O one request does and the resources it holds while
+//! doing it — the file, the submitter's credential, the held user pages and
+//! their charge — on one of two paths:
+//!
+//! * **buffer cache** (reads on UFS): started from the submit ioctl with no
+//!   thread; cached blocks complete at once, misses from the buffer I/O
+//!   completion (`b_iodone`, GEOM's up thread).  That context may not
+//!   sleep, so after the request is completed and its knote notified the
+//!   job goes to the completion thread to release its resources.
+//! * **worker** (writes, fsync, and reads on file systems that bypass the
+//!   buffer cache): queued to the module's worker threads, which can be
+//!   cancelled until a worker takes the job (`commit_io`).
+//!
+//! Either way the I/O resources go before, or independently of, the
+//! request itself: a completed request whose event waits in a kqueue holds
+//! no file and no pages.
+
+use super::engine;
+use super::proc_usage::Charge;
+use super::request::Request;
+use super::request_state::{CommitOutcome, CompleteOutcome, Put};
+use crate::gate::Ticket;
+use crate::kpi::alloc::KBox;
+use crate::kpi::file::{Cred, FileRef};
+use crate::kpi::pages::HeldPages;
+use crate::kpi::shared::Shared;
+use crate::kpi::taskqueue::{Job, Task};
+use crate::kpi::vnio::{self, BufReadJob, NotStarted};
+use crate::kpi::Errno;
+use crate::stats::{Counted, Stats, STATS};
+use core::sync::atomic::Ordering;
+use kqdafs_abi::kaio::{encode_kaio_data, KaioOp};
+
+/// Bytes held, as shown by `kern.kqdafs.kaio_pinned_bytes`.
+struct PinnedGauge(u64);
+
+impl PinnedGauge {
+    fn new(bytes: u64) -> PinnedGauge {
+        Stats::add(&STATS.kaio_pinned_bytes, bytes);
+        PinnedGauge(bytes)
+    }
+}
+
+impl Drop for PinnedGauge {
+    fn drop(&mut self) {
+        STATS.kaio_pinned_bytes.fetch_sub(self.0, Ordering::Relaxed);
+    }
+}
+
+/// What the I/O holds; dropping it releases all of it (sleeps: `fdrop`).
+pub struct IoResources {
+    file: FileRef,
+    cred: Cred,
+    pages: HeldPages,
+    _pinned: Charge,
+    _gauge: PinnedGauge,
+    _inflight: Counted,
+    _ticket: Ticket<'static>,
+}
+
+impl IoResources {
+    /// Bundle a request's I/O resources.
+    pub fn new(file: FileRef, cred: Cred, pages: HeldPages, pinned: Charge, ticket: Ticket<'static>) -> IoResources {
+        let gauge = PinnedGauge::new(pinned.pinned());
+        IoResources {
+            file,
+            cred,
+            pages,
+            _pinned: pinned,
+            _gauge: gauge,
+            _inflight: Counted::new(&STATS.requests_inflight),
+            _ticket: ticket,
+        }
+    }
+}
+
+/// A request's I/O.  See the module documentation.
+pub struct IoJob {
+    task: Task,
+    /// The I/O party's handle on the request; in the release phase, the
+    /// request to free if the protocol said so.
+    request: Option<Shared<Request>>,
+    /// Release phase: the I/O is over; only release what is held.
+    release: bool,
+    /// The worker must not call `commit_io` (already committed by a path
+    /// that then fell back to a worker).
+    precommitted: bool,
+    op: KaioOp,
+    offset: i64,
+    io: IoResources,
+}
+
+impl IoJob {
+    /// A job for `request` (whose I/O party handle it takes).
+    pub fn new(request: Shared<Request>, op: KaioOp, offset: i64, io: IoResources) -> IoJob {
+        IoJob { task: Task::default(), request: Some(request), release: false, precommitted: false, op, offset, io }
+    }
+}
+
+/// Complete the request with `result` and notify its knote; what the I/O
+/// party must then do with its handle.
+fn complete_and_notify(request: &Shared<Request>, result: i64) -> Put {
+    Stats::bump(&STATS.kaio_completed);
+    let req = request.get();
+    match req.state.complete(result) {
+        Ok(CompleteOutcome::NotifyKnote) => {
+            req.knlist.notify(0);
+            // Misuse is impossible here (we hold the I/O reference); if it
+            // happened, keeping (leaking) is the safe answer.
+            req.state.notify_done().unwrap_or(Put::Keep)
+        }
+        Ok(CompleteOutcome::Discard) | Err(_) => Put::Keep,
+        Ok(CompleteOutcome::ReleaseNow { defer_to_taskqueue }) => Put::Release { defer_to_taskqueue },
+    }
+}
+
+/// Act on a [`Put`] where releasing in place is allowed (may sleep).
+fn put_in_place(request: Shared<Request>, put: Put) {
+    if put.releases() {
+        request.free();
+    } else {
+        request.leak();
+    }
+}
+
+/// Finish a request in a context that may sleep: release the I/O
+/// resources first, then complete and notify.
+pub fn finish_in_place(job: KBox<IoJob>, result: i64) {
+    let IoJob { request, io, .. } = KBox::into_inner(job);
+    drop(io);
+    if let Some(request) = request {
+        let put = complete_and_notify(&request, result);
+        put_in_place(request, put);
+    }
+}
+
+/// Start the job on its path (submit ioctl, process context).
+pub fn start(job: KBox<IoJob>) {
+    let Some(request) = job.request.as_ref() else {
+        return;
+    };
+    let op = job.op;
+    let empty = job.io.pages.is_empty();
+    if op == KaioOp::Read && !empty {
+        // The buffer-cache read cannot be stopped once issued.
+        match request.get().state.commit_io() {
+            Ok(CommitOutcome::Go) => {}
+            Ok(CommitOutcome::Cancelled(put)) => return drop_cancelled(job, put),
+            Err(_) => return,
+        }
+        let offset = job.offset;
+        match vnio::start_bufread(job, offset) {
+            Ok(counts) => {
+                Stats::bump(&STATS.kaio_requests_bufcache);
+                Stats::add(&STATS.kaio_bufcache_hits, u64::from(counts.hits));
+                Stats::add(&STATS.kaio_bufcache_misses, u64::from(counts.misses));
+            }
+            Err(NotStarted::Unsupported(mut job)) => {
+                job.precommitted = true;
+                Stats::bump(&STATS.kaio_requests_worker);
+                engine::run_on_worker(job);
+            }
+            Err(NotStarted::Failed(e, job)) => finish_in_place(job, encode_kaio_data(Err(e.to_raw()))),
+        }
+    } else if empty && op != KaioOp::Fsync {
+        // Nothing to move: complete before the ioctl returns.
+        match request.get().state.commit_io() {
+            Ok(CommitOutcome::Go) => finish_in_place(job, 0),
+            Ok(CommitOutcome::Cancelled(put)) => drop_cancelled(job, put),
+            Err(_) => {}
+        }
+    } else {
+        Stats::bump(&STATS.kaio_requests_worker);
+        engine::run_on_worker(job);
+    }
+}
+
+/// The request was cancelled before its I/O committed: release the I/O
+/// resources and act on the I/O party's [`Put`].
+fn drop_cancelled(job: KBox<IoJob>, put: Put) {
+    let IoJob { request, io, .. } = KBox::into_inner(job);
+    drop(io);
+    if let Some(request) = request {
+        put_in_place(request, put);
+    }
+}
+
+/// The synchronous I/O of the worker path.
+fn do_io(io: &IoResources, op: KaioOp, offset: i64) -> i64 {
+    match op {
+        KaioOp::Read | KaioOp::Write => match vnio::file_rw(&io.file, &io.cred, op, offset, &io.pages) {
+            (moved, None) => encode_kaio_data(Ok(moved as u64)),
+            // A partial transfer reports its bytes, as pread/pwrite do.
+            (moved, Some(_)) if moved > 0 => encode_kaio_data(Ok(moved as u64)),
+            (_, Some(e)) => encode_kaio_data(Err(e.to_raw())),
+        },
+        KaioOp::Fsync => match vnio::file_fsync(&io.file) {
+            Ok(()) => 0,
+            Err(e) => encode_kaio_data(Err(e.to_raw())),
+        },
+    }
+}
+
+impl Job for IoJob {
+    fn task(&self) -> &Task {
+        &self.task
+    }
+
+    /// Worker thread (the I/O) or completion thread (the release).
+    fn run(this: KBox<Self>) {
+        if this.release {
+            let IoJob { request, io, .. } = KBox::into_inner(this);
+            drop(io);
+            if let Some(request) = request {
+                request.free();
+            }
+            return;
+        }
+        if !this.precommitted {
+            let outcome = match this.request.as_ref() {
+                Some(request) => request.get().state.commit_io(),
+                None => return,
+            };
+            match outcome {
+                Ok(CommitOutcome::Go) => {}
+                Ok(CommitOutcome::Cancelled(put)) => return drop_cancelled(this, put),
+                Err(_) => return,
+            }
+        }
+        let result = do_io(&this.io, this.op, this.offset);
+        finish_in_place(this, result);
+    }
+}
+
+impl BufReadJob for IoJob {
+    fn file(&self) -> &FileRef {
+        &self.io.file
+    }
+
+    fn cred(&self) -> &Cred {
+        &self.io.cred
+    }
+
+    fn pages(&self) -> &HeldPages {
+        &self.io.pages
+    }
+
+    /// Buffer I/O completion context (or the submitter, when every block
+    /// was cached): complete and notify now, release on the completion
+    /// thread.
+    fn done(mut this: KBox<Self>, result: Result<usize, Errno>) {
+        let result = match result {
+            Ok(n) => encode_kaio_data(Ok(n as u64)),
+            Err(e) => encode_kaio_data(Err(e.to_raw())),
+        };
+        if let Some(request) = this.request.take() {
+            if complete_and_notify(&request, result).releases() {
+                this.request = Some(request);
+            } else {
+                request.leak();
+            }
+        }
+        this.release = true;
+        engine::complete_later(this);
+    }
+}

@@ -1,0 +1,157 @@
+//! Per-process accounting of KAIO requests in flight and bytes of user
+//! memory held, against `kern.kqdafs.max_requests_per_proc` and
+//! `kern.kqdafs.max_pinned_per_proc`.
+//!
+//! A process is named by a key (its `struct proc` address, only compared).
+//! Admission takes both charges at once under one lock
+//! ([`UsageTable::admit`]), so two threads of a process cannot both slip
+//! under a limit; each charge is a [`Charge`] value whose drop gives it
+//! back, so every release path of a request uncharges.  An entry is removed
+//! when its process has nothing charged, so the table holds only processes
+//! with requests alive (a reused key may briefly see the leftovers of an
+//! exited process with the same key).
+
+use kqdafs_abi::kaio::{KaioError, KaioLimits};
+
+/// What one process has charged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Usage {
+    key: usize,
+    requests: u32,
+    pinned: u64,
+}
+
+/// The table.  `spin::Mutex`: its critical sections are a few
+/// instructions and allocate only with `try_reserve` (never sleeping).
+pub struct UsageTable {
+    entries: spin::Mutex<alloc_vec::Vec<Usage>>,
+}
+
+use alloc::vec as alloc_vec;
+
+/// One charge against a process: give it back by dropping it.
+#[derive(Debug)]
+#[must_use = "dropping a Charge gives it back at once"]
+pub struct Charge {
+    table: &'static UsageTable,
+    key: usize,
+    requests: u32,
+    pinned: u64,
+}
+
+impl Charge {
+    /// Bytes this charge holds.
+    pub fn pinned(&self) -> u64 {
+        self.pinned
+    }
+}
+
+impl core::fmt::Debug for UsageTable {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("UsageTable").finish_non_exhaustive()
+    }
+}
+
+impl UsageTable {
+    /// An empty table.
+    pub const fn new() -> UsageTable {
+        UsageTable { entries: spin::Mutex::new(alloc_vec::Vec::new()) }
+    }
+
+    /// Admit one request of `pinned` bytes for process `key`: a charge of
+    /// one request (held by the request) and one of its bytes (held while
+    /// its pages are).  `LimitExceeded` (`EAGAIN`) if either limit would be
+    /// passed.  A table that cannot grow (no memory) also answers
+    /// `LimitExceeded`.
+    pub fn admit(&'static self, key: usize, pinned: u64, limits: &KaioLimits) -> Result<(Charge, Charge), KaioError> {
+        let mut entries = self.entries.lock();
+        let idx = match entries.iter().position(|u| u.key == key) {
+            Some(i) => i,
+            None => {
+                entries.try_reserve(1).map_err(|_| KaioError::LimitExceeded)?;
+                entries.push(Usage { key, requests: 0, pinned: 0 });
+                entries.len() - 1
+            }
+        };
+        let u = &mut entries[idx];
+        if let Err(e) = limits.check_admission(u.requests, u.pinned, pinned) {
+            if u.requests == 0 && u.pinned == 0 {
+                entries.swap_remove(idx);
+            }
+            return Err(e);
+        }
+        u.requests += 1;
+        u.pinned += pinned;
+        Ok((Charge { table: self, key, requests: 1, pinned: 0 }, Charge { table: self, key, requests: 0, pinned }))
+    }
+
+    /// What `key` has charged now: (requests, bytes).
+    pub fn usage(&self, key: usize) -> (u32, u64) {
+        let entries = self.entries.lock();
+        entries.iter().find(|u| u.key == key).map_or((0, 0), |u| (u.requests, u.pinned))
+    }
+
+    /// Processes with something charged.
+    pub fn processes(&self) -> usize {
+        self.entries.lock().len()
+    }
+
+    fn give_back(&self, key: usize, requests: u32, pinned: u64) {
+        let mut entries = self.entries.lock();
+        if let Some(i) = entries.iter().position(|u| u.key == key) {
+            let u = &mut entries[i];
+            u.requests = u.requests.saturating_sub(requests);
+            u.pinned = u.pinned.saturating_sub(pinned);
+            if u.requests == 0 && u.pinned == 0 {
+                entries.swap_remove(i);
+            }
+        }
+    }
+}
+
+impl Default for UsageTable {
+    fn default() -> Self {
+        UsageTable::new()
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.table.give_back(self.key, self.requests, self.pinned);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(max_inflight: u32, max_pinned: u64) -> KaioLimits {
+        KaioLimits { max_inflight, max_pinned, ..KaioLimits::DEFAULT }
+    }
+
+    #[test]
+    fn charges_are_per_process_and_given_back_on_drop() {
+        static T: UsageTable = UsageTable::new();
+        let l = limits(2, 100);
+        let (r1, p1) = T.admit(1, 60, &l).unwrap();
+        let (r2, p2) = T.admit(2, 60, &l).unwrap();
+        assert_eq!(T.usage(1), (1, 60));
+        assert_eq!(T.admit(1, 41, &l).unwrap_err(), KaioError::LimitExceeded, "bytes limit");
+        let (r3, p3) = T.admit(1, 40, &l).unwrap();
+        assert_eq!(T.admit(1, 0, &l).unwrap_err(), KaioError::LimitExceeded, "request limit");
+        drop(p1);
+        assert_eq!(T.usage(1), (2, 40), "pages released before the request");
+        drop((r1, r3, p3));
+        assert_eq!(T.usage(1), (0, 0));
+        assert_eq!(T.processes(), 1);
+        drop((r2, p2));
+        assert_eq!(T.processes(), 0, "empty entries are removed");
+    }
+
+    #[test]
+    fn a_refused_first_admission_leaves_no_entry() {
+        static T: UsageTable = UsageTable::new();
+        assert!(T.admit(7, 1000, &limits(4, 100)).is_err());
+        assert_eq!(T.processes(), 0);
+    }
+}

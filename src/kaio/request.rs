@@ -1,0 +1,103 @@
+//! [`Request`]: one KAIO request as the kernel keeps it between submit and
+//! the last party letting go.
+//!
+//! The request itself holds only what every party needs: its
+//! [`RequestState`], the knote list its one event goes through, its id and
+//! op, and the charge of one request against its process.  The I/O
+//! resources (file, credential, held pages) belong to the request's
+//! [`super::job::IoJob`] and are released as soon as the I/O is done,
+//! independently of how long the event waits in the kqueue.
+//!
+//! The request lives in a [`Shared`]: the owner table, the knote (through
+//! `kn_hook`) and the I/O job each hold a handle while `RequestState`
+//! counts them, and the party `RequestState` tells to release frees it.
+
+use super::proc_usage::Charge;
+use super::request_state::RequestState;
+use crate::gate::Ticket;
+use crate::kpi::alloc::{Flags, KBox};
+use crate::kpi::knlist::KnList;
+use crate::kpi::shared::Shared;
+use crate::kpi::taskqueue::{Job, Task};
+use crate::kpi::Errno;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use kqdafs_abi::kaio::{kaio_fflags, KaioOp};
+
+/// Request ids: unique over the module's life, never 0.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A KAIO request (kernel side).
+pub struct Request {
+    /// Who holds the request and what is left to do (lock-free).
+    pub state: RequestState,
+    /// The id (the event's `ident`).
+    pub id: u64,
+    /// The operation (the event's `fflags`).
+    pub op: KaioOp,
+    /// The knote of the request's one event.
+    pub knlist: KnList,
+    /// Set once submit has finished setting the request up; until then
+    /// the owner table's sweep leaves it alone.
+    published: AtomicBool,
+    /// Lets a release that may not run in place (`f_detach`) hand the
+    /// request to the completion thread without allocating.
+    task: Task,
+    _charge: Charge,
+    _ticket: Ticket<'static>,
+}
+
+impl Request {
+    /// A new request, held by its owner only.  Process context; sleeps.
+    pub fn new(op: KaioOp, charge: Charge, ticket: Ticket<'static>) -> Result<Shared<Request>, Errno> {
+        let knlist = KnList::new(c"kqdafs request", Flags::WAIT)?;
+        Shared::new(
+            Request {
+                state: RequestState::new(),
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                op,
+                knlist,
+                published: AtomicBool::new(false),
+                task: Task::default(),
+                _charge: charge,
+                _ticket: ticket,
+            },
+            Flags::WAIT,
+        )
+    }
+
+    /// The event's `fflags`.
+    pub fn fflags(&self) -> u32 {
+        kaio_fflags(self.op)
+    }
+
+    /// Submit is done with the request: the owner table may now forget it
+    /// once it is finished.
+    pub fn publish(&self) {
+        self.published.store(true, Ordering::Release);
+    }
+
+    /// Whether only the owner still holds the request (its event was
+    /// delivered or dropped, and its I/O is done): the owner table can let
+    /// it go.
+    pub fn is_finished(&self) -> bool {
+        self.published.load(Ordering::Acquire) && self.state.holders() == 1
+    }
+}
+
+/// Freeing a request on the completion thread (see [`release_deferred`]).
+impl Job for Request {
+    fn task(&self) -> &Task {
+        &self.task
+    }
+
+    fn run(this: KBox<Self>) {
+        drop(this);
+    }
+}
+
+/// Free a request whose release may not run where it was decided (inside
+/// `f_detach`, or in the buffer I/O completion context): on the completion
+/// thread.
+pub fn release_deferred(request: Shared<Request>) {
+    super::engine::complete_later(request.into_box());
+}

@@ -1,0 +1,163 @@
+//! The KAIO ioctls: `KQDAFS_IOC_KAIO_SUBMIT` and `KQDAFS_IOC_KAIO_CANCEL`.
+//!
+//! A batch is checked as a whole first ([`validate_batch`], then both user
+//! arrays are read and the result array written once, so an unusable array
+//! fails the ioctl with `EFAULT` before anything is submitted).  Then each
+//! request is checked and submitted on its own, in this order — each step
+//! either fails with the request's errno, having released what the earlier
+//! steps took, or hands its resource to the next:
+//!
+//! 1. [`validate`]: the request's bytes (`EINVAL`, `EBADF`, `EFAULT`);
+//! 2. `kq` is a kqueue (`EBADF`, `ENOTCAPABLE`);
+//! 3. `fd` is open for the op, with the rights, on a regular file
+//!    (`EBADF`, `ENOTCAPABLE`, `ESPIPE`, `EINVAL`);
+//! 4. admission against the per-process limits (`EAGAIN`), before any
+//!    memory is held;
+//! 5. the buffer's pages are held (`EFAULT`);
+//! 6. the request, its I/O job and its knote are made (`ENOMEM`, or what
+//!    `kqfd_register` says);
+//! 7. the I/O starts; from here the request always delivers its one event.
+
+use super::job::{self, IoJob, IoResources};
+use super::owner::OwnerTable;
+use super::proc_usage::UsageTable;
+use super::request::Request;
+use super::request_state::StartOutcome;
+use crate::kpi::alloc::{Flags, KArray, KBox};
+use crate::kpi::file::{Cred, FileRef};
+use crate::kpi::ioctl::{copy_in, copy_out, IoctlBuffer};
+use crate::kpi::kqueue::{check_kqueue, register_knote};
+use crate::kpi::pages::HeldPages;
+use crate::kpi::shared::Shared;
+use crate::kpi::thread::Thread;
+use crate::kpi::Errno;
+use crate::module::gate;
+use crate::stats::{Stats, STATS};
+use core::sync::atomic::Ordering;
+use kqdafs_abi::kaio::{
+    validate, validate_batch, validate_cancel, KaioCancel, KaioError, KaioLimits, KaioOp, KaioRequest, KaioResult,
+    KaioSubmit, KAIO_MAX_LEN,
+};
+
+/// Requests and held bytes per process.
+static USAGE: UsageTable = UsageTable::new();
+
+fn errno(e: KaioError) -> Errno {
+    Errno::from_raw(e.errno())
+}
+
+/// The limits now, for the current process.
+fn current_limits(td: &Thread) -> KaioLimits {
+    KaioLimits {
+        max_len: KAIO_MAX_LEN,
+        max_inflight: u32::try_from(STATS.max_requests_per_proc.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
+        max_pinned: STATS.max_pinned_per_proc.load(Ordering::Relaxed),
+        max_user_address: td.user_max_address(),
+    }
+}
+
+/// `KQDAFS_IOC_KAIO_SUBMIT`.  Process context; sleeps.
+pub fn submit(owner: &OwnerTable, buf: &mut IoctlBuffer) -> Result<(), Errno> {
+    let td = Thread::current();
+    let limits = current_limits(&td);
+    let mut sub: KaioSubmit = buf.read()?;
+    let count = validate_batch(&sub, &limits).map_err(errno)? as usize;
+    let mut reqs = KArray::<KaioRequest>::try_zeroed(count, Flags::WAIT)?;
+    copy_in(sub.reqs, reqs.as_mut_slice()).map_err(|_| Errno::EFAULT)?;
+    let mut results = KArray::<KaioResult>::try_zeroed(count, Flags::WAIT)?;
+    // Prove the result array writable before submitting anything.
+    copy_out(results.as_slice(), sub.results).map_err(|_| Errno::EFAULT)?;
+    owner.sweep();
+    owner.reserve(count)?;
+    let mut submitted = 0u32;
+    for (req, result) in reqs.as_slice().iter().zip(results.as_mut_slice().iter_mut()) {
+        match submit_one(owner, &td, req, &limits) {
+            Ok(id) => {
+                *result = KaioResult { id, error: 0, pad: 0 };
+                submitted += 1;
+                Stats::bump(&STATS.kaio_submitted);
+            }
+            Err(e) => {
+                *result = KaioResult { id: 0, error: e.to_raw(), pad: 0 };
+                Stats::bump(&STATS.kaio_refused);
+            }
+        }
+    }
+    owner.unreserve(count - submitted as usize);
+    // The array was writable a moment ago; if the process unmapped it
+    // meanwhile, the requests are submitted anyway and their events say
+    // so — failing the ioctl now would claim nothing was submitted.
+    let _ = copy_out(results.as_slice(), sub.results);
+    sub.submitted = submitted;
+    buf.write(&sub)
+}
+
+/// Check and submit one request; its id.
+fn submit_one(owner: &OwnerTable, td: &Thread, raw: &KaioRequest, limits: &KaioLimits) -> Result<u64, Errno> {
+    let v = validate(raw, limits).map_err(errno)?;
+    check_kqueue(td, v.kq())?;
+    let file = FileRef::get(td, v.fd(), v.op())?;
+    let (request_charge, pinned_charge) = USAGE.admit(td.process_key(), v.pinned_bytes(), limits).map_err(errno)?;
+    let pages = HeldPages::hold(td, v.buf(), v.len(), v.op() == KaioOp::Read)?;
+    let cred = Cred::current(td)?;
+    let request_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
+    let io_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
+    let filter = i16::try_from(STATS.filter_kaio.load(Ordering::Relaxed)).map_err(|_| Errno::ENXIO)?;
+
+    let request = Request::new(v.op(), request_charge, request_ticket)?;
+    let io = IoResources::new(file, cred, pages, pinned_charge, io_ticket);
+    // Allocate the job before the knote exists, so that nothing can fail
+    // between registering the knote and starting the I/O.
+    let job = match KBox::try_new(IoJob::new(request.share(), v.op(), v.offset(), io), Flags::WAIT) {
+        Ok(job) => job,
+        Err(e) => {
+            discard(request);
+            return Err(e);
+        }
+    };
+    let (id, fflags) = (request.get().id, request.get().fflags());
+    if let Err(e) = register_knote(td, v.kq(), filter, id, fflags, &request, v.udata()) {
+        // No knote, no I/O: the job's handle was never counted.
+        drop(KBox::into_inner(job));
+        discard(request);
+        return Err(e);
+    }
+    match request.get().state.start_io() {
+        Ok(StartOutcome::Go) => {}
+        // Nobody can cancel a request that is not in the table yet.
+        Ok(StartOutcome::Cancelled) | Err(_) => {
+            drop(KBox::into_inner(job));
+            withdraw(td, request);
+            return Err(Errno::ECANCELED);
+        }
+    }
+    owner.insert(request);
+    job::start(job);
+    Ok(id)
+}
+
+/// Free a request that only its owner holds.
+fn discard(request: Shared<Request>) {
+    match request.get().state.owner_gone() {
+        Ok(put) if put.releases() => request.free(),
+        _ => request.leak(),
+    }
+}
+
+/// Undo a registered request whose I/O never started: remove its knote,
+/// then let go.
+fn withdraw(td: &Thread, request: Shared<Request>) {
+    if request.get().knlist.delete(td) {
+        STATS.knotes.fetch_sub(1, Ordering::Relaxed);
+        let _ = request.get().state.detach();
+    }
+    discard(request);
+}
+
+/// `KQDAFS_IOC_KAIO_CANCEL`.
+pub fn cancel(owner: &OwnerTable, buf: &mut IoctlBuffer) -> Result<(), Errno> {
+    let mut c: KaioCancel = buf.read()?;
+    let id = validate_cancel(&c).map_err(errno)?;
+    c.result = owner.cancel(id);
+    buf.write(&c)
+}

@@ -1,0 +1,85 @@
+//! Descriptors and credentials a KAIO request holds: a reference on the
+//! `struct file` (`fget_cap`/`fdrop`) and on the submitter's credential
+//! (`crhold`/`crfree`).  The lookups check what `pread(2)`, `pwrite(2)` and
+//! `fsync(2)` would check (`kmod/kqdafs_io.c`).
+
+use super::thread::Thread;
+use super::Errno;
+use crate::sys;
+use core::ptr::NonNull;
+use kqdafs_abi::kaio::KaioOp;
+
+/// The glue's operation code for `op`.
+pub(super) fn io_op(op: KaioOp) -> i32 {
+    match op {
+        KaioOp::Read => sys::KQDAFS_IO_READ as i32,
+        KaioOp::Write => sys::KQDAFS_IO_WRITE as i32,
+        KaioOp::Fsync => sys::KQDAFS_IO_FSYNC as i32,
+    }
+}
+
+/// A held reference on an open file.  Dropping it (`fdrop`) may sleep:
+/// drop it only in process or taskqueue context.
+pub struct FileRef(NonNull<sys::file>);
+
+// SAFETY: a held struct file reference may be used and dropped from any
+// thread; the file's own locks serialise its state.
+unsafe impl Send for FileRef {}
+// SAFETY: as above; &FileRef only hands the pointer to the glue.
+unsafe impl Sync for FileRef {}
+
+impl FileRef {
+    /// Look up `fd` of the current process for `op`: `EBADF` (not open, or
+    /// not open for reading/writing), `ENOTCAPABLE` (capability rights),
+    /// `ESPIPE` (pipe, socket, FIFO), `EINVAL` (other non-regular file).
+    pub fn get(td: &Thread, fd: i32, op: KaioOp) -> Result<FileRef, Errno> {
+        let mut fp: *mut sys::file = core::ptr::null_mut();
+        // SAFETY: td is the current thread; fp is a valid out-pointer that
+        // the glue sets only on success, with a reference we now own.
+        Errno::result(unsafe { sys::kqdafs_file_get(td.as_raw(), fd, io_op(op), &mut fp) })?;
+        NonNull::new(fp).map(FileRef).ok_or(Errno::EBADF)
+    }
+
+    /// The raw pointer, for the glue.
+    pub(super) fn as_raw(&self) -> *mut sys::file {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for FileRef {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference, dropped once; the current thread is
+        // a valid td for fdrop.
+        unsafe { sys::kqdafs_file_drop(self.0.as_ptr(), Thread::current().as_raw()) }
+    }
+}
+
+/// A held reference on a credential (`crhold`).
+pub struct Cred(NonNull<sys::ucred>);
+
+// SAFETY: credentials are reference counted with atomics and immutable
+// while shared.
+unsafe impl Send for Cred {}
+// SAFETY: as above.
+unsafe impl Sync for Cred {}
+
+impl Cred {
+    /// The current thread's credential.
+    pub fn current(td: &Thread) -> Result<Cred, Errno> {
+        // SAFETY: td is the current thread; crhold never fails and returns
+        // its argument.
+        NonNull::new(unsafe { sys::kqdafs_cred_hold(td.as_raw()) }).map(Cred).ok_or(Errno::EINVAL)
+    }
+
+    /// The raw pointer, for the glue.
+    pub(super) fn as_raw(&self) -> *mut sys::ucred {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for Cred {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference, dropped once.
+        unsafe { sys::kqdafs_cred_free(self.0.as_ptr()) }
+    }
+}

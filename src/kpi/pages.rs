@@ -1,0 +1,93 @@
+//! [`HeldPages`]: the user pages under a request's buffer, held
+//! (`vm_fault_quick_hold_pages`) from submit until the I/O is done, so the
+//! I/O reaches them through the direct map from any thread, with no
+//! vmspace, and they cannot be freed under it.
+
+use super::alloc::{Flags, KArray};
+use super::thread::Thread;
+use super::Errno;
+use crate::sys;
+
+/// `PAGE_SIZE` on amd64.
+pub const PAGE_SIZE: u64 = 4096;
+
+/// Held user pages covering `[addr, addr + len)`.  Released on drop
+/// (`vm_page_unhold_pages`), in any context that may take a mutex.
+pub struct HeldPages {
+    pages: KArray<*mut sys::vm_page>,
+    count: usize,
+    offset: usize,
+    len: usize,
+}
+
+// SAFETY: held pages are wired; the array is only read by the glue, and
+// releasing them is allowed from any thread.
+unsafe impl Send for HeldPages {}
+// SAFETY: as above.
+unsafe impl Sync for HeldPages {}
+
+impl HeldPages {
+    /// Pages spanned by `len` bytes at `addr`.
+    pub fn count_for(addr: u64, len: u64) -> Option<u64> {
+        let first = addr & !(PAGE_SIZE - 1);
+        let end = addr.checked_add(len)?.checked_add(PAGE_SIZE - 1)? & !(PAGE_SIZE - 1);
+        Some((end - first) / PAGE_SIZE)
+    }
+
+    /// No pages (a request that moves no bytes).
+    pub fn none() -> Result<HeldPages, Errno> {
+        Ok(HeldPages { pages: KArray::try_zeroed(0, Flags::WAIT)?, count: 0, offset: 0, len: 0 })
+    }
+
+    /// Fault in and hold the current process's pages under `len` bytes at
+    /// `addr`, writable if `writable` (the request writes the buffer).
+    /// `EFAULT` if any page is not mapped with that access; `len` 0 holds
+    /// nothing.  Process context; sleeps.
+    pub fn hold(td: &Thread, addr: u64, len: u64, writable: bool) -> Result<HeldPages, Errno> {
+        if len == 0 {
+            return HeldPages::none();
+        }
+        let count = HeldPages::count_for(addr, len).ok_or(Errno::EFAULT)?;
+        let count = usize::try_from(count).map_err(|_| Errno::EFAULT)?;
+        let max = i32::try_from(count).map_err(|_| Errno::EFAULT)?;
+        let size = usize::try_from(len).map_err(|_| Errno::EFAULT)?;
+        let mut pages = KArray::try_zeroed(count, Flags::WAIT)?;
+        // SAFETY: td is the current thread; the array has room for `max`
+        // entries; the glue holds at most that many pages and fills the
+        // array with them, or holds none on failure.
+        let held = unsafe {
+            sys::kqdafs_pages_hold(td.as_raw(), addr, size, i32::from(writable), pages.as_mut_slice().as_mut_ptr(), max)
+        };
+        if held != max {
+            // -1 (nothing held) is the only other answer the glue gives.
+            return Err(Errno::EFAULT);
+        }
+        Ok(HeldPages { pages, count, offset: (addr & (PAGE_SIZE - 1)) as usize, len: size })
+    }
+
+    /// Bytes covered.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no bytes are covered.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The page array, its length and the offset of the buffer in the
+    /// first page, for the glue.
+    pub(super) fn raw_parts(&self) -> (*mut *mut sys::vm_page, i32, usize) {
+        (self.pages.as_slice().as_ptr().cast_mut(), self.count as i32, self.offset)
+    }
+}
+
+impl Drop for HeldPages {
+    fn drop(&mut self) {
+        if self.count > 0 {
+            // SAFETY: the first `count` entries are pages this value holds;
+            // they are released once, here.
+            unsafe { sys::kqdafs_pages_release(self.pages.as_mut_slice().as_mut_ptr(), self.count as i32) }
+        }
+    }
+}

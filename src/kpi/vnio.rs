@@ -1,0 +1,134 @@
+//! File I/O for KAIO requests (`kmod/kqdafs_io.c`): the synchronous worker
+//! path through `fo_read`/`fo_write`/`VOP_FSYNC`, and the asynchronous
+//! buffer-cache read path, whose completion comes back from the buffer I/O
+//! completion (`b_iodone`) context.
+
+use super::alloc::KBox;
+use super::file::{io_op, Cred, FileRef};
+use super::pages::HeldPages;
+use super::thread::Thread;
+use super::Errno;
+use crate::sys;
+use core::ffi::c_void;
+use kqdafs_abi::kaio::KaioOp;
+
+/// Read or write (`op`) the held pages' bytes at file offset `offset`,
+/// synchronously, with `cred`: what `pread`/`pwrite` do.  Returns the bytes
+/// moved and the error, if any (a partial transfer has both).  Worker
+/// thread; sleeps.
+pub fn file_rw(file: &FileRef, cred: &Cred, op: KaioOp, offset: i64, pages: &HeldPages) -> (usize, Option<Errno>) {
+    let td = Thread::current();
+    let (ma, npages, pgoff) = pages.raw_parts();
+    let mut moved = 0usize;
+    // SAFETY: file, cred and pages are held by the caller for the call;
+    // the glue only reads the page array and writes `moved`.
+    let ret = unsafe {
+        sys::kqdafs_file_rw(
+            file.as_raw(),
+            cred.as_raw(),
+            td.as_raw(),
+            io_op(op),
+            offset,
+            ma,
+            npages,
+            pgoff,
+            pages.len(),
+            &mut moved,
+        )
+    };
+    (moved, Errno::result(ret).err())
+}
+
+/// `fsync(2)` of `file`.  Worker thread; sleeps.
+pub fn file_fsync(file: &FileRef) -> Result<(), Errno> {
+    let td = Thread::current();
+    // SAFETY: the file is held by the caller for the call.
+    Errno::result(unsafe { sys::kqdafs_file_fsync(file.as_raw(), td.as_raw()) })
+}
+
+/// A read job for the buffer-cache path: it owns everything the read uses
+/// and gets itself back when the read is done.
+pub trait BufReadJob: Send + Sized {
+    /// The file read.
+    fn file(&self) -> &FileRef;
+    /// The credential the read runs with.
+    fn cred(&self) -> &Cred;
+    /// The destination.
+    fn pages(&self) -> &HeldPages;
+    /// The read is done: bytes copied, or the error.  Called exactly once,
+    /// either before [`start_bufread`] returns or from the buffer I/O
+    /// completion context (GEOM's up thread): it must not sleep.
+    fn done(this: KBox<Self>, result: Result<usize, Errno>);
+}
+
+/// Block counts of a started read.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BlockCounts {
+    /// File system blocks found in the buffer cache.
+    pub hits: u32,
+    /// Blocks read from the device.
+    pub misses: u32,
+}
+
+/// Why a buffer-cache read was not started; the job comes back untouched.
+pub enum NotStarted<J> {
+    /// The file is not on a file system this path handles: use a worker.
+    Unsupported(KBox<J>),
+    /// The request fails with this errno.
+    Failed(Errno, KBox<J>),
+}
+
+extern "C" fn bufread_done<J: BufReadJob>(arg: *mut c_void, error: i32, nbytes: usize) {
+    // SAFETY: arg is the KBox<J> that start_bufread gave up with into_raw;
+    // the glue calls done exactly once after a successful start, so
+    // ownership comes back here once.
+    let job = unsafe { KBox::from_raw(arg.cast::<J>()) };
+    let result = match Errno::result(error) {
+        Ok(()) => Ok(nbytes),
+        Err(e) => Err(e),
+    };
+    J::done(job, result);
+}
+
+/// Start reading `job.pages().len()` bytes at `offset` through the buffer
+/// cache.  On success the job is owned by the read until
+/// [`BufReadJob::done`].  Process context (the submitter); may sleep on the
+/// vnode and buffer locks, never for the data.
+pub fn start_bufread<J: BufReadJob>(job: KBox<J>, offset: i64) -> Result<BlockCounts, NotStarted<J>> {
+    let (fp, cred) = (job.file().as_raw(), job.cred().as_raw());
+    let (ma, npages, pgoff) = job.pages().raw_parts();
+    let len = job.pages().len();
+    let mut counts = BlockCounts::default();
+    let arg = KBox::into_raw(job);
+    // SAFETY: file, cred and page array live inside the job, which the
+    // glue keeps (through `arg`) until it calls bufread_done — or, when it
+    // returns nonzero, never calls it, and the job is taken back below.
+    let ret = unsafe {
+        sys::kqdafs_bufread_start(
+            fp,
+            cred,
+            offset,
+            len,
+            ma,
+            npages,
+            pgoff,
+            Some(bufread_done::<J>),
+            arg.cast(),
+            &mut counts.hits,
+            &mut counts.misses,
+        )
+    };
+    match Errno::result(ret) {
+        Ok(()) => Ok(counts),
+        Err(e) => {
+            // SAFETY: the start failed, so the glue did not keep `arg` and
+            // will never call done: ownership is back with us.
+            let job = unsafe { KBox::from_raw(arg) };
+            if e == Errno::EOPNOTSUPP {
+                Err(NotStarted::Unsupported(job))
+            } else {
+                Err(NotStarted::Failed(e, job))
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * kqt.h: shared helpers of the in-guest KAIO test programs (tests/guest/):
+ * TAP output, /dev/kqdafs and kqueue set-up, request building, event
+ * harvesting, sysctl access and the pattern files the read tests check.
+ *
+ * Written against abi/include/kqdafs.h only.  The names of counters that
+ * are still being finalized are the KQT_SYSCTL_* constants below: a rename
+ * in the module is a one-line change here (and in vm-tests/guest/lib.sh).
+ */
+#ifndef _KQT_H_
+#define	_KQT_H_
+
+#include <sys/types.h>
+#include <sys/event.h>
+
+#include <stdint.h>
+
+#include "kqdafs.h"
+
+/* Counters and tunables (kern.kqdafs.*). */
+#define	KQT_SYSCTL_HITS		"kern.kqdafs.kaio_bufcache_hits"
+#define	KQT_SYSCTL_MISSES	"kern.kqdafs.kaio_bufcache_misses"
+#define	KQT_SYSCTL_REQ_BUFCACHE	"kern.kqdafs.kaio_requests_bufcache"
+#define	KQT_SYSCTL_REQ_WORKER	"kern.kqdafs.kaio_requests_worker"
+#define	KQT_SYSCTL_INFLIGHT	"kern.kqdafs.requests_inflight"
+#define	KQT_SYSCTL_INFLIGHT_OLD	"kern.kqdafs.requests_inflight"
+#define	KQT_SYSCTL_MAX_REQS	"kern.kqdafs.max_requests_per_proc"
+#define	KQT_SYSCTL_MAX_PINNED	"kern.kqdafs.max_pinned_per_proc"
+
+/* How long to wait for events that must arrive (milliseconds). */
+#define	KQT_EVENT_TIMEOUT_MS	20000
+/* How long to watch for events that must not arrive. */
+#define	KQT_QUIET_MS		300
+
+/* ---- TAP ---- */
+void	tap_init(const char *prog);
+int	tap_ok(int cond, const char *fmt, ...) __printflike(2, 3);
+void	tap_skip(const char *why, const char *fmt, ...) __printflike(2, 3);
+void	tap_diag(const char *fmt, ...) __printflike(1, 2);
+void	tap_bail(const char *fmt, ...) __printflike(1, 2) __dead2;
+int	tap_done(void);
+int	tap_failures(void);
+
+/* ---- device ---- */
+struct kqt {
+	int			dev;	/* /dev/kqdafs */
+	int			kq;	/* a kqueue */
+	short			filt;	/* kqi_filter_kaio */
+	struct kqdafs_info	info;
+};
+
+int	kqt_open(struct kqt *k);	/* 0 or errno; kq is a new kqueue */
+void	kqt_open_or_bail(struct kqt *k);
+void	kqt_close(struct kqt *k);
+
+/* ---- requests ---- */
+void	kqt_req(struct kqdafs_kaio_request *r, uint32_t op, int fd, int kq,
+	    int64_t off, const void *buf, uint64_t len, uint64_t udata);
+/* KQDAFS_IOC_KAIO_SUBMIT: 0, or the errno of the ioctl itself. */
+int	kqt_submit(int dev, struct kqdafs_kaio_request *reqs,
+	    struct kqdafs_kaio_result *res, uint32_t n, uint32_t *submitted);
+/* KQDAFS_IOC_KAIO_CANCEL: 0 and *result, or the errno of the ioctl. */
+int	kqt_cancel(int dev, uint64_t id, int32_t *result);
+/*
+ * Submit one request and, if accepted, wait for its event.  Returns the
+ * per-request errno (0 = accepted); *ev gets the event.  An ioctl failure
+ * or a missing/odd event fails a TAP check and returns -1.
+ */
+int	kqt_one(struct kqt *k, struct kqdafs_kaio_request *r,
+	    struct kevent *ev);
+/* Collect up to want events within ms; returns how many. */
+int	kqt_collect(int kq, struct kevent *evs, int want, int ms);
+/* Events arriving within ms (that must not); diagnoses each. */
+int	kqt_quiet(int kq, int ms);
+/* Is ev a well-formed KAIO completion for op / id / udata?  Diagnoses. */
+int	kqt_ev_check(const struct kqt *k, const struct kevent *ev,
+	    uint32_t op, uint64_t id, uint64_t udata);
+/* Die with a Bail out! when the module says KAIO is not implemented. */
+void	kqt_require_kaio(struct kqt *k, int fd);
+
+/* ---- sysctl ---- */
+int	kqt_sysctl_get(const char *name, int64_t *v);	/* 0 or errno */
+int	kqt_sysctl_set(const char *name, int64_t v);	/* 0 or errno */
+int64_t	kqt_inflight(void);		/* -1 when unreadable */
+int	kqt_wait_inflight(int64_t want, int secs);	/* 1 when reached */
+
+/* ---- data ---- */
+uint8_t	kqt_pat(uint64_t off);
+void	kqt_fill(uint8_t *buf, uint64_t off, size_t len);
+/* Offset of the first byte not matching the pattern, or -1. */
+int64_t	kqt_check(const uint8_t *buf, uint64_t off, size_t len);
+int	kqt_make_file(const char *path, off_t size);	/* 0 or errno */
+const char *kqt_errname(int e);
+uint64_t kqt_rand(void);
+void	kqt_srand(uint64_t seed);
+uint64_t kqt_now_us(void);
+
+#endif /* !_KQT_H_ */

@@ -1,0 +1,154 @@
+//! The in-flight table: what the library holds for each request the kernel
+//! accepted, keyed by request id, until its completion event arrives.
+
+use crate::buf::KaioBuf;
+use kqdafs_abi::KaioOp;
+use std::collections::HashMap;
+
+/// One request the kernel owns.
+#[derive(Debug)]
+pub struct Entry<T> {
+    /// The operation submitted.
+    pub op: KaioOp,
+    /// The `udata` given to the kernel: unique in this process, so an event
+    /// of another [`crate::Kaio`] (whose ids may coincide) is not taken
+    /// for ours.
+    pub token: u64,
+    /// Bytes asked for (READ/WRITE); 0 for FSYNC.
+    pub len: u64,
+    /// The buffer, owned by the kernel until the completion.
+    pub buf: Option<KaioBuf>,
+    /// The caller's data.
+    pub user: T,
+}
+
+/// Why [`InFlight::take`] found nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TakeError {
+    /// No request with this id.
+    UnknownId,
+    /// A request with this id exists but was submitted with another token.
+    TokenMismatch,
+}
+
+/// Requests in flight, by id.
+///
+/// Dropping the table with entries left **leaks their buffers on
+/// purpose**: the kernel may still be writing them (see [`crate::Kaio`]).
+#[derive(Debug)]
+pub struct InFlight<T> {
+    map: HashMap<u64, Entry<T>>,
+}
+
+impl<T> Default for InFlight<T> {
+    fn default() -> Self {
+        InFlight { map: HashMap::new() }
+    }
+}
+
+impl<T> InFlight<T> {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requests in flight.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Whether `id` is in flight.
+    pub fn contains(&self, id: u64) -> bool {
+        self.map.contains_key(&id)
+    }
+
+    /// Ids in flight (any order).
+    pub fn ids(&self) -> Vec<u64> {
+        self.map.keys().copied().collect()
+    }
+
+    /// Buffer bytes the kernel holds.
+    pub fn buffer_bytes(&self) -> u64 {
+        self.map.values().filter_map(|e| e.buf.as_ref()).map(|b| b.capacity() as u64).sum()
+    }
+
+    /// Record an accepted request.  An id already in flight (a kernel that
+    /// reused a live id) is refused and the entry handed back.
+    pub fn insert(&mut self, id: u64, entry: Entry<T>) -> Result<(), Entry<T>> {
+        if id == 0 || self.map.contains_key(&id) {
+            return Err(entry);
+        }
+        self.map.insert(id, entry);
+        Ok(())
+    }
+
+    /// Remove the request `id` if it was submitted with `token`; a request
+    /// whose token differs stays.
+    pub fn take(&mut self, id: u64, token: u64) -> Result<Entry<T>, TakeError> {
+        match self.map.get(&id) {
+            None => Err(TakeError::UnknownId),
+            Some(e) if e.token != token => Err(TakeError::TokenMismatch),
+            Some(_) => self.map.remove(&id).ok_or(TakeError::UnknownId),
+        }
+    }
+}
+
+impl<T> Drop for InFlight<T> {
+    fn drop(&mut self) {
+        for (_, mut entry) in self.map.drain() {
+            if let Some(buf) = entry.buf.take() {
+                buf.leak();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(token: u64, user: &'static str) -> Entry<&'static str> {
+        Entry { op: KaioOp::Read, token, len: 8, buf: Some(KaioBuf::aligned(8).unwrap()), user }
+    }
+
+    #[test]
+    fn insert_take_by_id_and_token() {
+        let mut t = InFlight::new();
+        assert!(t.insert(7, entry(100, "a")).is_ok());
+        assert!(t.insert(9, entry(101, "b")).is_ok());
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.buffer_bytes(), 16);
+        assert_eq!(t.take(7, 999).unwrap_err(), TakeError::TokenMismatch);
+        assert!(t.contains(7), "a mismatched token leaves the entry");
+        assert_eq!(t.take(8, 100).unwrap_err(), TakeError::UnknownId);
+        let e = t.take(7, 100).unwrap();
+        assert_eq!(e.user, "a");
+        assert_eq!(t.take(7, 100).unwrap_err(), TakeError::UnknownId, "taken once");
+        let mut ids = t.ids();
+        ids.sort_unstable();
+        assert_eq!(ids, vec![9]);
+    }
+
+    #[test]
+    fn duplicate_and_zero_ids_are_refused() {
+        let mut t = InFlight::new();
+        assert!(t.insert(0, entry(1, "zero")).is_err());
+        assert!(t.insert(5, entry(1, "x")).is_ok());
+        let back = t.insert(5, entry(2, "y")).unwrap_err();
+        assert_eq!(back.user, "y");
+        assert_eq!(t.take(5, 1).unwrap().user, "x");
+    }
+
+    #[test]
+    fn drop_with_entries_does_not_free_buffers() {
+        // Nothing observable but that it does not crash or double free.
+        let mut t = InFlight::new();
+        t.insert(1, entry(1, "left")).unwrap();
+        drop(t);
+    }
+}

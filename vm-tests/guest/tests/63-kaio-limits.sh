@@ -1,0 +1,34 @@
+#!/bin/sh
+# Per-process limits (bin/kaio_limits): max_requests_per_proc and
+# max_pinned_per_proc set small -> EAGAIN; a read longer than
+# max_pinned -> EINVAL; limits are per process; slots come back after
+# completion; values restored.  Reads come from an uncached UFS on a
+# gnop(8) provider that delays every read, so they really are in flight
+# (without gnop the EAGAIN checks are only reported).
+. "$(dirname "$0")/../lib.sh"
+
+kaio_load
+reqs0=$(sysctl_get "$KAIO_MAX_REQS")
+pinned0=$(sysctl_get "$KAIO_MAX_PINNED")
+trap 'sysctl "$KAIO_MAX_REQS=$reqs0" "$KAIO_MAX_PINNED=$pinned0" >/dev/null 2>&1; kaio_cleanup; kldunload "$MODNAME" 2>/dev/null' EXIT
+ufs="$KAIO_ROOT/ufs"
+slow=slow
+if ! mount_ufs "$ufs" 256m slow; then
+	diag "note - gnop(8) unavailable; running without a slow device"
+	slow=""
+	mount_ufs "$ufs" 256m
+fi
+dev=$KAIO_DEV
+"$BIN/kaio_cache" create "$ufs/limits.dat" 64 || fail "cannot create test file"
+umount "$ufs" || fail "umount $ufs"
+[ -z "$slow" ] || slow_dev "$dev" 400
+mount "$dev" "$ufs" || fail "mount $dev $ufs"
+rc=0
+run_prog kaio_limits "$ufs/limits.dat" $slow || rc=1
+[ "$(sysctl_get "$KAIO_MAX_REQS")" = "$reqs0" ] || { diag "$KAIO_MAX_REQS not restored"; rc=1; }
+[ "$(sysctl_get "$KAIO_MAX_PINNED")" = "$pinned0" ] || { diag "$KAIO_MAX_PINNED not restored"; rc=1; }
+kaio_cleanup
+[ "$rc" = 0 ] || fail "kaio_limits reported failures (see 'not ok' above)"
+trap - EXIT
+kaio_finish
+exit 0

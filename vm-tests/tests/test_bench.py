@@ -1,0 +1,135 @@
+"""Benchmark JSON: extraction from a recorded console (transcripts/bench.log,
+a kqdafs-bench document between the KQDAFS-BENCH-JSON markers) into
+bench.json, and the comparison table in bench.txt / summary.txt."""
+import json
+import os
+import shutil
+import tempfile
+import unittest
+
+from harness import console, report
+from tests.util import transcript
+
+
+def build(name):
+    w = console.ConsoleWatcher(0.0)
+    now = console.replay(w, transcript(name))
+    w.vm_exited(0, now + 1)
+    res = w.result()
+    return res, report.build(res)
+
+
+class BenchExtractTest(unittest.TestCase):
+    def setUp(self):
+        self.out = tempfile.mkdtemp(prefix="kqdafs-bench-")
+
+    def tearDown(self):
+        shutil.rmtree(self.out)
+
+    def test_extracted_document(self):
+        res, r = build("bench.log")
+        self.assertEqual(r.status, "passed", r.failures)
+        self.assertEqual(sorted(r.bench), ["kaio-latency", "kqdafs-bench"])
+        doc = r.bench["kqdafs-bench"]
+        self.assertEqual(doc["version"], 1)
+        self.assertEqual([x["name"] for x in doc["results"]],
+                         ["kaio-bufcache", "kaio-worker", "posix-aio",
+                          "pread-threads"])
+        self.assertEqual(doc["results"][0]["iops"], 152340.5)
+        # nothing from the bench section leaks into the TAP stream
+        self.assertFalse(any("iops" in x for x in res.tap_lines))
+
+    def test_written_files(self):
+        res, r = build("bench.log")
+        report.write_all(r, self.out, res)
+        with open(os.path.join(self.out, "bench.json")) as f:
+            self.assertEqual(json.load(f), r.bench)
+        with open(os.path.join(self.out, "bench.txt")) as f:
+            table = f.read().splitlines()
+        self.assertIn("[kqdafs-bench]", table)
+        head = next(x for x in table if x.startswith("variant")
+                    and "iops" in x)
+        for col in ("ops", "iops", "mib_s", "p50_us", "p99_us"):
+            self.assertIn(col, head.split())
+        row = next(x for x in table if x.startswith("posix-aio"))
+        self.assertIn("61002.7 (x0.40)", row)
+        self.assertTrue(next(x for x in table if x.startswith(
+            "kaio-bufcache")).count("(x1.00)") == 5)
+        # a metric a row lacks is shown as '-'
+        self.assertTrue(next(x for x in table if x.startswith(
+            "pread-threads")).endswith("-"))
+        with open(os.path.join(self.out, "summary.txt")) as f:
+            summary = f.read()
+        self.assertIn("benchmarks:", summary)
+        self.assertIn("  [kaio-latency]", summary)
+        self.assertTrue(summary.rstrip().endswith(
+            "vm-tests: 5 passed, 0 failed, 0 skipped"))
+
+    def test_stale_bench_files_removed(self):
+        for name in ("bench.json", "bench.txt"):
+            with open(os.path.join(self.out, name), "w") as f:
+                f.write("stale\n")
+        # a run without benchmarks (the bench section stripped)
+        lines = [x for x in transcript("bench.log")]
+        i = lines.index("=== KQDAFS-BENCH-JSON-BEGIN ===")
+        j = lines.index("=== KQDAFS-BENCH-JSON-END ===")
+        w = console.ConsoleWatcher(0.0)
+        now = console.replay(w, lines[:i] + lines[j + 1:])
+        w.vm_exited(0, now + 1)
+        res = w.result()
+        r = report.build(res)
+        self.assertIsNone(r.bench)
+        report.write_all(r, self.out, res)
+        for name in ("bench.json", "bench.txt"):
+            self.assertFalse(os.path.exists(os.path.join(self.out, name)))
+
+
+class BenchTableTest(unittest.TestCase):
+    def test_flat_document(self):
+        t = report.bench_table({"lat": {"ops": 3, "p99_us": 9.8}})
+        self.assertEqual(t[0], "[lat]")
+        self.assertEqual(t[1].split(), ["variant", "ops", "p99_us"])
+        self.assertEqual(t[3].split(), ["lat", "3", "9.8"])
+        self.assertNotIn("(x", "\n".join(t))
+
+    def test_mapping_of_variants_and_nesting(self):
+        t = report.bench_table({"b": {
+            "kaio": {"iops": 200, "lat": {"p50": 2.0}},
+            "aio": {"iops": 100, "lat": {"p50": 4.0}}}})
+        self.assertEqual(t[1].split(), ["variant", "iops", "lat.p50"])
+        rows = {x.split()[0]: x for x in t[3:]}
+        self.assertIn("100 (x0.50)", rows["aio"])
+        self.assertIn("4 (x2.00)", rows["aio"])
+
+    def test_list_document_and_labels(self):
+        t = report.bench_table({"b": [{"mode": "cold", "us": 10},
+                                      {"mode": "warm", "us": 1},
+                                      {"us": 5}]})
+        self.assertEqual([x.split()[0] for x in t[3:]],
+                         ["cold", "warm", "#2"])
+
+    def test_nothing_numeric(self):
+        self.assertEqual(report.bench_table({"b": {"note": "x"}}),
+                         ["(no numeric benchmark results)"])
+        self.assertEqual(report.bench_table([1, 2]),
+                         ["(no numeric benchmark results)"])
+        # bools are not metrics
+        self.assertEqual(report.bench_table({"b": {"ok": True}}),
+                         ["(no numeric benchmark results)"])
+
+
+class GuestBenchScriptTest(unittest.TestCase):
+    def test_80_bench_writes_where_the_runner_reads(self):
+        from tests.util import GUEST
+        with open(os.path.join(GUEST, "tests", "80-bench.sh")) as f:
+            text = f.read()
+        self.assertIn('$KQDAFS_RESULTS', text.replace("${KQDAFS_RESULTS:-/tmp}",
+                                                      "$KQDAFS_RESULTS"))
+        self.assertIn("/bench/kqdafs-bench.json", text)
+        self.assertIn("--json", text)
+        with open(os.path.join(GUEST, "runner.sh")) as f:
+            self.assertIn('"$KQDAFS_RESULTS"/bench/*.json', f.read())
+
+
+if __name__ == "__main__":
+    unittest.main()
