@@ -14,13 +14,19 @@ mkdir -p "$(dirname "$out")"
 kaio_load
 trap 'rm -f "$tmp"; kaio_cleanup; kldunload "$MODNAME" 2>/dev/null' EXIT
 mount_ufs "$KAIO_ROOT/ufs" 512m
-cd "$KAIO_ROOT/ufs" || fail "cd $KAIO_ROOT/ufs"
-"$BENCH" --json "$tmp" || fail "kqdafs-bench failed (exit $?)"
+# Uncached cells start cold: the bench closes its file and runs this
+# between cells (a remount drops the file system's buffers and pages).
+# The bench's own cwd must not be on the mount, or umount is refused.
+cd / || fail "cd /"
+data="$KAIO_ROOT/ufs/kqdafs-bench.data"
+"$BENCH" --file "$data" --create 128M --json "$tmp" \
+    --drop-cache-cmd "umount $KAIO_ROOT/ufs && mount $KAIO_DEV $KAIO_ROOT/ufs" ||
+    fail "kqdafs-bench failed (exit $?)"
+rm -f "$data"
 [ -s "$tmp" ] || fail "kqdafs-bench wrote no JSON"
 # Only a complete document reaches the runner's bench directory.
 mv "$tmp" "$out" || fail "mv $tmp $out"
 diag "bench JSON: $(wc -c <"$out" | tr -d ' ') bytes"
-cd / || true
 kaio_cleanup
 trap - EXIT
 kaio_finish
