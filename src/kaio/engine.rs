@@ -9,7 +9,6 @@
 //! left queued and waits for the threads to exit.
 
 use super::job::IoJob;
-use super::request::Request;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::taskqueue::{Job, QueueSlot, TaskQueue};
 use crate::kpi::Errno;
@@ -63,6 +62,3 @@ pub fn complete_later<J: Job>(job: KBox<J>) {
         J::run(job);
     }
 }
-
-/// Type-check that requests go through the completion queue.
-const _: fn(KBox<Request>) = complete_later::<Request>;

@@ -17,7 +17,7 @@
 
 use super::engine;
 use super::proc_usage::Charge;
-use super::request::Request;
+use super::request::{settle_in_place, Request};
 use super::request_state::{CommitOutcome, CompleteOutcome, Put};
 use crate::gate::Ticket;
 use crate::kpi::alloc::KBox;
@@ -114,15 +114,6 @@ fn complete_and_notify(request: &Shared<Request>, result: i64) -> Put {
     }
 }
 
-/// Act on a [`Put`] where releasing in place is allowed (may sleep).
-fn put_in_place(request: Shared<Request>, put: Put) {
-    if put.releases() {
-        request.free();
-    } else {
-        request.leak();
-    }
-}
-
 /// Finish a request in a context that may sleep: release the I/O
 /// resources first, then complete and notify.
 pub fn finish_in_place(job: KBox<IoJob>, result: i64) {
@@ -130,7 +121,7 @@ pub fn finish_in_place(job: KBox<IoJob>, result: i64) {
     drop(io);
     if let Some(request) = request {
         let put = complete_and_notify(&request, result);
-        put_in_place(request, put);
+        settle_in_place(request, put);
     }
 }
 
@@ -181,7 +172,7 @@ fn drop_cancelled(job: KBox<IoJob>, put: Put) {
     let IoJob { request, io, .. } = KBox::into_inner(job);
     drop(io);
     if let Some(request) = request {
-        put_in_place(request, put);
+        settle_in_place(request, put);
     }
 }
 

@@ -14,7 +14,7 @@
 //! (owner → knlist → kqueue), and nothing sleeps under it.  Space is
 //! reserved before a batch is submitted, so inserting never allocates.
 
-use super::request::Request;
+use super::request::{owner_let_go, withdraw, Request};
 use super::request_state::{CancelOutcome, Misuse};
 use crate::kpi::alloc::Flags;
 use crate::kpi::shared::Shared;
@@ -23,7 +23,6 @@ use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
 use crate::stats::{Stats, STATS};
 use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
 use kqdafs_abi::kaio::{encode_kaio_data, CANCEL_ALREADY, CANCEL_DONE, CANCEL_NOENT};
 
 struct Entries {
@@ -78,9 +77,9 @@ impl OwnerTable {
         e.reserved = e.reserved.saturating_sub(n);
     }
 
-    /// Keep `request` (uses one promised slot, so it does not allocate).
+    /// Keep `request`, whose knote and I/O already hold it (uses one
+    /// promised slot, so it does not allocate).
     pub fn insert(&self, request: Shared<Request>) {
-        request.get().publish();
         let mut e = self.entries.lock();
         e.reserved = e.reserved.saturating_sub(1);
         e.requests.push(request);
@@ -109,24 +108,6 @@ impl OwnerTable {
             Err(_) => CANCEL_NOENT,
         }
     }
-
-    /// Requests in the table (a snapshot).
-    pub fn len(&self) -> usize {
-        self.entries.lock().requests.len()
-    }
-
-    /// Whether the table is empty (a snapshot).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// The owner lets go of a request it no longer keeps.
-fn owner_let_go(request: Shared<Request>) {
-    match request.get().state.owner_gone() {
-        Ok(put) if put.releases() => request.free(),
-        _ => request.leak(),
-    }
 }
 
 impl Drop for OwnerTable {
@@ -136,14 +117,7 @@ impl Drop for OwnerTable {
         let requests = core::mem::take(&mut self.entries.lock().requests);
         let td = Thread::current();
         for request in requests {
-            let req = request.get();
-            if req.knlist.delete(&td) {
-                STATS.knotes.fetch_sub(1, Ordering::Relaxed);
-                // The owner still holds the request, so this never
-                // releases.
-                let _ = req.state.detach();
-            }
-            owner_let_go(request);
+            withdraw(&td, request);
         }
     }
 }

@@ -13,14 +13,16 @@
 //! counts them, and the party `RequestState` tells to release frees it.
 
 use super::proc_usage::Charge;
-use super::request_state::RequestState;
+use super::request_state::{Put, RequestState};
 use crate::gate::Ticket;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::knlist::KnList;
 use crate::kpi::shared::Shared;
 use crate::kpi::taskqueue::{Job, Task};
+use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::stats::STATS;
+use core::sync::atomic::{AtomicU64, Ordering};
 use kqdafs_abi::kaio::{kaio_fflags, KaioOp};
 
 /// Request ids: unique over the module's life, never 0.
@@ -36,9 +38,6 @@ pub struct Request {
     pub op: KaioOp,
     /// The knote of the request's one event.
     pub knlist: KnList,
-    /// Set once submit has finished setting the request up; until then
-    /// the owner table's sweep leaves it alone.
-    published: AtomicBool,
     /// Lets a release that may not run in place (`f_detach`) hand the
     /// request to the completion thread without allocating.
     task: Task,
@@ -56,7 +55,6 @@ impl Request {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 op,
                 knlist,
-                published: AtomicBool::new(false),
                 task: Task::default(),
                 _charge: charge,
                 _ticket: ticket,
@@ -70,18 +68,49 @@ impl Request {
         kaio_fflags(self.op)
     }
 
-    /// Submit is done with the request: the owner table may now forget it
-    /// once it is finished.
-    pub fn publish(&self) {
-        self.published.store(true, Ordering::Release);
-    }
-
     /// Whether only the owner still holds the request (its event was
     /// delivered or dropped, and its I/O is done): the owner table can let
-    /// it go.
+    /// it go.  (Submit inserts a request in the owner table only once its
+    /// knote and I/O hold it, so a request being set up never looks
+    /// finished.)
     pub fn is_finished(&self) -> bool {
-        self.published.load(Ordering::Acquire) && self.state.holders() == 1
+        self.state.holders() == 1
     }
+
+    /// The owner removes the request's knote from its kqueue, if it is
+    /// still there, and lets go of the knote's hold for it (the owner still
+    /// holds the request, so this never releases it).  May sleep.
+    fn delete_knote(&self, td: &Thread) {
+        if self.knlist.delete(td) {
+            STATS.knotes.fetch_sub(1, Ordering::Relaxed);
+            let _ = self.state.detach();
+        }
+    }
+}
+
+/// Act on `put` for `request` where releasing in place is allowed (process,
+/// worker or completion thread): free it if told to, else give up the
+/// handle.
+pub fn settle_in_place(request: Shared<Request>, put: Put) {
+    if put.releases() {
+        request.free();
+    } else {
+        request.leak();
+    }
+}
+
+/// The owner lets go of a request it no longer keeps.  Process context.
+pub fn owner_let_go(request: Shared<Request>) {
+    let put = request.get().state.owner_gone().unwrap_or(Put::Keep);
+    settle_in_place(request, put);
+}
+
+/// The owner withdraws a request: removes its knote, then lets go.  Queued
+/// I/O sees the cancellation when a worker takes it; running I/O finishes
+/// with no event.  Process context; may sleep.
+pub fn withdraw(td: &Thread, request: Shared<Request>) {
+    request.get().delete_knote(td);
+    owner_let_go(request);
 }
 
 /// Freeing a request on the completion thread (see [`release_deferred`]).

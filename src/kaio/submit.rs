@@ -21,14 +21,13 @@
 use super::job::{self, IoJob, IoResources};
 use super::owner::OwnerTable;
 use super::proc_usage::UsageTable;
-use super::request::Request;
+use super::request::{owner_let_go, withdraw, Request};
 use super::request_state::StartOutcome;
 use crate::kpi::alloc::{Flags, KArray, KBox};
 use crate::kpi::file::{Cred, FileRef};
 use crate::kpi::ioctl::{copy_in, copy_out, IoctlBuffer};
 use crate::kpi::kqueue::{check_kqueue, register_knote};
 use crate::kpi::pages::HeldPages;
-use crate::kpi::shared::Shared;
 use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
 use crate::module::gate;
@@ -111,7 +110,7 @@ fn submit_one(owner: &OwnerTable, td: &Thread, raw: &KaioRequest, limits: &KaioL
     let job = match KBox::try_new(IoJob::new(request.share(), v.op(), v.offset(), io), Flags::WAIT) {
         Ok(job) => job,
         Err(e) => {
-            discard(request);
+            owner_let_go(request);
             return Err(e);
         }
     };
@@ -119,7 +118,7 @@ fn submit_one(owner: &OwnerTable, td: &Thread, raw: &KaioRequest, limits: &KaioL
     if let Err(e) = register_knote(td, v.kq(), filter, id, fflags, &request, v.udata()) {
         // No knote, no I/O: the job's handle was never counted.
         drop(KBox::into_inner(job));
-        discard(request);
+        owner_let_go(request);
         return Err(e);
     }
     match request.get().state.start_io() {
@@ -134,24 +133,6 @@ fn submit_one(owner: &OwnerTable, td: &Thread, raw: &KaioRequest, limits: &KaioL
     owner.insert(request);
     job::start(job);
     Ok(id)
-}
-
-/// Free a request that only its owner holds.
-fn discard(request: Shared<Request>) {
-    match request.get().state.owner_gone() {
-        Ok(put) if put.releases() => request.free(),
-        _ => request.leak(),
-    }
-}
-
-/// Undo a registered request whose I/O never started: remove its knote,
-/// then let go.
-fn withdraw(td: &Thread, request: Shared<Request>) {
-    if request.get().knlist.delete(td) {
-        STATS.knotes.fetch_sub(1, Ordering::Relaxed);
-        let _ = request.get().state.detach();
-    }
-    discard(request);
 }
 
 /// `KQDAFS_IOC_KAIO_CANCEL`.
