@@ -286,18 +286,10 @@ test_kq_close(void)
 int
 main(int argc, char **argv)
 {
-	struct stat st;
 
 	tap_init("kaio_cancel");
-	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "slow"))) {
-		fprintf(stderr, "usage: kaio_cancel FILE [slow]\n");
-		return (2);
-	}
-	slow = argc == 3;
+	fd = kqt_file_args(argc, argv, "kaio_cancel", &slow, &fsize);
 	kqt_open_or_bail(&k);
-	if ((fd = open(argv[1], O_RDONLY)) < 0 || fstat(fd, &st) == -1)
-		tap_bail("open %s: %s", argv[1], strerror(errno));
-	fsize = st.st_size;
 	if (fsize < 4 * REGION)
 		tap_bail("%s is smaller than %jd bytes", argv[1],
 		    (intmax_t)(4 * REGION));

@@ -209,19 +209,11 @@ test_pinned(void)
 int
 main(int argc, char **argv)
 {
-	struct stat st;
 	int64_t v;
 
 	tap_init("kaio_limits");
-	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "slow"))) {
-		fprintf(stderr, "usage: kaio_limits FILE [slow]\n");
-		return (2);
-	}
-	slow = argc == 3;
+	fd = kqt_file_args(argc, argv, "kaio_limits", &slow, &fsize);
 	kqt_open_or_bail(&k);
-	if ((fd = open(argv[1], O_RDONLY)) < 0 || fstat(fd, &st) == -1)
-		tap_bail("open %s: %s", argv[1], strerror(errno));
-	fsize = st.st_size;
 	next_off = 1 << 20;
 	if ((bufs = malloc((size_t)NREQ * RLEN)) == NULL)
 		tap_bail("malloc");

@@ -272,6 +272,44 @@ reap:
 	_exit(cfails != 0 ? 1 : 0);
 }
 
+/* How the children ended. */
+struct tally {
+	int	clean;		/* exited 0 */
+	int	killed;		/* by our SIGKILL */
+	int	failed;		/* anything else */
+};
+
+/*
+ * Count child pid's end.  A SIGKILL counts as killed only where we sent
+ * one (killable); elsewhere it is a failure like any other.
+ */
+static void
+tally_status(struct tally *t, pid_t pid, int status, int killable)
+{
+
+	if (killable && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		t->killed++;
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		t->clean++;
+	else {
+		t->failed++;
+		tap_diag("child pid %d %sstatus %#x", (int)pid,
+		    killable ? "" : "ended early, ", status);
+	}
+}
+
+/* Fork child number *spawned, running for secs + 30 s at most. */
+static pid_t
+spawn(int *spawned, int secs)
+{
+	pid_t pid;
+
+	if ((pid = fork()) == 0)
+		child(*spawned, secs + 30);
+	(*spawned)++;
+	return (pid);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -279,7 +317,8 @@ main(int argc, char **argv)
 	char path[1100];
 	uint64_t end;
 	int c, e, i, kill9, nprocs, secs, status;
-	int spawned, killed, clean, failed, termed;
+	int spawned, termed;
+	struct tally t;
 	struct kqt k;
 
 	kill9 = 0;
@@ -323,12 +362,10 @@ usage:
 	tap_diag("%d processes, %d s, %s, in %s", nprocs, secs,
 	    kill9 ? "random kill -9" : "no kills", dir);
 
-	spawned = killed = clean = failed = termed = 0;
-	for (i = 0; i < nprocs; i++) {
-		if ((pids[i] = fork()) == 0)
-			child(spawned, secs + 30);
-		spawned++;
-	}
+	spawned = termed = 0;
+	memset(&t, 0, sizeof(t));
+	for (i = 0; i < nprocs; i++)
+		pids[i] = spawn(&spawned, secs);
 	end = kqt_now_us() + (uint64_t)secs * 1000000;
 	while (kqt_now_us() < end) {
 		usleep(50000 + (useconds_t)(kqt_rand() % 250000));
@@ -337,17 +374,8 @@ usage:
 			if (pids[i] <= 0 ||
 			    waitpid(pids[i], &status, WNOHANG) != pids[i])
 				continue;
-			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-				clean++;
-			else {
-				failed++;
-				tap_diag("child pid %d ended early, status "
-				    "%#x", (int)pids[i], status);
-			}
-			pids[i] = fork();
-			if (pids[i] == 0)
-				child(spawned, secs + 30);
-			spawned++;
+			tally_status(&t, pids[i], status, 0);
+			pids[i] = spawn(&spawned, secs);
 		}
 		if (kill9 && kqt_rand() % 2 == 0) {
 			i = (int)(kqt_rand() % (uint64_t)nprocs);
@@ -355,19 +383,8 @@ usage:
 				continue;
 			kill(pids[i], SIGKILL);
 			waitpid(pids[i], &status, 0);
-			if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-				killed++;
-			else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-				clean++;
-			else {
-				failed++;
-				tap_diag("child pid %d status %#x",
-				    (int)pids[i], status);
-			}
-			pids[i] = fork();
-			if (pids[i] == 0)
-				child(spawned, secs + 30);
-			spawned++;
+			tally_status(&t, pids[i], status, 1);
+			pids[i] = spawn(&spawned, secs);
 		}
 	}
 	/* Half drain and check, half die with requests in flight. */
@@ -381,24 +398,16 @@ usage:
 	}
 	for (i = 0; i < nprocs; i++) {
 		waitpid(pids[i], &status, 0);
-		if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-			killed++;
-		else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			clean++;
-		else {
-			failed++;
-			tap_diag("child pid %d status %#x", (int)pids[i],
-			    status);
-		}
+		tally_status(&t, pids[i], status, 1);
 	}
 	tap_diag("%d children: %d clean, %d killed -9, %d failed", spawned,
-	    clean, killed, failed);
-	tap_ok(failed == 0, "no child saw a wrong, missing or extra event");
-	tap_ok(clean >= termed, "every child told to stop drained cleanly "
-	    "(%d of %d)", clean, termed);
+	    t.clean, t.killed, t.failed);
+	tap_ok(t.failed == 0, "no child saw a wrong, missing or extra event");
+	tap_ok(t.clean >= termed, "every child told to stop drained cleanly "
+	    "(%d of %d)", t.clean, termed);
 	if (kill9)
-		tap_ok(killed > 0, "children were killed with requests in "
-		    "flight (%d)", killed);
+		tap_ok(t.killed > 0, "children were killed with requests in "
+		    "flight (%d)", t.killed);
 	tap_ok(kqt_wait_inflight(0, 60), "in-flight count back to 0 (now "
 	    "%jd)", (intmax_t)kqt_inflight());
 	for (i = 0; i < spawned; i++) {

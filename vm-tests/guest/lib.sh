@@ -174,6 +174,36 @@ slow_dev() {
 	    fail "gnop configure -d $2 -q 100 $1 failed"
 }
 
+# mount_slow_ufs DIR SIZE FILE MB MSEC: a UFS of SIZE on DIR holding FILE
+# (MB MiB of the test pattern, kaio_cache create), remounted so that FILE is
+# not cached; where gnop(8) exists the file system sits on it and every
+# read then waits MSEC ms.  Sets KAIO_DEV, and SLOW to "slow", or to "" if
+# gnop(8) is not available.
+mount_slow_ufs() {
+	SLOW=slow
+	if ! mount_ufs "$1" "$2" slow; then
+		diag "note - gnop(8) unavailable; running without a slow device"
+		SLOW=""
+		mount_ufs "$1" "$2"
+	fi
+	"$BIN/kaio_cache" create "$3" "$4" || fail "cannot create test file"
+	umount "$1" || fail "umount $1"
+	[ -z "$SLOW" ] || slow_dev "$KAIO_DEV" "$5"
+	mount "$KAIO_DEV" "$1" || fail "mount $KAIO_DEV $1"
+}
+
+# wait_ready FILE PID WHO: wait up to 10 s for process PID to create FILE;
+# fail if it exits first ("WHO exited before it was ready") or is late.
+wait_ready() {
+	_n=0
+	while [ ! -e "$1" ]; do
+		kill -0 "$2" 2>/dev/null || fail "$3 exited before it was ready"
+		_n=$((_n + 1))
+		[ "$_n" -le 100 ] || fail "$3 not ready within 10s"
+		sleep 0.1
+	done
+}
+
 # kaio_cleanup: unmount, destroy gnop providers and md devices (best effort)
 kaio_cleanup() {
 	for _m in $KAIO_MOUNTS; do
@@ -227,4 +257,13 @@ kaio_finish() {
 	[ "$(dmesg_count "$_leakmsg")" -eq "$_leaks" ] ||
 	    fail "kernel reported leaked $MODNAME memory at unload"
 	diag "unloaded; $MODNAME malloc type clean"
+}
+
+# kaio_teardown RC PROG: tear the file systems of a KAIO test script down
+# and fail if RC (PROG's runs) is not 0; the script then ends with
+# kaio_finish.
+kaio_teardown() {
+	kaio_cleanup
+	[ "$1" = 0 ] || fail "$2 reported failures (see 'not ok' above)"
+	trap - EXIT
 }

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <sys/event.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/sysctl.h>
 #include <sys/time.h>
 
@@ -166,6 +167,24 @@ kqt_open_or_bail(struct kqt *k)
 	if (k->info.kqi_abi_version != KQDAFS_ABI_VERSION)
 		tap_bail("ABI version %u, this program speaks %d",
 		    k->info.kqi_abi_version, KQDAFS_ABI_VERSION);
+}
+
+int
+kqt_file_args(int argc, char **argv, const char *prog, int *slowp,
+    off_t *sizep)
+{
+	struct stat st;
+	int fd;
+
+	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "slow"))) {
+		fprintf(stderr, "usage: %s FILE [slow]\n", prog);
+		exit(2);
+	}
+	*slowp = argc == 3;
+	if ((fd = open(argv[1], O_RDONLY)) < 0 || fstat(fd, &st) == -1)
+		tap_bail("open %s: %s", argv[1], strerror(errno));
+	*sizep = st.st_size;
+	return (fd);
 }
 
 void

@@ -53,6 +53,14 @@ struct kqt {
 
 int	kqt_open(struct kqt *k);	/* 0 or errno; kq is a new kqueue */
 void	kqt_open_or_bail(struct kqt *k);
+/*
+ * The arguments "FILE [slow]" of program prog: FILE opened read-only (its
+ * descriptor returned, its size in *sizep), *slowp set if "slow" was
+ * given.  Bad usage prints it and exits 2; a file that cannot be opened
+ * bails out.
+ */
+int	kqt_file_args(int argc, char **argv, const char *prog, int *slowp,
+	    off_t *sizep);
 void	kqt_close(struct kqt *k);
 
 /* ---- requests ---- */

@@ -17,13 +17,7 @@ sh -c 'exec 3<"$1" || exit 1; : >"$2"; exec sleep 30' holder \
 holder=$!
 trap 'kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null; kldunload "$MODNAME" 2>/dev/null' EXIT
 
-n=0
-while [ ! -e "$ready" ]; do
-	kill -0 "$holder" 2>/dev/null || fail "holder could not open $DEVNODE"
-	n=$((n + 1))
-	[ "$n" -le 100 ] || fail "holder did not open $DEVNODE within 10s"
-	sleep 0.1
-done
+wait_ready "$ready" "$holder" "holder (opening $DEVNODE)"
 diag "holder pid $holder has $DEVNODE open"
 
 if out=$(kldunload "$MODNAME" 2>&1); then

@@ -14,8 +14,6 @@ mount_tmpfs "$KAIO_ROOT/tmpfs"
 rc=0
 run_prog kaio_rw "$KAIO_ROOT/ufs" || { diag "kaio_rw on UFS failed"; rc=1; }
 run_prog kaio_rw "$KAIO_ROOT/tmpfs" || { diag "kaio_rw on tmpfs failed"; rc=1; }
-kaio_cleanup
-[ "$rc" = 0 ] || fail "kaio_rw reported failures (see 'not ok' above)"
-trap - EXIT
+kaio_teardown "$rc" kaio_rw
 kaio_finish
 exit 0

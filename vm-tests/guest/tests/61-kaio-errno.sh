@@ -16,8 +16,6 @@ mount_tmpfs "$KAIO_ROOT/tmpfs"
 rc=0
 run_prog kaio_errno "$KAIO_ROOT/ufs" || rc=1
 run_prog kaio_errno "$KAIO_ROOT/tmpfs" || rc=1
-kaio_cleanup
-[ "$rc" = 0 ] || fail "kaio_errno reported failures (see 'not ok' above)"
-trap - EXIT
+kaio_teardown "$rc" kaio_errno
 kaio_finish
 exit 0

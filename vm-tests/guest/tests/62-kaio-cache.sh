@@ -21,8 +21,6 @@ run_prog kaio_cache warm "$ufs/cache.dat" || rc=1
 remount "$dev" "$ufs"
 run_prog kaio_cache cold "$ufs/cache.dat" || rc=1
 run_prog kaio_cache worker "$tmp/cache.dat" || rc=1
-kaio_cleanup
-[ "$rc" = 0 ] || fail "kaio_cache reported failures (see 'not ok' above)"
-trap - EXIT
+kaio_teardown "$rc" kaio_cache
 kaio_finish
 exit 0

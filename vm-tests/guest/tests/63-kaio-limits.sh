@@ -12,23 +12,11 @@ reqs0=$(sysctl_get "$KAIO_MAX_REQS")
 pinned0=$(sysctl_get "$KAIO_MAX_PINNED")
 trap 'sysctl "$KAIO_MAX_REQS=$reqs0" "$KAIO_MAX_PINNED=$pinned0" >/dev/null 2>&1; kaio_cleanup; kldunload "$MODNAME" 2>/dev/null' EXIT
 ufs="$KAIO_ROOT/ufs"
-slow=slow
-if ! mount_ufs "$ufs" 256m slow; then
-	diag "note - gnop(8) unavailable; running without a slow device"
-	slow=""
-	mount_ufs "$ufs" 256m
-fi
-dev=$KAIO_DEV
-"$BIN/kaio_cache" create "$ufs/limits.dat" 64 || fail "cannot create test file"
-umount "$ufs" || fail "umount $ufs"
-[ -z "$slow" ] || slow_dev "$dev" 400
-mount "$dev" "$ufs" || fail "mount $dev $ufs"
+mount_slow_ufs "$ufs" 256m "$ufs/limits.dat" 64 400
 rc=0
-run_prog kaio_limits "$ufs/limits.dat" $slow || rc=1
+run_prog kaio_limits "$ufs/limits.dat" $SLOW || rc=1
 [ "$(sysctl_get "$KAIO_MAX_REQS")" = "$reqs0" ] || { diag "$KAIO_MAX_REQS not restored"; rc=1; }
 [ "$(sysctl_get "$KAIO_MAX_PINNED")" = "$pinned0" ] || { diag "$KAIO_MAX_PINNED not restored"; rc=1; }
-kaio_cleanup
-[ "$rc" = 0 ] || fail "kaio_limits reported failures (see 'not ok' above)"
-trap - EXIT
+kaio_teardown "$rc" kaio_limits
 kaio_finish
 exit 0

@@ -10,24 +10,12 @@ kaio_load
 trap 'kaio_cleanup; kldunload "$MODNAME" 2>/dev/null' EXIT
 ufs="$KAIO_ROOT/ufs"
 tmp="$KAIO_ROOT/tmpfs"
-slow=slow
-if ! mount_ufs "$ufs" 256m slow; then
-	diag "note - gnop(8) unavailable; running without a slow device"
-	slow=""
-	mount_ufs "$ufs" 256m
-fi
-dev=$KAIO_DEV
-"$BIN/kaio_cache" create "$ufs/cancel.dat" 96 || fail "cannot create test file"
-umount "$ufs" || fail "umount $ufs"
-[ -z "$slow" ] || slow_dev "$dev" 300
-mount "$dev" "$ufs" || fail "mount $dev $ufs"
+mount_slow_ufs "$ufs" 256m "$ufs/cancel.dat" 96 300
 mount_tmpfs "$tmp"
 "$BIN/kaio_cache" create "$tmp/cancel.dat" 96 || fail "cannot create tmpfs file"
 rc=0
-run_prog kaio_cancel "$ufs/cancel.dat" $slow || rc=1
+run_prog kaio_cancel "$ufs/cancel.dat" $SLOW || rc=1
 run_prog kaio_cancel "$tmp/cancel.dat" || rc=1
-kaio_cleanup
-[ "$rc" = 0 ] || fail "kaio_cancel reported failures (see 'not ok' above)"
-trap - EXIT
+kaio_teardown "$rc" kaio_cancel
 kaio_finish
 exit 0

@@ -15,25 +15,16 @@ kaio_load
 holder=""
 trap '[ -z "$holder" ] || kill -9 "$holder" 2>/dev/null; kaio_cleanup; kldunload "$MODNAME" 2>/dev/null' EXIT
 ufs="$KAIO_ROOT/ufs"
-mount_ufs "$ufs" 256m slow || skip "gnop(8) not available: cannot hold reads in flight"
+mount_slow_ufs "$ufs" 256m "$ufs/hold.dat" 128 3000
+[ -n "$SLOW" ] || skip "gnop(8) not available: cannot hold reads in flight"
 dev=$KAIO_DEV
-"$BIN/kaio_cache" create "$ufs/hold.dat" 128 || fail "cannot create test file"
-umount "$ufs" || fail "umount $ufs"
-slow_dev "$dev" 3000
-mount "$dev" "$ufs" || fail "mount $dev $ufs"
 
 for round in 1 2; do
 	rm -f "$ready"
 	require_file "$BIN/kaio_hold"
 	"$BIN/kaio_hold" "$ufs/hold.dat" 100 "$ready" &
 	holder=$!
-	n=0
-	while [ ! -e "$ready" ]; do
-		kill -0 "$holder" 2>/dev/null || fail "kaio_hold could not submit its reads"
-		n=$((n + 1))
-		[ "$n" -le 100 ] || fail "kaio_hold not ready within 10s"
-		sleep 0.1
-	done
+	wait_ready "$ready" "$holder" "kaio_hold (submitting its reads)"
 	diag "round $round - holder $holder has 100 reads submitted, in flight $(kaio_inflight)"
 	if out=$(kldunload "$MODNAME" 2>&1); then
 		fail "kldunload succeeded with requests in flight"
@@ -60,7 +51,6 @@ for round in 1 2; do
 	# The dropped reads left the file cached: drop it for round 2.
 	remount "$dev" "$ufs"
 done
-kaio_cleanup
-trap - EXIT
+kaio_teardown 0 kaio_hold
 kaio_finish
 exit 0

@@ -16,8 +16,6 @@ mount_tmpfs "$KAIO_ROOT/tmpfs"
 rc=0
 run_prog kaio_stress -k -p "$procs" -t "$secs" "$KAIO_ROOT/ufs" || rc=1
 run_prog kaio_stress -k -p "$procs" -t "$secs" "$KAIO_ROOT/tmpfs" || rc=1
-kaio_cleanup
-[ "$rc" = 0 ] || fail "kaio_stress reported failures (see 'not ok' above)"
-trap - EXIT
+kaio_teardown "$rc" kaio_stress
 kaio_finish
 exit 0
