@@ -14,7 +14,8 @@ pub const PAGE_SIZE: u64 = 4096;
 /// Held user pages covering `[addr, addr + len)`.  Released on drop
 /// (`vm_page_unhold_pages`), in any context that may take a mutex.
 pub struct HeldPages {
-    pages: KArray<*mut sys::vm_page>,
+    /// `None` when nothing is held (no memory is allocated for that).
+    pages: Option<KArray<*mut sys::vm_page>>,
     count: usize,
     offset: usize,
     len: usize,
@@ -34,18 +35,13 @@ impl HeldPages {
         Some((end - first) / PAGE_SIZE)
     }
 
-    /// No pages (a request that moves no bytes).
-    pub fn none() -> Result<HeldPages, Errno> {
-        Ok(HeldPages { pages: KArray::try_zeroed(0, Flags::WAIT)?, count: 0, offset: 0, len: 0 })
-    }
-
     /// Fault in and hold the current process's pages under `len` bytes at
     /// `addr`, writable if `writable` (the request writes the buffer).
     /// `EFAULT` if any page is not mapped with that access; `len` 0 holds
     /// nothing.  Process context; sleeps.
     pub fn hold(td: &Thread, addr: u64, len: u64, writable: bool) -> Result<HeldPages, Errno> {
         if len == 0 {
-            return HeldPages::none();
+            return Ok(HeldPages { pages: None, count: 0, offset: 0, len: 0 });
         }
         let count = HeldPages::count_for(addr, len).ok_or(Errno::EFAULT)?;
         let count = usize::try_from(count).map_err(|_| Errno::EFAULT)?;
@@ -62,7 +58,7 @@ impl HeldPages {
             // -1 (nothing held) is the only other answer the glue gives.
             return Err(Errno::EFAULT);
         }
-        Ok(HeldPages { pages, count, offset: (addr & (PAGE_SIZE - 1)) as usize, len: size })
+        Ok(HeldPages { pages: Some(pages), count, offset: (addr & (PAGE_SIZE - 1)) as usize, len: size })
     }
 
     /// Bytes covered.
@@ -78,16 +74,17 @@ impl HeldPages {
     /// The page array, its length and the offset of the buffer in the
     /// first page, for the glue.
     pub(super) fn raw_parts(&self) -> (*mut *mut sys::vm_page, i32, usize) {
-        (self.pages.as_slice().as_ptr().cast_mut(), self.count as i32, self.offset)
+        let ma = self.pages.as_ref().map_or(core::ptr::null_mut(), |p| p.as_slice().as_ptr().cast_mut());
+        (ma, self.count as i32, self.offset)
     }
 }
 
 impl Drop for HeldPages {
     fn drop(&mut self) {
-        if self.count > 0 {
+        if let Some(pages) = self.pages.as_mut() {
             // SAFETY: the first `count` entries are pages this value holds;
             // they are released once, here.
-            unsafe { sys::kqdafs_pages_release(self.pages.as_mut_slice().as_mut_ptr(), self.count as i32) }
+            unsafe { sys::kqdafs_pages_release(pages.as_mut_slice().as_mut_ptr(), self.count as i32) }
         }
     }
 }
