@@ -1,11 +1,12 @@
 //! `/dev/kqdafs`: open handles and the ioctl ABI (`kqdafs_abi::ioctl`).
 
-use crate::kaio::{self, owner::OwnerTable};
+use crate::kaio;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::cdev;
 use crate::kpi::ioctl::IoctlBuffer;
 use crate::kpi::Errno;
 use crate::module::gate;
+use crate::request::OwnerTable;
 use crate::stats::{Counted, Stats, STATS};
 use core::sync::atomic::Ordering;
 use kqdafs_abi::ioctl::Command;
@@ -41,6 +42,10 @@ pub fn ioctl(cmd: u32, buf: &mut IoctlBuffer) -> Result<(), Errno> {
         Some(Command::Info) => buf.write(&info()),
         Some(Command::KaioSubmit) => kaio::submit(&handle.requests, buf),
         Some(Command::KaioCancel) => kaio::cancel(&handle.requests, buf),
+        // The RDMA commands land with the RDMA feature.
+        Some(
+            Command::RdmaRegMr | Command::RdmaDeregMr | Command::RdmaEpPair | Command::RdmaEpClose | Command::RdmaPost,
+        ) => Err(Errno::ENOTTY),
         None => Err(Errno::ENOTTY),
     })
     .and_then(|r| r);

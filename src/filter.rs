@@ -11,14 +11,14 @@
 //!
 //! Each knote is `EV_ONESHOT`: `f_event`, called through the request's
 //! knote list when it completes (or is cancelled), hands the result over
-//! once ([`crate::kaio::RequestState::take_for_delivery`]); the kqueue
+//! once ([`crate::request::RequestState::take_for_delivery`]); the kqueue
 //! then copies the event out and drops the knote, calling `f_detach`,
 //! which lets go of the knote's hold on the request.  A kqueue closed
 //! first also calls `f_detach`, and the result is never delivered.
 
-use crate::kaio::Request;
 use crate::kpi::kqueue::KnoteRef;
 use crate::kpi::Errno;
+use crate::request::Request;
 use crate::stats::{Stats, STATS};
 use core::sync::atomic::Ordering;
 
@@ -51,7 +51,7 @@ pub fn detach(kn: &mut KnoteRef<'_>) {
     STATS.knotes.fetch_sub(1, Ordering::Relaxed);
     match request.get().state.detach() {
         // Inside the kqueue's teardown: free on the completion thread.
-        Ok(put) if put.releases() => crate::kaio::release_deferred(request),
+        Ok(put) if put.releases() => crate::request::release_deferred(request),
         _ => request.leak(),
     }
 }

@@ -7,9 +7,12 @@
 //! * [`kpi`] (kernel only): safe wrappers over the kernel programming
 //!   interfaces; the only place where `unsafe` appears.
 //! * features: [`gate`] (who keeps the module busy), [`slots`] (how filter
-//!   slots are claimed), [`stats`] (counters), and in the kernel
-//!   `module` (load/unload), `device` (`/dev/kqdafs`), `filter` (the kevent
-//!   filter callbacks).
+//!   slots are claimed), [`stats`] (counters), [`request`] (what every
+//!   asynchronous request is: state machine, per-process usage, and in the
+//!   kernel the request, its knote and its owner table), [`kaio`] (file
+//!   I/O), and in the kernel `engine` (the module's threads), `module`
+//!   (load/unload), `device` (`/dev/kqdafs`), `filter` (the kevent filter
+//!   callbacks).
 //!
 //! Everything that needs no kernel also compiles on the build host, where
 //! `cargo test` exercises it.
@@ -19,6 +22,7 @@
 
 pub mod gate;
 pub mod kaio;
+pub mod request;
 pub mod slots;
 pub mod stats;
 
@@ -32,6 +36,8 @@ pub mod kpi;
 
 #[cfg(kernel)]
 mod device;
+#[cfg(kernel)]
+mod engine;
 #[cfg(kernel)]
 mod filter;
 #[cfg(kernel)]

@@ -11,8 +11,8 @@
 //! while the kernel still counts knotes on them; the gate is reopened and
 //! nothing changes), then destroys the device and the sysctl tree.
 
+use crate::engine::{Running as Engine, WORKER_THREADS};
 use crate::gate::UsageGate;
-use crate::kaio::{Engine, WORKER_THREADS};
 use crate::kpi::cdev::Cdev;
 use crate::kpi::kqueue::{kernel_evfilt_syscount, KernelFilters};
 use crate::kpi::sysctl::{Access, SysctlTree};

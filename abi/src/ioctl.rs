@@ -6,6 +6,7 @@
 
 use crate::info::KqdafsInfo;
 use crate::kaio::{KaioCancel, KaioSubmit};
+use crate::rdma::{RdmaDeregMr, RdmaEpClose, RdmaEpPair, RdmaPost, RdmaRegMr};
 
 /// Parameter length mask (13 bits: at most 8191 bytes by value).
 pub const IOCPARM_MASK: u32 = 0x1fff;
@@ -53,11 +54,42 @@ pub const KQDAFS_IOC_INFO: u32 = ior::<KqdafsInfo>(KQDAFS_IOC_GROUP, 1);
 /// Submit a batch of KAIO requests ([`KaioSubmit`], read and written back).
 pub const KQDAFS_IOC_KAIO_SUBMIT: u32 = iowr::<KaioSubmit>(KQDAFS_IOC_GROUP, 2);
 
-/// Cancel one KAIO request ([`KaioCancel`], read and written back).
+/// Cancel one request of this descriptor, KAIO or RDMA ([`KaioCancel`],
+/// read and written back).
 pub const KQDAFS_IOC_KAIO_CANCEL: u32 = iowr::<KaioCancel>(KQDAFS_IOC_GROUP, 3);
 
+/// The kind-neutral name of [`KQDAFS_IOC_KAIO_CANCEL`]: request ids are
+/// unique over both kinds, and the command cancels either.
+pub const KQDAFS_IOC_CANCEL: u32 = KQDAFS_IOC_KAIO_CANCEL;
+
+/// Register a memory region ([`RdmaRegMr`], read and written back).
+pub const KQDAFS_IOC_RDMA_REG_MR: u32 = iowr::<RdmaRegMr>(KQDAFS_IOC_GROUP, 4);
+
+/// Deregister a memory region ([`RdmaDeregMr`]).
+pub const KQDAFS_IOC_RDMA_DEREG_MR: u32 = iow::<RdmaDeregMr>(KQDAFS_IOC_GROUP, 5);
+
+/// Make two connected loopback endpoints ([`RdmaEpPair`], read and
+/// written back).
+pub const KQDAFS_IOC_RDMA_EP_PAIR: u32 = iowr::<RdmaEpPair>(KQDAFS_IOC_GROUP, 6);
+
+/// Close an endpoint ([`RdmaEpClose`]).
+pub const KQDAFS_IOC_RDMA_EP_CLOSE: u32 = iow::<RdmaEpClose>(KQDAFS_IOC_GROUP, 7);
+
+/// Post a batch of RDMA work requests ([`RdmaPost`], read and written
+/// back).
+pub const KQDAFS_IOC_RDMA_POST: u32 = iowr::<RdmaPost>(KQDAFS_IOC_GROUP, 8);
+
 /// The commands this ABI version defines.
-pub const ALL_COMMANDS: &[u32] = &[KQDAFS_IOC_INFO, KQDAFS_IOC_KAIO_SUBMIT, KQDAFS_IOC_KAIO_CANCEL];
+pub const ALL_COMMANDS: &[u32] = &[
+    KQDAFS_IOC_INFO,
+    KQDAFS_IOC_KAIO_SUBMIT,
+    KQDAFS_IOC_KAIO_CANCEL,
+    KQDAFS_IOC_RDMA_REG_MR,
+    KQDAFS_IOC_RDMA_DEREG_MR,
+    KQDAFS_IOC_RDMA_EP_PAIR,
+    KQDAFS_IOC_RDMA_EP_CLOSE,
+    KQDAFS_IOC_RDMA_POST,
+];
 
 /// What the device does with a command word it receives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,8 +98,18 @@ pub enum Command {
     Info,
     /// [`KQDAFS_IOC_KAIO_SUBMIT`].
     KaioSubmit,
-    /// [`KQDAFS_IOC_KAIO_CANCEL`].
+    /// [`KQDAFS_IOC_KAIO_CANCEL`] (any request).
     KaioCancel,
+    /// [`KQDAFS_IOC_RDMA_REG_MR`].
+    RdmaRegMr,
+    /// [`KQDAFS_IOC_RDMA_DEREG_MR`].
+    RdmaDeregMr,
+    /// [`KQDAFS_IOC_RDMA_EP_PAIR`].
+    RdmaEpPair,
+    /// [`KQDAFS_IOC_RDMA_EP_CLOSE`].
+    RdmaEpClose,
+    /// [`KQDAFS_IOC_RDMA_POST`].
+    RdmaPost,
 }
 
 impl Command {
@@ -78,6 +120,11 @@ impl Command {
             KQDAFS_IOC_INFO => Some(Command::Info),
             KQDAFS_IOC_KAIO_SUBMIT => Some(Command::KaioSubmit),
             KQDAFS_IOC_KAIO_CANCEL => Some(Command::KaioCancel),
+            KQDAFS_IOC_RDMA_REG_MR => Some(Command::RdmaRegMr),
+            KQDAFS_IOC_RDMA_DEREG_MR => Some(Command::RdmaDeregMr),
+            KQDAFS_IOC_RDMA_EP_PAIR => Some(Command::RdmaEpPair),
+            KQDAFS_IOC_RDMA_EP_CLOSE => Some(Command::RdmaEpClose),
+            KQDAFS_IOC_RDMA_POST => Some(Command::RdmaPost),
             _ => None,
         }
     }
@@ -107,6 +154,24 @@ mod tests {
         }
         assert_eq!(Command::decode(KQDAFS_IOC_KAIO_SUBMIT), Some(Command::KaioSubmit));
         assert_eq!(Command::decode(KQDAFS_IOC_KAIO_CANCEL), Some(Command::KaioCancel));
+    }
+
+    #[test]
+    fn rdma_commands_encode_their_sizes_and_directions() {
+        let cases = [
+            (KQDAFS_IOC_RDMA_REG_MR, 4, core::mem::size_of::<RdmaRegMr>(), IOC_INOUT, Command::RdmaRegMr),
+            (KQDAFS_IOC_RDMA_DEREG_MR, 5, core::mem::size_of::<RdmaDeregMr>(), IOC_IN, Command::RdmaDeregMr),
+            (KQDAFS_IOC_RDMA_EP_PAIR, 6, core::mem::size_of::<RdmaEpPair>(), IOC_INOUT, Command::RdmaEpPair),
+            (KQDAFS_IOC_RDMA_EP_CLOSE, 7, core::mem::size_of::<RdmaEpClose>(), IOC_IN, Command::RdmaEpClose),
+            (KQDAFS_IOC_RDMA_POST, 8, core::mem::size_of::<RdmaPost>(), IOC_INOUT, Command::RdmaPost),
+        ];
+        for (cmd, num, len, dir, decoded) in cases {
+            assert_eq!(cmd & 0xff, num);
+            assert_eq!(param_len(cmd), len);
+            assert_eq!(cmd & IOC_INOUT, dir);
+            assert_eq!(Command::decode(cmd), Some(decoded));
+        }
+        assert_eq!(KQDAFS_IOC_CANCEL, KQDAFS_IOC_KAIO_CANCEL);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod filter;
 pub mod info;
 pub mod ioctl;
 pub mod kaio;
+pub mod rdma;
 
 pub use filter::{EventKind, SlotMode};
 pub use info::KqdafsInfo;
@@ -26,6 +27,11 @@ pub use kaio::{
     decode_kaio_data, decode_kaio_fflags, encode_kaio_data, kaio_fflags, validate, validate_batch, validate_cancel,
     KaioCancel, KaioCompletion, KaioError, KaioLimits, KaioOp, KaioRequest, KaioResult, KaioSubmit, ValidRequest,
     MAX_BATCH,
+};
+pub use rdma::{
+    decode_rdma_fflags, rdma_fflags, validate_ep_pair, validate_post, validate_rdma, validate_reg_mr, MrAccess,
+    RdmaCompletion, RdmaDeregMr, RdmaEpClose, RdmaEpPair, RdmaError, RdmaOp, RdmaPost, RdmaRegMr, RdmaRequest,
+    RdmaResult, ValidRdmaRequest,
 };
 
 /// Version of this ABI.  Bumped on any incompatible change; the module

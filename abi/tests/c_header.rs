@@ -9,10 +9,17 @@ use core::mem::{offset_of, size_of};
 use kqdafs_abi::filter::{
     EventKind, SlotMode, EVFILT_KAIO_DEDICATED, EVFILT_RDMA_DEDICATED, FFLAGS_OP_MASK, SHARED_SLOT,
 };
-use kqdafs_abi::ioctl::{KQDAFS_IOC_INFO, KQDAFS_IOC_KAIO_CANCEL, KQDAFS_IOC_KAIO_SUBMIT};
+use kqdafs_abi::ioctl::{
+    KQDAFS_IOC_CANCEL, KQDAFS_IOC_INFO, KQDAFS_IOC_KAIO_CANCEL, KQDAFS_IOC_KAIO_SUBMIT, KQDAFS_IOC_RDMA_DEREG_MR,
+    KQDAFS_IOC_RDMA_EP_CLOSE, KQDAFS_IOC_RDMA_EP_PAIR, KQDAFS_IOC_RDMA_POST, KQDAFS_IOC_RDMA_REG_MR,
+};
 use kqdafs_abi::kaio::{
     DEFAULT_MAX_PINNED_PER_PROC, DEFAULT_MAX_REQUESTS_PER_PROC, KAIO_MAX_LEN, VM_MAXUSER_ADDRESS_LA48,
     VM_MAXUSER_ADDRESS_LA57,
+};
+use kqdafs_abi::rdma::{
+    rdma_fflags, MrAccess, RdmaDeregMr, RdmaEpClose, RdmaEpPair, RdmaOp, RdmaPost, RdmaRegMr, RdmaRequest, RdmaResult,
+    RDMA_MAX_BATCH, RDMA_MAX_ENDPOINTS, RDMA_MAX_LEN, RDMA_MAX_MRS, RDMA_MAX_MR_LEN,
 };
 use kqdafs_abi::{
     errno, kaio_fflags, KaioCancel, KaioOp, KaioRequest, KaioResult, KaioSubmit, KqdafsInfo, KQDAFS_ABI_VERSION,
@@ -55,6 +62,25 @@ fn assertions() -> String {
     check("(unsigned)KQDAFS_IOC_INFO".into(), KQDAFS_IOC_INFO.into());
     check("(unsigned)KQDAFS_IOC_KAIO_SUBMIT".into(), KQDAFS_IOC_KAIO_SUBMIT.into());
     check("(unsigned)KQDAFS_IOC_KAIO_CANCEL".into(), KQDAFS_IOC_KAIO_CANCEL.into());
+    check("(unsigned)KQDAFS_IOC_CANCEL".into(), KQDAFS_IOC_CANCEL.into());
+    check("(unsigned)KQDAFS_IOC_RDMA_REG_MR".into(), KQDAFS_IOC_RDMA_REG_MR.into());
+    check("(unsigned)KQDAFS_IOC_RDMA_DEREG_MR".into(), KQDAFS_IOC_RDMA_DEREG_MR.into());
+    check("(unsigned)KQDAFS_IOC_RDMA_EP_PAIR".into(), KQDAFS_IOC_RDMA_EP_PAIR.into());
+    check("(unsigned)KQDAFS_IOC_RDMA_EP_CLOSE".into(), KQDAFS_IOC_RDMA_EP_CLOSE.into());
+    check("(unsigned)KQDAFS_IOC_RDMA_POST".into(), KQDAFS_IOC_RDMA_POST.into());
+    for (name, op) in [("WRITE", RdmaOp::Write), ("READ", RdmaOp::Read), ("SEND", RdmaOp::Send), ("RECV", RdmaOp::Recv)]
+    {
+        check(format!("KQDAFS_RDMA_{name}"), (op as u32).into());
+        check(format!("KQDAFS_RDMA_FFLAGS(KQDAFS_RDMA_{name})"), rdma_fflags(op).into());
+    }
+    check("KQDAFS_MR_LOCAL_WRITE".into(), MrAccess::LOCAL_WRITE.bits().into());
+    check("KQDAFS_MR_REMOTE_READ".into(), MrAccess::REMOTE_READ.bits().into());
+    check("KQDAFS_MR_REMOTE_WRITE".into(), MrAccess::REMOTE_WRITE.bits().into());
+    check("KQDAFS_RDMA_MAX_LEN".into(), RDMA_MAX_LEN.into());
+    check("KQDAFS_RDMA_MAX_MR_LEN".into(), RDMA_MAX_MR_LEN.into());
+    check("KQDAFS_RDMA_MAX_MRS".into(), RDMA_MAX_MRS.into());
+    check("KQDAFS_RDMA_MAX_ENDPOINTS".into(), RDMA_MAX_ENDPOINTS.into());
+    check("KQDAFS_RDMA_MAX_BATCH".into(), RDMA_MAX_BATCH.into());
     check("KQDAFS_KAIO_READ".into(), (KaioOp::Read as u32).into());
     check("KQDAFS_KAIO_WRITE".into(), (KaioOp::Write as u32).into());
     check("KQDAFS_KAIO_FSYNC".into(), (KaioOp::Fsync as u32).into());
@@ -121,6 +147,38 @@ fn assertions() -> String {
         "ks_pad" => pad,
     });
     layout!("kqdafs_kaio_cancel", KaioCancel { "kc_id" => id, "kc_result" => result, "kc_pad" => pad });
+    layout!("kqdafs_rdma_reg_mr", RdmaRegMr {
+        "krm_addr" => addr,
+        "krm_len" => len,
+        "krm_access" => access,
+        "krm_key" => key,
+        "krm_reserved" => reserved,
+    });
+    layout!("kqdafs_rdma_dereg_mr", RdmaDeregMr { "kdm_key" => key, "kdm_pad" => pad });
+    layout!("kqdafs_rdma_ep_pair", RdmaEpPair { "kep_ep" => ep, "kep_flags" => flags, "kep_pad" => pad });
+    layout!("kqdafs_rdma_ep_close", RdmaEpClose { "kec_ep" => ep, "kec_pad" => pad });
+    layout!("kqdafs_rdma_request", RdmaRequest {
+        "rr_op" => op,
+        "rr_flags" => flags,
+        "rr_ep" => ep,
+        "rr_kq" => kq,
+        "rr_local_key" => local_key,
+        "rr_remote_key" => remote_key,
+        "rr_local_offset" => local_offset,
+        "rr_remote_offset" => remote_offset,
+        "rr_len" => len,
+        "rr_udata" => udata,
+        "rr_reserved" => reserved,
+    });
+    layout!("kqdafs_rdma_result", RdmaResult { "rres_id" => id, "rres_error" => error, "rres_pad" => pad });
+    layout!("kqdafs_rdma_post", RdmaPost {
+        "rp_reqs" => reqs,
+        "rp_results" => results,
+        "rp_count" => count,
+        "rp_flags" => flags,
+        "rp_posted" => posted,
+        "rp_pad" => pad,
+    });
     c
 }
 

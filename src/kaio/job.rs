@@ -15,10 +15,7 @@
 //! request itself: a completed request whose event waits in a kqueue holds
 //! no file and no pages.
 
-use super::engine;
-use super::proc_usage::Charge;
-use super::request::{settle_in_place, Request};
-use super::request_state::{CommitOutcome, CompleteOutcome, Put};
+use crate::engine;
 use crate::gate::Ticket;
 use crate::kpi::alloc::KBox;
 use crate::kpi::file::{Cred, FileRef};
@@ -27,6 +24,7 @@ use crate::kpi::shared::Shared;
 use crate::kpi::taskqueue::{Job, Task};
 use crate::kpi::vnio::{self, BufReadJob, NotStarted};
 use crate::kpi::Errno;
+use crate::request::{settle_in_place, Charge, CommitOutcome, CompleteOutcome, Put, Request};
 use crate::stats::{Counted, Stats, STATS};
 use core::sync::atomic::Ordering;
 use kqdafs_abi::kaio::{encode_kaio_data, KaioOp};

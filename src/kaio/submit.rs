@@ -19,10 +19,6 @@
 //! 7. the I/O starts; from here the request always delivers its one event.
 
 use super::job::{self, IoJob, IoResources};
-use super::owner::OwnerTable;
-use super::proc_usage::UsageTable;
-use super::request::{owner_let_go, withdraw, Request};
-use super::request_state::StartOutcome;
 use crate::kpi::alloc::{Flags, KArray, KBox};
 use crate::kpi::file::{Cred, FileRef};
 use crate::kpi::ioctl::{copy_in, copy_out, IoctlBuffer};
@@ -31,15 +27,13 @@ use crate::kpi::pages::HeldPages;
 use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
 use crate::module::gate;
+use crate::request::{owner_let_go, withdraw, OwnerTable, Request, StartOutcome, USAGE};
 use crate::stats::{Stats, STATS};
 use core::sync::atomic::Ordering;
 use kqdafs_abi::kaio::{
-    validate, validate_batch, validate_cancel, KaioCancel, KaioError, KaioLimits, KaioOp, KaioRequest, KaioResult,
-    KaioSubmit, KAIO_MAX_LEN,
+    kaio_fflags, validate, validate_batch, validate_cancel, KaioCancel, KaioError, KaioLimits, KaioOp, KaioRequest,
+    KaioResult, KaioSubmit, KAIO_MAX_LEN,
 };
-
-/// Requests and held bytes per process.
-static USAGE: UsageTable = UsageTable::new();
 
 fn errno(e: KaioError) -> Errno {
     Errno::from_raw(e.errno())
@@ -103,7 +97,7 @@ fn submit_one(owner: &OwnerTable, td: &Thread, raw: &KaioRequest, limits: &KaioL
     let io_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
     let filter = i16::try_from(STATS.filter_kaio.load(Ordering::Relaxed)).map_err(|_| Errno::ENXIO)?;
 
-    let request = Request::new(v.op(), request_charge, request_ticket)?;
+    let request = Request::new(kaio_fflags(v.op()), request_charge, request_ticket)?;
     let io = IoResources::new(file, cred, pages, pinned_charge, io_ticket);
     // Allocate the job before the knote exists, so that nothing can fail
     // between registering the knote and starting the I/O.

@@ -3,7 +3,7 @@
 //! them lets go last.
 //!
 //! Who is last is not decided here: the object carries its own protocol
-//! (for a KAIO request, [`crate::kaio::RequestState`]), which answers
+//! (for a request, [`crate::request::RequestState`]), which answers
 //! "release" to exactly one party.  This type only carries the pointer
 //! across the C interfaces that hold it meanwhile (`kn_hook`, a buffer's
 //! completion argument, a task's context) and frees it once.

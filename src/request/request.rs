@@ -1,19 +1,20 @@
-//! [`Request`]: one KAIO request as the kernel keeps it between submit and
-//! the last party letting go.
+//! [`Request`]: one request (KAIO or RDMA) as the kernel keeps it between
+//! submit and the last party letting go.
 //!
 //! The request itself holds only what every party needs: its
 //! [`RequestState`], the knote list its one event goes through, its id and
-//! op, and the charge of one request against its process.  The I/O
-//! resources (file, credential, held pages) belong to the request's
-//! [`super::job::IoJob`] and are released as soon as the I/O is done,
-//! independently of how long the event waits in the kqueue.
+//! the event's `fflags` (kind and operation), and the charge of one request
+//! against its process.  The I/O resources (for KAIO: file, credential,
+//! held pages; for RDMA: the memory regions) belong to the request's job
+//! and are released as soon as the I/O is done, independently of how long
+//! the event waits in the kqueue.
 //!
 //! The request lives in a [`Shared`]: the owner table, the knote (through
 //! `kn_hook`) and the I/O job each hold a handle while `RequestState`
 //! counts them, and the party `RequestState` tells to release frees it.
 
-use super::proc_usage::Charge;
-use super::request_state::{Put, RequestState};
+use super::state::{Put, RequestState};
+use super::usage::Charge;
 use crate::gate::Ticket;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::knlist::KnList;
@@ -23,19 +24,19 @@ use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
 use crate::stats::STATS;
 use core::sync::atomic::{AtomicU64, Ordering};
-use kqdafs_abi::kaio::{kaio_fflags, KaioOp};
 
 /// Request ids: unique over the module's life, never 0.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// A KAIO request (kernel side).
+/// A request (kernel side).
 pub struct Request {
     /// Who holds the request and what is left to do (lock-free).
     pub state: RequestState,
     /// The id (the event's `ident`).
     pub id: u64,
-    /// The operation (the event's `fflags`).
-    pub op: KaioOp,
+    /// The event's `fflags`: the kind bit and the operation
+    /// (`kaio_fflags`, `rdma_fflags`).
+    fflags: u32,
     /// The knote of the request's one event.
     pub knlist: KnList,
     /// Lets a release that may not run in place (`f_detach`) hand the
@@ -47,13 +48,13 @@ pub struct Request {
 
 impl Request {
     /// A new request, held by its owner only.  Process context; sleeps.
-    pub fn new(op: KaioOp, charge: Charge, ticket: Ticket<'static>) -> Result<Shared<Request>, Errno> {
+    pub fn new(fflags: u32, charge: Charge, ticket: Ticket<'static>) -> Result<Shared<Request>, Errno> {
         let knlist = KnList::new(c"kqdafs request", Flags::WAIT)?;
         Shared::new(
             Request {
                 state: RequestState::new(),
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-                op,
+                fflags,
                 knlist,
                 task: Task::default(),
                 _charge: charge,
@@ -65,7 +66,7 @@ impl Request {
 
     /// The event's `fflags`.
     pub fn fflags(&self) -> u32 {
-        kaio_fflags(self.op)
+        self.fflags
     }
 
     /// Whether only the owner still holds the request (its event was
@@ -128,5 +129,5 @@ impl Job for Request {
 /// `f_detach`, or in the buffer I/O completion context): on the completion
 /// thread.
 pub fn release_deferred(request: Shared<Request>) {
-    super::engine::complete_later(request.into_box());
+    crate::engine::complete_later(request.into_box());
 }

@@ -1,14 +1,14 @@
-//! The module's KAIO threads: a bounded pool of workers for the requests
-//! that need file system logic or bypass the buffer cache (writes, fsync,
-//! reads on ZFS, tmpfs, …), and one completion thread that releases what
-//! the buffer I/O completion context may not (file references, held
-//! pages, credentials: `fdrop` and `crfree` may sleep).
+//! The module's threads: a bounded pool of workers for the work that may
+//! sleep or take long (KAIO writes, fsync, reads on file systems that
+//! bypass the buffer cache; RDMA transfers of the loopback provider), and
+//! one completion thread that releases what completion contexts may not
+//! (file references, held pages, credentials: `fdrop` and `crfree` may
+//! sleep).
 //!
 //! Both queues exist from load to unload; unload takes them out after the
 //! usage gate closed (no request alive) and drops them, which runs what is
 //! left queued and waits for the threads to exit.
 
-use super::job::IoJob;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::taskqueue::{Job, QueueSlot, TaskQueue};
 use crate::kpi::Errno;
@@ -45,13 +45,12 @@ impl Drop for Running {
 }
 
 /// Run `job` on a worker thread.
-pub fn run_on_worker(job: KBox<IoJob>) {
+pub fn run_on_worker<J: Job>(job: KBox<J>) {
     if let Err(job) = WORKERS.enqueue(job) {
-        // Unreachable while the job's request keeps the usage gate open
-        // (the queues go only after it closed); run it here rather than
-        // lose it.
-        kprintln!("kqdafs: no worker queue; running a request in place");
-        <IoJob as Job>::run(job);
+        // Unreachable while the job keeps the usage gate open (the queues
+        // go only after it closed); run it here rather than lose it.
+        kprintln!("kqdafs: no worker queue; running a job in place");
+        J::run(job);
     }
 }
 

@@ -15,7 +15,7 @@
 //! reserved before a batch is submitted, so inserting never allocates.
 
 use super::request::{owner_let_go, withdraw, Request};
-use super::request_state::{CancelOutcome, Misuse};
+use super::state::{CancelOutcome, Misuse};
 use crate::kpi::alloc::Flags;
 use crate::kpi::shared::Shared;
 use crate::kpi::sync::Mutex;

@@ -1,0 +1,37 @@
+//! Requests: what the module keeps for one asynchronous operation — a KAIO
+//! file I/O or an RDMA transfer — between submit and the last party
+//! letting go, whatever kind of completion it is.
+//!
+//! The parts that need no kernel compile (and are tested, including under
+//! loom) on the build host:
+//!
+//! * [`state`]: the one-word, lock-free state machine that decides, for
+//!   every party touching a request (submitter/owner, I/O completion,
+//!   knote), what it must do next, and which of them releases the
+//!   request's resources — exactly once, by whoever finishes last.
+//! * [`usage`]: the per-process limits on requests and held bytes.
+//!
+//! In the kernel, on top of those: `request` (the kernel request: state,
+//! knote list, charges, the event's `fflags`) and `owner` (the requests of
+//! one open `/dev/kqdafs`).
+
+pub mod state;
+pub mod usage;
+
+#[cfg(kernel)]
+mod owner;
+#[cfg(kernel)]
+#[allow(clippy::module_inception)]
+mod request;
+
+#[cfg(kernel)]
+pub use owner::OwnerTable;
+#[cfg(kernel)]
+pub use request::{owner_let_go, release_deferred, settle_in_place, withdraw, Request};
+pub use state::{CancelOutcome, CommitOutcome, CompleteOutcome, Misuse, Put, RequestState, StartOutcome};
+pub use usage::{Charge, UsageTable};
+
+/// Requests and held bytes per process, for every kind of request and for
+/// RDMA memory registrations.
+#[cfg(kernel)]
+pub static USAGE: UsageTable = UsageTable::new();
