@@ -24,7 +24,7 @@ use crate::kpi::shared::Shared;
 use crate::kpi::taskqueue::{Job, Task};
 use crate::kpi::vnio::{self, BufReadJob, NotStarted};
 use crate::kpi::Errno;
-use crate::request::{settle_in_place, Charge, CommitOutcome, CompleteOutcome, Put, Request};
+use crate::request::{complete_and_notify, settle_in_place, Charge, CommitOutcome, Put, Request};
 use crate::stats::{Counted, Stats, STATS};
 use core::sync::atomic::Ordering;
 use kqdafs_abi::kaio::{encode_kaio_data, KaioOp};
@@ -95,29 +95,13 @@ impl IoJob {
     }
 }
 
-/// Complete the request with `result` and notify its knote; what the I/O
-/// party must then do with its handle.
-fn complete_and_notify(request: &Shared<Request>, result: i64) -> Put {
-    Stats::bump(&STATS.kaio_completed);
-    let req = request.get();
-    match req.state.complete(result) {
-        Ok(CompleteOutcome::NotifyKnote) => {
-            req.knlist.notify(0);
-            // Misuse is impossible here (we hold the I/O reference); if it
-            // happened, keeping (leaking) is the safe answer.
-            req.state.notify_done().unwrap_or(Put::Keep)
-        }
-        Ok(CompleteOutcome::Discard) | Err(_) => Put::Keep,
-        Ok(CompleteOutcome::ReleaseNow { defer_to_taskqueue }) => Put::Release { defer_to_taskqueue },
-    }
-}
-
 /// Finish a request in a context that may sleep: release the I/O
 /// resources first, then complete and notify.
 pub fn finish_in_place(job: KBox<IoJob>, result: i64) {
     let IoJob { request, io, .. } = KBox::into_inner(job);
     drop(io);
     if let Some(request) = request {
+        Stats::bump(&STATS.kaio_completed);
         let put = complete_and_notify(&request, result);
         settle_in_place(request, put);
     }
@@ -243,6 +227,7 @@ impl BufReadJob for IoJob {
             Err(e) => encode_kaio_data(Err(e.to_raw())),
         };
         if let Some(request) = this.request.take() {
+            Stats::bump(&STATS.kaio_completed);
             if complete_and_notify(&request, result).releases() {
                 this.request = Some(request);
             } else {

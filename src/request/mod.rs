@@ -27,7 +27,7 @@ mod request;
 #[cfg(kernel)]
 pub use owner::OwnerTable;
 #[cfg(kernel)]
-pub use request::{owner_let_go, release_deferred, settle_in_place, withdraw, Request};
+pub use request::{complete_and_notify, owner_let_go, release_deferred, settle_in_place, withdraw, Request};
 pub use state::{CancelOutcome, CommitOutcome, CompleteOutcome, Misuse, Put, RequestState, StartOutcome};
 pub use usage::{Charge, UsageTable};
 

@@ -13,7 +13,7 @@
 //! `kn_hook`) and the I/O job each hold a handle while `RequestState`
 //! counts them, and the party `RequestState` tells to release frees it.
 
-use super::state::{Put, RequestState};
+use super::state::{CompleteOutcome, Put, RequestState};
 use super::usage::Charge;
 use crate::gate::Ticket;
 use crate::kpi::alloc::{Flags, KBox};
@@ -86,6 +86,24 @@ impl Request {
             STATS.knotes.fetch_sub(1, Ordering::Relaxed);
             let _ = self.state.detach();
         }
+    }
+}
+
+/// The I/O party completes the request with `result` (the event's `data`)
+/// and notifies its knote; what the I/O party must then do with its
+/// handle.  Any context, including buffer I/O completion: never sleeps.
+pub fn complete_and_notify(request: &Shared<Request>, result: i64) -> Put {
+    let req = request.get();
+    match req.state.complete(result) {
+        Ok(CompleteOutcome::NotifyKnote) => {
+            req.knlist.notify(0);
+            // Misuse is impossible here (the caller holds the I/O
+            // reference); if it happened, keeping (leaking) is the safe
+            // answer.
+            req.state.notify_done().unwrap_or(Put::Keep)
+        }
+        Ok(CompleteOutcome::Discard) | Err(_) => Put::Keep,
+        Ok(CompleteOutcome::ReleaseNow { defer_to_taskqueue }) => Put::Release { defer_to_taskqueue },
     }
 }
 
