@@ -1,0 +1,18 @@
+//! `EVFILT_RDMA`: memory-to-memory transfers of the loopback provider whose
+//! completions arrive as kevents (`abi/src/rdma.rs` is the contract).
+//!
+//! Kernel-independent parts, compiled and tested on the build host:
+//!
+//! * [`table`]: the bounded key tables of a descriptor's memory regions
+//!   and endpoints;
+//! * [`matcher`]: the SEND/RECV matcher of one connection.
+//!
+//! In the kernel, on top of those (one concern per file): `region` (a
+//! registered memory region and its held pages), `domain` (the regions,
+//! endpoints and connections of one open `/dev/kqdafs`, and the
+//! registration and endpoint ioctls), `transfer` (the work of a request
+//! and its run on a worker thread) and `post` (the post ioctl).  See
+//! `docs/rdma.md`.
+
+pub mod matcher;
+pub mod table;
