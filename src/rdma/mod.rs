@@ -16,3 +16,17 @@
 
 pub mod matcher;
 pub mod table;
+
+#[cfg(kernel)]
+mod domain;
+#[cfg(kernel)]
+mod post;
+#[cfg(kernel)]
+mod region;
+#[cfg(kernel)]
+mod transfer;
+
+#[cfg(kernel)]
+pub use domain::RdmaDomain;
+#[cfg(kernel)]
+pub use post::post;
