@@ -10,8 +10,9 @@
 //! In the kernel, on top of those (one concern per file): `region` (a
 //! registered memory region and its held pages), `domain` (the regions,
 //! endpoints and connections of one open `/dev/kqdafs`, and the
-//! registration and endpoint ioctls), `transfer` (the work of a request
-//! and its run on a worker thread) and `post` (the post ioctl).  See
+//! registration and endpoint ioctls), `transfer` (the work of a request),
+//! `provider` (the provider interface and the loopback provider, which
+//! runs transfers on the worker threads) and `post` (the post ioctl).  See
 //! `docs/rdma.md`.
 
 pub mod matcher;
@@ -21,6 +22,8 @@ pub mod table;
 mod domain;
 #[cfg(kernel)]
 mod post;
+#[cfg(kernel)]
+pub mod provider;
 #[cfg(kernel)]
 mod region;
 #[cfg(kernel)]

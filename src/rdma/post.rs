@@ -14,15 +14,16 @@
 //! 4. admission against `kern.kqdafs.max_requests_per_proc` (`EAGAIN`);
 //! 5. the request, its transfer job and its knote (`ENOMEM`, or what
 //!    `kqfd_register` says);
-//! 6. `start_io`, then WRITE/READ go to a worker, SEND/RECV to the
-//!    connection's matcher.  From here the request always delivers its
+//! 6. `start_io`, then WRITE/READ go to the provider (the loopback's
+//!    workers), SEND/RECV to the connection's matcher (a matched pair goes
+//!    to the provider as one transfer).  From here the request always delivers its
 //!    one event.
 
 use super::domain::{Checked, RdmaDomain};
 use super::matcher::{Posted, Role};
+use super::provider::{Provider, Transfer, LOOPBACK};
 use super::region::errno;
 use super::transfer::{failed, Half, TransferJob, Work};
-use crate::engine;
 use crate::kpi::alloc::{Flags, KArray, KBox};
 use crate::kpi::ioctl::{copy_in, copy_out, IoctlBuffer};
 use crate::kpi::kqueue::{check_kqueue, register_knote};
@@ -132,7 +133,7 @@ fn post_one(
         (op @ (RdmaOp::Write | RdmaOp::Read), Some(remote)) => {
             job.work = Work::OneSided { half, op, remote, remote_offset: v.remote_offset() };
             owner.insert(request);
-            engine::run_on_worker(job);
+            LOOPBACK.post(Transfer::new(job));
             return Ok(id);
         }
         (RdmaOp::Send, _) => Role::Send,
@@ -153,7 +154,7 @@ fn post_one(
             match mine.request().state.commit_io() {
                 Ok(CommitOutcome::Go) => {
                     job.work = Work::Pair { send, recv, fits };
-                    engine::run_on_worker(job);
+                    LOOPBACK.post(Transfer::new(job));
                 }
                 // Unreachable (see above); the peer, committed, still gets
                 // its one event.

@@ -20,13 +20,11 @@
 use super::matcher::Waiter;
 use super::region::MrRef;
 use crate::gate::Ticket;
-use crate::kpi::alloc::KBox;
-use crate::kpi::pages::copy_between;
 use crate::kpi::shared::Shared;
-use crate::kpi::taskqueue::{Job, Task};
+use crate::kpi::taskqueue::Task;
 use crate::request::{complete_and_notify, release_deferred, settle_in_place, CommitOutcome, Put, Request};
 use crate::stats::{Counted, Stats, STATS};
-use kqdafs_abi::errno::{ECONNRESET, EFAULT, EMSGSIZE};
+use kqdafs_abi::errno::ECONNRESET;
 use kqdafs_abi::rdma::{encode_data, RdmaOp};
 
 /// The event `data` of a request that failed with `errno`.
@@ -39,9 +37,11 @@ pub struct Half {
     /// The I/O party's handle on the request.
     request: Shared<Request>,
     /// The region the request names (local side).
-    mr: MrRef,
-    offset: u64,
-    len: u64,
+    pub(super) mr: MrRef,
+    /// The range's start in `mr`.
+    pub(super) offset: u64,
+    /// The range's length.
+    pub(super) len: u64,
     _inflight: Counted,
 }
 
@@ -155,9 +155,10 @@ pub enum Work {
     },
 }
 
-/// A transfer, run on a worker thread ([`crate::engine::run_on_worker`]).
+/// A transfer, handed to a provider as a [`super::provider::Transfer`]
+/// (the loopback runs it on a worker thread).
 pub struct TransferJob {
-    task: Task,
+    pub(super) task: Task,
     /// What to do.
     pub work: Work,
     // Last: the module stays loaded until the work above is dropped.
@@ -170,64 +171,20 @@ impl TransferJob {
     pub fn new(ticket: Ticket<'static>) -> TransferJob {
         TransferJob { task: Task::default(), work: Work::None, _ticket: ticket }
     }
-}
 
-fn copy(src: &MrRef, src_off: u64, dst: &MrRef, dst_off: u64, len: u64) -> i64 {
-    match copy_between(src.pages(), src_off, dst.pages(), dst_off, len) {
-        Ok(()) => {
-            Stats::add(&STATS.rdma_bytes, len);
-            encode_data(Ok(len))
-        }
-        // The ranges were checked at post; a region cannot shrink.
-        Err(_) => failed(EFAULT),
-    }
-}
-
-impl Job for TransferJob {
-    fn task(&self) -> &Task {
-        &self.task
-    }
-
-    /// Worker thread: commit (one-sided), move the bytes, release the
-    /// regions, complete.
-    fn run(this: KBox<Self>) {
-        let TransferJob { work, _ticket, .. } = KBox::into_inner(this);
-        match work {
-            Work::None => {}
-            Work::OneSided { half, op, remote, remote_offset } => {
-                match half.request().state.commit_io() {
-                    Ok(CommitOutcome::Go) => {}
-                    Ok(CommitOutcome::Cancelled(put)) => {
-                        drop(remote);
-                        return settle_in_place(half.strip().0, put);
-                    }
-                    // Unreachable: the job holds the I/O party's handle.
-                    Err(_) => return half.strip().0.leak(),
-                }
-                let result = match op {
-                    RdmaOp::Write => copy(&half.mr, half.offset, &remote, remote_offset, half.len),
-                    _ => copy(&remote, remote_offset, &half.mr, half.offset, half.len),
-                };
-                drop(remote);
-                half.complete(result);
-            }
-            Work::Pair { send, recv, fits } => {
-                let result =
-                    if fits { copy(&send.mr, send.offset, &recv.mr, recv.offset, send.len) } else { failed(EMSGSIZE) };
-                // Both regions go before either request completes.
-                let (send_request, recv_request) = (send.strip(), recv.strip());
-                send_request.finish(result);
-                recv_request.finish(result);
-            }
-        }
+    /// The work and the ticket (keep it until the work is dropped).
+    pub(super) fn into_parts(self) -> (Work, Ticket<'static>) {
+        let TransferJob { work, _ticket, .. } = self;
+        (work, _ticket)
     }
 }
 
 /// A half whose region was already released, to complete.
-struct Stripped(Shared<Request>);
+pub(super) struct Stripped(pub(super) Shared<Request>);
 
 impl Stripped {
-    fn finish(self, result: i64) {
+    /// Complete the request with `result` (process or worker context).
+    pub(super) fn finish(self, result: i64) {
         Stats::bump(&STATS.rdma_completed);
         let put = complete_and_notify(&self.0, result);
         settle_in_place(self.0, put);
@@ -236,7 +193,7 @@ impl Stripped {
 
 impl Half {
     /// Release the region and the gauge; keep the request to complete.
-    fn strip(self) -> Stripped {
+    pub(super) fn strip(self) -> Stripped {
         let Half { request, mr, _inflight, .. } = self;
         drop((mr, _inflight));
         Stripped(request)
