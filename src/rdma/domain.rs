@@ -105,11 +105,9 @@ impl RdmaDomain {
         // another thread filled it meanwhile).
         self.inner.lock().mrs.reserve(1).map_err(table_errno)?;
         let region = MemoryRegion::register(&td, &reg)?;
-        let key = self.inner.lock().mrs.insert(region).map_err(|(e, region)| {
-            // Released here, outside the lock (unholds pages).
-            drop(region);
-            table_errno(e)
-        })?;
+        let inserted = self.inner.lock().mrs.insert(region);
+        // A refused region is released here, outside the lock.
+        let key = inserted.map_err(|(e, _region)| table_errno(e))?;
         reg.key = key;
         buf.write(&reg)
     }
@@ -151,20 +149,18 @@ impl RdmaDomain {
             inner.conns.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
             let serial = inner.next_serial;
             inner.next_serial += 1;
-            let mut ep = [0u32; 2];
-            for (slot, side) in ep.iter_mut().zip([Side::First, Side::Second]) {
-                let endpoint = Endpoint { conn: serial, side, _count: Counted::new(&STATS.rdma_endpoints) };
-                // Room was reserved: this cannot fail; if it did, undo.
-                match inner.eps.insert(endpoint) {
-                    Ok(key) => *slot = key,
-                    Err((e, _)) => {
-                        if ep[0] != 0 {
-                            inner.eps.remove(ep[0]);
-                        }
-                        return Err(table_errno(e));
-                    }
+            let endpoint = |side| Endpoint { conn: serial, side, _count: Counted::new(&STATS.rdma_endpoints) };
+            // Room was reserved: neither insertion can fail; if one did,
+            // undo.
+            let first = inner.eps.insert(endpoint(Side::First)).map_err(|(e, _)| table_errno(e))?;
+            let second = match inner.eps.insert(endpoint(Side::Second)) {
+                Ok(key) => key,
+                Err((e, _)) => {
+                    inner.eps.remove(first);
+                    return Err(table_errno(e));
                 }
-            }
+            };
+            let ep = [first, second];
             inner.conns.push(ConnSlot { serial, open_ends: 2, conn: Connection::new() });
             pair.ep = ep;
         }

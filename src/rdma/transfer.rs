@@ -1,9 +1,11 @@
 //! The work of RDMA requests: [`Half`] (one request's side of a transfer:
 //! its handle for the I/O party, the region it names and the range) and
-//! [`TransferJob`] (a transfer run on a worker thread).
+//! [`TransferJob`] (a transfer, handed to the provider: see
+//! `provider.rs`).
 //!
-//! * WRITE/READ: one request, two regions ([`Work::OneSided`]); queued to
-//!   a worker at post, committed when the worker takes it (until then
+//! * WRITE/READ: one request, two regions ([`Work::OneSided`]); handed to
+//!   the provider at post, committed when the provider is about to move
+//!   bytes (the loopback: when a worker takes it; until then
 //!   `KQDAFS_IOC_CANCEL` completes it with `-ECANCELED`).
 //! * SEND/RECV: a request waits in its connection's matcher as a [`Half`],
 //!   started but not committed (so it can be cancelled), until the peer
@@ -11,8 +13,8 @@
 //!   transfer ([`Work::Pair`]) that completes both requests.
 //!
 //! Every path releases the regions *before* completing the request (see
-//! `region.rs`), and runs where sleeping is allowed: a worker thread, or
-//! the ioctl/close that flushes a connection.  The one exception is the
+//! `region.rs`), and runs where sleeping is allowed: a worker thread (the
+//! provider's), or the ioctl/close that flushes a connection.  The one exception is the
 //! disposal of a cancelled half under the domain lock
 //! ([`Half::dispose_locked`]), which only drops references (no sleep) and
 //! hands a request release to the completion thread.
