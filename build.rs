@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 /// value in `1500001..=1500068` covers every 15.x kernel from 15.0-RELEASE on.
 const FREEBSD_VERSION: &str = "1500001";
 
-const GLUE_SOURCES: &[&str] = &["kmod/kqdafs_module.c", "kmod/kqdafs_kpi.c", "kmod/kqdafs_io.c"];
+const GLUE_SOURCES: &[&str] = &["kmod/kqdafs_module.c", "kmod/kqdafs_kpi.c", "kmod/kqdafs_io.c", "kmod/kqdafs_rdma.c"];
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(kernel)");

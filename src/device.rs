@@ -6,6 +6,7 @@ use crate::kpi::cdev;
 use crate::kpi::ioctl::IoctlBuffer;
 use crate::kpi::Errno;
 use crate::module::gate;
+use crate::rdma::{self, RdmaDomain};
 use crate::request::OwnerTable;
 use crate::stats::{Counted, Stats, STATS};
 use core::sync::atomic::Ordering;
@@ -18,9 +19,12 @@ use kqdafs_abi::{KqdafsInfo, KQDAFS_ABI_VERSION};
 /// reference to the file goes away — on close, on process exit, or when a
 /// descriptor passed to another process is closed there.
 pub struct DeviceHandle {
-    // Field order: the requests go first (closing lets go of them), then
-    // the counts and the ticket that keep the module loaded.
+    // Field order: the requests go first (closing lets go of them, so no
+    // event is delivered for what follows), then the RDMA regions and
+    // endpoints (closing flushes what waits on them), then the counts and
+    // the ticket that keep the module loaded.
     requests: OwnerTable,
+    rdma: RdmaDomain,
     _open: Counted,
     _ticket: crate::gate::Ticket<'static>,
 }
@@ -30,8 +34,11 @@ pub struct DeviceHandle {
 pub fn open() -> Result<(), Errno> {
     let ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
     let requests = OwnerTable::new()?;
-    let handle =
-        KBox::try_new(DeviceHandle { requests, _open: Counted::new(&STATS.opens), _ticket: ticket }, Flags::WAIT)?;
+    let rdma = RdmaDomain::new()?;
+    let handle = KBox::try_new(
+        DeviceHandle { requests, rdma, _open: Counted::new(&STATS.opens), _ticket: ticket },
+        Flags::WAIT,
+    )?;
     cdev::attach_handle(handle)
 }
 
@@ -41,11 +48,19 @@ pub fn ioctl(cmd: u32, buf: &mut IoctlBuffer) -> Result<(), Errno> {
     let result = cdev::with_handle(|handle| match Command::decode(cmd) {
         Some(Command::Info) => buf.write(&info()),
         Some(Command::KaioSubmit) => kaio::submit(&handle.requests, buf),
-        Some(Command::KaioCancel) => kaio::cancel(&handle.requests, buf),
-        // The RDMA commands land with the RDMA feature.
-        Some(
-            Command::RdmaRegMr | Command::RdmaDeregMr | Command::RdmaEpPair | Command::RdmaEpClose | Command::RdmaPost,
-        ) => Err(Errno::ENOTTY),
+        Some(Command::KaioCancel) => {
+            // Any request, KAIO or RDMA: both live in the owner table.  A
+            // cancelled RDMA request waiting for a match lets go of its
+            // regions now rather than at the next match or close.
+            let result = kaio::cancel(&handle.requests, buf);
+            handle.rdma.purge_cancelled();
+            result
+        }
+        Some(Command::RdmaRegMr) => handle.rdma.reg_mr(buf),
+        Some(Command::RdmaDeregMr) => handle.rdma.dereg_mr(buf),
+        Some(Command::RdmaEpPair) => handle.rdma.ep_pair(buf),
+        Some(Command::RdmaEpClose) => handle.rdma.ep_close(buf),
+        Some(Command::RdmaPost) => rdma::post(&handle.requests, &handle.rdma, buf),
         None => Err(Errno::ENOTTY),
     })
     .and_then(|r| r);

@@ -10,7 +10,8 @@
 //!   slots are claimed), [`stats`] (counters), [`request`] (what every
 //!   asynchronous request is: state machine, per-process usage, and in the
 //!   kernel the request, its knote and its owner table), [`kaio`] (file
-//!   I/O), and in the kernel `engine` (the module's threads), `module`
+//!   I/O), [`rdma`] (memory-to-memory transfers of the loopback
+//!   provider), and in the kernel `engine` (the module's threads), `module`
 //!   (load/unload), `device` (`/dev/kqdafs`), `filter` (the kevent filter
 //!   callbacks).
 //!
@@ -22,6 +23,7 @@
 
 pub mod gate;
 pub mod kaio;
+pub mod rdma;
 pub mod request;
 pub mod slots;
 pub mod stats;

@@ -176,6 +176,13 @@ fn publish_sysctls() -> Result<SysctlTree, Errno> {
     t.add_u64(c"kaio_bufcache_hits", RO, &STATS.kaio_bufcache_hits, c"blocks found in the buffer cache")?;
     t.add_u64(c"kaio_bufcache_misses", RO, &STATS.kaio_bufcache_misses, c"blocks read from the device")?;
     t.add_u64(c"kaio_pinned_bytes", RO, &STATS.kaio_pinned_bytes, c"bytes of user memory held now")?;
+    t.add_u64(c"rdma_posted", RO, &STATS.rdma_posted, c"RDMA work requests accepted")?;
+    t.add_u64(c"rdma_refused", RO, &STATS.rdma_refused, c"RDMA work requests refused at post")?;
+    t.add_u64(c"rdma_completed", RO, &STATS.rdma_completed, c"RDMA work requests completed (not cancelled)")?;
+    t.add_u64(c"rdma_bytes", RO, &STATS.rdma_bytes, c"bytes moved by RDMA transfers")?;
+    t.add_u64(c"rdma_mrs", RO, &STATS.rdma_mrs, c"RDMA memory regions registered now")?;
+    t.add_u64(c"rdma_pinned_bytes", RO, &STATS.rdma_pinned_bytes, c"bytes held by RDMA memory regions now")?;
+    t.add_u64(c"rdma_endpoints", RO, &STATS.rdma_endpoints, c"RDMA endpoints open now")?;
     t.add_i32(c"workers", RO, &WORKERS_PUBLISHED, c"KAIO worker threads")?;
     t.add_u64(c"max_requests_per_proc", RW, &STATS.max_requests_per_proc, c"requests in flight per process")?;
     t.add_u64(c"max_pinned_per_proc", RW, &STATS.max_pinned_per_proc, c"bytes of user memory held per process")?;

@@ -44,6 +44,21 @@ pub struct Stats {
     pub kaio_bufcache_misses: AtomicU64,
     /// Bytes of user memory held by requests now.
     pub kaio_pinned_bytes: AtomicU64,
+    /// RDMA work requests accepted.
+    pub rdma_posted: AtomicU64,
+    /// RDMA work requests refused at post (their own errno).
+    pub rdma_refused: AtomicU64,
+    /// RDMA work requests completed by their transfer, a size mismatch or
+    /// a connection reset (not counting cancellations).
+    pub rdma_completed: AtomicU64,
+    /// Bytes moved by RDMA transfers.
+    pub rdma_bytes: AtomicU64,
+    /// RDMA memory regions registered now.
+    pub rdma_mrs: AtomicU64,
+    /// Bytes of user memory held by RDMA memory regions now.
+    pub rdma_pinned_bytes: AtomicU64,
+    /// RDMA endpoints open now.
+    pub rdma_endpoints: AtomicU64,
     /// Tunable: requests one process may have in flight.
     pub max_requests_per_proc: AtomicU64,
     /// Tunable: bytes of user memory one process may have held.
@@ -71,6 +86,13 @@ impl Stats {
             kaio_bufcache_hits: AtomicU64::new(0),
             kaio_bufcache_misses: AtomicU64::new(0),
             kaio_pinned_bytes: AtomicU64::new(0),
+            rdma_posted: AtomicU64::new(0),
+            rdma_refused: AtomicU64::new(0),
+            rdma_completed: AtomicU64::new(0),
+            rdma_bytes: AtomicU64::new(0),
+            rdma_mrs: AtomicU64::new(0),
+            rdma_pinned_bytes: AtomicU64::new(0),
+            rdma_endpoints: AtomicU64::new(0),
             max_requests_per_proc: AtomicU64::new(DEFAULT_MAX_REQUESTS_PER_PROC as u64),
             max_pinned_per_proc: AtomicU64::new(DEFAULT_MAX_PINNED_PER_PROC),
         }

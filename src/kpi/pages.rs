@@ -88,3 +88,30 @@ impl Drop for HeldPages {
         }
     }
 }
+
+/// Copy `len` bytes from byte `src_off` of the buffer `src` covers to byte
+/// `dst_off` of the buffer `dst` covers, through the direct map (an RDMA
+/// transfer of the loopback provider).  `EFAULT` (nothing copied) if a
+/// range is not inside its buffer.  `dst` must have been held writable.
+/// Any context: never sleeps.
+pub fn copy_between(src: &HeldPages, src_off: u64, dst: &HeldPages, dst_off: u64, len: u64) -> Result<(), Errno> {
+    if len == 0 {
+        return Ok(());
+    }
+    let inside = |pages: &HeldPages, off: u64| off.checked_add(len).is_some_and(|end| end <= pages.len as u64);
+    if !inside(src, src_off) || !inside(dst, dst_off) {
+        return Err(Errno::EFAULT);
+    }
+    let (sma, scount, spg) = src.raw_parts();
+    let (dma, dcount, dpg) = dst.raw_parts();
+    // Both offsets are below the buffer lengths (usize), so these fit.
+    let spos = spg + src_off as usize;
+    let dpos = dpg + dst_off as usize;
+    // SAFETY: both arrays hold `count` pages held by `src` and `dst`,
+    // which the borrows keep alive for the call; the ranges were checked
+    // to lie inside the buffers (and the glue checks them again against
+    // the page counts); the glue only reads and writes those pages through
+    // the direct map and keeps no pointer.
+    let ret = unsafe { sys::kqdafs_pages_copy(sma, scount, spos, dma, dcount, dpos, len as usize) };
+    Errno::result(ret).map_err(|_| Errno::EFAULT)
+}

@@ -1,6 +1,6 @@
-//! Per-process accounting of KAIO requests in flight and bytes of user
-//! memory held, against `kern.kqdafs.max_requests_per_proc` and
-//! `kern.kqdafs.max_pinned_per_proc`.
+//! Per-process accounting of requests in flight and bytes of user memory
+//! held (KAIO buffers, RDMA memory regions), against
+//! `kern.kqdafs.max_requests_per_proc` and `kern.kqdafs.max_pinned_per_proc`.
 //!
 //! A process is named by a key (its `struct proc` address, only compared).
 //! Admission takes both charges at once under one lock
@@ -85,6 +85,35 @@ impl UsageTable {
         Ok((Charge { table: self, key, requests: 1, pinned: 0 }, Charge { table: self, key, requests: 0, pinned }))
     }
 
+    /// Admit `pinned` bytes only (an RDMA memory region: no request) for
+    /// process `key` against `max_pinned`; the charge is held while the
+    /// bytes are.  `LimitExceeded` (`EAGAIN`) past the limit or if the
+    /// table cannot grow.
+    pub fn admit_pinned(&'static self, key: usize, pinned: u64, max_pinned: u64) -> Result<Charge, KaioError> {
+        let mut entries = self.entries.lock();
+        let idx = match entries.iter().position(|u| u.key == key) {
+            Some(i) => i,
+            None => {
+                entries.try_reserve(1).map_err(|_| KaioError::LimitExceeded)?;
+                entries.push(Usage { key, requests: 0, pinned: 0 });
+                entries.len() - 1
+            }
+        };
+        let u = &mut entries[idx];
+        match u.pinned.checked_add(pinned) {
+            Some(total) if total <= max_pinned => {
+                u.pinned = total;
+                Ok(Charge { table: self, key, requests: 0, pinned })
+            }
+            _ => {
+                if u.requests == 0 && u.pinned == 0 {
+                    entries.swap_remove(idx);
+                }
+                Err(KaioError::LimitExceeded)
+            }
+        }
+    }
+
     /// What `key` has charged now: (requests, bytes).
     pub fn usage(&self, key: usize) -> (u32, u64) {
         let entries = self.entries.lock();
@@ -146,6 +175,25 @@ mod tests {
         assert_eq!(T.processes(), 1);
         drop((r2, p2));
         assert_eq!(T.processes(), 0, "empty entries are removed");
+    }
+
+    #[test]
+    fn pinned_only_admission_shares_the_byte_limit_and_not_the_request_limit() {
+        static T: UsageTable = UsageTable::new();
+        let l = limits(1, 100);
+        let (r, p) = T.admit(3, 40, &l).unwrap();
+        assert_eq!(T.admit_pinned(3, 61, 100).unwrap_err(), KaioError::LimitExceeded);
+        let mr = T.admit_pinned(3, 60, 100).unwrap();
+        assert_eq!(mr.pinned(), 60);
+        assert_eq!(T.usage(3), (1, 100), "no request charged");
+        assert_eq!(T.admit(3, 0, &l).unwrap_err(), KaioError::LimitExceeded);
+        drop((r, p));
+        assert_eq!(T.usage(3), (0, 60));
+        assert_eq!(T.admit_pinned(3, u64::MAX, u64::MAX).unwrap_err(), KaioError::LimitExceeded, "no overflow");
+        drop(mr);
+        assert_eq!(T.processes(), 0);
+        assert!(T.admit_pinned(4, 101, 100).is_err());
+        assert_eq!(T.processes(), 0, "a refused first admission leaves no entry");
     }
 
     #[test]

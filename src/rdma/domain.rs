@@ -1,0 +1,267 @@
+//! [`RdmaDomain`]: the memory regions, endpoints and connections of one
+//! open `/dev/kqdafs` (its protection domain), and the registration and
+//! endpoint ioctls.
+//!
+//! One `mtx(9)` guards everything here.  Nothing sleeps under it: holding
+//! pages, allocating with `M_WAITOK`, completing requests and freeing
+//! them happen before taking it or after dropping it; under it the code
+//! only looks up, inserts with room reserved beforehand (or with
+//! `M_NOWAIT` growth), drops references (a region's last reference
+//! releases held pages, which takes only mutexes) and commits requests
+//! (atomics).  Lock order: owner table and domain are never held
+//! together; domain → completion taskqueue (a cancelled request's
+//! deferred release); a request's knote list is never taken under it.
+//!
+//! Endpoints are kept by number; each names its connection by a serial
+//! that is never reused, so a post that looked an endpoint up and comes
+//! back after it was closed finds no connection (or a closed one) and
+//! completes with `-ECONNRESET`, never on someone else's connection.
+
+use super::matcher::{Connection, Posted, Role, Side};
+use super::region::{errno, MemoryRegion, MrRef};
+use super::table::{KeyTable, TableError};
+use super::transfer::Half;
+use crate::kpi::alloc::Flags;
+use crate::kpi::ioctl::IoctlBuffer;
+use crate::kpi::karc::KArc;
+use crate::kpi::sync::Mutex;
+use crate::kpi::thread::Thread;
+use crate::kpi::Errno;
+use crate::stats::{Counted, STATS};
+use alloc::vec::Vec;
+use kqdafs_abi::rdma::{
+    validate_ep_pair, RdmaDeregMr, RdmaEpClose, RdmaEpPair, RdmaError, RdmaRegMr, ValidRdmaRequest, RDMA_MAX_ENDPOINTS,
+    RDMA_MAX_MRS,
+};
+
+/// One endpoint: its side of a connection.
+struct Endpoint {
+    conn: u64,
+    side: Side,
+    _count: Counted,
+}
+
+/// A connection and how many of its endpoints are still open.
+struct ConnSlot {
+    serial: u64,
+    open_ends: u8,
+    conn: Connection<Half>,
+}
+
+struct Inner {
+    mrs: KeyTable<MrRef>,
+    eps: KeyTable<Endpoint>,
+    conns: Vec<ConnSlot>,
+    next_serial: u64,
+}
+
+impl Inner {
+    fn conn_mut(&mut self, serial: u64) -> Option<&mut ConnSlot> {
+        self.conns.iter_mut().find(|c| c.serial == serial)
+    }
+}
+
+/// What a work request's table checks found (see [`RdmaDomain::check`]).
+pub struct Checked {
+    /// The connection's serial.
+    pub conn: u64,
+    /// The endpoint's side of it.
+    pub side: Side,
+    /// A reference on the local region.
+    pub local: MrRef,
+    /// A reference on the remote region (WRITE/READ).
+    pub remote: Option<MrRef>,
+}
+
+/// See the module documentation.
+pub struct RdmaDomain {
+    inner: Mutex<Inner>,
+}
+
+fn table_errno(e: TableError) -> Errno {
+    match e {
+        TableError::Full => errno(RdmaError::TableFull),
+        TableError::NoMemory => Errno::ENOMEM,
+    }
+}
+
+impl RdmaDomain {
+    /// An empty domain.  Sleeps.
+    pub fn new() -> Result<RdmaDomain, Errno> {
+        let inner = Inner {
+            mrs: KeyTable::new(RDMA_MAX_MRS as usize),
+            eps: KeyTable::new(RDMA_MAX_ENDPOINTS as usize),
+            conns: Vec::new(),
+            next_serial: 1,
+        };
+        Ok(RdmaDomain { inner: Mutex::new(c"kqdafs rdma", inner, Flags::WAIT)? })
+    }
+
+    /// `KQDAFS_IOC_RDMA_REG_MR`.  Process context; sleeps.
+    pub fn reg_mr(&self, buf: &mut IoctlBuffer) -> Result<(), Errno> {
+        let mut reg: RdmaRegMr = buf.read()?;
+        let td = Thread::current();
+        // A full table fails before anything is held (and again below, if
+        // another thread filled it meanwhile).
+        self.inner.lock().mrs.reserve(1).map_err(table_errno)?;
+        let region = MemoryRegion::register(&td, &reg)?;
+        let inserted = self.inner.lock().mrs.insert(region);
+        // A refused region is released here, outside the lock.
+        let key = inserted.map_err(|(e, _region)| table_errno(e))?;
+        reg.key = key;
+        buf.write(&reg)
+    }
+
+    /// `KQDAFS_IOC_RDMA_DEREG_MR`: `ENOENT` for an unknown key, `EBUSY`
+    /// while a work request that has not completed names the region.
+    /// Process context.
+    pub fn dereg_mr(&self, buf: &mut IoctlBuffer) -> Result<(), Errno> {
+        let d: RdmaDeregMr = buf.read()?;
+        if d.pad != 0 {
+            return Err(errno(RdmaError::ReservedSet));
+        }
+        // Cancelled requests still waiting for a match hold references.
+        self.purge_cancelled();
+        let region = {
+            let mut inner = self.inner.lock();
+            let Some(region) = inner.mrs.get(d.key) else {
+                return Err(errno(RdmaError::NoRegion));
+            };
+            // Every new reference is made under this lock, so a count of 1
+            // (the table's) stays 1 until the region leaves the table.
+            if KArc::count(region) > 1 {
+                return Err(errno(RdmaError::RegionBusy));
+            }
+            inner.mrs.remove(d.key)
+        };
+        drop(region);
+        Ok(())
+    }
+
+    /// `KQDAFS_IOC_RDMA_EP_PAIR`: two connected endpoints.  `ENOSPC` if
+    /// the descriptor cannot hold two more.
+    pub fn ep_pair(&self, buf: &mut IoctlBuffer) -> Result<(), Errno> {
+        let mut pair: RdmaEpPair = buf.read()?;
+        validate_ep_pair(&pair).map_err(errno)?;
+        {
+            let mut inner = self.inner.lock();
+            inner.eps.reserve(2).map_err(table_errno)?;
+            inner.conns.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+            let serial = inner.next_serial;
+            inner.next_serial += 1;
+            let endpoint = |side| Endpoint { conn: serial, side, _count: Counted::new(&STATS.rdma_endpoints) };
+            // Room was reserved: neither insertion can fail; if one did,
+            // undo.
+            let first = inner.eps.insert(endpoint(Side::First)).map_err(|(e, _)| table_errno(e))?;
+            let second = match inner.eps.insert(endpoint(Side::Second)) {
+                Ok(key) => key,
+                Err((e, _)) => {
+                    inner.eps.remove(first);
+                    return Err(table_errno(e));
+                }
+            };
+            let ep = [first, second];
+            inner.conns.push(ConnSlot { serial, open_ends: 2, conn: Connection::new() });
+            pair.ep = ep;
+        }
+        buf.write(&pair)
+    }
+
+    /// `KQDAFS_IOC_RDMA_EP_CLOSE`: close one endpoint; the connection is
+    /// closed for both, and every work request waiting on it (either
+    /// side) completes with `-ECONNRESET`.  Process context; sleeps.
+    pub fn ep_close(&self, buf: &mut IoctlBuffer) -> Result<(), Errno> {
+        let c: RdmaEpClose = buf.read()?;
+        if c.pad != 0 {
+            return Err(errno(RdmaError::ReservedSet));
+        }
+        let (flushed, gone) = {
+            let mut inner = self.inner.lock();
+            let Some(endpoint) = inner.eps.remove(c.ep) else {
+                return Err(errno(RdmaError::NoEndpoint));
+            };
+            let Some(at) = inner.conns.iter().position(|s| s.serial == endpoint.conn) else {
+                return Ok(());
+            };
+            let slot = &mut inner.conns[at];
+            slot.open_ends = slot.open_ends.saturating_sub(1);
+            let flushed = slot.conn.close();
+            let gone = (slot.open_ends == 0).then(|| inner.conns.swap_remove(at));
+            (flushed, (endpoint, gone))
+        };
+        drop(gone);
+        for half in flushed {
+            half.reset();
+        }
+        Ok(())
+    }
+
+    /// A work request's table checks, in the ABI's order: the endpoint
+    /// (`NoEndpoint`, `NotConnected`), the local region and, for
+    /// WRITE/READ, the remote one (`NoRegion`, `AccessDenied`,
+    /// `OutOfRegion`).  References on the regions on success.
+    pub fn check(&self, v: &ValidRdmaRequest) -> Result<Checked, RdmaError> {
+        let op = v.op();
+        let mut inner = self.inner.lock();
+        let (conn, side) = {
+            let ep = inner.eps.get(v.ep()).ok_or(RdmaError::NoEndpoint)?;
+            (ep.conn, ep.side)
+        };
+        match inner.conn_mut(conn) {
+            Some(slot) if !slot.conn.is_closed() => {}
+            _ => return Err(RdmaError::NotConnected),
+        }
+        let local = inner.mrs.get(v.local_key()).ok_or(RdmaError::NoRegion)?;
+        local.check(v.local_offset(), v.len(), op.local_access())?;
+        let remote = if op.is_one_sided() {
+            let remote = inner.mrs.get(v.remote_key()).ok_or(RdmaError::NoRegion)?;
+            remote.check(v.remote_offset(), v.len(), op.remote_access())?;
+            Some(remote.clone())
+        } else {
+            None
+        };
+        Ok(Checked { conn, side, local: local.clone(), remote })
+    }
+
+    /// Give `half` (a started SEND or RECV) to its connection's matcher.
+    /// Candidates met are committed (cancelled ones disposed of) under the
+    /// lock; `half` itself is not committed here.
+    pub fn match_or_wait(&self, conn: u64, side: Side, role: Role, half: Half) -> Posted<Half> {
+        let mut inner = self.inner.lock();
+        match inner.conn_mut(conn) {
+            Some(slot) => slot.conn.post(side, role, half, Half::commit_locked),
+            // Both endpoints closed since the check.
+            None => Posted::Closed(half),
+        }
+    }
+
+    /// Dispose of every waiting request that was cancelled (the cancel
+    /// ioctl completed it), so that it holds no region and no request
+    /// slot until a match or a close comes.
+    pub fn purge_cancelled(&self) {
+        let mut inner = self.inner.lock();
+        for slot in inner.conns.iter_mut() {
+            slot.conn.purge(Half::purge_locked);
+        }
+    }
+}
+
+impl Drop for RdmaDomain {
+    /// The descriptor is closed (its owner table went first, so no event
+    /// is delivered): close every connection, flushing what waits, then
+    /// drop the regions (a running transfer keeps its own).  Process
+    /// context.
+    fn drop(&mut self) {
+        let (conns, eps, mrs) = {
+            let mut inner = self.inner.lock();
+            (core::mem::take(&mut inner.conns), inner.eps.take_all(), inner.mrs.take_all())
+        };
+        for mut slot in conns {
+            for half in slot.conn.close() {
+                half.reset();
+            }
+        }
+        drop(eps);
+        drop(mrs);
+    }
+}

@@ -1,0 +1,174 @@
+//! `KQDAFS_IOC_RDMA_POST`: a batch of work requests.
+//!
+//! The batch is checked as a whole first ([`validate_post`], then both
+//! user arrays are read and the result array written once, so an unusable
+//! array fails the ioctl with `EFAULT` before anything is posted).  Then
+//! each request is checked and posted on its own, in the ABI's order —
+//! each step either fails with the request's errno, having released what
+//! the earlier steps took, or hands its resource to the next:
+//!
+//! 1. [`validate_rdma`]: the request's bytes (`EINVAL`, `EBADF`);
+//! 2. `kq` is a kqueue (`EBADF`, `ENOTCAPABLE`);
+//! 3. the domain's tables: endpoint, local and remote region (`ENOENT`,
+//!    `ENOTCONN`, `EACCES`, `EFAULT`), taking references on the regions;
+//! 4. admission against `kern.kqdafs.max_requests_per_proc` (`EAGAIN`);
+//! 5. the request, its transfer job and its knote (`ENOMEM`, or what
+//!    `kqfd_register` says);
+//! 6. `start_io`, then WRITE/READ go to the provider (the loopback's
+//!    workers), SEND/RECV to the connection's matcher (a matched pair goes
+//!    to the provider as one transfer).  From here the request always delivers its
+//!    one event.
+
+use super::domain::{Checked, RdmaDomain};
+use super::matcher::{Posted, Role};
+use super::provider::{Provider, Transfer, LOOPBACK};
+use super::region::errno;
+use super::transfer::{failed, Half, TransferJob, Work};
+use crate::kpi::alloc::{Flags, KArray, KBox};
+use crate::kpi::ioctl::{copy_in, copy_out, IoctlBuffer};
+use crate::kpi::kqueue::{check_kqueue, register_knote};
+use crate::kpi::thread::Thread;
+use crate::kpi::Errno;
+use crate::module::gate;
+use crate::request::{owner_let_go, withdraw, CommitOutcome, OwnerTable, Request, StartOutcome, USAGE};
+use crate::stats::{Stats, STATS};
+use core::sync::atomic::Ordering;
+use kqdafs_abi::errno::{ECANCELED, ECONNRESET, EFAULT};
+use kqdafs_abi::kaio::{KaioLimits, KAIO_MAX_LEN};
+use kqdafs_abi::rdma::{
+    rdma_fflags, validate_post, validate_rdma, RdmaError, RdmaOp, RdmaPost, RdmaRequest, RdmaResult,
+};
+
+/// The request limit now, for the current process (RDMA requests hold no
+/// bytes of their own: their regions were charged at registration).
+fn current_limits(td: &Thread) -> KaioLimits {
+    KaioLimits {
+        max_len: KAIO_MAX_LEN,
+        max_inflight: u32::try_from(STATS.max_requests_per_proc.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
+        max_pinned: u64::MAX,
+        max_user_address: td.user_max_address(),
+    }
+}
+
+/// `KQDAFS_IOC_RDMA_POST`.  Process context; sleeps.
+pub fn post(owner: &OwnerTable, domain: &RdmaDomain, buf: &mut IoctlBuffer) -> Result<(), Errno> {
+    let td = Thread::current();
+    let limits = current_limits(&td);
+    let mut p: RdmaPost = buf.read()?;
+    let count = validate_post(&p, limits.max_user_address).map_err(errno)? as usize;
+    let mut reqs = KArray::<RdmaRequest>::try_zeroed(count, Flags::WAIT)?;
+    copy_in(p.reqs, reqs.as_mut_slice()).map_err(|_| errno(RdmaError::BatchArray))?;
+    let mut results = KArray::<RdmaResult>::try_zeroed(count, Flags::WAIT)?;
+    // Prove the result array writable before posting anything.
+    copy_out(results.as_slice(), p.results).map_err(|_| errno(RdmaError::BatchArray))?;
+    owner.sweep();
+    owner.reserve(count)?;
+    let mut posted = 0u32;
+    for (req, result) in reqs.as_slice().iter().zip(results.as_mut_slice().iter_mut()) {
+        match post_one(owner, domain, &td, req, &limits) {
+            Ok(id) => {
+                *result = RdmaResult { id, error: 0, pad: 0 };
+                posted += 1;
+                Stats::bump(&STATS.rdma_posted);
+            }
+            Err(e) => {
+                *result = RdmaResult { id: 0, error: e.to_raw(), pad: 0 };
+                Stats::bump(&STATS.rdma_refused);
+            }
+        }
+    }
+    owner.unreserve(count - posted as usize);
+    // As in KAIO submit: the requests are posted; a result array unmapped
+    // meanwhile does not undo that.
+    let _ = copy_out(results.as_slice(), p.results);
+    p.posted = posted;
+    buf.write(&p)
+}
+
+/// Check and post one work request; its id.
+fn post_one(
+    owner: &OwnerTable,
+    domain: &RdmaDomain,
+    td: &Thread,
+    raw: &RdmaRequest,
+    limits: &KaioLimits,
+) -> Result<u64, Errno> {
+    let v = validate_rdma(raw).map_err(errno)?;
+    check_kqueue(td, v.kq())?;
+    let Checked { conn, side, local, remote } = domain.check(&v).map_err(errno)?;
+    let (request_charge, _no_bytes) =
+        USAGE.admit(td.process_key(), 0, limits).map_err(|_| errno(RdmaError::LimitExceeded))?;
+    let request_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
+    let io_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
+    let filter = i16::try_from(STATS.filter_rdma.load(Ordering::Relaxed)).map_err(|_| Errno::ENXIO)?;
+
+    let request = Request::new(rdma_fflags(v.op()), request_charge, request_ticket)?;
+    // Allocate the job before the knote exists, so that nothing can fail
+    // between registering the knote and starting the transfer.
+    let mut job = match KBox::try_new(TransferJob::new(io_ticket), Flags::WAIT) {
+        Ok(job) => job,
+        Err(e) => {
+            owner_let_go(request);
+            return Err(e);
+        }
+    };
+    let (id, fflags) = (request.get().id, request.get().fflags());
+    if let Err(e) = register_knote(td, v.kq(), filter, id, fflags, &request, v.udata()) {
+        // No knote, no transfer: the job holds no handle yet.
+        drop(job);
+        owner_let_go(request);
+        return Err(e);
+    }
+    match request.get().state.start_io() {
+        Ok(StartOutcome::Go) => {}
+        // Nobody can cancel a request that is not in the table yet.
+        Ok(StartOutcome::Cancelled) | Err(_) => {
+            drop(job);
+            withdraw(td, request);
+            return Err(Errno::ECANCELED);
+        }
+    }
+    let half = Half::new(request.share(), local, v.local_offset(), v.len());
+    let role = match (v.op(), remote) {
+        (op @ (RdmaOp::Write | RdmaOp::Read), Some(remote)) => {
+            job.work = Work::OneSided { half, op, remote, remote_offset: v.remote_offset() };
+            owner.insert(request);
+            LOOPBACK.post(Transfer::new(job));
+            return Ok(id);
+        }
+        (RdmaOp::Send, _) => Role::Send,
+        (RdmaOp::Recv, _) => Role::Recv,
+        // Unreachable: the checks give one-sided requests a remote region.
+        (RdmaOp::Write | RdmaOp::Read, None) => {
+            half.flush(failed(EFAULT));
+            owner.insert(request);
+            return Ok(id);
+        }
+    };
+    // Matched before the request enters the owner table, so that it cannot
+    // be cancelled while the match is made: committing it below cannot
+    // fail.
+    match domain.match_or_wait(conn, side, role, half) {
+        Posted::Matched { send, recv, fits } => {
+            let mine = if role == Role::Send { &send } else { &recv };
+            match mine.request().state.commit_io() {
+                Ok(CommitOutcome::Go) => {
+                    job.work = Work::Pair { send, recv, fits };
+                    LOOPBACK.post(Transfer::new(job));
+                }
+                // Unreachable (see above); the peer, committed, still gets
+                // its one event.
+                _ => {
+                    let (mine, peer) = if role == Role::Send { (send, recv) } else { (recv, send) };
+                    mine.flush(failed(ECANCELED));
+                    peer.complete(failed(ECANCELED));
+                }
+            }
+        }
+        Posted::Waiting => drop(job),
+        Posted::Closed(half) => half.flush(failed(ECONNRESET)),
+        Posted::NoMemory(half) => half.flush(failed(Errno::ENOMEM.to_raw())),
+    }
+    owner.insert(request);
+    Ok(id)
+}

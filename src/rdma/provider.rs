@@ -1,0 +1,197 @@
+//! The provider interface: what moves the bytes of a committed-to
+//! transfer, and how it hands the transfer back with a status and a byte
+//! count.  The module ships one provider, the [`Loopback`], which copies
+//! between the two regions with the CPU on the module's worker threads.
+//!
+//! The request core ([`super::post`], the matcher, cancel and close) owns
+//! everything about requests; a provider only sees a [`Transfer`]:
+//!
+//! 1. [`Provider::post`] takes it (from the post ioctl, process context;
+//!    a provider must not sleep there for long and must not fail: it
+//!    queues);
+//! 2. the provider calls [`Transfer::commit`] when it is about to move
+//!    bytes — the last point `KQDAFS_IOC_CANCEL` can stop a WRITE or
+//!    READ; a matched SEND/RECV pair is committed already;
+//! 3. it moves [`Transfer::len`] bytes from [`Transfer::source`] to
+//!    [`Transfer::destination`] (a SEND longer than its RECV has no spans
+//!    and length 0: nothing to move);
+//! 4. it hands the transfer back, exactly once, with
+//!    [`Transfer::complete`]`(Ok(bytes))` or `Err(errno)`: the regions are
+//!    released, then each request completes with one event.
+//!
+//! Steps 2 and 4 may sleep (they may release requests and pages): a
+//! provider calls them from a thread, as the loopback's workers do.
+
+use super::transfer::{failed, Half, TransferJob, Work};
+use crate::engine;
+use crate::gate::Ticket;
+use crate::kpi::alloc::KBox;
+use crate::kpi::pages::{copy_between, HeldPages};
+use crate::kpi::taskqueue::{Job, Task};
+use crate::request::{settle_in_place, CommitOutcome};
+use crate::stats::{Stats, STATS};
+use kqdafs_abi::errno::{EFAULT, EMSGSIZE};
+use kqdafs_abi::rdma::{encode_data, RdmaOp};
+
+/// Where bytes are read or written: a byte offset into a region's held
+/// pages.
+pub struct Span<'a> {
+    /// The region's pages.
+    pub pages: &'a HeldPages,
+    /// Where the range starts in them (checked at post to lie inside,
+    /// with the transfer's length).
+    pub offset: u64,
+}
+
+/// A transfer between two regions, on its way through a provider.  See
+/// the module documentation.
+pub struct Transfer {
+    job: KBox<TransferJob>,
+}
+
+impl Transfer {
+    /// Wrap a job whose work is set.
+    pub(super) fn new(job: KBox<TransferJob>) -> Transfer {
+        Transfer { job }
+    }
+
+    /// Commit before moving bytes; `None` if the request was cancelled
+    /// meanwhile (everything is released and the event was the
+    /// cancel's).  Thread context; may sleep.
+    pub fn commit(self) -> Option<Transfer> {
+        let Work::OneSided { half, .. } = &self.job.work else {
+            return Some(self);
+        };
+        match half.request().state.commit_io() {
+            Ok(CommitOutcome::Go) => Some(self),
+            Ok(CommitOutcome::Cancelled(put)) => {
+                if let (Work::OneSided { half, remote, .. }, _ticket) = self.take_work() {
+                    drop(remote);
+                    settle_in_place(half.strip().0, put);
+                }
+                None
+            }
+            // Unreachable: the transfer holds the I/O party's handle.
+            Err(_) => None,
+        }
+    }
+
+    /// The work, out of the job, and the job's ticket (which keeps the
+    /// module loaded until the caller is done with the work).
+    fn take_work(self) -> (Work, Ticket<'static>) {
+        KBox::into_inner(self.job).into_parts()
+    }
+
+    /// Bytes to move.
+    pub fn len(&self) -> u64 {
+        match &self.job.work {
+            Work::OneSided { half, .. } => half.len,
+            Work::Pair { send, fits: true, .. } => send.len,
+            Work::Pair { fits: false, .. } | Work::None => 0,
+        }
+    }
+
+    /// Whether there is nothing to move.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Where the bytes come from (`None`: nothing to move).
+    pub fn source(&self) -> Option<Span<'_>> {
+        match &self.job.work {
+            Work::OneSided { half, op: RdmaOp::Write, .. } => Some(span(half)),
+            Work::OneSided { remote, remote_offset, .. } => {
+                Some(Span { pages: remote.pages(), offset: *remote_offset })
+            }
+            Work::Pair { send, fits: true, .. } => Some(span(send)),
+            Work::Pair { fits: false, .. } | Work::None => None,
+        }
+    }
+
+    /// Where the bytes go (`None`: nothing to move).
+    pub fn destination(&self) -> Option<Span<'_>> {
+        match &self.job.work {
+            Work::OneSided { op: RdmaOp::Write, remote, remote_offset, .. } => {
+                Some(Span { pages: remote.pages(), offset: *remote_offset })
+            }
+            Work::OneSided { half, .. } => Some(span(half)),
+            Work::Pair { recv, fits: true, .. } => Some(span(recv)),
+            Work::Pair { fits: false, .. } | Work::None => None,
+        }
+    }
+
+    /// The provider is done: `Ok(bytes moved)` or `Err(errno)`.  The
+    /// regions are released first, then every request of the transfer
+    /// completes (a SEND longer than its RECV: both with `-EMSGSIZE`,
+    /// whatever the provider says).  Thread context; may sleep.
+    pub fn complete(self, outcome: Result<u64, i32>) {
+        let result = match outcome {
+            Ok(bytes) => {
+                Stats::add(&STATS.rdma_bytes, bytes);
+                encode_data(Ok(bytes))
+            }
+            Err(errno) => failed(errno),
+        };
+        let (work, _ticket) = self.take_work();
+        match work {
+            Work::None => {}
+            Work::OneSided { half, remote, .. } => {
+                drop(remote);
+                half.complete(result);
+            }
+            Work::Pair { send, recv, fits } => {
+                let result = if fits { result } else { failed(EMSGSIZE) };
+                // Both regions go before either request completes.
+                let (send, recv) = (send.strip(), recv.strip());
+                send.finish(result);
+                recv.finish(result);
+            }
+        }
+    }
+}
+
+fn span(half: &Half) -> Span<'_> {
+    Span { pages: half.mr.pages(), offset: half.offset }
+}
+
+/// A provider of RDMA transfers.  See the module documentation.
+pub trait Provider: Sync {
+    /// Take `transfer`; hand it back later with [`Transfer::complete`],
+    /// exactly once (after [`Transfer::commit`], which may consume it).
+    fn post(&self, transfer: Transfer);
+}
+
+/// The loopback provider: both ends of every connection are regions of
+/// this host; a worker thread copies through the direct map.
+pub struct Loopback;
+
+/// The module's loopback provider.
+pub static LOOPBACK: Loopback = Loopback;
+
+impl Provider for Loopback {
+    fn post(&self, transfer: Transfer) {
+        engine::run_on_worker(transfer.job);
+    }
+}
+
+impl Job for TransferJob {
+    fn task(&self) -> &Task {
+        &self.task
+    }
+
+    /// The loopback's worker thread: commit, copy, complete.
+    fn run(this: KBox<Self>) {
+        let Some(transfer) = Transfer::new(this).commit() else {
+            return;
+        };
+        let outcome = match (transfer.source(), transfer.destination()) {
+            (Some(src), Some(dst)) => {
+                let len = transfer.len();
+                // The ranges were checked at post; a region cannot shrink.
+                copy_between(src.pages, src.offset, dst.pages, dst.offset, len).map(|()| len).map_err(|_| EFAULT)
+            }
+            _ => Ok(0),
+        };
+        transfer.complete(outcome);
+    }
+}

@@ -1,0 +1,97 @@
+//! [`MemoryRegion`]: a registered range of the caller's memory, its pages
+//! held from `KQDAFS_IOC_RDMA_REG_MR` until the last reference goes.
+//!
+//! A region is shared ([`MrRef`]) by its descriptor's table and by every
+//! work request that names it, from post until the request's transfer is
+//! over (the references are dropped *before* the request completes, so a
+//! program that saw every event of a region can deregister it at once).
+//! Deregistration is refused (`EBUSY`) while a request holds a reference;
+//! closing the descriptor drops the table's reference, and a transfer
+//! still running keeps the pages until it ends.  Whoever drops the last
+//! reference releases the pages (`vm_page_unhold_pages`, never sleeps),
+//! the byte charge and the gauges.
+
+use crate::kpi::alloc::Flags;
+use crate::kpi::karc::KArc;
+use crate::kpi::pages::HeldPages;
+use crate::kpi::thread::Thread;
+use crate::kpi::Errno;
+use crate::request::{Charge, USAGE};
+use crate::stats::{Counted, Stats, STATS};
+use core::sync::atomic::Ordering;
+use kqdafs_abi::rdma::{range_in_region, validate_reg_mr, MrAccess, RdmaError, RdmaRegMr};
+
+/// A shared reference on a region.
+pub type MrRef = KArc<MemoryRegion>;
+
+/// Bytes held, as `kern.kqdafs.rdma_pinned_bytes` shows them.
+struct PinnedGauge(u64);
+
+impl PinnedGauge {
+    fn new(bytes: u64) -> PinnedGauge {
+        Stats::add(&STATS.rdma_pinned_bytes, bytes);
+        PinnedGauge(bytes)
+    }
+}
+
+impl Drop for PinnedGauge {
+    fn drop(&mut self) {
+        STATS.rdma_pinned_bytes.fetch_sub(self.0, Ordering::Relaxed);
+    }
+}
+
+/// See the module documentation.
+pub struct MemoryRegion {
+    pages: HeldPages,
+    access: MrAccess,
+    _pinned: Charge,
+    _gauge: PinnedGauge,
+    _count: Counted,
+}
+
+impl MemoryRegion {
+    /// Check `reg`, admit its bytes against
+    /// `kern.kqdafs.max_pinned_per_proc` (`EAGAIN`) and hold its pages
+    /// (`EFAULT` if any is not mapped with the access the rights need).
+    /// Process context; sleeps.
+    pub fn register(td: &Thread, reg: &RdmaRegMr) -> Result<MrRef, Errno> {
+        let access = validate_reg_mr(reg, td.user_max_address()).map_err(errno)?;
+        let max_pinned = STATS.max_pinned_per_proc.load(Ordering::Relaxed);
+        let charge =
+            USAGE.admit_pinned(td.process_key(), reg.len, max_pinned).map_err(|_| errno(RdmaError::LimitExceeded))?;
+        let pages = HeldPages::hold(td, reg.addr, reg.len, access.needs_writable_pages()).map_err(|e| match e {
+            Errno::ENOMEM => Errno::ENOMEM,
+            _ => errno(RdmaError::RegionRange),
+        })?;
+        let region = MemoryRegion {
+            pages,
+            access,
+            _gauge: PinnedGauge::new(charge.pinned()),
+            _pinned: charge,
+            _count: Counted::new(&STATS.rdma_mrs),
+        };
+        KArc::try_new(region, Flags::WAIT)
+    }
+
+    /// Whether `[offset, offset + len)` may be used with the rights
+    /// `need`: `AccessDenied` (`EACCES`) or `OutOfRegion` (`EFAULT`).
+    pub fn check(&self, offset: u64, len: u64, need: MrAccess) -> Result<(), RdmaError> {
+        if !self.access.contains(need) {
+            return Err(RdmaError::AccessDenied);
+        }
+        if !range_in_region(offset, len, self.pages.len() as u64) {
+            return Err(RdmaError::OutOfRegion);
+        }
+        Ok(())
+    }
+
+    /// The held pages.
+    pub fn pages(&self) -> &HeldPages {
+        &self.pages
+    }
+}
+
+/// The errno a program sees for `e`.
+pub fn errno(e: RdmaError) -> Errno {
+    Errno::from_raw(e.errno())
+}
