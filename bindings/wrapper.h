@@ -5,5 +5,6 @@
  * struct layout is written by hand.
  */
 #include "../kmod/kqdafs_glue.h"
+#include "../kmod/kqdafs_kapi_glue.h"
 #include <sys/errno.h>
 #include <sys/ioccom.h>

@@ -25,6 +25,7 @@ pub mod kaio;
 pub mod request;
 pub mod slots;
 pub mod stats;
+pub mod upcall;
 
 extern crate alloc;
 
