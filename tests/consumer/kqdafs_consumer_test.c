@@ -144,6 +144,8 @@ ctest_submit(struct ctest_run *run, struct kqdafs_consumer *kc,
 	switch (ct->ct_op) {
 	case KQDAFS_CTEST_READ:
 	case KQDAFS_CTEST_DEPTH:
+	case KQDAFS_CTEST_CANCEL:
+	case KQDAFS_CTEST_DESTROY:
 		return (kqdafs_kaio_read(kc, fp, off,
 		    r->cr_buf + ct->ct_misalign, ct->ct_len, i, &r->cr_id));
 	case KQDAFS_CTEST_FSYNC:
@@ -222,8 +224,7 @@ ctest_run(struct thread *td, struct kqdafs_ctest *ct)
 			continue;
 		run->cr_reqs[i].cr_buf = malloc(ct->ct_misalign + ct->ct_len,
 		    M_CTEST, M_WAITOK | M_ZERO);
-		if (ct->ct_op == KQDAFS_CTEST_READ ||
-		    ct->ct_op == KQDAFS_CTEST_DEPTH)
+		if (ct->ct_op != KQDAFS_CTEST_WRITE)
 			continue;
 		off = (uint64_t)ct->ct_offset + (uint64_t)i * ct->ct_len;
 		for (j = 0; j < ct->ct_len; j++)

@@ -18,22 +18,24 @@
 #define	KQDAFS_CTEST_READ	1	/* read, check the pattern */
 #define	KQDAFS_CTEST_WRITE	2	/* write the pattern */
 #define	KQDAFS_CTEST_FSYNC	3	/* fsync, ct_count times */
-#define	KQDAFS_CTEST_CANCEL	4	/* write, then cancel every request */
+#define	KQDAFS_CTEST_CANCEL	4	/* read, then cancel every request */
 #define	KQDAFS_CTEST_DEPTH	5	/* read ct_count without reaping (EAGAIN) */
-#define	KQDAFS_CTEST_DESTROY	6	/* write, destroy with requests in flight */
+#define	KQDAFS_CTEST_DESTROY	6	/* read, destroy with requests in flight */
 
 #define	KQDAFS_CTEST_MAX_COUNT	1024
 #define	KQDAFS_CTEST_MAX_LEN	(1024 * 1024)
 
 /*
- * The byte at file offset off of a pattern file: written by the guest
- * test before a READ, by the module for a WRITE.
+ * The byte at file offset off of a pattern file: the pattern of the
+ * guest tests (kqt_pat() in tests/guest/lib/kqt.c, the files
+ * "kaio_cache create" writes), checked after a READ and written by a
+ * WRITE.
  */
 static __inline uint8_t
 kqdafs_ctest_byte(uint64_t off)
 {
 
-	return ((uint8_t)(((off >> 12) * 7 + off * 13 + 5) & 0xff));
+	return ((uint8_t)(((off + 1) * 0x9e3779b97f4a7c15ULL) >> 56));
 }
 
 struct kqdafs_ctest {
