@@ -153,7 +153,7 @@ test-lint: bootstrap
 	    $(CARGO) clippy -p kqdafs-user --release --target $(UTARGET) -- -D warnings
 
 test-man:
-	mandoc -Tlint -Wwarning man/*.4
+	mandoc -Tlint -Wwarning man/*.4 man/*.9
 
 test-vm-harness:
 	python3 -m unittest discover -s vm-tests/tests -t vm-tests

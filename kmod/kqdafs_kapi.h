@@ -15,9 +15,10 @@
  * sees the global symbols of the modules it depends on).  kqdafs cannot be
  * unloaded while such a module is loaded, nor while a consumer exists.
  *
- * Contexts: every function sleeps unless it says otherwise; none may be
- * called from an upcall of the same consumer except kqdafs_consumer_poll()
- * (never sleeps) and the submit/cancel functions from a DELAYED upcall.
+ * Contexts: every function may sleep unless it says otherwise.  From a
+ * DIRECT upcall only kqdafs_consumer_poll() and kqdafs_cancel() may be
+ * called; from a DELAYED upcall anything but kqdafs_consumer_destroy()
+ * of the same consumer.
  */
 #ifndef _KQDAFS_KAPI_H_
 #define	_KQDAFS_KAPI_H_
@@ -111,8 +112,11 @@ u_int	kqdafs_consumer_poll(struct kqdafs_consumer *c,
  * or kmem_malloc() (wired kernel memory, reached through its pages) and
  * stay allocated, and for a write unchanged, until the completion is
  * delivered.  fp must be a regular file open for reading (writing); it
- * is referenced (fhold) until the I/O is done.  On success *idp gets
- * the request id, and exactly one completion will be delivered for it.
+ * is referenced (fhold) until the I/O is done.  On success *idp (if not
+ * NULL) gets the request id before the I/O starts, and exactly one
+ * completion will be delivered for it -- possibly before this function
+ * returns: a read served from the buffer cache completes at once, and a
+ * DIRECT upcall then runs in the caller's thread.
  * Errors (nothing is submitted): EINVAL (bad arguments, buffer not
  * wired kernel memory, len > KQDAFS_KAPI_MAX_LEN), EBADF (not open for
  * the operation), ESPIPE, EAGAIN (ca_depth requests outstanding), ENOMEM,
@@ -131,7 +135,7 @@ int	kqdafs_kaio_fsync(struct kqdafs_consumer *c, struct file *fp,
 /*
  * Cancel request id: 0 (its I/O will not run; its completion carries
  * -ECANCELED and is delivered from the dispatcher thread, or queued for
- * polling), EALREADY, ENOENT.  Sleeps not, but takes a mutex.
+ * polling), EALREADY, ENOENT.  Does not sleep (takes mutexes).
  */
 int	kqdafs_cancel(struct kqdafs_consumer *c, uint64_t id);
 

@@ -22,18 +22,31 @@ use crate::stats::{Stats, STATS};
 use crate::upcall::{sink_for, Consumer};
 use kqdafs_abi::kaio::{kaio_fflags, KaioOp};
 
-/// Submit one request for `consumer`; its id.  Process context; sleeps.
+/// What one consumer request is.
+pub struct KernelRequest {
+    /// The file (held).
+    pub file: FileRef,
+    /// The operation.
+    pub op: KaioOp,
+    /// The file offset.
+    pub offset: i64,
+    /// The kernel buffer's pages (none for fsync).
+    pub pages: HeldPages,
+    /// The consumer's cookie, given back with the completion.
+    pub cookie: u64,
+}
+
+/// Submit one request for `consumer`; its id, which `publish` receives
+/// before the I/O starts (so before any completion can be delivered).
+/// Process context; sleeps.
 pub fn submit_for_consumer(
     consumer: &Shared<Consumer>,
-    file: FileRef,
-    op: KaioOp,
-    offset: i64,
-    pages: HeldPages,
-    cookie: u64,
+    req: KernelRequest,
+    publish: impl FnOnce(u64),
 ) -> Result<u64, Errno> {
     let c = consumer.get();
     let slot = c.admit()?;
-    match submit_in_slot(consumer, slot, file, op, offset, pages, cookie) {
+    match submit_in_slot(consumer, slot, req, publish) {
         Ok(id) => {
             Stats::bump(&STATS.kaio_submitted);
             Ok(id)
@@ -49,12 +62,10 @@ pub fn submit_for_consumer(
 fn submit_in_slot(
     consumer: &Shared<Consumer>,
     slot: usize,
-    file: FileRef,
-    op: KaioOp,
-    offset: i64,
-    pages: HeldPages,
-    cookie: u64,
+    req: KernelRequest,
+    publish: impl FnOnce(u64),
 ) -> Result<u64, Errno> {
+    let KernelRequest { file, op, offset, pages, cookie } = req;
     let c = consumer.get();
     let request_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
     let io_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
@@ -78,6 +89,7 @@ fn submit_in_slot(
         return Err(Errno::EINVAL);
     }
     let id = request.get().id;
+    publish(id);
     c.insert(slot, request);
     job::start(job);
     Ok(id)

@@ -14,6 +14,6 @@ mod kernel;
 mod submit;
 
 #[cfg(kernel)]
-pub use kernel::submit_for_consumer;
+pub use kernel::{submit_for_consumer, KernelRequest};
 #[cfg(kernel)]
 pub use submit::{cancel, submit};

@@ -179,14 +179,15 @@ extern "C" fn kqdafs_rs_kaio_submit(
             Err(e) => return e.to_raw(),
         }
     };
-    match crate::kaio::submit_for_consumer(&consumer, file, op, offset, pages, cookie) {
-        Ok(id) => {
-            // SAFETY: by contract idp is null or writable.
-            if let Some(idp) = unsafe { idp.as_mut() } {
-                *idp = id;
-            }
-            0
+    let req = crate::kaio::KernelRequest { file, op, offset, pages, cookie };
+    let publish = |id: u64| {
+        // SAFETY: by contract idp is null or writable for the call.
+        if let Some(idp) = unsafe { idp.as_mut() } {
+            *idp = id;
         }
+    };
+    match crate::kaio::submit_for_consumer(&consumer, req, publish) {
+        Ok(_) => 0,
         Err(e) => e.to_raw(),
     }
 }
