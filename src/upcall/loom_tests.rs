@@ -4,7 +4,7 @@
 
 use super::ring::Ring;
 use super::sink::{cancel_in_table, deliver_completion, Cancelled};
-use crate::request::{CommitOutcome, CompleteOutcome, Put, RequestState, StartOutcome};
+use crate::request::{CommitOutcome, CompleteOutcome, RequestState, StartOutcome};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 
@@ -141,6 +141,32 @@ fn poller_vs_completion_vs_admission() {
         got += l.ring.pop_batch(&mut out);
         assert_eq!(got, 1);
         assert_eq!(l.ring.outstanding(), admitted as usize);
-        let _ = Put::Keep;
+    });
+}
+
+#[test]
+fn destroy_vs_completion() {
+    loom::model(|| {
+        let m = submitted(2);
+        let m2 = m.clone();
+        let t = thread::spawn(move || io_path(&m2, 4096, false));
+        // Destroy: close admission, cancel what is still in the table,
+        // then wait for the table to empty (the kernel sleeps; here we
+        // yield).
+        let mut released = {
+            let mut l = m.locked.lock().unwrap();
+            l.ring.close();
+            assert!(l.ring.admit().is_err(), "no admission while closing");
+            drop(l);
+            canceller(&m)
+        };
+        loop {
+            if !m.locked.lock().unwrap().in_table {
+                break;
+            }
+            thread::yield_now();
+        }
+        released += t.join().unwrap();
+        check(&m, released);
     });
 }
