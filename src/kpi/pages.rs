@@ -2,6 +2,10 @@
 //! (`vm_fault_quick_hold_pages`) from submit until the I/O is done, so the
 //! I/O reaches them through the direct map from any thread, with no
 //! vmspace, and they cannot be freed under it.
+//!
+//! Kernel consumers' buffers (`kqdafs_kapi(9)`) are described the same way
+//! ([`HeldPages::borrow_kernel`]): the `vm_page`s under wired kernel
+//! memory, borrowed rather than held, so the same I/O glue serves both.
 
 use super::alloc::{Flags, KArray};
 use super::thread::Thread;
