@@ -50,7 +50,7 @@ bootstrap:
 
 # ---- kernel module ------------------------------------------------------
 
-kmod: $(BUILD)/kqdafs.ko $(BUILD)/kqdafs_slothog.ko
+kmod: $(BUILD)/kqdafs.ko $(BUILD)/kqdafs_slothog.ko $(BUILD)/kqdafs_consumer_test.ko
 
 # Cargo decides what to rebuild; build.rs leaves the compiled C glue in
 # build/obj/kqdafs (and recompiles it whenever that folder was removed).
@@ -63,6 +63,14 @@ $(BUILD)/kqdafs_slothog.ko: tests/slothog/kqdafs_slothog.c bootstrap
 	@mkdir -p $(BUILD)/obj/slothog
 	clang $(KCFLAGS) -c -o $(BUILD)/obj/slothog/kqdafs_slothog.o $<
 	ld.lld $(KLDFLAGS) -o $@ $(BUILD)/obj/slothog/kqdafs_slothog.o
+
+# A test-only kernel consumer of the kqdafs_kapi(9) API (MODULE_DEPENDs
+# on kqdafs).
+$(BUILD)/kqdafs_consumer_test.ko: tests/consumer/kqdafs_consumer_test.c \
+    tests/consumer/kqdafs_ctest.h kmod/kqdafs_kapi.h bootstrap
+	@mkdir -p $(BUILD)/obj/consumer
+	clang $(KCFLAGS) -I$(TOP)/kmod -c -o $(BUILD)/obj/consumer/kqdafs_consumer_test.o $<
+	ld.lld $(KLDFLAGS) -o $@ $(BUILD)/obj/consumer/kqdafs_consumer_test.o
 
 # ---- static verifier ----------------------------------------------------
 
@@ -78,7 +86,10 @@ $(KPI): $(VERIFY) tools/verify/kpi/freebsd15-kpi.h bindings/include/vnode_if.h
 verify: kmod $(KPI)
 	$(VERIFY) --kpi $(KPI) --module kqdafs $(BUILD)/kqdafs.ko
 	$(VERIFY) --kpi $(KPI) --module kqdafs_slothog $(BUILD)/kqdafs_slothog.ko
-	$(TOP)/tests/ko-crosscheck.sh $(BUILD)/kqdafs.ko $(BUILD)/kqdafs_slothog.ko
+	$(VERIFY) --kpi $(KPI) --provider $(BUILD)/kqdafs.ko \
+	    --module kqdafs_consumer_test $(BUILD)/kqdafs_consumer_test.ko
+	$(TOP)/tests/ko-crosscheck.sh $(BUILD)/kqdafs.ko $(BUILD)/kqdafs_slothog.ko \
+	    $(BUILD)/kqdafs_consumer_test.ko
 
 # ---- userland (cross-built for FreeBSD) ---------------------------------
 
@@ -109,7 +120,7 @@ $(GT_OUT)/%: $(TOP)/tests/guest/%.c $(GT_LIB) $(TOP)/abi/include/kqdafs.h | boot
 # What the VM harness delivers to the guest.
 payload: kmod user guest-tests
 	@rm -rf $(BUILD)/guest && mkdir -p $(BUILD)/guest/bin
-	cp $(BUILD)/kqdafs.ko $(BUILD)/kqdafs_slothog.ko $(BUILD)/guest/
+	cp $(BUILD)/kqdafs.ko $(BUILD)/kqdafs_slothog.ko $(BUILD)/kqdafs_consumer_test.ko $(BUILD)/guest/
 	cp $(foreach t,$(USER_TOOLS),$(UBIN)/$(t)) $(BUILD)/guest/bin/
 	cp $(GT_BINS) $(BUILD)/guest/bin/
 
@@ -142,7 +153,7 @@ test-lint: bootstrap
 	    $(CARGO) clippy -p kqdafs-user --release --target $(UTARGET) -- -D warnings
 
 test-man:
-	mandoc -Tlint -Wwarning man/*.4
+	mandoc -Tlint -Wwarning man/*.4 man/*.9
 
 test-vm-harness:
 	python3 -m unittest discover -s vm-tests/tests -t vm-tests

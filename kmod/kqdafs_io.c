@@ -273,6 +273,108 @@ kqdafs_pages_release(struct vm_page **ma, int count)
 	vm_page_unhold_pages(ma, count);
 }
 
+/* ---- kernel consumers (kqdafs_kapi.h) ---------------------------------- */
+
+/*
+ * Whether va lies in the part of the kernel address space that
+ * pmap_kextract() translates through the kernel page tables or the
+ * direct map (amd64 pmap.c: DMAP addresses are translated arithmetically,
+ * anything else by walking kernel_pmap; a user address must not get
+ * there).
+ */
+static __inline bool
+kqdafs_kva_ok(vm_offset_t va)
+{
+
+	return (VIRT_IN_DMAP(va) ||
+	    (va >= VM_MIN_KERNEL_ADDRESS && va < VM_MAX_KERNEL_ADDRESS));
+}
+
+int
+kqdafs_kva_pages(uint64_t va, size_t len, struct vm_page **ma, int max)
+{
+	vm_offset_t end, start, p;
+	vm_paddr_t pa;
+	vm_page_t m;
+	int n;
+
+	if (len == 0 || max <= 0 || ma == NULL || va + len < va)
+		return (-1);
+	start = trunc_page(va);
+	end = round_page(va + len);
+	if (end < start || atop(end - start) > (vm_offset_t)max ||
+	    !kqdafs_kva_ok(start) || !kqdafs_kva_ok(end - 1))
+		return (-1);
+	/*
+	 * malloc(9) memory is wired: UMA's small zones hand out direct-map
+	 * addresses of pages they allocated (uma_small_alloc), and larger
+	 * allocations come from kmem_malloc(), which backs kernel_object
+	 * pages and enters them with pmap_enter(..., PMAP_ENTER_WIRED).
+	 * Either way each page has a struct vm_page (PHYS_TO_VM_PAGE) that
+	 * stays put while the memory stays allocated; nothing is held here.
+	 * An unmapped address yields physical address 0 or no vm_page.
+	 */
+	n = 0;
+	for (p = start; p < end; p += PAGE_SIZE) {
+		pa = pmap_kextract(p);
+		if (pa == 0)
+			return (-1);
+		m = PHYS_TO_VM_PAGE(pa);
+		if (m == NULL)
+			return (-1);
+		ma[n++] = m;
+	}
+	return (n);
+}
+
+int
+kqdafs_file_hold(struct file *fp, int op)
+{
+
+	if (fp == NULL)
+		return (EINVAL);
+	/* The checks of fget_read()/fget_write() and kqdafs_file_get(). */
+	switch (op) {
+	case KQDAFS_IO_READ:
+		if ((fp->f_flag & FREAD) == 0)
+			return (EBADF);
+		break;
+	case KQDAFS_IO_WRITE:
+		if ((fp->f_flag & FWRITE) == 0)
+			return (EBADF);
+		break;
+	case KQDAFS_IO_FSYNC:
+		break;
+	default:
+		return (EINVAL);
+	}
+	switch (fp->f_type) {
+	case DTYPE_PIPE:
+	case DTYPE_SOCKET:
+	case DTYPE_FIFO:
+		return (ESPIPE);
+	case DTYPE_VNODE:
+		if (fp->f_ops == &path_fileops)
+			return (EBADF);
+		if (fp->f_vnode == NULL || fp->f_vnode->v_type != VREG)
+			return (EINVAL);
+		break;
+	default:
+		return (EINVAL);
+	}
+	/* fhold() refuses (false) when the count would overflow. */
+	if (!fhold(fp))
+		return (EINVAL);
+	return (0);
+}
+
+struct ucred *
+kqdafs_cred_ref(struct ucred *cred)
+{
+
+	return (crhold(cred));
+}
+
 /* ---- worker path ------------------------------------------------------ */
 
 /*

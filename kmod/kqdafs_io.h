@@ -82,6 +82,29 @@ int	kqdafs_pages_hold(struct thread *td, uint64_t addr, size_t len,
 void	kqdafs_pages_release(struct vm_page **ma, int count);
 
 /*
+ * The pages under [va, va + len) of wired kernel memory (malloc(9),
+ * contigmalloc(9), kmem_malloc()): pmap_kextract() and PHYS_TO_VM_PAGE()
+ * per page, into ma (room for max entries).  Nothing is held: the caller
+ * keeps the memory allocated while the pages are used.  Returns the page
+ * count (> 0), or -1 if len is 0, the range wraps, starts below
+ * VM_MIN_KERNEL_ADDRESS, needs more than max pages, or a page has no
+ * physical page or no struct vm_page.  Never sleeps.
+ */
+int	kqdafs_kva_pages(uint64_t va, size_t len, struct vm_page **ma,
+	    int max);
+
+/*
+ * Reference fp (fhold) for operation op of a kernel consumer, after the
+ * checks kqdafs_file_get() makes on a descriptor's file: EBADF (not
+ * open for the op, O_PATH), ESPIPE, EINVAL (not a regular file, or the
+ * reference count would overflow).  Release with kqdafs_file_drop().
+ */
+int	kqdafs_file_hold(struct file *fp, int op);
+
+/* crhold(cred): another reference on a held credential. */
+struct ucred *kqdafs_cred_ref(struct ucred *cred);
+
+/*
  * Worker path: read or write (op) len bytes at file offset `offset` through
  * fo_read()/fo_write() with FOF_OFFSET, under credential cred, from worker
  * thread td; the buffer is the held pages ma[0..npages), starting pgoff

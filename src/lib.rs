@@ -27,6 +27,7 @@ pub mod rdma;
 pub mod request;
 pub mod slots;
 pub mod stats;
+pub mod upcall;
 
 extern crate alloc;
 

@@ -53,6 +53,7 @@ struct Loaded {
     slots: ClaimedSlots,
     _device: Cdev,
     _engine: Engine,
+    _dispatcher: crate::upcall::Dispatcher,
     _sysctl: SysctlTree,
 }
 
@@ -80,6 +81,7 @@ fn load() -> Result<(), Errno> {
     let mut sysctl = publish_sysctls()?;
     let device = Cdev::create(c"kqdafs", 0o666)?;
     let engine = Engine::start()?;
+    let dispatcher = crate::upcall::Dispatcher::start()?;
     let syscount = kernel_evfilt_syscount();
     let slots = slots::claim(&mut KernelFilters, syscount).map_err(|_| {
         kprintln!(
@@ -102,7 +104,7 @@ fn load() -> Result<(), Errno> {
     if sysctl.add_str(c"slot_mode", mode, c"filter slots: shared (stock kernel) or dedicated").is_err() {
         kprintln!("kqdafs: warning: cannot publish kern.kqdafs.slot_mode");
     }
-    *state = Some(Loaded { slots, _device: device, _engine: engine, _sysctl: sysctl });
+    *state = Some(Loaded { slots, _device: device, _engine: engine, _dispatcher: dispatcher, _sysctl: sysctl });
     GATE.open();
     kprintln!(
         "kqdafs: version {} loaded: EVFILT_KAIO {}, EVFILT_RDMA {} ({} slot)",
@@ -183,6 +185,11 @@ fn publish_sysctls() -> Result<SysctlTree, Errno> {
     t.add_u64(c"rdma_mrs", RO, &STATS.rdma_mrs, c"RDMA memory regions registered now")?;
     t.add_u64(c"rdma_pinned_bytes", RO, &STATS.rdma_pinned_bytes, c"bytes held by RDMA memory regions now")?;
     t.add_u64(c"rdma_endpoints", RO, &STATS.rdma_endpoints, c"RDMA endpoints open now")?;
+    t.add_u64(c"consumers", RO, &STATS.consumers, c"kernel consumers (kqdafs_kapi(9))")?;
+    t.add_u64(c"upcalls_direct", RO, &STATS.upcalls_direct, c"completions delivered by direct upcall")?;
+    t.add_u64(c"upcalls_delayed", RO, &STATS.upcalls_delayed, c"completions delivered by delayed upcall")?;
+    t.add_u64(c"upcall_batches", RO, &STATS.upcall_batches, c"delayed upcalls made")?;
+    t.add_u64(c"upcall_polled", RO, &STATS.upcall_polled, c"completions taken by kqdafs_consumer_poll")?;
     t.add_i32(c"workers", RO, &WORKERS_PUBLISHED, c"KAIO worker threads")?;
     t.add_u64(c"max_requests_per_proc", RW, &STATS.max_requests_per_proc, c"requests in flight per process")?;
     t.add_u64(c"max_pinned_per_proc", RW, &STATS.max_pinned_per_proc, c"bytes of user memory held per process")?;

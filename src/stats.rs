@@ -59,6 +59,16 @@ pub struct Stats {
     pub rdma_pinned_bytes: AtomicU64,
     /// RDMA endpoints open now.
     pub rdma_endpoints: AtomicU64,
+    /// Kernel consumers (`kqdafs_kapi(9)`) now.
+    pub consumers: AtomicU64,
+    /// Completions delivered by direct upcall.
+    pub upcalls_direct: AtomicU64,
+    /// Completions delivered by delayed upcall (dispatcher thread).
+    pub upcalls_delayed: AtomicU64,
+    /// Delayed upcalls made (each carries one batch).
+    pub upcall_batches: AtomicU64,
+    /// Completions taken by `kqdafs_consumer_poll`.
+    pub upcall_polled: AtomicU64,
     /// Tunable: requests one process may have in flight.
     pub max_requests_per_proc: AtomicU64,
     /// Tunable: bytes of user memory one process may have held.
@@ -93,6 +103,11 @@ impl Stats {
             rdma_mrs: AtomicU64::new(0),
             rdma_pinned_bytes: AtomicU64::new(0),
             rdma_endpoints: AtomicU64::new(0),
+            consumers: AtomicU64::new(0),
+            upcalls_direct: AtomicU64::new(0),
+            upcalls_delayed: AtomicU64::new(0),
+            upcall_batches: AtomicU64::new(0),
+            upcall_polled: AtomicU64::new(0),
             max_requests_per_proc: AtomicU64::new(DEFAULT_MAX_REQUESTS_PER_PROC as u64),
             max_pinned_per_proc: AtomicU64::new(DEFAULT_MAX_PINNED_PER_PROC),
         }

@@ -9,7 +9,11 @@
 #[cfg(kernel)]
 mod job;
 #[cfg(kernel)]
+mod kernel;
+#[cfg(kernel)]
 mod submit;
 
+#[cfg(kernel)]
+pub use kernel::{submit_for_consumer, KernelRequest};
 #[cfg(kernel)]
 pub use submit::{cancel, submit};

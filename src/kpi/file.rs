@@ -40,6 +40,20 @@ impl FileRef {
         NonNull::new(fp).map(FileRef).ok_or(Errno::EBADF)
     }
 
+    /// Take a reference (`fhold`) on `fp`, a file a kernel consumer
+    /// holds, for `op`, after the checks [`FileRef::get`] makes: `EBADF`,
+    /// `ESPIPE`, `EINVAL`.
+    ///
+    /// # Safety
+    /// `fp` is a `struct file` the caller holds a reference on for the
+    /// call.
+    pub(super) unsafe fn hold_raw(fp: *mut sys::file, op: KaioOp) -> Result<FileRef, Errno> {
+        // SAFETY: per the contract fp is a live file; the glue takes its
+        // own reference on success only.
+        Errno::result(unsafe { sys::kqdafs_file_hold(fp, io_op(op)) })?;
+        NonNull::new(fp).map(FileRef).ok_or(Errno::EINVAL)
+    }
+
     /// The raw pointer, for the glue.
     pub(super) fn as_raw(&self) -> *mut sys::file {
         self.0.as_ptr()
@@ -69,6 +83,14 @@ impl Cred {
         // SAFETY: td is the current thread; crhold never fails and returns
         // its argument.
         NonNull::new(unsafe { sys::kqdafs_cred_hold(td.as_raw()) }).map(Cred).ok_or(Errno::EINVAL)
+    }
+
+    /// Another reference on the same credential (`crhold`).
+    pub fn share(&self) -> Cred {
+        // SAFETY: we hold a reference, so the credential is alive; crhold
+        // returns its argument with one more reference, which the new
+        // value owns.
+        Cred(unsafe { NonNull::new_unchecked(sys::kqdafs_cred_ref(self.0.as_ptr())) })
     }
 
     /// The raw pointer, for the glue.

@@ -12,6 +12,7 @@ pub mod entry;
 pub mod error;
 pub mod file;
 pub mod ioctl;
+pub mod kapi;
 pub mod karc;
 pub mod knlist;
 pub mod kqueue;

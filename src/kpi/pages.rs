@@ -2,6 +2,10 @@
 //! (`vm_fault_quick_hold_pages`) from submit until the I/O is done, so the
 //! I/O reaches them through the direct map from any thread, with no
 //! vmspace, and they cannot be freed under it.
+//!
+//! Kernel consumers' buffers (`kqdafs_kapi(9)`) are described the same way
+//! ([`HeldPages::borrow_kernel`]): the `vm_page`s under wired kernel
+//! memory, borrowed rather than held, so the same I/O glue serves both.
 
 use super::alloc::{Flags, KArray};
 use super::thread::Thread;
@@ -19,6 +23,8 @@ pub struct HeldPages {
     count: usize,
     offset: usize,
     len: usize,
+    /// Pages of wired kernel memory, not held: dropping releases nothing.
+    borrowed: bool,
 }
 
 // SAFETY: held pages are wired; the array is only read by the glue, and
@@ -41,7 +47,7 @@ impl HeldPages {
     /// nothing.  Process context; sleeps.
     pub fn hold(td: &Thread, addr: u64, len: u64, writable: bool) -> Result<HeldPages, Errno> {
         if len == 0 {
-            return Ok(HeldPages { pages: None, count: 0, offset: 0, len: 0 });
+            return Ok(HeldPages::none());
         }
         let count = HeldPages::count_for(addr, len).ok_or(Errno::EFAULT)?;
         let count = usize::try_from(count).map_err(|_| Errno::EFAULT)?;
@@ -58,7 +64,50 @@ impl HeldPages {
             // -1 (nothing held) is the only other answer the glue gives.
             return Err(Errno::EFAULT);
         }
-        Ok(HeldPages { pages: Some(pages), count, offset: (addr & (PAGE_SIZE - 1)) as usize, len: size })
+        Ok(HeldPages {
+            pages: Some(pages),
+            count,
+            offset: (addr & (PAGE_SIZE - 1)) as usize,
+            len: size,
+            borrowed: false,
+        })
+    }
+
+    /// No pages (an fsync, a zero-length request).
+    pub fn none() -> HeldPages {
+        HeldPages { pages: None, count: 0, offset: 0, len: 0, borrowed: false }
+    }
+
+    /// The pages under `len` bytes of wired kernel memory at `va`
+    /// (`malloc(9)`, `contigmalloc(9)`, `kmem_malloc`), found with
+    /// `pmap_kextract` and `PHYS_TO_VM_PAGE` (`kqdafs_kva_pages`).  They
+    /// are borrowed, not held: dropping the value releases nothing.
+    /// `EINVAL` if `len` is 0 or a page is not wired kernel memory with a
+    /// `vm_page`.  Sleeps (allocates the page array).
+    ///
+    /// # Safety
+    /// The memory stays allocated (and, for a write, unchanged) for as
+    /// long as the I/O may use the pages: until the request's completion.
+    /// UMA small allocations are direct-map addresses of whole pages UMA
+    /// allocated, and larger ones are `kernel_object` pages wired by
+    /// `kmem_back`, so each page stays the same physical page while the
+    /// memory stays allocated.
+    pub(super) unsafe fn borrow_kernel(va: u64, len: usize) -> Result<HeldPages, Errno> {
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let count = HeldPages::count_for(va, len as u64).ok_or(Errno::EINVAL)?;
+        let count = usize::try_from(count).map_err(|_| Errno::EINVAL)?;
+        let max = i32::try_from(count).map_err(|_| Errno::EINVAL)?;
+        let mut pages = KArray::try_zeroed(count, Flags::WAIT)?;
+        // SAFETY: the array has room for `max` entries; the glue only
+        // translates addresses (it dereferences none) and fills at most
+        // `max` entries.
+        let found = unsafe { sys::kqdafs_kva_pages(va, len, pages.as_mut_slice().as_mut_ptr(), max) };
+        if found != max {
+            return Err(Errno::EINVAL);
+        }
+        Ok(HeldPages { pages: Some(pages), count, offset: (va & (PAGE_SIZE - 1)) as usize, len, borrowed: true })
     }
 
     /// Bytes covered.
@@ -81,6 +130,9 @@ impl HeldPages {
 
 impl Drop for HeldPages {
     fn drop(&mut self) {
+        if self.borrowed {
+            return;
+        }
         if let Some(pages) = self.pages.as_mut() {
             // SAFETY: the first `count` entries are pages this value holds;
             // they are released once, here.

@@ -9,6 +9,11 @@
 //! and are released as soon as the I/O is done, independently of how long
 //! the event waits in the kqueue.
 //!
+//! Where the completion goes is the request's *sink*: its knote (requests
+//! submitted through `/dev/kqdafs`, [`Request::new`]), or a kernel
+//! consumer (`kqdafs_kapi(9)`, [`Request::new_for_consumer`]), which takes
+//! the knote's place in the state machine (see `crate::upcall::sink`).
+//!
 //! The request lives in a [`Shared`]: the owner table, the knote (through
 //! `kn_hook`) and the I/O job each hold a handle while `RequestState`
 //! counts them, and the party `RequestState` tells to release frees it.
@@ -23,6 +28,7 @@ use crate::kpi::taskqueue::{Job, Task};
 use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
 use crate::stats::STATS;
+use crate::upcall::Sink as ConsumerSink;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Request ids: unique over the module's life, never 0.
@@ -42,6 +48,8 @@ pub struct Request {
     /// Lets a release that may not run in place (`f_detach`) hand the
     /// request to the completion thread without allocating.
     task: Task,
+    /// A kernel consumer's sink; `None`: the knote.
+    consumer: Option<ConsumerSink>,
     _charge: Charge,
     _ticket: Ticket<'static>,
 }
@@ -57,11 +65,45 @@ impl Request {
                 fflags,
                 knlist,
                 task: Task::default(),
+                consumer: None,
                 _charge: charge,
                 _ticket: ticket,
             },
             Flags::WAIT,
         )
+    }
+
+    /// A new request whose completion goes to a kernel consumer through
+    /// `sink`, held by its owner (the consumer's table) only; the caller
+    /// attaches the sink (`state.attach_knote`) before starting the I/O.
+    /// Process context; sleeps.
+    pub fn new_for_consumer(
+        fflags: u32,
+        charge: Charge,
+        ticket: Ticket<'static>,
+        sink: ConsumerSink,
+    ) -> Result<Shared<Request>, Errno> {
+        // The knote list is never registered with a kqueue; it is kept so
+        // that every request has the same shape.
+        let knlist = KnList::new(c"kqdafs request", Flags::WAIT)?;
+        Shared::new(
+            Request {
+                state: RequestState::new(),
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                fflags,
+                knlist,
+                task: Task::default(),
+                consumer: Some(sink),
+                _charge: charge,
+                _ticket: ticket,
+            },
+            Flags::WAIT,
+        )
+    }
+
+    /// The consumer sink, if the request has one.
+    pub fn consumer_sink(&self) -> Option<&ConsumerSink> {
+        self.consumer.as_ref()
     }
 
     /// The event's `fflags`.
@@ -90,11 +132,20 @@ impl Request {
 }
 
 /// The I/O party completes the request with `result` (the event's `data`)
-/// and notifies its knote; what the I/O party must then do with its
-/// handle.  Any context, including buffer I/O completion: never sleeps.
+/// and notifies its sink — its knote, or its kernel consumer (direct
+/// upcall, or the consumer's ring); what the I/O party must then do with
+/// its handle.  Any context, including buffer I/O completion: never
+/// sleeps.
 pub fn complete_and_notify(request: &Shared<Request>, result: i64) -> Put {
     let req = request.get();
-    match req.state.complete(result) {
+    let outcome = req.state.complete(result);
+    if let Some(sink) = req.consumer.as_ref() {
+        return match crate::upcall::sink::on_complete(outcome) {
+            Some(put) => put,
+            None => sink.deliver(req),
+        };
+    }
+    match outcome {
         Ok(CompleteOutcome::NotifyKnote) => {
             req.knlist.notify(0);
             // Misuse is impossible here (the caller holds the I/O

@@ -114,6 +114,13 @@ impl UsageTable {
         }
     }
 
+    /// A charge of nothing (requests of kernel consumers: their memory is
+    /// not user memory, and their number is bounded by the consumer's
+    /// depth instead of a process's limit).
+    pub fn nothing(&'static self) -> Charge {
+        Charge { table: self, key: 0, requests: 0, pinned: 0 }
+    }
+
     /// What `key` has charged now: (requests, bytes).
     pub fn usage(&self, key: usize) -> (u32, u64) {
         let entries = self.entries.lock();
@@ -146,6 +153,9 @@ impl Default for UsageTable {
 
 impl Drop for Charge {
     fn drop(&mut self) {
+        if self.requests == 0 && self.pinned == 0 {
+            return;
+        }
         self.table.give_back(self.key, self.requests, self.pinned);
     }
 }

@@ -12,6 +12,8 @@ KO="$KQDAFS_PAYLOAD/kqdafs.ko"
 SLOTHOG="$KQDAFS_PAYLOAD/kqdafs_slothog.ko"
 MODNAME=kqdafs
 HOGNAME=kqdafs_slothog
+CTEST="$KQDAFS_PAYLOAD/kqdafs_consumer_test.ko"
+CTNAME=kqdafs_consumer_test
 DEVNODE=/dev/kqdafs
 
 diag() { printf '# %s\n' "$*"; }
@@ -36,7 +38,7 @@ kqdafs_loaded() { mod_loaded "$MODNAME"; }
 # Best effort: bring the kernel back to "nothing of ours loaded" so a failed
 # earlier test does not poison the next one.
 ensure_unloaded() {
-	for _m in "$MODNAME" "$HOGNAME"; do
+	for _m in "$CTNAME" "$MODNAME" "$HOGNAME"; do
 		if mod_loaded "$_m" || file_loaded "$_m.ko"; then
 			kldunload "$_m" 2>/dev/null ||
 			    diag "note - could not unload leftover $_m"

@@ -41,7 +41,8 @@ class KaioGuestTest(unittest.TestCase):
                  glob.glob(os.path.join(CSRC, "*.c"))}
         for n in self.tests():
             text = read(os.path.join(GUEST, "tests", n))
-            for m in re.finditer(r'(?:run_prog |\$BIN/)(kaio_\w+)', text):
+            for m in re.finditer(r'(?:run_prog |\$BIN/)((?:kaio|upcall)_\w+)',
+                                 text):
                 self.assertIn(m.group(1), progs, n)
 
     def test_kaio_tests_unload_and_check(self):
@@ -65,10 +66,31 @@ class KaioGuestTest(unittest.TestCase):
             self.assertEqual(s.group(1), c.group(1), shname)
 
     def test_c_uses_only_the_abi_header(self):
+        # The ABI headers: the module's (kqdafs.h) and the consumer test
+        # module's sysctl structure (tests/consumer/kqdafs_ctest.h).
+        allowed = ("kqt.h", "kqdafs.h", "../../consumer/kqdafs_ctest.h")
         for p in glob.glob(os.path.join(CSRC, "*.c")) + \
                 glob.glob(os.path.join(CSRC, "lib", "*")):
             for inc in re.findall(r'#include\s+"([^"]+)"', read(p)):
-                self.assertIn(inc, ("kqt.h", "kqdafs.h"), p)
+                self.assertIn(inc, allowed, p)
+                if inc.startswith("../"):
+                    self.assertTrue(os.path.isfile(os.path.normpath(
+                        os.path.join(CSRC, "lib", inc))), inc)
+
+    def test_upcall_script(self):
+        text = read(os.path.join(GUEST, "tests", "68-upcall.sh"))
+        for want in ("kaio_load", "kaio_finish", 'kldload "$CTEST"',
+                     'kldunload "$CTNAME"', "upcall_modes",
+                     "upcall_cancel", "mount_slow_ufs", "mount_tmpfs"):
+            self.assertIn(want, text)
+        # kqdafs must refuse to unload while the consumer module is loaded
+        self.assertRegex(text, r'if kldunload "\$MODNAME"[^\n]*; then\n'
+                               r'\s*fail ')
+        lib = read(os.path.join(GUEST, "lib.sh"))
+        self.assertIn('CTEST="$KQDAFS_PAYLOAD/kqdafs_consumer_test.ko"', lib)
+        mk = read(os.path.join(REPO, "Makefile"))
+        self.assertRegex(mk, r"cp [^\n]*kqdafs_consumer_test\.ko "
+                             r"\$\(BUILD\)/guest/")
 
     def test_c_prints_no_watcher_phrases(self):
         from harness import console

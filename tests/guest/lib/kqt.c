@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../consumer/kqdafs_ctest.h"
 #include "kqt.h"
 
 static int tap_n;
@@ -575,4 +576,25 @@ kqt_now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+}
+
+/* ---- kernel consumer test module ---- */
+
+int
+kqt_ctest(struct kqdafs_ctest *ct)
+{
+	size_t len;
+
+	len = sizeof(*ct);
+	if (sysctlbyname(KQDAFS_CTEST_SYSCTL, ct, &len, ct, sizeof(*ct)) == -1)
+		return (errno);
+	return (len == sizeof(*ct) ? 0 : EINVAL);
+}
+
+int64_t
+kqt_counter(const char *name)
+{
+	int64_t v;
+
+	return (kqt_sysctl_get(name, &v) == 0 ? v : -1);
 }

@@ -94,6 +94,16 @@ int	kqt_sysctl_set(const char *name, int64_t v);	/* 0 or errno */
 int64_t	kqt_inflight(void);		/* -1 when unreadable */
 int	kqt_wait_inflight(int64_t want, int secs);	/* 1 when reached */
 
+/* ---- kernel consumer test module (kqdafs_consumer_test.ko) ---- */
+struct kqdafs_ctest;
+/*
+ * Run one test of debug.kqdafs_ctest.run: ct in, results back in ct.
+ * 0, or the errno of sysctl(3) itself (ENOENT: module not loaded).
+ */
+int	kqt_ctest(struct kqdafs_ctest *ct);
+/* Counter delta helper: the value of sysctl name, or -1. */
+int64_t	kqt_counter(const char *name);
+
 /* ---- data ---- */
 uint8_t	kqt_pat(uint64_t off);
 void	kqt_fill(uint8_t *buf, uint64_t off, size_t len);

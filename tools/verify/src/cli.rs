@@ -6,8 +6,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 pub const USAGE: &str = "\
-usage: kqdafs-verify [--kpi FILE | --no-kpi] [--module NAME] FILE.ko...
+usage: kqdafs-verify [--kpi FILE [--provider DEP.ko]... | --no-kpi] [--module NAME] FILE.ko...
        kqdafs-verify kpi-list --headers HEADER [--clang-arg ARG]... -o OUT
+
+--provider DEP.ko: the global symbols DEP.ko defines may also be left
+undefined (a module that MODULE_DEPENDs on DEP resolves them from it).
 
 Exit status: 0 all files OK, 1 problems found, 2 usage or I/O error.";
 
@@ -22,7 +25,7 @@ pub const EXIT_ERROR: i32 = 2;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Help,
-    Verify { kpi: Option<PathBuf>, no_kpi: bool, module: Option<String>, files: Vec<PathBuf> },
+    Verify { kpi: Option<PathBuf>, no_kpi: bool, providers: Vec<PathBuf>, module: Option<String>, files: Vec<PathBuf> },
     KpiList { headers: PathBuf, clang_args: Vec<String>, output: PathBuf },
 }
 
@@ -42,6 +45,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     let mut kpi = None;
     let mut no_kpi = false;
     let mut module = None;
+    let mut providers = Vec::new();
     let mut files = Vec::new();
     let mut it = args.iter().cloned();
     let mut options_done = false;
@@ -58,6 +62,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             kpi = Some(PathBuf::from(v));
         } else if let Some(v) = value(&arg, "--module", &mut it)? {
             module = Some(v);
+        } else if let Some(v) = value(&arg, "--provider", &mut it)? {
+            providers.push(PathBuf::from(v));
         } else {
             return Err(format!("unknown option {arg}"));
         }
@@ -65,10 +71,13 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     if kpi.is_some() && no_kpi {
         return Err("--kpi and --no-kpi are mutually exclusive".into());
     }
+    if !providers.is_empty() && kpi.is_none() {
+        return Err("--provider needs --kpi".into());
+    }
     if files.is_empty() {
         return Err("no input files".into());
     }
-    Ok(Command::Verify { kpi, no_kpi, module, files })
+    Ok(Command::Verify { kpi, no_kpi, providers, module, files })
 }
 
 fn parse_kpi_list(args: &[String]) -> Result<Command, String> {
@@ -112,10 +121,21 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             EXIT_OK
         }
         Command::KpiList { headers, clang_args, output } => run_kpi_list(&headers, &clang_args, &output, out, err),
-        Command::Verify { kpi, no_kpi, module, files } => {
+        Command::Verify { kpi, no_kpi, providers, module, files } => {
             let kpi = match (kpi, no_kpi) {
                 (Some(path), _) => match KpiList::load(&path) {
-                    Ok(list) => KpiMode::List(list),
+                    Ok(mut list) => {
+                        for provider in &providers {
+                            match crate::provided_symbols_of(provider) {
+                                Ok(names) => list.extend(names),
+                                Err(e) => {
+                                    let _ = writeln!(err, "kqdafs-verify: {}: {e}", provider.display());
+                                    return EXIT_ERROR;
+                                }
+                            }
+                        }
+                        KpiMode::List(list)
+                    }
                     Err(e) => {
                         let _ = writeln!(err, "kqdafs-verify: {}: {e}", path.display());
                         return EXIT_ERROR;
@@ -188,10 +208,19 @@ mod tests {
             Command::Verify {
                 kpi: Some("k.txt".into()),
                 no_kpi: false,
+                providers: vec![],
                 module: Some("kqdafs".into()),
                 files: vec!["a.ko".into(), "b.ko".into()],
             }
         );
+    }
+
+    #[test]
+    fn provider_options_accumulate() {
+        let c = parse(&args(&["--kpi=k", "--provider", "a.ko", "--provider=b.ko", "c.ko"])).unwrap();
+        let Command::Verify { providers, files, .. } = c else { panic!("{c:?}") };
+        assert_eq!(providers, vec![PathBuf::from("a.ko"), PathBuf::from("b.ko")]);
+        assert_eq!(files, vec![PathBuf::from("c.ko")]);
     }
 
     #[test]
@@ -201,6 +230,8 @@ mod tests {
         assert!(parse(&args(&["--bogus", "a.ko"])).is_err());
         assert!(parse(&args(&["--kpi", "k", "--no-kpi", "a.ko"])).is_err());
         assert!(parse(&args(&["kpi-list", "--headers", "h.h"])).is_err());
+        assert!(parse(&args(&["--provider", "p.ko", "a.ko"])).is_err(), "--provider without --kpi");
+        assert!(parse(&args(&["--no-kpi", "--provider", "p.ko", "a.ko"])).is_err());
     }
 
     #[test]

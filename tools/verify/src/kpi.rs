@@ -41,6 +41,15 @@ impl KpiList {
         KpiList { symbols: names.into_iter().map(Into::into).collect() }
     }
 
+    /// Add `names` (e.g. the symbols a module this one depends on defines).
+    pub fn extend<I, S>(&mut self, names: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.symbols.extend(names.into_iter().map(Into::into));
+    }
+
     /// True if `name` is in the list or is compiler-emitted.
     pub fn allows(&self, name: &str) -> bool {
         self.symbols.contains(name) || COMPILER_EMITTED.contains(&name)

@@ -97,3 +97,30 @@ pub fn verify_file(path: &Path, config: &Config) -> io::Result<Report> {
     let data = std::fs::read(path)?;
     Ok(verify_bytes(&path.display().to_string(), &data, config))
 }
+
+/// The global symbols `data` (a `.ko`) defines: what a module that
+/// `MODULE_DEPEND`s on it may leave undefined, since the kernel linker
+/// resolves a module's undefined symbols from its dependencies too
+/// (`linker_file_lookup_symbol` in sys/kern/kern_linker.c searches
+/// `lf->deps`; `link_elf_lookup_symbol` in link_elf_obj.c answers with any
+/// defined symbol of the file).  Local symbols are not included: they are
+/// not meant for other modules.
+pub fn provided_symbols(data: &[u8]) -> Result<std::collections::BTreeSet<String>, String> {
+    let obj = elf::ElfObject::parse(data).map_err(|e| match e {
+        elf::ParseError::Ident(m) | elf::ParseError::Malformed(m) => format!("not a usable ELF object: {m}"),
+    })?;
+    Ok(obj
+        .symbols
+        .iter()
+        .filter(|s| s.index != 0 && !s.is_undefined())
+        .filter(|s| s.bind != object::elf::STB_LOCAL)
+        .filter(|s| !s.name.is_empty())
+        .map(|s| s.name.clone())
+        .collect())
+}
+
+/// [`provided_symbols`] of a file.
+pub fn provided_symbols_of(path: &Path) -> io::Result<std::collections::BTreeSet<String>> {
+    let data = std::fs::read(path)?;
+    provided_symbols(&data).map_err(io::Error::other)
+}

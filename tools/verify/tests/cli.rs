@@ -145,3 +145,33 @@ fn usage_and_io_errors_exit_two() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(bin().arg("--help").output().unwrap().status.code(), Some(0));
 }
+
+#[test]
+fn provider_symbols_count_as_provided() {
+    let extra = compile_c("undefined_symbol.c", "cli-dep-extra.o", 1_500_001);
+    let dependent = good_module_with("cli-dependent", &[extra]);
+    let exporter = compile_c("provider.c", "cli-provider-extra.o", 1_500_001);
+    let provider = good_module_with("cli-provider", &[exporter]);
+    // Without the provider, the dependent's call is an unknown symbol.
+    let o = bin().arg("--kpi").arg(required_kpi_file()).arg(&dependent).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    // With it, the symbol is resolved from the provider.
+    let o =
+        bin().arg("--kpi").arg(required_kpi_file()).arg("--provider").arg(&provider).arg(&dependent).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    // Only global definitions are provided.
+    let names = kqdafs_verify::provided_symbols_of(&provider).unwrap();
+    assert!(names.contains("not_a_kernel_function"));
+    assert!(!names.contains("helper_kept_local"));
+    assert!(!names.contains("printf"), "an undefined symbol is not provided");
+    // A provider that cannot be read is an I/O error.
+    let o = bin()
+        .arg("--kpi")
+        .arg(required_kpi_file())
+        .arg("--provider")
+        .arg(out_dir().join("no-such-provider.ko"))
+        .arg(&dependent)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}

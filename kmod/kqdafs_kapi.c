@@ -1,0 +1,104 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * The exported kernel consumer API (kqdafs_kapi.h, kqdafs_kapi(9)).  Each
+ * function only forwards to its Rust implementation (src/kpi/kapi.rs);
+ * defining them here lets the C compiler check them against the header
+ * that consumer modules include.
+ */
+#include "kqdafs_glue.h"
+#include "kqdafs_kapi_glue.h"
+
+int
+kqdafs_consumer_create(const struct kqdafs_consumer_args *args,
+    struct kqdafs_consumer **cp)
+{
+
+	return (kqdafs_rs_consumer_create(args, cp));
+}
+
+void
+kqdafs_consumer_destroy(struct kqdafs_consumer *c)
+{
+
+	kqdafs_rs_consumer_destroy(c);
+}
+
+u_int
+kqdafs_consumer_poll(struct kqdafs_consumer *c, struct kqdafs_completion *out,
+    u_int max)
+{
+
+	return (kqdafs_rs_consumer_poll(c, out, max));
+}
+
+int
+kqdafs_kaio_read(struct kqdafs_consumer *c, struct file *fp, off_t offset,
+    void *kbuf, size_t len, uint64_t cookie, uint64_t *idp)
+{
+
+	return (kqdafs_rs_kaio_submit(c, fp, KQDAFS_IO_READ, offset, kbuf, len,
+	    cookie, idp));
+}
+
+int
+kqdafs_kaio_write(struct kqdafs_consumer *c, struct file *fp, off_t offset,
+    const void *kbuf, size_t len, uint64_t cookie, uint64_t *idp)
+{
+
+	return (kqdafs_rs_kaio_submit(c, fp, KQDAFS_IO_WRITE, offset,
+	    __DECONST(void *, kbuf), len, cookie, idp));
+}
+
+int
+kqdafs_kaio_fsync(struct kqdafs_consumer *c, struct file *fp,
+    uint64_t cookie, uint64_t *idp)
+{
+
+	return (kqdafs_rs_kaio_submit(c, fp, KQDAFS_IO_FSYNC, 0, NULL, 0,
+	    cookie, idp));
+}
+
+int
+kqdafs_cancel(struct kqdafs_consumer *c, uint64_t id)
+{
+
+	return (kqdafs_rs_consumer_cancel(c, id));
+}
+
+/* ---- KPI wrappers for the consumer machinery ------------------------ */
+
+void
+kqdafs_wakeup(void *chan)
+{
+
+	wakeup(chan);
+}
+
+int
+kqdafs_mtx_sleep(void *chan, struct mtx *m, const char *wmesg, int ticks)
+{
+
+	return (mtx_sleep(chan, m, PRIBIO, wmesg, ticks));
+}
+
+int
+kqdafs_hz(void)
+{
+
+	return (hz);
+}
+
+void
+kqdafs_taskqueue_enqueue(struct taskqueue *tq, struct task *task)
+{
+
+	(void)taskqueue_enqueue(tq, task);
+}
+
+void
+kqdafs_taskqueue_drain(struct taskqueue *tq, struct task *task)
+{
+
+	taskqueue_drain(tq, task);
+}

@@ -1,0 +1,72 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * The interface of the kqdafs_consumer_test module (a test-only kernel
+ * consumer of kqdafs_kapi(9)): sysctl debug.kqdafs_ctest.run takes one
+ * struct kqdafs_ctest (new value), runs it, and returns it filled in (old
+ * value).  Shared by the module and the in-guest tests
+ * (tests/guest/upcall_*.c).
+ */
+#ifndef _KQDAFS_CTEST_H_
+#define	_KQDAFS_CTEST_H_
+
+#include <sys/types.h>
+
+#define	KQDAFS_CTEST_SYSCTL	"debug.kqdafs_ctest.run"
+
+/* ct_op */
+#define	KQDAFS_CTEST_READ	1	/* read, check the pattern */
+#define	KQDAFS_CTEST_WRITE	2	/* write the pattern */
+#define	KQDAFS_CTEST_FSYNC	3	/* fsync, ct_count times */
+#define	KQDAFS_CTEST_CANCEL	4	/* read, then cancel every request */
+#define	KQDAFS_CTEST_DEPTH	5	/* read ct_count without reaping (EAGAIN) */
+#define	KQDAFS_CTEST_DESTROY	6	/* read, destroy with requests in flight */
+
+#define	KQDAFS_CTEST_MAX_COUNT	1024
+#define	KQDAFS_CTEST_MAX_LEN	(1024 * 1024)
+
+/*
+ * The byte at file offset off of a pattern file: the pattern of the
+ * guest tests (kqt_pat() in tests/guest/lib/kqt.c, the files
+ * "kaio_cache create" writes), checked after a READ and written by a
+ * WRITE.
+ */
+static __inline uint8_t
+kqdafs_ctest_byte(uint64_t off)
+{
+
+	return ((uint8_t)(((off + 1) * 0x9e3779b97f4a7c15ULL) >> 56));
+}
+
+struct kqdafs_ctest {
+	/* In. */
+	int32_t		ct_fd;		/* a file of the calling process */
+	int32_t		ct_mode;	/* KQDAFS_DELIVER_* */
+	int32_t		ct_op;		/* KQDAFS_CTEST_* */
+	uint32_t	ct_count;	/* requests */
+	uint32_t	ct_len;		/* bytes per request */
+	uint32_t	ct_depth;	/* ca_depth (0: default) */
+	uint32_t	ct_batch;	/* ca_batch (0: default) */
+	uint32_t	ct_misalign;	/* buffer starts this far into its page */
+	int64_t		ct_offset;	/* request i at ct_offset + i * ct_len */
+	/* Out. */
+	int32_t		ct_error;	/* the run's own errno (create, ...) */
+	int32_t		ct_first_error;	/* first submit errno or -kc_data */
+	uint32_t	ct_submitted;
+	uint32_t	ct_completed;	/* completions delivered */
+	uint32_t	ct_eagain;	/* submits refused with EAGAIN */
+	uint32_t	ct_cancelled;	/* completions carrying -ECANCELED */
+	uint32_t	ct_failed;	/* other negative completions */
+	uint32_t	ct_cancel_ok;	/* kqdafs_cancel answers */
+	uint32_t	ct_cancel_already;
+	uint32_t	ct_cancel_noent;
+	uint32_t	ct_upcalls;	/* upcall calls */
+	uint32_t	ct_max_batch;	/* most completions in one upcall */
+	uint32_t	ct_bad;		/* unknown or repeated cookies */
+	uint32_t	ct_timeout;	/* 1: gave up waiting */
+	uint64_t	ct_bytes;	/* sum of positive kc_data */
+	uint64_t	ct_mismatch;	/* READ: bytes differing from the pattern */
+	uint64_t	ct_checksum;	/* READ: sum of the bytes read */
+};
+
+#endif /* !_KQDAFS_CTEST_H_ */

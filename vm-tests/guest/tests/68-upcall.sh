@@ -1,0 +1,40 @@
+#!/bin/sh
+# Kernel consumers (kqdafs_kapi(9)) through the test module
+# kqdafs_consumer_test.ko, which MODULE_DEPENDs on kqdafs: each delivery
+# mode (direct, delayed, poll) reading a pattern file and writing one with
+# data checks, fsync, EAGAIN at depth, bad arguments, the upcall counters
+# (bin/upcall_modes); cancel -> -ECANCELED and destroy with requests in
+# flight (bin/upcall_cancel) -- on an uncached UFS behind a slow gnop(8)
+# provider (buffer-cache path, strict) and on tmpfs (worker path).  Then:
+# kldunload kqdafs is refused while the consumer module is loaded, both
+# unload, the kqdafs malloc type is back to its baseline, no leak report.
+. "$(dirname "$0")/../lib.sh"
+
+require_file "$CTEST"
+kaio_load
+trap 'kldunload "$CTNAME" 2>/dev/null; kaio_cleanup; kldunload "$MODNAME" 2>/dev/null' EXIT
+kldload "$CTEST" || fail "kldload $CTEST failed"
+mod_loaded "$CTNAME" || fail "module $CTNAME not in kldstat after kldload"
+ufs="$KAIO_ROOT/ufs"
+tmp="$KAIO_ROOT/tmpfs"
+mount_slow_ufs "$ufs" 256m "$ufs/upcall.dat" 64 300
+mount_tmpfs "$tmp"
+"$BIN/kaio_cache" create "$tmp/upcall.dat" 64 || fail "cannot create tmpfs file"
+rc=0
+# Cancel first: its regions (from 8 MiB on) must still be uncached.
+run_prog upcall_cancel "$ufs/upcall.dat" $SLOW || rc=1
+run_prog upcall_modes "$ufs/upcall.dat" || rc=1
+run_prog upcall_cancel "$tmp/upcall.dat" || rc=1
+run_prog upcall_modes "$tmp/upcall.dat" || rc=1
+[ "$(sysctl_get kern.kqdafs.consumers)" = 0 ] ||
+    fail "kern.kqdafs.consumers is $(sysctl_get kern.kqdafs.consumers) after the runs"
+# The kernel refuses to unload a module another one depends on.
+if kldunload "$MODNAME" 2>/dev/null; then
+	fail "kldunload $MODNAME succeeded while $CTNAME depends on it"
+fi
+kqdafs_loaded || fail "$MODNAME gone after a refused unload"
+kldunload "$CTNAME" || fail "kldunload $CTNAME failed"
+mod_loaded "$CTNAME" && fail "$CTNAME still loaded after kldunload"
+kaio_teardown "$rc" "upcall_modes/upcall_cancel"
+kaio_finish
+exit 0
