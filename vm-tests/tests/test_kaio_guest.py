@@ -41,7 +41,8 @@ class KaioGuestTest(unittest.TestCase):
                  glob.glob(os.path.join(CSRC, "*.c"))}
         for n in self.tests():
             text = read(os.path.join(GUEST, "tests", n))
-            for m in re.finditer(r'(?:run_prog |\$BIN/)(kaio_\w+)', text):
+            for m in re.finditer(r'(?:run_prog |\$BIN/)((?:kaio|rdma)_\w+)',
+                                 text):
                 self.assertIn(m.group(1), progs, n)
 
     def test_kaio_tests_unload_and_check(self):
