@@ -232,12 +232,18 @@ impl<B: RdmaBackend> MemoryRegion<B> {
         v
     }
 
-    /// Deregister and take the memory back.  If the kernel refuses
+    /// Deregister and take the memory back, the whole region as its
+    /// content (`len() == capacity()`).  If the kernel refuses
     /// (`EBUSY`: a request naming the region has not completed), the
     /// region comes back, still registered, with the errno.
     pub fn into_inner(mut self) -> Result<KaioBuf, (MemoryRegion<B>, Errno)> {
         match self.shared.backend.dereg_mr(self.key) {
-            Ok(()) => Ok(self.buf.take().unwrap_or_else(|| KaioBuf::from(Vec::new()))),
+            Ok(()) => {
+                let mut buf = self.buf.take().unwrap_or_else(|| KaioBuf::from(Vec::new()));
+                // Every byte is initialised (see `Rdma::register`).
+                buf.set_read_len(buf.capacity());
+                Ok(buf)
+            }
             Err(e) => Err((self, e)),
         }
     }
@@ -564,13 +570,19 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
     }
 
     /// Register `buf` (its whole capacity, at least one byte) with
-    /// `access`.  On failure the buffer comes back with the errno.
+    /// `access`.  Bytes past its content (a `Vec`'s spare capacity) are
+    /// zeroed first, so every byte of the region is initialised.  On
+    /// failure the buffer comes back with the errno.
     pub fn register(&self, mut buf: KaioBuf, access: MrAccess) -> Result<MemoryRegion<B>, (Errno, KaioBuf)> {
         let len = buf.capacity();
         if len == 0 || len as u64 > RDMA_MAX_MR_LEN {
             return Err((Errno::EINVAL, buf));
         }
+        let content = buf.len();
         let addr = buf.kernel_addr();
+        // SAFETY: the buffer owns `capacity` bytes at `addr`; the bytes
+        // from `content` on are spare capacity, written (not read) here.
+        unsafe { core::ptr::write_bytes((addr as usize as *mut u8).add(content), 0, len - content) };
         match self.shared.backend.reg_mr(addr, len as u64, access.bits()) {
             Ok(key) if key != 0 => Ok(MemoryRegion {
                 shared: Arc::clone(&self.shared),

@@ -748,6 +748,14 @@ fn registration_errors_give_the_buffer_back() {
     assert_eq!((e, buf.capacity()), (Errno::EAGAIN, 2 * 4096), "pinned limit");
     drop(a);
     assert!(r.register(buf, ALL).is_ok(), "the limit counts registered bytes only");
+    let mut v = Vec::with_capacity(4096);
+    v.extend_from_slice(b"abc");
+    let m = r.register(KaioBuf::from(v), MrAccess::LOCAL_WRITE).unwrap();
+    let all = m.to_vec();
+    assert_eq!((&all[..3], all.len()), (&b"abc"[..], 4096));
+    assert!(all[3..].iter().all(|&x| x == 0), "spare capacity zeroed, never read uninitialised");
+    let back = m.into_inner().unwrap();
+    assert_eq!(back.len(), 4096, "the whole region is the content");
     let (e, _) = r.register(KaioBuf::from(vec![1, 2, 3]), MrAccess::from_bits_retain(8)).unwrap_err();
     assert_eq!(e, Errno::EINVAL, "unknown access bits");
 
