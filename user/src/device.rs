@@ -1,7 +1,14 @@
 //! `/dev/kqdafs` (FreeBSD only).
 
-use kqdafs_abi::ioctl::{KQDAFS_IOC_INFO, KQDAFS_IOC_KAIO_CANCEL, KQDAFS_IOC_KAIO_SUBMIT};
-use kqdafs_abi::{KaioCancel, KaioRequest, KaioResult, KaioSubmit, KqdafsInfo, KQDAFS_DEVICE, MAX_BATCH};
+use kqdafs_abi::ioctl::{
+    KQDAFS_IOC_INFO, KQDAFS_IOC_KAIO_CANCEL, KQDAFS_IOC_KAIO_SUBMIT, KQDAFS_IOC_RDMA_DEREG_MR,
+    KQDAFS_IOC_RDMA_EP_CLOSE, KQDAFS_IOC_RDMA_EP_PAIR, KQDAFS_IOC_RDMA_POST, KQDAFS_IOC_RDMA_REG_MR,
+};
+use kqdafs_abi::rdma::RDMA_MAX_BATCH;
+use kqdafs_abi::{
+    KaioCancel, KaioRequest, KaioResult, KaioSubmit, KqdafsInfo, RdmaDeregMr, RdmaEpClose, RdmaEpPair, RdmaPost,
+    RdmaRegMr, RdmaRequest, RdmaResult, KQDAFS_DEVICE, MAX_BATCH,
+};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
@@ -71,6 +78,70 @@ impl Device {
             return Err(io::Error::last_os_error());
         }
         Ok(cancel.result)
+    }
+
+    /// One ioctl whose argument is the plain-data struct `arg` (its size is
+    /// the one the command encodes).
+    fn ioctl_with<A>(&self, cmd: u32, arg: &mut A) -> io::Result<()> {
+        debug_assert_eq!(kqdafs_abi::ioctl::param_len(cmd), core::mem::size_of::<A>());
+        // SAFETY: every caller passes the argument struct of `cmd`, whose
+        // encoded size is size_of::<A>(); the kernel copies at most that
+        // many bytes in and out of `arg`, which is borrowed mutably.
+        let ret = unsafe { libc::ioctl(self.file.as_raw_fd(), cmd as libc::c_ulong, arg as *mut A) };
+        if ret == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// `KQDAFS_IOC_RDMA_REG_MR`: hold `len` bytes at `addr` with `access`
+    /// (`MrAccess` bits); the region's key.
+    ///
+    /// The memory must stay allocated until the region is deregistered (or
+    /// the descriptor closed): [`crate::MemoryRegion`] makes sure of it.
+    pub fn rdma_reg_mr(&self, addr: u64, len: u64, access: u32) -> io::Result<u32> {
+        let mut reg = RdmaRegMr { addr, len, access, ..Default::default() };
+        self.ioctl_with(KQDAFS_IOC_RDMA_REG_MR, &mut reg)?;
+        Ok(reg.key)
+    }
+
+    /// `KQDAFS_IOC_RDMA_DEREG_MR`.
+    pub fn rdma_dereg_mr(&self, key: u32) -> io::Result<()> {
+        let mut dereg = RdmaDeregMr { key, pad: 0 };
+        self.ioctl_with(KQDAFS_IOC_RDMA_DEREG_MR, &mut dereg)
+    }
+
+    /// `KQDAFS_IOC_RDMA_EP_PAIR`: two connected endpoints.
+    pub fn rdma_ep_pair(&self) -> io::Result<[u32; 2]> {
+        let mut pair = RdmaEpPair::default();
+        self.ioctl_with(KQDAFS_IOC_RDMA_EP_PAIR, &mut pair)?;
+        Ok(pair.ep)
+    }
+
+    /// `KQDAFS_IOC_RDMA_EP_CLOSE`.
+    pub fn rdma_ep_close(&self, ep: u32) -> io::Result<()> {
+        let mut close = RdmaEpClose { ep, pad: 0 };
+        self.ioctl_with(KQDAFS_IOC_RDMA_EP_CLOSE, &mut close)
+    }
+
+    /// `KQDAFS_IOC_RDMA_POST`: post `reqs`, the kernel fills `results`
+    /// (same length, 1 to `RDMA_MAX_BATCH`, else `EINVAL` without a call).
+    /// Returns how many were accepted.
+    pub fn rdma_post(&self, reqs: &[RdmaRequest], results: &mut [RdmaResult]) -> io::Result<u32> {
+        let count = u32::try_from(reqs.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        if reqs.len() != results.len() || count == 0 || count > RDMA_MAX_BATCH {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        let mut post = RdmaPost {
+            reqs: reqs.as_ptr() as usize as u64,
+            results: results.as_mut_ptr() as usize as u64,
+            count,
+            ..Default::default()
+        };
+        // `post` points at `count` readable requests and `count` writable
+        // results, both borrowed for the duration of the call.
+        self.ioctl_with(KQDAFS_IOC_RDMA_POST, &mut post)?;
+        Ok(post.posted)
     }
 
     /// Issue a raw ioctl with a buffer (for tests of the ABI's error paths).

@@ -35,6 +35,18 @@ impl Errno {
     pub const EOPNOTSUPP: Errno = Errno(abi::EOPNOTSUPP);
     /// Operation canceled.
     pub const ECANCELED: Errno = Errno(abi::ECANCELED);
+    /// Permission denied (an RDMA region lacks the right).
+    pub const EACCES: Errno = Errno(abi::EACCES);
+    /// Device busy (an RDMA region in use).
+    pub const EBUSY: Errno = Errno(abi::EBUSY);
+    /// No space left (a table of the descriptor is full).
+    pub const ENOSPC: Errno = Errno(abi::ENOSPC);
+    /// Message too long (an RDMA SEND longer than its RECV).
+    pub const EMSGSIZE: Errno = Errno(abi::EMSGSIZE);
+    /// Connection reset (an RDMA endpoint closed while a request waited).
+    pub const ECONNRESET: Errno = Errno(abi::ECONNRESET);
+    /// Not connected (an RDMA endpoint whose peer is closed).
+    pub const ENOTCONN: Errno = Errno(abi::ENOTCONN);
 
     /// The number.
     pub const fn raw(self) -> i32 {

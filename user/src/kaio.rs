@@ -15,7 +15,7 @@ use kqdafs_abi::{KaioCompletion, KaioOp, KaioRequest, KaioResult};
 /// Source of the `udata` tokens: unique in the process, never 0.
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
-fn next_token() -> u64 {
+pub(crate) fn next_token() -> u64 {
     NEXT_TOKEN.fetch_add(1, Ordering::Relaxed)
 }
 
@@ -340,7 +340,7 @@ impl<T> Kaio<T, crate::device::Device> {
 }
 
 #[cfg(target_os = "freebsd")]
-fn filters_from_sysctl() -> Option<Filters> {
+pub(crate) fn filters_from_sysctl() -> Option<Filters> {
     use crate::sysctl::{read_int, read_string};
     let kaio = read_int("kern.kqdafs.filter_kaio").ok()?;
     let rdma = read_int("kern.kqdafs.filter_rdma").ok()?;

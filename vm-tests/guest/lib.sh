@@ -269,3 +269,35 @@ kaio_teardown() {
 	[ "$1" = 0 ] || fail "$2 reported failures (see 'not ok' above)"
 	trap - EXIT
 }
+
+# ---- RDMA tests (67-rdma.sh, 69-rdma-stress.sh) -----------------------
+#
+# Counter names kept equal to tests/guest/lib/kqt.h (KQT_SYSCTL_RDMA_*).
+RDMA_MRS=kern.kqdafs.rdma_mrs
+RDMA_EPS=kern.kqdafs.rdma_endpoints
+RDMA_PINNED=kern.kqdafs.rdma_pinned_bytes
+
+# rdma_counters: the three RDMA table counters on one line
+rdma_counters() {
+	printf 'rdma_mrs=%s rdma_endpoints=%s rdma_pinned_bytes=%s\n' \
+	    "$(sysctl -n "$RDMA_MRS" 2>/dev/null || echo '?')" \
+	    "$(sysctl -n "$RDMA_EPS" 2>/dev/null || echo '?')" \
+	    "$(sysctl -n "$RDMA_PINNED" 2>/dev/null || echo '?')"
+}
+
+# rdma_finish [BASE]: the end of every RDMA test.  No memory region,
+# endpoint or pinned byte left (within 30 s), then kaio_finish: nothing in
+# flight, kqdafs malloc InUse back to BASE, unload, no leak reported.
+rdma_finish() {
+	for _c in "$RDMA_MRS" "$RDMA_EPS" "$RDMA_PINNED"; do
+		_n=300
+		while [ "$(sysctl -n "$_c" 2>/dev/null)" != 0 ]; do
+			_n=$((_n - 1))
+			[ "$_n" -gt 0 ] ||
+			    fail "$_c still not 0 30s after the test: $(rdma_counters)"
+			sleep 0.1
+		done
+	done
+	diag "RDMA tables empty: $(rdma_counters)"
+	kaio_finish "$@"
+}

@@ -118,6 +118,47 @@ class BenchTableTest(unittest.TestCase):
                          ["(no numeric benchmark results)"])
 
 
+class KqdafsBenchRdmaRowsTest(unittest.TestCase):
+    """kqdafs-bench's own JSON shape (user/src/bin/kqdafs-bench/report.rs)
+    with the rdma cells next to their socketpair baseline."""
+
+    def doc(self):
+        def row(mode, engine, ops_s, status="ok"):
+            r = {"name": "%s/4K/qd16/%s" % (mode, engine), "engine": engine,
+                 "mode": mode, "block": 4096, "depth": 16,
+                 "status": status}
+            if status == "ok":
+                r.update(ops=1000, seconds=2.0, ops_per_sec=ops_s,
+                         p50_us=10.5, p99_us=40.25)
+            else:
+                r["reason"] = "module has no RDMA"
+            return r
+        return {"kqdafs-bench": {
+            "tool": "kqdafs-bench",
+            "params": {"seconds": 2, "rdma_latency": "per message"},
+            "results": [row("cached", "kaio", 100000.0),
+                        row("rdma", "rdma-send", 200000.0),
+                        row("rdma", "rdma-write", 250000.0),
+                        row("rdma", "socketpair", 100000.0),
+                        row("rdma", "rdma-send", 0, status="skipped")]}}
+
+    def test_rdma_rows_render_in_order(self):
+        t = report.bench_table(self.doc())
+        self.assertEqual(t[0], "[kqdafs-bench]")
+        head = t[1].split()
+        for col in ("ops_per_sec", "p50_us", "p99_us"):
+            self.assertIn(col, head)
+        labels = [x.split()[0] for x in t[3:]]
+        self.assertEqual(labels[:4], ["cached/4K/qd16/kaio",
+                                      "rdma/4K/qd16/rdma-send",
+                                      "rdma/4K/qd16/rdma-write",
+                                      "rdma/4K/qd16/socketpair"])
+        send = next(x for x in t if x.startswith("rdma/4K/qd16/rdma-send"))
+        self.assertIn("200000 (x2.00)", send)
+        # a skipped cell has no numbers but its block/depth: still a row
+        self.assertEqual(len(labels), 5)
+
+
 class GuestBenchScriptTest(unittest.TestCase):
     def test_80_bench_writes_where_the_runner_reads(self):
         from tests.util import GUEST

@@ -41,7 +41,7 @@ class KaioGuestTest(unittest.TestCase):
                  glob.glob(os.path.join(CSRC, "*.c"))}
         for n in self.tests():
             text = read(os.path.join(GUEST, "tests", n))
-            for m in re.finditer(r'(?:run_prog |\$BIN/)((?:kaio|upcall)_\w+)',
+            for m in re.finditer(r'(?:run_prog |\$BIN/)((?:kaio|rdma|upcall)_\w+)',
                                  text):
                 self.assertIn(m.group(1), progs, n)
 

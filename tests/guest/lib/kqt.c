@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <sys/event.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysctl.h>
 #include <sys/time.h>
@@ -543,6 +544,11 @@ kqt_errname(int e)
 	case ENOMEM: return ("ENOMEM");
 	case EPERM: return ("EPERM");
 	case EBUSY: return ("EBUSY");
+	case EACCES: return ("EACCES");
+	case ENOSPC: return ("ENOSPC");
+	case ENOTCONN: return ("ENOTCONN");
+	case EMSGSIZE: return ("EMSGSIZE");
+	case ECONNRESET: return ("ECONNRESET");
 	default:
 		snprintf(other, sizeof(other), "errno %d", e);
 		return (other);
@@ -591,10 +597,240 @@ kqt_ctest(struct kqdafs_ctest *ct)
 	return (len == sizeof(*ct) ? 0 : EINVAL);
 }
 
+/* ---- RDMA ---- */
+
+int
+kqt_reg_mr(int dev, const void *addr, uint64_t len, uint32_t access,
+    uint32_t *key)
+{
+	struct kqdafs_rdma_reg_mr m;
+
+	memset(&m, 0, sizeof(m));
+	m.krm_addr = (uint64_t)(uintptr_t)addr;
+	m.krm_len = len;
+	m.krm_access = access;
+	if (ioctl(dev, KQDAFS_IOC_RDMA_REG_MR, &m) == -1)
+		return (errno);
+	if (key != NULL)
+		*key = m.krm_key;
+	return (0);
+}
+
+int
+kqt_dereg_mr(int dev, uint32_t key)
+{
+	struct kqdafs_rdma_dereg_mr d;
+
+	memset(&d, 0, sizeof(d));
+	d.kdm_key = key;
+	if (ioctl(dev, KQDAFS_IOC_RDMA_DEREG_MR, &d) == -1)
+		return (errno);
+	return (0);
+}
+
+int
+kqt_ep_pair(int dev, uint32_t ep[2])
+{
+	struct kqdafs_rdma_ep_pair p;
+
+	memset(&p, 0, sizeof(p));
+	if (ioctl(dev, KQDAFS_IOC_RDMA_EP_PAIR, &p) == -1)
+		return (errno);
+	ep[0] = p.kep_ep[0];
+	ep[1] = p.kep_ep[1];
+	return (0);
+}
+
+int
+kqt_ep_close(int dev, uint32_t ep)
+{
+	struct kqdafs_rdma_ep_close c;
+
+	memset(&c, 0, sizeof(c));
+	c.kec_ep = ep;
+	if (ioctl(dev, KQDAFS_IOC_RDMA_EP_CLOSE, &c) == -1)
+		return (errno);
+	return (0);
+}
+
+void
+kqt_wr(struct kqdafs_rdma_request *r, uint32_t op, uint32_t ep, int kq,
+    uint32_t lkey, uint64_t loff, uint32_t rkey, uint64_t roff, uint64_t len,
+    uint64_t udata)
+{
+
+	memset(r, 0, sizeof(*r));
+	r->rr_op = op;
+	r->rr_ep = ep;
+	r->rr_kq = kq;
+	r->rr_local_key = lkey;
+	r->rr_local_offset = loff;
+	r->rr_remote_key = rkey;
+	r->rr_remote_offset = roff;
+	r->rr_len = len;
+	r->rr_udata = udata;
+}
+
+int
+kqt_post(int dev, struct kqdafs_rdma_request *reqs,
+    struct kqdafs_rdma_result *res, uint32_t n, uint32_t *posted)
+{
+	struct kqdafs_rdma_post p;
+
+	memset(&p, 0, sizeof(p));
+	p.rp_reqs = (uint64_t)(uintptr_t)reqs;
+	p.rp_results = (uint64_t)(uintptr_t)res;
+	p.rp_count = n;
+	p.rp_posted = UINT32_MAX;
+	if (ioctl(dev, KQDAFS_IOC_RDMA_POST, &p) == -1)
+		return (errno);
+	if (posted != NULL)
+		*posted = p.rp_posted;
+	return (0);
+}
+
+int
+kqt_post1(int dev, struct kqdafs_rdma_request *r, uint64_t *idp)
+{
+	struct kqdafs_rdma_result res;
+	uint32_t posted;
+	int e;
+
+	memset(&res, 0xa5, sizeof(res));
+	if ((e = kqt_post(dev, r, &res, 1, &posted)) != 0) {
+		tap_ok(0, "post ioctl of one work request succeeds");
+		tap_diag("KQDAFS_IOC_RDMA_POST: %s", kqt_errname(e));
+		return (-1);
+	}
+	if (res.rres_error != 0) {
+		if (res.rres_id != 0 || posted != 0) {
+			tap_ok(0, "refused work request has id 0, posted 0");
+			tap_diag("error %d id %ju posted %u", res.rres_error,
+			    (uintmax_t)res.rres_id, posted);
+			return (-1);
+		}
+		return (res.rres_error);
+	}
+	if (res.rres_id == 0 || posted != 1) {
+		tap_ok(0, "accepted work request has an id and posted 1");
+		tap_diag("id %ju posted %u", (uintmax_t)res.rres_id, posted);
+		return (-1);
+	}
+	if (idp != NULL)
+		*idp = res.rres_id;
+	return (0);
+}
+
+int
+kqt_rdma_ev_check(const struct kqt *k, const struct kevent *ev, uint32_t op,
+    uint64_t id, uint64_t udata, int64_t data)
+{
+	int good = 1;
+
+	if (ev == NULL) {
+		tap_diag("no event for id %ju", (uintmax_t)id);
+		return (0);
+	}
+	if (ev->filter != k->info.kqi_filter_rdma) {
+		tap_diag("event filter %d, expected %d", ev->filter,
+		    k->info.kqi_filter_rdma);
+		good = 0;
+	}
+	if ((uint64_t)ev->ident != id) {
+		tap_diag("event ident %ju, expected id %ju",
+		    (uintmax_t)ev->ident, (uintmax_t)id);
+		good = 0;
+	}
+	if ((uint64_t)(uintptr_t)ev->udata != udata) {
+		tap_diag("event udata %p, expected %#jx", ev->udata,
+		    (uintmax_t)udata);
+		good = 0;
+	}
+	if (ev->fflags != (u_int)KQDAFS_RDMA_FFLAGS(op)) {
+		tap_diag("event fflags %#x, expected %#x", ev->fflags,
+		    (u_int)KQDAFS_RDMA_FFLAGS(op));
+		good = 0;
+	}
+	if ((ev->flags & EV_ERROR) != 0) {
+		tap_diag("event has EV_ERROR (flags %#x)", ev->flags);
+		good = 0;
+	}
+	if (ev->data != data) {
+		tap_diag("event of id %ju: data %jd, expected %jd",
+		    (uintmax_t)id, (intmax_t)ev->data, (intmax_t)data);
+		good = 0;
+	}
+	return (good);
+}
+
+const struct kevent *
+kqt_find_ev(const struct kevent *evs, int n, uint64_t id)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if ((uint64_t)evs[i].ident == id)
+			return (&evs[i]);
+	return (NULL);
+}
+
+void *
+kqt_pages(size_t len)
+{
+	void *p;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_ANON | MAP_PRIVATE,
+	    -1, 0);
+	if (p == MAP_FAILED)
+		tap_bail("mmap %zu bytes: %s", len, strerror(errno));
+	return (p);
+}
+
 int64_t
 kqt_counter(const char *name)
 {
 	int64_t v;
+	int e;
 
-	return (kqt_sysctl_get(name, &v) == 0 ? v : -1);
+	if ((e = kqt_sysctl_get(name, &v)) != 0) {
+		tap_diag("sysctl %s: %s", name, kqt_errname(e));
+		return (-1);
+	}
+	return (v);
+}
+
+int
+kqt_wait_counter(const char *name, int64_t want, int secs)
+{
+	uint64_t end;
+	int64_t v;
+
+	end = kqt_now_us() + (uint64_t)secs * 1000000;
+	for (;;) {
+		if (kqt_sysctl_get(name, &v) == 0 && v == want)
+			return (1);
+		if (kqt_now_us() >= end)
+			return (0);
+		usleep(20000);
+	}
+}
+
+void
+kqt_require_rdma(struct kqt *k)
+{
+	uint32_t key;
+	void *p;
+	int e;
+
+	p = kqt_pages(4096);
+	e = kqt_reg_mr(k->dev, p, 4096, KQDAFS_MR_LOCAL_WRITE, &key);
+	if (e == EOPNOTSUPP || e == ENOTTY)
+		tap_bail("KQDAFS_IOC_RDMA_REG_MR answers %s: RDMA is not "
+		    "implemented by this module", kqt_errname(e));
+	if (e != 0)
+		tap_bail("probe registration (4 KiB) failed: %s",
+		    kqt_errname(e));
+	if ((e = kqt_dereg_mr(k->dev, key)) != 0)
+		tap_bail("probe deregistration failed: %s", kqt_errname(e));
+	munmap(p, 4096);
 }

@@ -101,8 +101,6 @@ struct kqdafs_ctest;
  * 0, or the errno of sysctl(3) itself (ENOENT: module not loaded).
  */
 int	kqt_ctest(struct kqdafs_ctest *ct);
-/* Counter delta helper: the value of sysctl name, or -1. */
-int64_t	kqt_counter(const char *name);
 
 /* ---- data ---- */
 uint8_t	kqt_pat(uint64_t off);
@@ -114,5 +112,53 @@ const char *kqt_errname(int e);
 uint64_t kqt_rand(void);
 void	kqt_srand(uint64_t seed);
 uint64_t kqt_now_us(void);
+
+/* ---- RDMA (tests/guest/rdma_*.c) ---- */
+
+/* Counters of the RDMA path (kern.kqdafs.*). */
+#define	KQT_SYSCTL_RDMA_POSTED	"kern.kqdafs.rdma_posted"
+#define	KQT_SYSCTL_RDMA_REFUSED	"kern.kqdafs.rdma_refused"
+#define	KQT_SYSCTL_RDMA_COMPLETED "kern.kqdafs.rdma_completed"
+#define	KQT_SYSCTL_RDMA_BYTES	"kern.kqdafs.rdma_bytes"
+#define	KQT_SYSCTL_RDMA_MRS	"kern.kqdafs.rdma_mrs"
+#define	KQT_SYSCTL_RDMA_PINNED	"kern.kqdafs.rdma_pinned_bytes"
+#define	KQT_SYSCTL_RDMA_EPS	"kern.kqdafs.rdma_endpoints"
+#define	KQT_SYSCTL_KNOTES	"kern.kqdafs.knotes"
+
+#define	KQT_MR_ALL	(KQDAFS_MR_LOCAL_WRITE | KQDAFS_MR_REMOTE_READ | \
+			    KQDAFS_MR_REMOTE_WRITE)
+
+/* KQDAFS_IOC_RDMA_REG_MR: 0 and *key, or the errno of the ioctl. */
+int	kqt_reg_mr(int dev, const void *addr, uint64_t len, uint32_t access,
+	    uint32_t *key);
+int	kqt_dereg_mr(int dev, uint32_t key);		/* 0 or errno */
+int	kqt_ep_pair(int dev, uint32_t ep[2]);		/* 0 or errno */
+int	kqt_ep_close(int dev, uint32_t ep);		/* 0 or errno */
+void	kqt_wr(struct kqdafs_rdma_request *r, uint32_t op, uint32_t ep,
+	    int kq, uint32_t lkey, uint64_t loff, uint32_t rkey, uint64_t roff,
+	    uint64_t len, uint64_t udata);
+/* KQDAFS_IOC_RDMA_POST: 0 and *posted, or the errno of the ioctl. */
+int	kqt_post(int dev, struct kqdafs_rdma_request *reqs,
+	    struct kqdafs_rdma_result *res, uint32_t n, uint32_t *posted);
+/*
+ * Post one work request: its per-request errno (0 = accepted, *idp set).
+ * An ioctl failure or an inconsistent result fails a TAP check and
+ * returns -1.
+ */
+int	kqt_post1(int dev, struct kqdafs_rdma_request *r, uint64_t *idp);
+/* Is ev the RDMA completion of op / id / udata with data?  Diagnoses. */
+int	kqt_rdma_ev_check(const struct kqt *k, const struct kevent *ev,
+	    uint32_t op, uint64_t id, uint64_t udata, int64_t data);
+/* The event with ident id among evs[0..n), or NULL. */
+const struct kevent *kqt_find_ev(const struct kevent *evs, int n,
+	    uint64_t id);
+/* len bytes of fresh zeroed anonymous pages (bails out on failure). */
+void	*kqt_pages(size_t len);
+/* A counter's value, -1 (diagnosed) when it cannot be read. */
+int64_t	kqt_counter(const char *name);
+/* Wait up to secs for counter name to equal want; 1 when it did. */
+int	kqt_wait_counter(const char *name, int64_t want, int secs);
+/* Die with a Bail out! when the module says RDMA is not implemented. */
+void	kqt_require_rdma(struct kqt *k);
 
 #endif /* !_KQT_H_ */

@@ -9,6 +9,11 @@
 //!   refused with the documented errno.
 //! * `kqdafsctl useradd`: try to add a knote of the module's filter from
 //!   user space with `kevent(EV_ADD)`; it must be refused with `EPERM`.
+//! * `kqdafsctl rdma-selftest`: register memory regions, make a connected
+//!   endpoint pair, WRITE, READ, SEND/RECV (also a SEND posted before its
+//!   RECV, a zero-length one and one too long for its RECV), check every
+//!   byte and event, deregister; prints one line, `rdma-selftest: ok ...`
+//!   or `rdma-selftest: FAILED: ...`, and exits 0 or 1.
 
 #[cfg(target_os = "freebsd")]
 fn main() {
@@ -22,7 +27,12 @@ fn main() {
 }
 
 #[cfg(target_os = "freebsd")]
+#[path = "kqdafsctl/rdma.rs"]
+mod rdma;
+
+#[cfg(target_os = "freebsd")]
 mod freebsd {
+    use super::rdma;
     use kqdafs_abi::ioctl::{ioc, IOC_IN, IOC_INOUT, KQDAFS_IOC_GROUP, KQDAFS_IOC_INFO};
     use kqdafs_user::device::Device;
     use kqdafs_user::sysctl;
@@ -34,8 +44,9 @@ mod freebsd {
             Some("hold") => hold(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(30)),
             Some("badioctl") => badioctl(),
             Some("useradd") => useradd(),
+            Some("rdma-selftest") => return rdma::selftest(),
             _ => {
-                eprintln!("usage: kqdafsctl info | hold SECONDS | badioctl | useradd");
+                eprintln!("usage: kqdafsctl info | hold SECONDS | badioctl | useradd | rdma-selftest");
                 return 64;
             }
         };

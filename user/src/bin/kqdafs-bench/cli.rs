@@ -2,10 +2,21 @@
 
 use crate::report::{parse_list, parse_size};
 
-/// The engines, in the order they run within a cell.
-pub const ENGINES: [&str; 3] = ["kaio", "aio", "pread"];
-/// The cache modes.
-pub const MODES: [&str; 2] = ["cached", "uncached"];
+/// The engines, in the order they run within a cell: the file readers
+/// (modes `cached`/`uncached`), then the message movers (mode `rdma`).
+pub const ENGINES: [&str; 6] = ["kaio", "aio", "pread", "rdma-send", "rdma-write", "socketpair"];
+/// The engines of mode `rdma`: loopback SEND/RECV and WRITE, and the
+/// baseline, a Unix-domain socketpair watched with `EVFILT_READ`.
+#[cfg_attr(not(target_os = "freebsd"), allow(dead_code))]
+pub const RDMA_ENGINES: [&str; 3] = ["rdma-send", "rdma-write", "socketpair"];
+/// The modes: file reads with a warm or a cold cache, and messages.
+pub const MODES: [&str; 3] = ["cached", "uncached", "rdma"];
+
+/// Whether `engine` runs in `mode`.
+#[cfg_attr(not(target_os = "freebsd"), allow(dead_code))]
+pub fn engine_runs_in(engine: &str, mode: &str) -> bool {
+    RDMA_ENGINES.contains(&engine) == (mode == "rdma")
+}
 
 /// How long each cell runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -22,7 +33,8 @@ pub struct Config {
     /// The file read; without `--file`, [`DEFAULT_FILE`] in the current
     /// directory, created (and removed at the end) by the bench.
     pub file: String,
-    /// Whether `file` is the bench's own (no `--file`).
+    /// Whether `file` is the bench's own (no `--file`).  Only used when a
+    /// file mode (`cached`, `uncached`) is selected.
     pub own_file: bool,
     /// Create (or re-create) the file with this many bytes first.
     pub create: Option<u64>,
@@ -51,7 +63,8 @@ pub const DEFAULT_SIZE: u64 = 128 << 20;
 
 /// The usage text.
 pub const USAGE: &str = "usage: kqdafs-bench [--file PATH] [--create SIZE] [--seconds S | --ops N]
-                    [--engines kaio,aio,pread] [--modes cached,uncached]
+                    [--engines kaio,aio,pread,rdma-send,rdma-write,socketpair]
+                    [--modes cached,uncached,rdma]
                     [--blocks 4K,64K] [--depths 1,16,64]
                     [--drop-cache-cmd 'umount /mnt && mount /dev/md0 /mnt']
                     [--json PATH] [--seed N]";
@@ -133,8 +146,8 @@ mod tests {
     fn defaults() {
         let c = Config::parse(&args("--file /f")).unwrap();
         assert!(!c.own_file && c.create.is_none());
-        assert_eq!(c.engines, vec!["kaio", "aio", "pread"]);
-        assert_eq!(c.modes, vec!["cached", "uncached"]);
+        assert_eq!(c.engines, ENGINES.to_vec());
+        assert_eq!(c.modes, vec!["cached", "uncached", "rdma"]);
         assert_eq!((c.blocks, c.depths), (vec![4096, 65536], vec![1, 16, 64]));
         assert_eq!(c.budget, Budget::Seconds(2.0));
         assert!(c.drop_cache_cmd.is_none());
@@ -157,6 +170,17 @@ mod tests {
         assert_eq!((c.blocks, c.depths, c.seed), (vec![8192], vec![4], 9));
         assert_eq!(c.drop_cache_cmd.as_deref(), Some("umount /mnt && mount /dev/md0 /mnt"));
         assert_eq!(c.json.as_deref(), Some("/o.json"));
+    }
+
+    #[test]
+    fn rdma_engines_run_in_rdma_mode_only() {
+        let c = Config::parse(&args("--modes rdma --engines socketpair,rdma-send --blocks 4K,64K")).unwrap();
+        assert_eq!((c.modes, c.engines), (vec!["rdma"], vec!["socketpair", "rdma-send"]));
+        for e in ENGINES {
+            assert_eq!(engine_runs_in(e, "rdma"), RDMA_ENGINES.contains(&e), "{e}");
+            assert_eq!(engine_runs_in(e, "cached"), !RDMA_ENGINES.contains(&e), "{e}");
+            assert_eq!(engine_runs_in(e, "uncached"), engine_runs_in(e, "cached"), "{e}");
+        }
     }
 
     #[test]

@@ -31,20 +31,20 @@ pub struct Work<'a> {
     pub seed: u64,
 }
 
-/// Decides when to stop issuing reads.
-struct Gate {
-    start: Instant,
+/// Decides when to stop issuing reads (or messages).
+pub struct Gate {
+    pub start: Instant,
     budget: Budget,
     issued: AtomicU64,
 }
 
 impl Gate {
-    fn new(budget: Budget) -> Gate {
+    pub fn new(budget: Budget) -> Gate {
         Gate { start: Instant::now(), budget, issued: AtomicU64::new(0) }
     }
 
     /// May one more read be issued?  (Counts it if so.)
-    fn admit(&self) -> bool {
+    pub fn admit(&self) -> bool {
         match self.budget {
             Budget::Seconds(s) => self.start.elapsed().as_secs_f64() < s,
             Budget::Ops(n) => self.issued.fetch_add(1, Ordering::Relaxed) < n,
@@ -53,9 +53,9 @@ impl Gate {
 }
 
 /// Give up waiting for a completion after this long.
-const STALL: Duration = Duration::from_secs(30);
+pub const STALL: Duration = Duration::from_secs(30);
 
-fn ns(since: Instant) -> u64 {
+pub fn ns(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 

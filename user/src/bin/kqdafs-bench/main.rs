@@ -1,5 +1,6 @@
 //! `kqdafs-bench`: KAIO against POSIX AIO (with `SIGEV_KEVENT`) against a
-//! pread thread pool, side by side in one run.
+//! pread thread pool, and RDMA loopback messages against a Unix-domain
+//! socketpair, side by side in one run.
 //!
 //! For every mode (`cached`, `uncached`) × block size (4 KiB, 64 KiB) ×
 //! queue depth (1, 16, 64), each engine in turn reads random block-aligned
@@ -28,12 +29,26 @@
 //!   used: KAIO goes through the buffer cache by design, so a direct-I/O
 //!   baseline would measure something else.
 //!
+//! # Mode `rdma`
+//!
+//! For every block size × queue depth: `rdma-send` (loopback SEND/RECV,
+//! latency from SEND posted to the RECV's completion seen), `rdma-write`
+//! (loopback WRITE, posted to completion seen) and the baseline
+//! `socketpair` (`AF_UNIX` `SOCK_STREAM`, the reader woken by
+//! `EVFILT_READ`; first byte written to last byte read), each keeping
+//! `depth` messages in flight in one thread and one kqueue (see `msg.rs`).
+//! The rows of one block size and depth follow each other in the table and
+//! the JSON (`rdma/4K/qd16/rdma-send`, `.../socketpair`).  A module
+//! without RDMA gets these cells reported as skipped.
+//!
 //! Exit status: 0 if every cell that ran succeeded, 2 if any failed (all
 //! cells are still reported), 1 if the setup failed, 64 on bad usage.
 
 mod cli;
 #[cfg(target_os = "freebsd")]
 mod engines;
+#[cfg(target_os = "freebsd")]
+mod msg;
 #[cfg_attr(not(target_os = "freebsd"), allow(dead_code))]
 mod report;
 
@@ -70,8 +85,9 @@ fn main() {
 
 #[cfg(target_os = "freebsd")]
 mod freebsd {
-    use crate::cli::{Budget, Config};
+    use crate::cli::{engine_runs_in, Budget, Config};
     use crate::engines::{self, Work};
+    use crate::msg::{self, MsgWork};
     use crate::report::{self, json_str, Cell, Outcome, Summary};
     use std::fs::File;
     use std::io::{Read, Write};
@@ -126,18 +142,35 @@ mod freebsd {
         Ok(Summary::new(m.latencies, m.elapsed))
     }
 
+    fn msg_cell(config: &Config, engine: &str, block: usize, depth: usize) -> Result<Summary, String> {
+        let work = MsgWork { block, depth, budget: config.budget };
+        let m = match engine {
+            "rdma-send" => msg::rdma_send(&work),
+            "rdma-write" => msg::rdma_write(&work),
+            _ => msg::socketpair(&work),
+        }?;
+        Ok(Summary::new(m.latencies, m.elapsed))
+    }
+
     /// Run every cell; `Ok(false)` if any failed.
     pub fn run(config: &Config) -> Result<bool, String> {
-        if let Some(size) = config.create {
+        let file_modes = config.modes.iter().any(|&m| m != "rdma");
+        if let (Some(size), true) = (config.create, file_modes) {
             create(&config.file, size)?;
         }
+        // Probed once: a module without RDMA skips the rdma cells.
+        let rdma = if config.modes.contains(&"rdma") { msg::probe() } else { Ok(()) };
         let mut cells = Vec::new();
         let mut warm_now = false;
         for &mode in &config.modes {
             for &block in &config.blocks {
                 for &depth in &config.depths {
-                    for &engine in &config.engines {
+                    for &engine in config.engines.iter().filter(|&&e| engine_runs_in(e, mode)) {
                         let outcome = match (mode, &config.drop_cache_cmd) {
+                            ("rdma", _) => match (&rdma, engine) {
+                                (Err(why), "rdma-send" | "rdma-write") => Outcome::Skipped(why.clone()),
+                                _ => msg_cell(config, engine, block, depth).map_or_else(Outcome::Failed, Outcome::Done),
+                            },
                             ("uncached", None) => Outcome::Skipped("needs --drop-cache-cmd".into()),
                             ("uncached", Some(cmd)) => {
                                 warm_now = false;
@@ -174,10 +207,17 @@ mod freebsd {
                 ("seed", config.seed.to_string()),
                 ("drop_cache_cmd", config.drop_cache_cmd.as_deref().map_or("null".into(), json_str)),
                 ("latency", json_str("submission to completion seen, per read")),
+                (
+                    "rdma_latency",
+                    json_str(
+                        "per message: rdma-send SEND posted to RECV completion seen, rdma-write posted to \
+                         completion seen, socketpair first byte written to last byte read",
+                    ),
+                ),
             ];
             std::fs::write(path, report::json(&params, &cells)).map_err(|e| format!("write {path}: {e}"))?;
         }
-        if config.own_file {
+        if config.own_file && file_modes {
             // Ours, made at the start: best effort.
             let _ = std::fs::remove_file(&config.file);
         }

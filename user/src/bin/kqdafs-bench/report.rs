@@ -79,11 +79,11 @@ pub fn table(cells: &[Cell]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<8} {:>6} {:>5} {:<6} {:>10} {:>12} {:>10} {:>10}",
+        "{:<8} {:>6} {:>5} {:<10} {:>10} {:>12} {:>10} {:>10}",
         "mode", "block", "depth", "engine", "ops", "ops/s", "p50(us)", "p99(us)"
     );
     for c in cells {
-        let _ = write!(s, "{:<8} {:>6} {:>5} {:<6} ", c.mode, human_size(c.block), c.depth, c.engine);
+        let _ = write!(s, "{:<8} {:>6} {:>5} {:<10} ", c.mode, human_size(c.block), c.depth, c.engine);
         let _ = match &c.outcome {
             Outcome::Done(m) => {
                 writeln!(s, "{:>10} {:>12.0} {:>10.1} {:>10.1}", m.ops, m.ops_per_sec, m.p50_us, m.p99_us)
@@ -303,6 +303,24 @@ mod tests {
             json(&[], &[]),
             "{\n  \"tool\": \"kqdafs-bench\",\n  \"params\": {\n  },\n  \"results\": [\n  ]\n}\n"
         );
+    }
+
+    #[test]
+    fn rdma_rows_sit_next_to_their_baseline() {
+        let m = Summary { ops: 5, seconds: 1.0, ops_per_sec: 5.0, p50_us: 2.0, p99_us: 3.0 };
+        let cells: Vec<Cell> = ["rdma-send", "rdma-write", "socketpair"]
+            .into_iter()
+            .map(|engine| Cell { engine, mode: "rdma", block: 65536, depth: 16, outcome: Outcome::Done(m) })
+            .collect();
+        let t = table(&cells);
+        let rows: Vec<&str> = t.lines().skip(1).collect();
+        assert_eq!(rows.len(), 3);
+        for (row, engine) in rows.iter().zip(["rdma-send", "rdma-write", "socketpair"]) {
+            assert!(row.starts_with("rdma") && row.contains(" 64K ") && row.contains(engine), "{row}");
+        }
+        let j = json(&[], &cells);
+        assert!(j.contains("\"name\": \"rdma/64K/qd16/rdma-send\""));
+        assert!(j.contains("\"name\": \"rdma/64K/qd16/socketpair\", \"engine\": \"socketpair\", \"mode\": \"rdma\""));
     }
 
     #[test]
