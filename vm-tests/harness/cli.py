@@ -20,7 +20,7 @@ VMTESTS = os.path.dirname(HERE)
 REPO = os.path.dirname(VMTESTS)
 DEFAULT_PAYLOAD = os.path.join(REPO, "build", "guest")
 DEFAULT_OUT = os.path.join(REPO, "build", "vm-tests")
-REQUIRED_PAYLOAD = ("kqdafs.ko", "kqdafs_slothog.ko")
+REQUIRED_PAYLOAD = ("kqdafs.ko", "kqdafs_slothog.ko", "kqdafs_consumer_test.ko")
 
 
 def parse_args(argv):
@@ -67,7 +67,8 @@ def parse_args(argv):
                     "killing the VM (ends early at db> or reboot banner)")
     ap.add_argument("--bhyve-firmware", default=bhyve.DEFAULT_FIRMWARE)
     ap.add_argument("--no-payload-check", action="store_true",
-                    help="do not insist on kqdafs.ko/kqdafs_slothog.ko in "
+                    help="do not insist on kqdafs.ko, kqdafs_slothog.ko and "
+                    "kqdafs_consumer_test.ko in "
                     "the payload dir")
     ap.add_argument("-v", "--verbose", action="store_true",
                     help="echo the guest console to stderr")

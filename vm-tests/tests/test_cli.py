@@ -79,7 +79,7 @@ class FakeQemuEndToEndTest(Base):
         self.img_bytes = Path(self.img).read_bytes()
         self.payload = os.path.join(self.d, "guest-payload")
         os.makedirs(self.payload)
-        for n in ("kqdafs.ko", "kqdafs_slothog.ko"):
+        for n in ("kqdafs.ko", "kqdafs_slothog.ko", "kqdafs_consumer_test.ko"):
             Path(self.payload, n).write_bytes(b"\x7fELF")
         self.argv_file = os.path.join(self.d, "argv.json")
 
@@ -163,10 +163,13 @@ class FakeQemuEndToEndTest(Base):
                       Path(self.out, "summary.txt").read_text())
 
     def test_missing_payload_is_setup_error(self):
-        os.unlink(os.path.join(self.payload, "kqdafs_slothog.ko"))
-        p = self.fake("good.log")
-        self.assertEqual(p.returncode, 2)
-        self.assertIn("kqdafs_slothog.ko", p.stderr)
+        for n in ("kqdafs_slothog.ko", "kqdafs_consumer_test.ko"):
+            with self.subTest(missing=n):
+                os.unlink(os.path.join(self.payload, n))
+                p = self.fake("good.log")
+                self.assertEqual(p.returncode, 2)
+                self.assertIn(n, p.stderr)
+                Path(self.payload, n).write_bytes(b"\x7fELF")
 
 
 if __name__ == "__main__":
