@@ -8,11 +8,12 @@
  * waiting SEND: result 0 and an event with data -ECANCELED; the cancelled
  * RECV takes no data and the RECVs behind it keep their FIFO order; cancel
  * again, of a completed request, of id 0, of another descriptor's request:
- * ENOENT; kc_pad set: EINVAL.  Closing an endpoint: every request waiting
- * on it and on its peer completes with -ECONNRESET, then ENOTCONN (peer)
- * and ENOENT (itself).  A kqueue closed with requests waiting: no event
- * reaches any other kqueue and everything is released once the endpoints
- * close.  A descriptor closed with regions, endpoints and requests of
+ * ENOENT; kc_pad set: EINVAL; kaio_cancelled counts the RDMA cancels.
+ * Closing an endpoint: every request waiting on it and on its peer
+ * completes with -ECONNRESET, READs already posted complete normally, then
+ * ENOTCONN (peer) and ENOENT (itself).  A kqueue closed with requests
+ * waiting: its knotes go, no event reaches any other kqueue and everything
+ * is released once the endpoints close.  A descriptor closed with regions, endpoints and requests of
  * every kind outstanding: rdma_mrs, rdma_endpoints, rdma_pinned_bytes and
  * the in-flight count go back to where they were.  TAP.
  */
@@ -36,6 +37,7 @@
 static struct kqt k;
 static uint8_t *src, *inbox;
 static uint32_t ksrc, kinbox;
+static int64_t ncancelled;	/* cancels that answered 0 */
 
 static uint64_t
 post(uint32_t op, uint32_t ep, int kq, uint32_t lkey, uint64_t loff,
@@ -65,6 +67,25 @@ cancel(uint64_t id)
 		tap_diag("KQDAFS_IOC_CANCEL: %s", kqt_errname(e));
 		return (-1);
 	}
+	if (res == 0)
+		ncancelled++;
+	return (res);
+}
+
+/*
+ * Cancel of a request whose event was read: ENOENT once the completing
+ * thread has let go of it (EALREADY for a moment before; see kqt.h).
+ */
+static int32_t
+cancel_done(uint64_t id)
+{
+	int32_t res;
+	int e;
+
+	if ((e = kqt_cancel_settled(k.dev, id, &res)) != 0) {
+		tap_diag("KQDAFS_IOC_CANCEL: %s", kqt_errname(e));
+		return (-1);
+	}
 	return (res);
 }
 
@@ -75,8 +96,11 @@ cancels(void)
 	struct kevent ev[8];
 	uint32_t ep[2];
 	uint64_t r1, r2, r3, s1, s2, w;
+	int64_t cancelled0;
 	int e, n, d2;
 
+	cancelled0 = kqt_counter(KQT_SYSCTL_KAIO_CANCELLED);
+	ncancelled = 0;
 	if ((e = kqt_ep_pair(k.dev, ep)) != 0)
 		tap_bail("EP_PAIR: %s", kqt_errname(e));
 	kqt_fill(src, 0, RLEN);
@@ -90,7 +114,7 @@ cancels(void)
 	n = kqt_collect(k.kq, ev, 1, KQT_EVENT_TIMEOUT_MS);
 	tap_ok(n == 1 && kqt_rdma_ev_check(&k, &ev[0], KQDAFS_RDMA_RECV, r1,
 	    11, -ECANCELED), "its event: data -ECANCELED, RECV fflags, udata");
-	tap_ok(cancel(r1) == ENOENT, "cancel again: ENOENT");
+	tap_ok(cancel_done(r1) == ENOENT, "cancel again: ENOENT");
 	/* The cancelled RECV takes nothing: a SEND now waits. */
 	s1 = post(KQDAFS_RDMA_SEND, ep[0], k.kq, ksrc, 0, 100, 12);
 	tap_ok(s1 != 0 && kqt_quiet(k.kq, KQT_QUIET_MS) == 0 &&
@@ -130,7 +154,8 @@ cancels(void)
 	    "bytes exact; the cancelled RECV's buffer untouched");
 
 	/* Completed, unknown, id 0, other descriptor, pad. */
-	tap_ok(cancel(s2) == ENOENT, "cancel of a completed SEND: ENOENT");
+	tap_ok(cancel_done(s2) == ENOENT,
+	    "cancel of a completed SEND: ENOENT");
 	tap_ok(cancel(0) == ENOENT, "cancel of id 0: ENOENT");
 	tap_ok(cancel(UINT64_MAX) == ENOENT, "cancel of an unknown id: ENOENT");
 	{
@@ -140,8 +165,8 @@ cancels(void)
 		    18);
 		e = kqt_post1(k.dev, &r, &w);
 		n = e == 0 ? kqt_collect(k.kq, ev, 1, KQT_EVENT_TIMEOUT_MS) : 0;
-		tap_ok(n == 1 && cancel(w) == ENOENT, "cancel of a READ whose "
-		    "event was read: ENOENT");
+		tap_ok(n == 1 && cancel_done(w) == ENOENT, "cancel of a READ "
+		    "whose event was read: ENOENT");
 	}
 	r1 = post(KQDAFS_RDMA_RECV, ep[1], k.kq, kinbox, 0, 64, 19);
 	if ((d2 = open(KQDAFS_DEVICE, O_RDWR)) < 0)
@@ -164,6 +189,11 @@ cancels(void)
 	n = kqt_collect(k.kq, ev, 1, KQT_EVENT_TIMEOUT_MS);
 	tap_ok(n == 1 && kqt_rdma_ev_check(&k, &ev[0], KQDAFS_RDMA_RECV, r1,
 	    19, -ECANCELED), "-ECANCELED");
+	/* RDMA cancels are counted with KAIO's (docs/rdma.md). */
+	tap_ok(kqt_counter(KQT_SYSCTL_KAIO_CANCELLED) - cancelled0 ==
+	    ncancelled, "kaio_cancelled moved by the %jd cancels that "
+	    "answered 0 (%jd)", (intmax_t)ncancelled,
+	    (intmax_t)(kqt_counter(KQT_SYSCTL_KAIO_CANCELLED) - cancelled0));
 	kqt_ep_close(k.dev, ep[0]);
 	kqt_ep_close(k.dev, ep[1]);
 }
@@ -189,14 +219,29 @@ ep_close(void)
 	tap_ok(ids[0] && ids[1] && ids[2] && ids[3] && ids[4] &&
 	    kqt_quiet(k.kq, KQT_QUIET_MS) == 0, "five requests wait on one "
 	    "endpoint (3 RECV, 2 SEND to a peer with no RECV)");
+	/* READs of the whole region on both ends, posted just before. */
+	for (i = 5; i < 7; i++) {
+		struct kqdafs_rdma_request r;
+
+		kqt_wr(&r, KQDAFS_RDMA_READ, ep[i - 5], k.kq, kinbox, 0, ksrc,
+		    0, RLEN, 100 + i);
+		if (kqt_post1(k.dev, &r, &ids[i]) != 0)
+			ids[i] = 0;
+	}
 	e = kqt_ep_close(k.dev, ep[0]);
 	tap_ok(e == 0, "close its peer: %s", kqt_errname(e));
-	n = kqt_collect(k.kq, ev, 5, KQT_EVENT_TIMEOUT_MS);
-	for (i = 0, good = n == 5; good && i < 5; i++)
+	n = kqt_collect(k.kq, ev, 7, KQT_EVENT_TIMEOUT_MS);
+	for (i = 0, good = n == 7; good && i < 5; i++)
 		good = kqt_rdma_ev_check(&k, kqt_find_ev(ev, n, ids[i]),
 		    i < 3 ? KQDAFS_RDMA_RECV : KQDAFS_RDMA_SEND, ids[i],
 		    100 + i, -ECONNRESET);
 	tap_ok(good, "all five complete with -ECONNRESET (%d events)", n);
+	tap_ok(n == 7 && ids[5] != 0 && ids[6] != 0 &&
+	    kqt_rdma_ev_check(&k, kqt_find_ev(ev, n, ids[5]), KQDAFS_RDMA_READ,
+	    ids[5], 105, RLEN) &&
+	    kqt_rdma_ev_check(&k, kqt_find_ev(ev, n, ids[6]), KQDAFS_RDMA_READ,
+	    ids[6], 106, RLEN), "READs posted on either end before the close "
+	    "complete normally");
 	{
 		struct kqdafs_rdma_request r;
 
@@ -247,6 +292,7 @@ kqueue_closed(void)
 	struct kevent ev[16];
 	uint64_t ids[4], s[4];
 	uint32_t ep[2];
+	int64_t knotes0;
 	int e, i, kq2, n, got;
 
 	if ((e = kqt_ep_pair(k.dev, ep)) != 0)
@@ -258,7 +304,11 @@ kqueue_closed(void)
 		    (uint64_t)i * 4096, 4096, 300 + i);
 	tap_ok(ids[0] && ids[1] && ids[2] && ids[3],
 	    "four RECVs wait, their events bound to a second kqueue");
+	knotes0 = kqt_counter(KQT_SYSCTL_KNOTES);
 	close(kq2);
+	tap_ok(kqt_wait_counter(KQT_SYSCTL_KNOTES, knotes0 - 4, 10),
+	    "closing that kqueue drops its four knotes (%jd -> %jd)",
+	    (intmax_t)knotes0, (intmax_t)kqt_counter(KQT_SYSCTL_KNOTES));
 	tap_ok(kqt_quiet(k.kq, KQT_QUIET_MS) == 0,
 	    "closing that kqueue sends nothing to ours");
 	/*
@@ -283,7 +333,8 @@ kqueue_closed(void)
 	n += kqt_collect(k.kq, ev, 4 - n, 2000);
 	tap_ok(n == 4, "every SEND completed (matched or -ECONNRESET): %d", n);
 	for (i = 0; i < 4; i++)
-		tap_ok(cancel(ids[i]) == ENOENT, "orphaned RECV %d is gone", i);
+		tap_ok(cancel_done(ids[i]) == ENOENT, "orphaned RECV %d is gone",
+		    i);
 	tap_ok(kqt_quiet(k.kq, KQT_QUIET_MS) == 0, "no event of the closed "
 	    "kqueue's requests reaches ours");
 	tap_ok(kqt_wait_inflight(0, 10), "in-flight count back to 0 (%jd)",

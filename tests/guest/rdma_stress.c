@@ -101,15 +101,27 @@ check_event(struct kqt *k, struct slot *slots, const struct kevent *ev,
 	else if (d == -ECANCELED)
 		;
 	else if (d == -ECONNRESET) {
-		/* WRITE/READ too: a closing endpoint may flush them. */
-		if (!s->reset)
+		/*
+		 * Only a SEND or RECV waiting for a match is reset; a WRITE or
+		 * READ already posted completes normally (kqdafs(4),
+		 * KQDAFS_IOC_RDMA_EP_CLOSE).
+		 */
+		if (s->op == KQDAFS_RDMA_WRITE || s->op == KQDAFS_RDMA_READ)
+			CFAIL("%s %ju reset by an endpoint close",
+			    s->op == KQDAFS_RDMA_WRITE ? "WRITE" : "READ",
+			    (uintmax_t)s->id);
+		else if (!s->reset)
 			CFAIL("request %ju (op %u) reset though its pair is "
 			    "open", (uintmax_t)s->id, s->op);
 	} else if (s->op == KQDAFS_RDMA_WRITE || s->op == KQDAFS_RDMA_READ) {
 		if (d != (int64_t)s->len)
 			CFAIL("%s of %ju: data %jd", s->op == KQDAFS_RDMA_WRITE ?
 			    "WRITE" : "READ", (uintmax_t)s->len, (intmax_t)d);
-	} else if (d != -EMSGSIZE && (d < 0 || d > (int64_t)s->len ||
+	} else if (d == -ENOMEM)
+		/* kqdafs(4): the kernel could not queue a SEND or RECV. */
+		CDIAG("%s %ju: -ENOMEM", s->op == KQDAFS_RDMA_SEND ? "SEND" :
+		    "RECV", (uintmax_t)s->id);
+	else if (d != -EMSGSIZE && (d < 0 || d > (int64_t)s->len ||
 	    (s->op == KQDAFS_RDMA_SEND && d != (int64_t)s->len)))
 		CFAIL("%s of %ju: data %jd", s->op == KQDAFS_RDMA_SEND ?
 		    "SEND" : "RECV", (uintmax_t)s->len, (intmax_t)d);
@@ -250,8 +262,14 @@ child(int idx, int secs)
 					CFAIL("cancel: %s", kqt_errname(e));
 				else if (cres == 0)
 					slots[i].cancelled = 1;
-				else if (cres != EALREADY && cres != ENOENT)
-					CFAIL("cancel result %d", cres);
+				else if (cres != EALREADY)
+					/*
+					 * ENOENT only once its event is read,
+					 * and this one's was not.
+					 */
+					CFAIL("cancel of outstanding request "
+					    "%ju: result %d", (uintmax_t)
+					    slots[i].id, cres);
 			}
 		}
 		/* Close a pair with requests waiting, now and then. */

@@ -19,7 +19,10 @@
 //!   work request naming it has not completed), the allocation is **kept
 //!   aside, not freed**: the next completions that named it retry the
 //!   deregistration and free it once it succeeds ([`Rdma::deferred`]
-//!   counts such regions).  Any left when the descriptor is closed are
+//!   counts such regions).  A WRITE or READ cancelled before a worker
+//!   took it holds its regions until a worker dequeues it, a moment after
+//!   its `ECANCELED` completion, so that retry can still meet `EBUSY`;
+//!   [`Rdma::reap_deferred`] retries later.  Any left when the descriptor is closed are
 //!   **leaked on purpose**, never freed while the kernel might still write
 //!   them (the same rule as [`crate::Kaio`]'s in-flight buffers).
 //! * [`MemoryRegion::into_inner`] deregisters and gives the memory back as a

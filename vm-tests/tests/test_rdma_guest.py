@@ -69,7 +69,9 @@ class RdmaGuestTest(unittest.TestCase):
             self.assertEqual(s.group(1), c.group(1), shname)
         for name in ("rdma_posted", "rdma_refused", "rdma_completed",
                      "rdma_bytes", "rdma_mrs", "rdma_pinned_bytes",
-                     "rdma_endpoints"):
+                     "rdma_endpoints", "knotes",
+                     # RDMA cancels are counted with KAIO's.
+                     "kaio_cancelled"):
             self.assertIn('"kern.kqdafs.%s"' % name, h)
 
     def test_slot_68_left_free(self):

@@ -722,6 +722,22 @@ kqt_post1(int dev, struct kqdafs_rdma_request *r, uint64_t *idp)
 }
 
 int
+kqt_cancel_settled(int dev, uint64_t id, int32_t *result)
+{
+	uint64_t end;
+	int e;
+
+	end = kqt_now_us() + 2000000;
+	for (;;) {
+		if ((e = kqt_cancel(dev, id, result)) != 0)
+			return (e);
+		if (*result != EALREADY || kqt_now_us() >= end)
+			return (0);
+		usleep(1000);
+	}
+}
+
+int
 kqt_rdma_ev_check(const struct kqt *k, const struct kevent *ev, uint32_t op,
     uint64_t id, uint64_t udata, int64_t data)
 {

@@ -124,6 +124,8 @@ uint64_t kqt_now_us(void);
 #define	KQT_SYSCTL_RDMA_PINNED	"kern.kqdafs.rdma_pinned_bytes"
 #define	KQT_SYSCTL_RDMA_EPS	"kern.kqdafs.rdma_endpoints"
 #define	KQT_SYSCTL_KNOTES	"kern.kqdafs.knotes"
+/* RDMA cancellations are counted with KAIO's (shared owner-table code). */
+#define	KQT_SYSCTL_KAIO_CANCELLED "kern.kqdafs.kaio_cancelled"
 
 #define	KQT_MR_ALL	(KQDAFS_MR_LOCAL_WRITE | KQDAFS_MR_REMOTE_READ | \
 			    KQDAFS_MR_REMOTE_WRITE)
@@ -146,6 +148,13 @@ int	kqt_post(int dev, struct kqdafs_rdma_request *reqs,
  * returns -1.
  */
 int	kqt_post1(int dev, struct kqdafs_rdma_request *r, uint64_t *idp);
+/*
+ * KQDAFS_IOC_CANCEL of a request whose event was already read: the
+ * completing thread lets go of the request a moment after it queued the
+ * event, and until then the kernel answers EALREADY; retry (up to 2 s)
+ * while it does.  0 and *result (ENOENT expected), or the ioctl's errno.
+ */
+int	kqt_cancel_settled(int dev, uint64_t id, int32_t *result);
 /* Is ev the RDMA completion of op / id / udata with data?  Diagnoses. */
 int	kqt_rdma_ev_check(const struct kqt *k, const struct kevent *ev,
 	    uint32_t op, uint64_t id, uint64_t udata, int64_t data);

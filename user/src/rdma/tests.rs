@@ -1,9 +1,14 @@
 //! Host tests of [`Rdma`] against a fake loopback provider that follows
-//! the documented semantics (`abi/src/rdma.rs`): regions with keys and
-//! rights, connected pairs, per-request checks in order, SEND/RECV matched
-//! in FIFO order, `EMSGSIZE`, `ECONNRESET`, `ECANCELED`, `EBUSY` dereg,
-//! table and pinned limits.  Transfers run when the test says so
-//! ([`FakeRdma::run`]), as the kernel's worker threads would.
+//! the documented semantics (`abi/src/rdma.rs`) and what the kernel does
+//! (`src/rdma/`, `docs/rdma.md`): regions with keys and rights, connected
+//! pairs, per-request checks in order, SEND/RECV matched in FIFO order *at
+//! post* (a matched request can no longer be cancelled: `EALREADY`),
+//! `EMSGSIZE`, `ECONNRESET`, `ECANCELED`, `EBUSY` dereg, table and pinned
+//! limits, and admission that counts every request until its event is
+//! read.  Keys and endpoint numbers both start at 1, as the kernel's
+//! tables do.  Transfers run when the test says so ([`FakeRdma::run`]), as
+//! the kernel's worker threads would; the events a test has not taken
+//! with [`FakeRdma::run`] are still in the kqueue (not delivered).
 
 use super::*;
 use crate::batch::Refused;
@@ -50,6 +55,9 @@ struct State {
     eps: HashMap<u32, FakeEp>,
     /// One-sided requests accepted and not yet run.
     ready: VecDeque<Wr>,
+    /// SEND/RECV pairs matched at post (committed), not yet run.
+    matched: VecDeque<(Wr, Wr)>,
+    /// Events queued on the kqueue and not yet read.
     events: Vec<RawEvent>,
     /// Sizes of the post calls made.
     calls: Vec<usize>,
@@ -70,12 +78,13 @@ impl FakeRdma {
     fn new(filter: i16) -> FakeRdma {
         FakeRdma(Mutex::new(State {
             filter,
-            next_key: 0x100,
+            next_key: 1,
             next_ep: 1,
             next_id: 1,
             mrs: HashMap::new(),
             eps: HashMap::new(),
             ready: VecDeque::new(),
+            matched: VecDeque::new(),
             events: Vec::new(),
             calls: Vec::new(),
             max_pinned: 64 << 20,
@@ -112,13 +121,21 @@ impl State {
         });
     }
 
-    fn waiting(&self) -> usize {
-        self.ready.len() + self.eps.values().map(|e| e.sends.len() + e.recvs.len()).sum::<usize>()
+    /// Requests the kernel charges against `max_requests_per_proc`: every
+    /// accepted one until its event is read (queued, waiting, matched, or
+    /// completed with its event still in the kqueue).
+    fn charged(&self) -> usize {
+        self.ready.len()
+            + 2 * self.matched.len()
+            + self.eps.values().map(|e| e.sends.len() + e.recvs.len()).sum::<usize>()
+            + self.events.len()
     }
 
     fn names(&self, key: u32) -> bool {
         let uses = |w: &Wr| w.req.local_key == key || (w.op.is_one_sided() && w.req.remote_key == key);
-        self.ready.iter().any(uses) || self.eps.values().any(|e| e.sends.iter().chain(e.recvs.iter()).any(uses))
+        self.ready.iter().any(uses)
+            || self.matched.iter().any(|(s, r)| uses(s) || uses(r))
+            || self.eps.values().any(|e| e.sends.iter().chain(e.recvs.iter()).any(uses))
     }
 
     fn copy(&self, src_key: u32, src_off: u64, dst_key: u32, dst_off: u64, len: u64) {
@@ -147,14 +164,7 @@ impl State {
             }
             self.event(&wr, Ok(r.len));
         }
-        loop {
-            let pair = self.eps.iter().find_map(|(&ep, e)| {
-                let peer = e.peer?;
-                (!e.sends.is_empty() && !self.eps.get(&peer)?.recvs.is_empty()).then_some((ep, peer))
-            });
-            let Some((ep, peer)) = pair else { break };
-            let send = self.eps.get_mut(&ep).unwrap().sends.pop_front().unwrap();
-            let recv = self.eps.get_mut(&peer).unwrap().recvs.pop_front().unwrap();
+        while let Some((send, recv)) = self.matched.pop_front() {
             if send.req.len > recv.req.len {
                 self.event(&send, Err(EMSGSIZE));
                 self.event(&recv, Err(EMSGSIZE));
@@ -189,23 +199,31 @@ impl State {
             return Err(Errno::EBADF.0);
         }
         let ep = self.eps.get(&v.ep()).ok_or(Errno::ENOENT.0)?;
-        if ep.peer.is_none() {
+        let Some(peer) = ep.peer else {
             return Err(Errno::ENOTCONN.0);
-        }
+        };
         self.check_mr(v.local_key(), v.op().local_access(), v.local_offset(), v.len())?;
         if v.op().is_one_sided() {
             self.check_mr(v.remote_key(), v.op().remote_access(), v.remote_offset(), v.len())?;
         }
-        if self.waiting() + 1 > self.max_requests {
+        if self.charged() + 1 > self.max_requests {
             return Err(Errno::EAGAIN.0);
         }
         let id = self.next_id;
         self.next_id += 1;
         let wr = Wr { id, req: *req, op: v.op() };
+        // SEND/RECV: matched with the oldest counterpart on the peer now,
+        // in the post (as the kernel does), else waiting.
         match wr.op {
             RdmaOp::Write | RdmaOp::Read => self.ready.push_back(wr),
-            RdmaOp::Send => self.eps.get_mut(&req.ep).unwrap().sends.push_back(wr),
-            RdmaOp::Recv => self.eps.get_mut(&req.ep).unwrap().recvs.push_back(wr),
+            RdmaOp::Send => match self.eps.get_mut(&peer).and_then(|p| p.recvs.pop_front()) {
+                Some(recv) => self.matched.push_back((wr, recv)),
+                None => self.eps.get_mut(&req.ep).unwrap().sends.push_back(wr),
+            },
+            RdmaOp::Recv => match self.eps.get_mut(&peer).and_then(|p| p.sends.pop_front()) {
+                Some(send) => self.matched.push_back((send, wr)),
+                None => self.eps.get_mut(&req.ep).unwrap().recvs.push_back(wr),
+            },
         }
         Ok(id)
     }
@@ -320,6 +338,13 @@ impl RdmaBackend for FakeRdma {
             Some(wr) => {
                 st.event(&wr, Err(ECANCELED));
                 Ok(CANCEL_DONE)
+            }
+            // Matched (committed), or completed (or cancelled) with its
+            // event not read yet: the kernel still holds it.
+            None if st.matched.iter().any(|(s, r)| s.id == id || r.id == id)
+                || st.events.iter().any(|e| e.ident == id) =>
+            {
+                Ok(CANCEL_ALREADY)
             }
             None => Ok(CANCEL_NOENT),
         }
@@ -838,4 +863,49 @@ fn regions_and_endpoints_keep_the_descriptor_alive() {
     let buf = m.into_inner().unwrap();
     assert_eq!(&buf[..10], b"still here");
     drop(pair);
+}
+
+#[test]
+fn matched_requests_cannot_be_cancelled_and_survive_an_endpoint_close() {
+    let mut r = rdma(shared());
+    let m = r.alloc_region(64, ALL).unwrap();
+    let pair = r.ep_pair().unwrap();
+    let mut p = Post::new(5);
+    p.recv(&pair.b, &m, 0, 8, "r").send(&pair.a, &m, 8, 8, "s").recv(&pair.a, &m, 16, 8, "w");
+    let res = r.post(p);
+    let [rid, sid, wid] = [0, 1, 2].map(|i| *res[i].as_ref().unwrap());
+    // The SEND met the RECV in the post: both are committed.
+    assert_eq!(r.cancel(rid), Ok(CancelOutcome::Already));
+    assert_eq!(r.cancel(sid), Ok(CancelOutcome::Already));
+    // A waiting one is cancelled; again before its event is read: too late.
+    assert_eq!(r.cancel(wid), Ok(CancelOutcome::Cancelled));
+    assert_eq!(r.cancel(wid), Ok(CancelOutcome::Already));
+    // Closing an endpoint resets what waits, not a pair already matched.
+    pair.a.close().unwrap();
+    let done = drain(&mut r);
+    let got: HashMap<_, _> = done.iter().map(|c| (c.user, c.outcome)).collect();
+    assert_eq!((got["r"], got["s"], got["w"]), (Ok(8), Ok(8), Err(Errno::ECANCELED)));
+    assert_eq!(r.cancel(wid), Ok(CancelOutcome::NotFound), "its event was read");
+    assert_eq!(r.in_flight(), 0);
+}
+
+#[test]
+fn admission_counts_requests_until_their_events_are_read() {
+    let mut r = rdma(shared());
+    r.backend().st().max_requests = 2;
+    let m = r.alloc_region(64, ALL).unwrap();
+    let pair = r.ep_pair().unwrap();
+    let mut p = Post::new(5);
+    p.recv(&pair.b, &m, 0, 8, "r1").recv(&pair.b, &m, 8, 8, "r2").recv(&pair.b, &m, 16, 8, "r3");
+    let res = r.post(p);
+    assert_eq!(errs(&res), vec![None, None, Some(Errno::EAGAIN)], "waiting RECVs count");
+    let first = *res[0].as_ref().unwrap();
+    assert_eq!(r.cancel(first), Ok(CancelOutcome::Cancelled));
+    let mut p = Post::new(5);
+    p.recv(&pair.b, &m, 16, 8, "r4");
+    assert_eq!(errs(&r.post(p)), vec![Some(Errno::EAGAIN)], "a cancelled request counts until its event is read");
+    assert_eq!(drain(&mut r).len(), 1);
+    let mut p = Post::new(5);
+    p.recv(&pair.b, &m, 16, 8, "r5");
+    assert_eq!(errs(&r.post(p)), vec![None]);
 }
