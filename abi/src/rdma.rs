@@ -73,7 +73,8 @@
 //! negated errno: `-ECANCELED` (cancelled with
 //! [`KQDAFS_IOC_CANCEL`](crate::ioctl::KQDAFS_IOC_CANCEL) before it
 //! started), `-ECONNRESET` (its endpoint or the peer was closed while it
-//! waited for a match), `-EMSGSIZE` (SEND/RECV size mismatch).  The
+//! waited for a match), `-EMSGSIZE` (SEND/RECV size mismatch), `-ENOMEM`
+//! (a SEND/RECV that found no match could not be queued).  The
 //! encoding is the one of KAIO events ([`encode_data`], [`decode_data`]).
 
 use crate::errno::{EACCES, EAGAIN, EBADF, EBUSY, EFAULT, EINVAL, ENOENT, ENOSPC, ENOTCONN};

@@ -96,6 +96,11 @@ impl OwnerTable {
             return CANCEL_NOENT;
         };
         let req = request.get();
+        // Its event was taken for the kqueue: gone for the caller, even if
+        // the I/O party has not let go yet (a moment after the event).
+        if req.state.is_delivered() {
+            return CANCEL_NOENT;
+        }
         match req.state.cancel(encode_kaio_data(Err(kqdafs_abi::errno::ECANCELED))) {
             Ok(CancelOutcome::Cancelled { notify_knote, .. }) => {
                 Stats::bump(&STATS.kaio_cancelled);
