@@ -113,6 +113,7 @@ fn generate_bindings(root: &Path, out: &Path, defines: &[String]) {
         .allowlist_var("EV_[A-Z0-9_]+|EVFILT_[A-Z_]+|KNF_[A-Z]+|NOTE_[A-Z_]+")
         .allowlist_var("IOC_[A-Z]+|IOCPARM_[A-Z]+|FREAD|FWRITE|KQDAFS_IO_[A-Z]+")
         .allowlist_var("KQDAFS_DELIVER_[A-Z]+|KQDAFS_KAPI_[A-Z_]+")
+        .allowlist_var("KQDAFS_EV_[A-Z]+|KQDAFS_RDMA_[A-Z_]+|KQDAFS_MR_[A-Z_]+")
         .allowlist_type("modeventtype")
         .opaque_type("thread|proc|ucred|cdev|sysctl_oid|mtx|file|vm_page|taskqueue|kqdafs_consumer")
         .generate()

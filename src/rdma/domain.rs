@@ -101,15 +101,19 @@ impl RdmaDomain {
     pub fn reg_mr(&self, buf: &mut IoctlBuffer) -> Result<(), Errno> {
         let mut reg: RdmaRegMr = buf.read()?;
         let td = Thread::current();
-        // A full table fails before anything is held (and again below, if
-        // another thread filled it meanwhile).
+        reg.key = self.insert_region(|| MemoryRegion::register(&td, &reg))?;
+        buf.write(&reg)
+    }
+
+    /// Register the region `make` builds (it may sleep) and return its
+    /// key: `ENOSPC` if the table is full, checked before `make` runs
+    /// (and again after, if it was filled meanwhile).  Process context.
+    pub fn insert_region(&self, make: impl FnOnce() -> Result<MrRef, Errno>) -> Result<u32, Errno> {
         self.inner.lock().mrs.reserve(1).map_err(table_errno)?;
-        let region = MemoryRegion::register(&td, &reg)?;
+        let region = make()?;
         let inserted = self.inner.lock().mrs.insert(region);
         // A refused region is released here, outside the lock.
-        let key = inserted.map_err(|(e, _region)| table_errno(e))?;
-        reg.key = key;
-        buf.write(&reg)
+        inserted.map_err(|(e, _region)| table_errno(e))
     }
 
     /// `KQDAFS_IOC_RDMA_DEREG_MR`: `ENOENT` for an unknown key, `EBUSY`
@@ -120,11 +124,17 @@ impl RdmaDomain {
         if d.pad != 0 {
             return Err(errno(RdmaError::ReservedSet));
         }
+        self.remove_region(d.key)
+    }
+
+    /// Deregister region `key`: `ENOENT`, `EBUSY` (see
+    /// [`RdmaDomain::dereg_mr`]).  Takes mutexes only; never sleeps.
+    pub fn remove_region(&self, key: u32) -> Result<(), Errno> {
         // Cancelled requests still waiting for a match hold references.
         self.purge_cancelled();
         let region = {
             let mut inner = self.inner.lock();
-            let Some(region) = inner.mrs.get(d.key) else {
+            let Some(region) = inner.mrs.get(key) else {
                 return Err(errno(RdmaError::NoRegion));
             };
             // Every new reference is made under this lock, so a count of 1
@@ -132,7 +142,7 @@ impl RdmaDomain {
             if KArc::count(region) > 1 {
                 return Err(errno(RdmaError::RegionBusy));
             }
-            inner.mrs.remove(d.key)
+            inner.mrs.remove(key)
         };
         drop(region);
         Ok(())
@@ -143,28 +153,31 @@ impl RdmaDomain {
     pub fn ep_pair(&self, buf: &mut IoctlBuffer) -> Result<(), Errno> {
         let mut pair: RdmaEpPair = buf.read()?;
         validate_ep_pair(&pair).map_err(errno)?;
-        {
-            let mut inner = self.inner.lock();
-            inner.eps.reserve(2).map_err(table_errno)?;
-            inner.conns.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-            let serial = inner.next_serial;
-            inner.next_serial += 1;
-            let endpoint = |side| Endpoint { conn: serial, side, _count: Counted::new(&STATS.rdma_endpoints) };
-            // Room was reserved: neither insertion can fail; if one did,
-            // undo.
-            let first = inner.eps.insert(endpoint(Side::First)).map_err(|(e, _)| table_errno(e))?;
-            let second = match inner.eps.insert(endpoint(Side::Second)) {
-                Ok(key) => key,
-                Err((e, _)) => {
-                    inner.eps.remove(first);
-                    return Err(table_errno(e));
-                }
-            };
-            let ep = [first, second];
-            inner.conns.push(ConnSlot { serial, open_ends: 2, conn: Connection::new() });
-            pair.ep = ep;
-        }
+        pair.ep = self.make_pair()?;
         buf.write(&pair)
+    }
+
+    /// Two endpoints connected to each other (a loopback connection):
+    /// `ENOSPC` if the table cannot hold two more, `ENOMEM`.  Takes
+    /// mutexes only; never sleeps.
+    pub fn make_pair(&self) -> Result<[u32; 2], Errno> {
+        let mut inner = self.inner.lock();
+        inner.eps.reserve(2).map_err(table_errno)?;
+        inner.conns.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        let serial = inner.next_serial;
+        inner.next_serial += 1;
+        let endpoint = |side| Endpoint { conn: serial, side, _count: Counted::new(&STATS.rdma_endpoints) };
+        // Room was reserved: neither insertion can fail; if one did, undo.
+        let first = inner.eps.insert(endpoint(Side::First)).map_err(|(e, _)| table_errno(e))?;
+        let second = match inner.eps.insert(endpoint(Side::Second)) {
+            Ok(key) => key,
+            Err((e, _)) => {
+                inner.eps.remove(first);
+                return Err(table_errno(e));
+            }
+        };
+        inner.conns.push(ConnSlot { serial, open_ends: 2, conn: Connection::new() });
+        Ok([first, second])
     }
 
     /// `KQDAFS_IOC_RDMA_EP_CLOSE`: close one endpoint; the connection is
@@ -175,9 +188,16 @@ impl RdmaDomain {
         if c.pad != 0 {
             return Err(errno(RdmaError::ReservedSet));
         }
+        self.close_endpoint(c.ep)
+    }
+
+    /// Close endpoint `ep` (see [`RdmaDomain::ep_close`]): `ENOENT`.  The
+    /// `-ECONNRESET` completions are made in the caller's thread, with no
+    /// lock held.
+    pub fn close_endpoint(&self, ep: u32) -> Result<(), Errno> {
         let (flushed, gone) = {
             let mut inner = self.inner.lock();
-            let Some(endpoint) = inner.eps.remove(c.ep) else {
+            let Some(endpoint) = inner.eps.remove(ep) else {
                 return Err(errno(RdmaError::NoEndpoint));
             };
             let Some(at) = inner.conns.iter().position(|s| s.serial == endpoint.conn) else {
@@ -246,12 +266,13 @@ impl RdmaDomain {
     }
 }
 
-impl Drop for RdmaDomain {
-    /// The descriptor is closed (its owner table went first, so no event
-    /// is delivered): close every connection, flushing what waits, then
-    /// drop the regions (a running transfer keeps its own).  Process
-    /// context.
-    fn drop(&mut self) {
+impl RdmaDomain {
+    /// Close every connection, flushing what waits (a waiting request not
+    /// cancelled completes with `-ECONNRESET`, in the caller's thread),
+    /// and drop every endpoint and region (a running transfer keeps its
+    /// own region references).  The domain stays usable (empty).  Process
+    /// context; no lock held.
+    pub fn close_all(&self) {
         let (conns, eps, mrs) = {
             let mut inner = self.inner.lock();
             (core::mem::take(&mut inner.conns), inner.eps.take_all(), inner.mrs.take_all())
@@ -263,5 +284,14 @@ impl Drop for RdmaDomain {
         }
         drop(eps);
         drop(mrs);
+    }
+}
+
+impl Drop for RdmaDomain {
+    /// The descriptor is closed (its owner table went first, so no event
+    /// is delivered) or the kernel consumer destroyed (it closed the
+    /// domain already): [`RdmaDomain::close_all`].  Process context.
+    fn drop(&mut self) {
+        self.close_all();
     }
 }

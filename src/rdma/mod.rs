@@ -12,7 +12,8 @@
 //! endpoints and connections of one open `/dev/kqdafs`, and the
 //! registration and endpoint ioctls), `transfer` (the work of a request),
 //! `provider` (the provider interface and the loopback provider, which
-//! runs transfers on the worker threads) and `post` (the post ioctl).  See
+//! runs transfers on the worker threads), `post` (the post ioctl) and
+//! `kernel` (the same for kernel consumers, `kqdafs_kapi(9)`).  See
 //! `docs/rdma.md`.
 
 pub mod matcher;
@@ -20,6 +21,8 @@ pub mod table;
 
 #[cfg(kernel)]
 mod domain;
+#[cfg(kernel)]
+mod kernel;
 #[cfg(kernel)]
 mod post;
 #[cfg(kernel)]
@@ -31,6 +34,8 @@ mod transfer;
 
 #[cfg(kernel)]
 pub use domain::RdmaDomain;
+#[cfg(kernel)]
+pub use kernel::{post_for_consumer, reg_mr_for_consumer};
 #[cfg(kernel)]
 pub use post::post;
 

@@ -26,6 +26,7 @@ use crate::kpi::sync::Mutex;
 use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
 use crate::module::gate;
+use crate::rdma::RdmaDomain;
 use crate::request::{Put, Request};
 use crate::stats::{Counted, Stats, STATS};
 use alloc::vec::Vec;
@@ -84,6 +85,10 @@ enum Slot {
     Free,
     /// Admitted; the request is being set up.
     Reserved,
+    /// Admitted, and its completion was handed over before the submitter
+    /// put the owner's handle in (an RDMA request can complete while it
+    /// is being posted); `insert` frees the slot.
+    Completed,
     /// The owner's (table's) handle on a submitted request.
     Live(Shared<Request>),
 }
@@ -100,6 +105,9 @@ pub struct Consumer {
     params: Params,
     upcall: Option<Upcall>,
     cred: Cred,
+    /// The consumer's RDMA protection domain: its regions, endpoints and
+    /// connections (`kqdafs_rdma_*`).
+    rdma: RdmaDomain,
     locked: Mutex<Locked>,
     /// The dispatcher's batch buffer, taken out while it delivers.
     batch: Mutex<Option<Vec<Completion>>>,
@@ -137,6 +145,7 @@ impl Consumer {
                 params,
                 upcall: args.upcall,
                 cred,
+                rdma: RdmaDomain::new()?,
                 locked: Mutex::new(c"kqdafs consumer", Locked { ring, table, live: 0 }, Flags::WAIT)?,
                 batch: Mutex::new(c"kqdafs consumer batch", Some(batch), Flags::WAIT)?,
                 task: OwnedTask::new(),
@@ -152,6 +161,11 @@ impl Consumer {
     /// The credential every request of the consumer runs with.
     pub fn cred(&self) -> &Cred {
         &self.cred
+    }
+
+    /// The consumer's RDMA domain.
+    pub fn rdma(&self) -> &RdmaDomain {
+        &self.rdma
     }
 
     /// Admit one more request: the slot it takes.  `EAGAIN` at depth,
@@ -187,8 +201,17 @@ impl Consumer {
     /// Keep the owner's handle on a submitted request in its slot.
     pub fn insert(&self, slot: usize, request: Shared<Request>) {
         let mut l = self.locked.lock();
-        match l.table.get_mut(slot) {
-            Some(s @ Slot::Reserved) => *s = Slot::Live(request),
+        match l.table.get(slot) {
+            Some(Slot::Reserved) => l.table[slot] = Slot::Live(request),
+            Some(Slot::Completed) => {
+                // Handed over already: the sink, the table (`owner_gone`)
+                // and maybe the I/O let go, so the handle may be dangling.
+                // It is not touched; the slot is free again.
+                l.table[slot] = Slot::Free;
+                l.live -= 1;
+                request.leak();
+                self.wake_destroyer(&l);
+            }
             // Cannot happen; keeping the handle (a leak) is the safe answer.
             _ => request.leak(),
         }
@@ -223,9 +246,14 @@ impl Consumer {
     /// request through the state machine) and wake a waiting destroy.
     fn leave_table(&self, l: &mut Locked, slot: usize) {
         if let Some(s) = l.table.get_mut(slot) {
-            if let Slot::Live(request) = core::mem::replace(s, Slot::Free) {
-                l.live -= 1;
-                request.leak();
+            match core::mem::replace(s, Slot::Free) {
+                Slot::Live(request) => {
+                    l.live -= 1;
+                    request.leak();
+                }
+                // Not inserted yet: `insert` will free the slot.
+                Slot::Reserved => *s = Slot::Completed,
+                other => *s = other,
             }
         }
         self.wake_destroyer(l);
@@ -257,8 +285,20 @@ impl Consumer {
         n
     }
 
-    /// `kqdafs_cancel`: 0, `EALREADY`, `ENOENT`.
+    /// `kqdafs_cancel`: 0, `EALREADY`, `ENOENT`.  A cancelled RDMA
+    /// request waiting for a match is then disposed of (its region
+    /// reference and request slot go at once).  Takes mutexes; never
+    /// sleeps.
     pub fn cancel(&self, id: u64) -> Result<(), Errno> {
+        let answer = self.cancel_locked(id);
+        if answer.is_ok() {
+            // Not under the consumer's mutex: the two are never nested.
+            self.rdma.purge_cancelled();
+        }
+        answer
+    }
+
+    fn cancel_locked(&self, id: u64) -> Result<(), Errno> {
         let mut l = self.locked.lock();
         let Some(slot) = l.table.iter().position(|s| matches!(s, Slot::Live(r) if r.get().id == id)) else {
             return Err(Errno::ENOENT);
@@ -310,6 +350,14 @@ impl Consumer {
             for slot in 0..l.table.len() {
                 let _ = c.cancel_slot(&mut l, slot);
             }
+        }
+        // Every RDMA request waiting for a match was cancelled above:
+        // closing the domain disposes of them (a request that somehow was
+        // not completes with -ECONNRESET, delivered to the consumer,
+        // which is why the mutex is not held), and drops the regions.
+        c.rdma.close_all();
+        {
+            let mut l = c.locked.lock();
             let tick = kapi::hz().max(10) / 10;
             while l.live > 0 {
                 kapi::sleep_locked(&c.locked, &mut l, c.chan(), c"kqdafsdc", tick);
