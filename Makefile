@@ -113,7 +113,8 @@ GT_CFLAGS :=	-O2 -g -std=gnu11 -Wall -Wextra -Werror \
 
 guest-tests: bootstrap $(GT_BINS)
 
-$(GT_OUT)/%: $(TOP)/tests/guest/%.c $(GT_LIB) $(TOP)/abi/include/kqdafs.h | bootstrap
+$(GT_OUT)/%: $(TOP)/tests/guest/%.c $(GT_LIB) $(TOP)/abi/include/kqdafs.h \
+    $(TOP)/tests/consumer/kqdafs_ctest.h | bootstrap
 	@mkdir -p $(GT_OUT)
 	$(GT_CC) $(GT_CFLAGS) -o $@ $< $(TOP)/tests/guest/lib/kqt.c -lpthread
 
