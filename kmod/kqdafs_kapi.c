@@ -96,6 +96,14 @@ kqdafs_rdma_ep_close(struct kqdafs_consumer *c, uint32_t ep)
 }
 
 int
+kqdafs_rdma_ep_connect(struct kqdafs_consumer *c, const char *provider,
+    uint64_t conn, uint32_t *epp)
+{
+
+	return (kqdafs_rs_rdma_ep_connect(c, provider, conn, epp));
+}
+
+int
 kqdafs_rdma_post(struct kqdafs_consumer *c, const struct kqdafs_rdma_wr *wr,
     uint64_t *idp)
 {

@@ -203,6 +203,21 @@ int	kqdafs_rdma_ep_pair(struct kqdafs_consumer *c, uint32_t ep[2]);
  */
 int	kqdafs_rdma_ep_close(struct kqdafs_consumer *c, uint32_t ep);
 
+/*
+ * An endpoint bound to connection conn of the NIC provider named provider
+ * (kqdafs_rdma_provider(9)), in *epp.  Its work requests are checked
+ * against the consumer's regions as on a loopback endpoint, then handed
+ * to the provider: WRITE and READ take wr_remote_key and wr_remote_offset
+ * as the peer's (not checked by kqdafs), SEND and RECV are matched by the
+ * peer, not by kqdafs, and none can be cancelled once posted (EALREADY);
+ * kqdafs_rdma_ep_close() makes the provider complete them (-ECONNRESET).
+ * The provider cannot be deregistered while the endpoint exists.
+ * Errors: EINVAL, ENOENT (no such provider), ENOSPC, ENOMEM, or the
+ * provider's refusal.  Sleeps.
+ */
+int	kqdafs_rdma_ep_connect(struct kqdafs_consumer *c, const char *provider,
+	    uint64_t conn, uint32_t *epp);
+
 /* One work request: struct kqdafs_rdma_request of kqdafs(4), minus kq. */
 struct kqdafs_rdma_wr {
 	uint32_t	wr_op;		/* KQDAFS_RDMA_* */

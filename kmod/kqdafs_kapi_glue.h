@@ -29,6 +29,8 @@ int	kqdafs_rs_rdma_reg_mr(struct kqdafs_consumer *c, void *kbuf,
 int	kqdafs_rs_rdma_dereg_mr(struct kqdafs_consumer *c, uint32_t key);
 int	kqdafs_rs_rdma_ep_pair(struct kqdafs_consumer *c, uint32_t *ep);
 int	kqdafs_rs_rdma_ep_close(struct kqdafs_consumer *c, uint32_t ep);
+int	kqdafs_rs_rdma_ep_connect(struct kqdafs_consumer *c,
+	    const char *provider, uint64_t conn, uint32_t *epp);
 int	kqdafs_rs_rdma_post(struct kqdafs_consumer *c,
 	    const struct kqdafs_rdma_wr *wr, uint64_t *idp);
 

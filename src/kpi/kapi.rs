@@ -300,6 +300,34 @@ extern "C" fn kqdafs_rs_rdma_ep_close(c: *mut sys::kqdafs_consumer, ep: u32) -> 
 }
 
 #[no_mangle]
+extern "C" fn kqdafs_rs_rdma_ep_connect(
+    c: *mut sys::kqdafs_consumer,
+    provider: *const core::ffi::c_char,
+    conn: u64,
+    epp: *mut u32,
+) -> c_int {
+    // SAFETY: the header's contract for kqdafs_rdma_ep_connect.
+    let Some(consumer) = (unsafe { consumer(c) }) else {
+        return Errno::EINVAL.to_raw();
+    };
+    // SAFETY: by contract provider is null or a string.
+    let Some(name) = (unsafe { super::rdma_provider::read_name(provider) }) else {
+        return Errno::EINVAL.to_raw();
+    };
+    if epp.is_null() {
+        return Errno::EINVAL.to_raw();
+    }
+    match crate::rdma::connect_for_consumer(consumer.get(), &name, conn) {
+        Ok(ep) => {
+            // SAFETY: epp is non-null and, by contract, writable.
+            unsafe { *epp = ep };
+            0
+        }
+        Err(e) => e.to_raw(),
+    }
+}
+
+#[no_mangle]
 extern "C" fn kqdafs_rs_rdma_post(
     c: *mut sys::kqdafs_consumer,
     wr: *const sys::kqdafs_rdma_wr,

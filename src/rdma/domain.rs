@@ -18,6 +18,7 @@
 //! completes with `-ECONNRESET`, never on someone else's connection.
 
 use super::matcher::{Connection, Posted, Role, Side};
+use super::nic::NicRef;
 use super::region::{errno, MemoryRegion, MrRef};
 use super::table::{KeyTable, TableError};
 use super::transfer::Half;
@@ -46,6 +47,20 @@ struct ConnSlot {
     serial: u64,
     open_ends: u8,
     conn: Connection<Half>,
+    /// A NIC provider's connection (one endpoint, bound with
+    /// `kqdafs_rdma_ep_connect`): the provider and the driver's cookie.
+    /// `None`: a loopback pair.
+    nic: Option<(NicRef, u64)>,
+}
+
+impl ConnSlot {
+    /// Tell the provider, if any, that its connection is closed (no lock
+    /// held), and drop the slot.
+    fn retire(self) {
+        if let Some((nic, cookie)) = self.nic {
+            nic.close(cookie);
+        }
+    }
 }
 
 struct Inner {
@@ -69,8 +84,11 @@ pub struct Checked {
     pub side: Side,
     /// A reference on the local region.
     pub local: MrRef,
-    /// A reference on the remote region (WRITE/READ).
+    /// A reference on the remote region (WRITE/READ on a loopback
+    /// connection).
     pub remote: Option<MrRef>,
+    /// A NIC provider's connection: the provider and the cookie.
+    pub nic: Option<(NicRef, u64)>,
 }
 
 /// See the module documentation.
@@ -176,8 +194,23 @@ impl RdmaDomain {
                 return Err(table_errno(e));
             }
         };
-        inner.conns.push(ConnSlot { serial, open_ends: 2, conn: Connection::new() });
+        inner.conns.push(ConnSlot { serial, open_ends: 2, conn: Connection::new(), nic: None });
         Ok([first, second])
+    }
+
+    /// An endpoint bound to connection `cookie` of the NIC provider `nic`
+    /// (whose driver already accepted it): `ENOSPC`, `ENOMEM`.  Takes
+    /// mutexes only; never sleeps.
+    pub fn connect(&self, nic: NicRef, cookie: u64) -> Result<u32, Errno> {
+        let mut inner = self.inner.lock();
+        inner.eps.reserve(1).map_err(table_errno)?;
+        inner.conns.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        let serial = inner.next_serial;
+        inner.next_serial += 1;
+        let endpoint = Endpoint { conn: serial, side: Side::First, _count: Counted::new(&STATS.rdma_endpoints) };
+        let ep = inner.eps.insert(endpoint).map_err(|(e, _)| table_errno(e))?;
+        inner.conns.push(ConnSlot { serial, open_ends: 1, conn: Connection::new(), nic: Some((nic, cookie)) });
+        Ok(ep)
     }
 
     /// `KQDAFS_IOC_RDMA_EP_CLOSE`: close one endpoint; the connection is
@@ -209,9 +242,13 @@ impl RdmaDomain {
             let gone = (slot.open_ends == 0).then(|| inner.conns.swap_remove(at));
             (flushed, (endpoint, gone))
         };
-        drop(gone);
         for half in flushed {
             half.reset();
+        }
+        let (endpoint, slot) = gone;
+        drop(endpoint);
+        if let Some(slot) = slot {
+            slot.retire();
         }
         Ok(())
     }
@@ -227,20 +264,22 @@ impl RdmaDomain {
             let ep = inner.eps.get(v.ep()).ok_or(RdmaError::NoEndpoint)?;
             (ep.conn, ep.side)
         };
-        match inner.conn_mut(conn) {
-            Some(slot) if !slot.conn.is_closed() => {}
+        let nic = match inner.conn_mut(conn) {
+            Some(slot) if !slot.conn.is_closed() => slot.nic.as_ref().map(|(nic, cookie)| (nic.clone(), *cookie)),
             _ => return Err(RdmaError::NotConnected),
-        }
+        };
         let local = inner.mrs.get(v.local_key()).ok_or(RdmaError::NoRegion)?;
         local.check(v.local_offset(), v.len(), op.local_access())?;
-        let remote = if op.is_one_sided() {
+        // On a provider's connection the remote region is the peer's:
+        // its key and offset go to the driver as posted.
+        let remote = if op.is_one_sided() && nic.is_none() {
             let remote = inner.mrs.get(v.remote_key()).ok_or(RdmaError::NoRegion)?;
             remote.check(v.remote_offset(), v.len(), op.remote_access())?;
             Some(remote.clone())
         } else {
             None
         };
-        Ok(Checked { conn, side, local: local.clone(), remote })
+        Ok(Checked { conn, side, local: local.clone(), remote, nic })
     }
 
     /// Give `half` (a started SEND or RECV) to its connection's matcher.
@@ -281,6 +320,7 @@ impl RdmaDomain {
             for half in slot.conn.close() {
                 half.reset();
             }
+            slot.retire();
         }
         drop(eps);
         drop(mrs);

@@ -17,6 +17,7 @@
 use super::post::dispatch;
 use super::provider::LOOPBACK;
 use super::region::{errno, MemoryRegion};
+use super::registry::Name;
 use super::transfer::TransferJob;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::pages::HeldPages;
@@ -32,6 +33,23 @@ use kqdafs_abi::rdma::{rdma_fflags, validate_rdma, RdmaRequest, ValidRdmaRequest
 /// with rights `access`; its key.  `EINVAL`, `ENOSPC`, `ENOMEM`.  Sleeps.
 pub fn reg_mr_for_consumer(consumer: &Consumer, pages: HeldPages, access: u32) -> Result<u32, Errno> {
     consumer.rdma().insert_region(|| MemoryRegion::from_kernel(pages, access))
+}
+
+/// `kqdafs_rdma_ep_connect`: an endpoint of `consumer` bound to
+/// connection `cookie` of the provider named `name`: `ENOENT` (no such
+/// provider), the driver's refusal (`rpo_open`), `ENOSPC`, `ENOMEM`.
+/// Sleeps (`rpo_open` may).
+pub fn connect_for_consumer(consumer: &Consumer, name: &Name, cookie: u64) -> Result<u32, Errno> {
+    let nic = super::nic::lookup(name).ok_or(Errno::ENOENT)?;
+    nic.open(cookie)?;
+    match consumer.rdma().connect(nic.clone(), cookie) {
+        Ok(ep) => Ok(ep),
+        Err(e) => {
+            // Undo the driver's side.
+            nic.close(cookie);
+            Err(e)
+        }
+    }
 }
 
 /// `kqdafs_rdma_post`: check and post `raw` (its `udata` is the cookie)

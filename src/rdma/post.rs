@@ -150,8 +150,23 @@ pub(super) fn dispatch(
     mut job: KBox<TransferJob>,
     provider: &dyn Provider,
 ) {
-    let Checked { conn, side, local, remote } = checked;
+    let Checked { conn, side, local, remote, nic } = checked;
     let half = Half::new(request.share(), local, v.local_offset(), v.len());
+    if let Some((nic, cookie)) = nic {
+        // A NIC provider's connection: every operation is one transfer
+        // for the driver (it matches SEND and RECV with the peer).
+        let provider = nic.clone();
+        job.work = Work::Remote {
+            half,
+            op: v.op(),
+            remote_key: v.remote_key(),
+            remote_offset: v.remote_offset(),
+            conn: cookie,
+            provider,
+        };
+        nic.post(Transfer::new(job));
+        return;
+    }
     let role = match (v.op(), remote) {
         (op @ (RdmaOp::Write | RdmaOp::Read), Some(remote)) => {
             job.work = Work::OneSided { half, op, remote, remote_offset: v.remote_offset() };
