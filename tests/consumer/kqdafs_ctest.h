@@ -23,6 +23,7 @@
 #define	KQDAFS_CTEST_DESTROY	6	/* read, destroy with requests in flight */
 #define	KQDAFS_CTEST_RDMA	7	/* RDMA over kernel regions (below) */
 #define	KQDAFS_CTEST_RDMA_DESTROY 8	/* RDMA: destroy with RECVs waiting */
+#define	KQDAFS_CTEST_NIC	9	/* RDMA over a fake NIC provider */
 
 /*
  * KQDAFS_CTEST_RDMA with ct_count N, ct_len L (>= 2; N * L at most
@@ -43,6 +44,24 @@
  * bytes (one more answers EAGAIN: ct_eagain), then destroy at once.
  */
 #define	KQDAFS_CTEST_RDMA_MAX_BYTES (16 * 1024 * 1024)
+
+/*
+ * KQDAFS_CTEST_NIC (same ct_count N, ct_len L): the module registers a
+ * fake NIC provider "ctest_nic" (kqdafs_rdma_provider(9)) whose callout
+ * carries the transfers between its connections 1 and 2 and a window of
+ * its own memory (key 7) standing for the peer's region, moving the bytes
+ * between the page spans itself; key 0xbad fails with EIO.  Checks
+ * registration (EEXIST, EINVAL), binding (ENOENT, the driver's
+ * ECONNREFUSED), EBUSY deregistration with endpoints bound and with a
+ * transfer outstanding, EALREADY cancel of a posted transfer; N SEND/RECV
+ * 1 -> 2, N WRITE into the window, N READ back, all compared; one EIO;
+ * an EMSGSIZE pair; a RECV reset by closing its endpoint; a RECV waiting
+ * at destroy (its -ECONNRESET delivered before destroy returns, except
+ * for a polling consumer); then deregistration succeeds.  Expected: 4N +
+ * 5 posted, 4 N L bytes, 1 failed (EIO), 2 EMSGSIZE, 2 (poll: 1)
+ * ECONNRESET, 1 EALREADY.
+ */
+#define	KQDAFS_CTEST_NIC_NAME	"ctest_nic"
 
 #define	KQDAFS_CTEST_MAX_COUNT	1024
 #define	KQDAFS_CTEST_MAX_LEN	(1024 * 1024)

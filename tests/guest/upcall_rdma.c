@@ -16,7 +16,15 @@
  *   - destroy with RECVs waiting, one more refused with EAGAIN at depth:
  *     their -ECANCELED completions delivered before destroy returned
  *     (dropped for a polling consumer);
- *   - afterwards: no consumer, region or endpoint left.
+ *   - over a fake NIC provider the test module registers (its callout
+ *     moves the bytes between the page spans and completes the
+ *     transfers, kqdafs_rdma_provider(9)): the same transfers through
+ *     endpoints bound to its connections, compared; a transfer it fails
+ *     (-EIO); -EMSGSIZE; EBUSY deregistration while an endpoint is bound
+ *     or a transfer outstanding; EALREADY cancel of a posted transfer;
+ *     -ECONNRESET when an endpoint is closed and at destroy; then the
+ *     provider deregisters;
+ *   - afterwards: no consumer, region, endpoint or provider left.
  * TAP on stdout.
  */
 #include <sys/types.h>
@@ -69,6 +77,7 @@ prepare(struct kqdafs_ctest *ct, int mode, int op)
 	ct->ct_count = NREQ;
 	ct->ct_len = RLEN;
 	ct->ct_misalign = MISALIGN;
+	ct->ct_depth = 4 * NREQ;
 	ct->ct_batch = 4;
 }
 
@@ -128,6 +137,39 @@ test_destroy(int mode)
 	    what);
 }
 
+static void
+test_nic(int mode)
+{
+	struct kqdafs_ctest ct;
+	char what[64];
+
+	snprintf(what, sizeof(what), "%s nic", mode_name[mode]);
+	prepare(&ct, mode, KQDAFS_CTEST_NIC);
+	if (run(&ct, what) != 0)
+		return;
+	tap_ok(ct.ct_error == 0 && ct.ct_submitted == 4 * NREQ + 5,
+	    "%s: provider registered, %d work requests posted", what,
+	    4 * NREQ + 5);
+	tap_ok(ct.ct_completed == ct.ct_submitted - (mode == 3 ? 1 : 0) &&
+	    ct.ct_bad == 0 && ct.ct_timeout == 0, "%s: every request "
+	    "completed once from the driver's callout%s", what,
+	    mode == 3 ? " (the one reset at destroy not polled)" : "");
+	tap_ok(ct.ct_bytes == 4 * (uint64_t)NREQ * RLEN && ct.ct_mismatch == 0,
+	    "%s: SEND/RECV, WRITE, READ moved the pattern", what);
+	tap_ok(ct.ct_failed == 1 && ct.ct_first_error == EIO,
+	    "%s: the transfer the driver failed: -EIO", what);
+	tap_ok(ct.ct_msgsize == 2, "%s: -EMSGSIZE for both", what);
+	tap_ok(ct.ct_reset == (mode == 3 ? 1u : 2u), "%s: -ECONNRESET on "
+	    "close%s", what, mode == 3 ? "" : " and at destroy");
+	tap_ok(ct.ct_cancel_already == 1 && ct.ct_cancelled == 0,
+	    "%s: a posted transfer cannot be cancelled (EALREADY)", what);
+	tap_ok(ct.ct_checks_bad == 0, "%s: %u checks (EEXIST, EINVAL, "
+	    "ENOENT, ECONNREFUSED, EBUSY twice, deregistration)", what,
+	    ct.ct_checks);
+	tap_ok(kqt_counter("kern.kqdafs.rdma_providers") == 0,
+	    "%s: provider deregistered", what);
+}
+
 int
 main(void)
 {
@@ -142,6 +184,7 @@ main(void)
 	for (mode = 1; mode <= 3; mode++) {
 		test_transfers(mode);
 		test_destroy(mode);
+		test_nic(mode);
 	}
 	tap_ok(kqt_counter("kern.kqdafs.rdma_mrs") == 0 &&
 	    kqt_counter("kern.kqdafs.rdma_endpoints") == 0,
