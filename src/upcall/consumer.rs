@@ -17,6 +17,7 @@
 
 use super::ring::{self, Delivery, Params, Refused, Ring};
 use super::sink::{self, Cancelled};
+use super::table::{Inserted, Table};
 use crate::gate::Ticket;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::file::Cred;
@@ -81,23 +82,10 @@ fn completion(cookie: u64, id: u64, data: i64, fflags: u32) -> Completion {
     Completion { kc_cookie: cookie, kc_id: id, kc_data: data, kc_fflags: fflags, kc_pad: 0 }
 }
 
-enum Slot {
-    Free,
-    /// Admitted; the request is being set up.
-    Reserved,
-    /// Admitted, and its completion was handed over before the submitter
-    /// put the owner's handle in (an RDMA request can complete while it
-    /// is being posted); `insert` frees the slot.
-    Completed,
-    /// The owner's (table's) handle on a submitted request.
-    Live(Shared<Request>),
-}
-
 struct Locked {
     ring: Ring<Completion>,
-    table: Vec<Slot>,
-    /// Slots not `Free`.
-    live: usize,
+    /// The owner's (table's) handles on the requests (`table.rs`).
+    table: Table<Shared<Request>>,
 }
 
 /// A kernel consumer.  See the module documentation.
@@ -136,9 +124,7 @@ impl Consumer {
         let cred = Cred::current(&Thread::current())?;
         let depth = params.depth as usize;
         let ring = Ring::new(zeroed(depth)?);
-        let mut table = Vec::new();
-        table.try_reserve_exact(depth).map_err(|_| Errno::ENOMEM)?;
-        table.resize_with(depth, || Slot::Free);
+        let table = Table::new(depth).ok_or(Errno::ENOMEM)?;
         let batch = zeroed(params.batch as usize)?;
         let consumer = Shared::new(
             Consumer {
@@ -146,7 +132,7 @@ impl Consumer {
                 upcall: args.upcall,
                 cred,
                 rdma: RdmaDomain::new()?,
-                locked: Mutex::new(c"kqdafs consumer", Locked { ring, table, live: 0 }, Flags::WAIT)?,
+                locked: Mutex::new(c"kqdafs consumer", Locked { ring, table }, Flags::WAIT)?,
                 batch: Mutex::new(c"kqdafs consumer batch", Some(batch), Flags::WAIT)?,
                 task: OwnedTask::new(),
                 _counted: Counted::new(&STATS.consumers),
@@ -176,23 +162,19 @@ impl Consumer {
             Refused::Full => Errno::EAGAIN,
             Refused::Closing => Errno::EINVAL,
         })?;
-        let Some(slot) = l.table.iter().position(|s| matches!(s, Slot::Free)) else {
+        let Some(slot) = l.table.reserve() else {
             // Cannot happen (live <= outstanding < depth); refuse rather
             // than break the accounting.
             let _ = l.ring.unadmit();
             return Err(Errno::EAGAIN);
         };
-        l.table[slot] = Slot::Reserved;
-        l.live += 1;
         Ok(slot)
     }
 
     /// A request admitted in `slot` was not submitted after all.
     pub fn unadmit(&self, slot: usize) {
         let mut l = self.locked.lock();
-        if matches!(l.table.get(slot), Some(Slot::Reserved)) {
-            l.table[slot] = Slot::Free;
-            l.live -= 1;
+        if l.table.unreserve(slot) {
             let _ = l.ring.unadmit();
             self.wake_destroyer(&l);
         }
@@ -201,19 +183,18 @@ impl Consumer {
     /// Keep the owner's handle on a submitted request in its slot.
     pub fn insert(&self, slot: usize, request: Shared<Request>) {
         let mut l = self.locked.lock();
-        match l.table.get(slot) {
-            Some(Slot::Reserved) => l.table[slot] = Slot::Live(request),
-            Some(Slot::Completed) => {
-                // Handed over already: the sink, the table (`owner_gone`)
-                // and maybe the I/O let go, so the handle may be dangling.
-                // It is not touched; the slot is free again.
-                l.table[slot] = Slot::Free;
-                l.live -= 1;
+        match l.table.insert(slot, request) {
+            Inserted::Kept => {}
+            // Handed over already (an RDMA request can complete while it
+            // is being posted): the sink, the table (`owner_gone`) and
+            // maybe the I/O let go, so the handle may be dangling.  It is
+            // not touched; the slot is free again.
+            Inserted::AlreadyHandedOver(request) => {
                 request.leak();
                 self.wake_destroyer(&l);
             }
             // Cannot happen; keeping the handle (a leak) is the safe answer.
-            _ => request.leak(),
+            Inserted::NotReserved(request) => request.leak(),
         }
     }
 
@@ -245,22 +226,15 @@ impl Consumer {
     /// Take the owner's handle out of `slot` (the caller lets go of the
     /// request through the state machine) and wake a waiting destroy.
     fn leave_table(&self, l: &mut Locked, slot: usize) {
-        if let Some(s) = l.table.get_mut(slot) {
-            match core::mem::replace(s, Slot::Free) {
-                Slot::Live(request) => {
-                    l.live -= 1;
-                    request.leak();
-                }
-                // Not inserted yet: `insert` will free the slot.
-                Slot::Reserved => *s = Slot::Completed,
-                other => *s = other,
-            }
+        // Not inserted yet: `insert` will free the slot.
+        if let Some(request) = l.table.leave(slot) {
+            request.leak();
         }
         self.wake_destroyer(l);
     }
 
     fn wake_destroyer(&self, l: &Locked) {
-        if l.ring.is_closing() && l.live == 0 {
+        if l.ring.is_closing() && l.table.live() == 0 {
             kapi::wakeup(self.chan());
         }
     }
@@ -300,7 +274,7 @@ impl Consumer {
 
     fn cancel_locked(&self, id: u64) -> Result<(), Errno> {
         let mut l = self.locked.lock();
-        let Some(slot) = l.table.iter().position(|s| matches!(s, Slot::Live(r) if r.get().id == id)) else {
+        let Some(slot) = l.table.find(|r| r.get().id == id) else {
             return Err(Errno::ENOENT);
         };
         match self.cancel_slot(&mut l, slot) {
@@ -313,10 +287,7 @@ impl Consumer {
     /// `-ECANCELED` completion is queued for the dispatcher (or a poll)
     /// and it leaves the table.  Never sleeps.
     fn cancel_slot(&self, l: &mut Locked, slot: usize) -> Option<Cancelled> {
-        let Some(Slot::Live(request)) = l.table.get(slot) else {
-            return None;
-        };
-        let req = request.get();
+        let req = l.table.get(slot)?.get();
         let (cookie, id, fflags) = (req_cookie(req), req.id, req.fflags());
         let ring = &mut l.ring;
         let answer = sink::cancel_in_table(&req.state, encode_kaio_data(Err(kqdafs_abi::errno::ECANCELED)), |r| {
@@ -325,8 +296,7 @@ impl Consumer {
         if let Cancelled::Done(put) = answer {
             Stats::bump(&STATS.kaio_cancelled);
             self.kick();
-            if let Slot::Live(request) = core::mem::replace(&mut l.table[slot], Slot::Free) {
-                l.live -= 1;
+            if let Some(request) = l.table.take(slot) {
                 // The I/O still holds a queued request, so this is not the
                 // last reference; if it were, free it on the completion
                 // thread rather than under the mutex.
@@ -359,7 +329,7 @@ impl Consumer {
         {
             let mut l = c.locked.lock();
             let tick = kapi::hz().max(10) / 10;
-            while l.live > 0 {
+            while l.table.live() > 0 {
                 kapi::sleep_locked(&c.locked, &mut l, c.chan(), c"kqdafsdc", tick);
             }
         }
