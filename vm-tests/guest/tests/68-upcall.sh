@@ -7,7 +7,8 @@
 # flight (bin/upcall_cancel) -- on an uncached UFS behind a slow gnop(8)
 # provider (buffer-cache path, strict) and on tmpfs (worker path); RDMA
 # over kernel regions and loopback pairs in each mode, cancel, errnos,
-# destroy with RECVs waiting (bin/upcall_rdma).  Then:
+# destroy with RECVs waiting, and over the test module's fake NIC
+# provider (kqdafs_rdma_provider(9)) (bin/upcall_rdma).  Then:
 # kldunload kqdafs is refused while the consumer module is loaded, both
 # unload, the kqdafs malloc type is back to its baseline, no leak report.
 . "$(dirname "$0")/../lib.sh"
@@ -31,6 +32,8 @@ run_prog upcall_modes "$tmp/upcall.dat" || rc=1
 run_prog upcall_rdma || rc=1
 [ "$(sysctl_get kern.kqdafs.consumers)" = 0 ] ||
     fail "kern.kqdafs.consumers is $(sysctl_get kern.kqdafs.consumers) after the runs"
+[ "$(sysctl_get kern.kqdafs.rdma_providers)" = 0 ] ||
+    fail "kern.kqdafs.rdma_providers is $(sysctl_get kern.kqdafs.rdma_providers) after the runs"
 # The kernel refuses to unload a module another one depends on.
 if kldunload "$MODNAME" 2>/dev/null; then
 	fail "kldunload $MODNAME succeeded while $CTNAME depends on it"
