@@ -1,7 +1,9 @@
 //! The provider interface: what moves the bytes of a committed-to
 //! transfer, and how it hands the transfer back with a status and a byte
 //! count.  The module ships one provider, the [`Loopback`], which copies
-//! between the two regions with the CPU on the module's worker threads.
+//! between the two regions with the CPU on the module's worker threads;
+//! NIC drivers register others (`nic.rs`, `kqdafs_rdma_provider(9)`),
+//! which get the transfers of the endpoints bound to them.
 //!
 //! The request core ([`super::post`], the matcher, cancel and close) owns
 //! everything about requests; a provider only sees a [`Transfer`]:
@@ -20,7 +22,10 @@
 //!    released, then each request completes with one event.
 //!
 //! Steps 2 and 4 may sleep (they may release requests and pages): a
-//! provider calls them from a thread, as the loopback's workers do.
+//! provider calls them from a thread, as the loopback's workers do.  A
+//! NIC driver completes from its interrupt thread or a callout instead:
+//! [`Transfer::complete_from_interrupt`] completes in place and leaves
+//! the freeing to the completion thread.
 
 use super::region::MemoryRegion;
 use super::transfer::{failed, Half, TransferJob, Work};
