@@ -65,9 +65,10 @@ $(BUILD)/kqdafs_slothog.ko: tests/slothog/kqdafs_slothog.c bootstrap
 	ld.lld $(KLDFLAGS) -o $@ $(BUILD)/obj/slothog/kqdafs_slothog.o
 
 # A test-only kernel consumer of the kqdafs_kapi(9) API (MODULE_DEPENDs
-# on kqdafs).
+# on kqdafs), which also registers a fake kqdafs_rdma_provider(9) NIC.
 $(BUILD)/kqdafs_consumer_test.ko: tests/consumer/kqdafs_consumer_test.c \
-    tests/consumer/kqdafs_ctest.h kmod/kqdafs_kapi.h bootstrap
+    tests/consumer/kqdafs_ctest.h kmod/kqdafs_kapi.h kmod/kqdafs_rdma_provider.h \
+    bootstrap
 	@mkdir -p $(BUILD)/obj/consumer
 	clang $(KCFLAGS) -I$(TOP)/kmod -c -o $(BUILD)/obj/consumer/kqdafs_consumer_test.o $<
 	ld.lld $(KLDFLAGS) -o $@ $(BUILD)/obj/consumer/kqdafs_consumer_test.o
@@ -113,7 +114,8 @@ GT_CFLAGS :=	-O2 -g -std=gnu11 -Wall -Wextra -Werror \
 
 guest-tests: bootstrap $(GT_BINS)
 
-$(GT_OUT)/%: $(TOP)/tests/guest/%.c $(GT_LIB) $(TOP)/abi/include/kqdafs.h | bootstrap
+$(GT_OUT)/%: $(TOP)/tests/guest/%.c $(GT_LIB) $(TOP)/abi/include/kqdafs.h \
+    $(TOP)/tests/consumer/kqdafs_ctest.h | bootstrap
 	@mkdir -p $(GT_OUT)
 	$(GT_CC) $(GT_CFLAGS) -o $@ $< $(TOP)/tests/guest/lib/kqt.c -lpthread
 

@@ -25,8 +25,14 @@ use std::path::{Path, PathBuf};
 /// value in `1500001..=1500068` covers every 15.x kernel from 15.0-RELEASE on.
 const FREEBSD_VERSION: &str = "1500001";
 
-const GLUE_SOURCES: &[&str] =
-    &["kmod/kqdafs_module.c", "kmod/kqdafs_kpi.c", "kmod/kqdafs_io.c", "kmod/kqdafs_rdma.c", "kmod/kqdafs_kapi.c"];
+const GLUE_SOURCES: &[&str] = &[
+    "kmod/kqdafs_module.c",
+    "kmod/kqdafs_kpi.c",
+    "kmod/kqdafs_io.c",
+    "kmod/kqdafs_rdma.c",
+    "kmod/kqdafs_kapi.c",
+    "kmod/kqdafs_rdma_provider.c",
+];
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(kernel)");
@@ -113,8 +119,11 @@ fn generate_bindings(root: &Path, out: &Path, defines: &[String]) {
         .allowlist_var("EV_[A-Z0-9_]+|EVFILT_[A-Z_]+|KNF_[A-Z]+|NOTE_[A-Z_]+")
         .allowlist_var("IOC_[A-Z]+|IOCPARM_[A-Z]+|FREAD|FWRITE|KQDAFS_IO_[A-Z]+")
         .allowlist_var("KQDAFS_DELIVER_[A-Z]+|KQDAFS_KAPI_[A-Z_]+")
+        .allowlist_var("KQDAFS_EV_[A-Z]+|KQDAFS_RDMA_[A-Z_]+|KQDAFS_MR_[A-Z_]+")
         .allowlist_type("modeventtype")
-        .opaque_type("thread|proc|ucred|cdev|sysctl_oid|mtx|file|vm_page|taskqueue|kqdafs_consumer")
+        .opaque_type(
+            "thread|proc|ucred|cdev|sysctl_oid|mtx|file|vm_page|taskqueue|kqdafs_consumer|kqdafs_rdma_provider",
+        )
         .generate()
         .expect("bindgen over the FreeBSD headers failed");
     bindings.write_to_file(out.join("bindings.rs")).expect("cannot write bindings.rs");

@@ -7,5 +7,6 @@
 #include "../kmod/kqdafs_glue.h"
 #include "../kmod/kqdafs_rdma.h"
 #include "../kmod/kqdafs_kapi_glue.h"
+#include "../kmod/kqdafs_rdma_provider_glue.h"
 #include <sys/errno.h>
 #include <sys/ioccom.h>

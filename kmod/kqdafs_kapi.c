@@ -66,6 +66,51 @@ kqdafs_cancel(struct kqdafs_consumer *c, uint64_t id)
 	return (kqdafs_rs_consumer_cancel(c, id));
 }
 
+int
+kqdafs_rdma_reg_mr(struct kqdafs_consumer *c, void *kbuf, size_t len,
+    uint32_t access, uint32_t *keyp)
+{
+
+	return (kqdafs_rs_rdma_reg_mr(c, kbuf, len, access, keyp));
+}
+
+int
+kqdafs_rdma_dereg_mr(struct kqdafs_consumer *c, uint32_t key)
+{
+
+	return (kqdafs_rs_rdma_dereg_mr(c, key));
+}
+
+int
+kqdafs_rdma_ep_pair(struct kqdafs_consumer *c, uint32_t ep[2])
+{
+
+	return (kqdafs_rs_rdma_ep_pair(c, ep));
+}
+
+int
+kqdafs_rdma_ep_close(struct kqdafs_consumer *c, uint32_t ep)
+{
+
+	return (kqdafs_rs_rdma_ep_close(c, ep));
+}
+
+int
+kqdafs_rdma_ep_connect(struct kqdafs_consumer *c, const char *provider,
+    uint64_t conn, uint32_t *epp)
+{
+
+	return (kqdafs_rs_rdma_ep_connect(c, provider, conn, epp));
+}
+
+int
+kqdafs_rdma_post(struct kqdafs_consumer *c, const struct kqdafs_rdma_wr *wr,
+    uint64_t *idp)
+{
+
+	return (kqdafs_rs_rdma_post(c, wr, idp));
+}
+
 /* ---- KPI wrappers for the consumer machinery ------------------------ */
 
 void

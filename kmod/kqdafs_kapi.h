@@ -4,8 +4,9 @@
  * kqdafs kernel consumer API (kqdafs_kapi(9)).
  *
  * Other kernel modules (a kernel DAFS file server, for one) submit
- * asynchronous file I/O through kqdafs and receive its completions by
- * direct upcall, delayed upcall or polling, next to userland kevent(2).
+ * asynchronous file I/O and RDMA work requests through kqdafs and receive
+ * their completions by direct upcall, delayed upcall or polling, next to
+ * userland kevent(2).
  * A consumer module declares
  *
  *	MODULE_DEPEND(mymod, kqdafs, KQDAFS_KAPI_VERSION,
@@ -43,9 +44,31 @@
 /*	ENOENT: no such request of this consumer, or already completed. */
 
 /*
+ * Event kinds and RDMA operations and rights, as in abi/include/kqdafs.h
+ * (a module may include both).
+ */
+#ifndef KQDAFS_EV_KAIO
+#define	KQDAFS_EV_KAIO		0x01000000
+#define	KQDAFS_EV_RDMA		0x02000000
+#define	KQDAFS_EV_OPMASK	0x00ffffff
+#endif
+#ifndef KQDAFS_RDMA_WRITE
+#define	KQDAFS_RDMA_WRITE	1		/* local -> remote MR */
+#define	KQDAFS_RDMA_READ	2		/* remote MR -> local */
+#define	KQDAFS_RDMA_SEND	3		/* local -> peer's oldest RECV */
+#define	KQDAFS_RDMA_RECV	4		/* receive buffer for a SEND */
+#define	KQDAFS_MR_LOCAL_WRITE	0x1
+#define	KQDAFS_MR_REMOTE_READ	0x2
+#define	KQDAFS_MR_REMOTE_WRITE	0x4
+#define	KQDAFS_RDMA_MAX_LEN	(16 * 1024 * 1024) /* bytes per request */
+#define	KQDAFS_RDMA_MAX_MR_LEN	(1024 * 1024 * 1024) /* bytes per region */
+#endif
+
+/*
  * One completion.  kc_data and kc_fflags are what the request's kevent
- * would carry: bytes transferred or -errno (-ECANCELED after a cancel),
- * and KQDAFS_EV_KAIO | operation (abi/include/kqdafs.h).
+ * would carry: bytes transferred or -errno (-ECANCELED after a cancel;
+ * for RDMA also -ECONNRESET and -EMSGSIZE), and KQDAFS_EV_KAIO | operation
+ * or KQDAFS_EV_RDMA | operation.
  */
 struct kqdafs_completion {
 	uint64_t	kc_cookie;	/* the submitter's cookie */
@@ -133,10 +156,100 @@ int	kqdafs_kaio_fsync(struct kqdafs_consumer *c, struct file *fp,
 	    uint64_t cookie, uint64_t *idp);
 
 /*
- * Cancel request id: 0 (its I/O will not run; its completion carries
+ * Cancel request id (KAIO or RDMA): 0 (its I/O will not run; its completion carries
  * -ECANCELED and is delivered from the dispatcher thread, or queued for
  * polling), EALREADY, ENOENT.  Does not sleep (takes mutexes).
  */
 int	kqdafs_cancel(struct kqdafs_consumer *c, uint64_t id);
+
+/*
+ * RDMA (kqdafs(4), RDMA: the same model, checks and errnos).  Each
+ * consumer has its own protection domain: its memory regions (at most
+ * KQDAFS_KAPI_RDMA_MAX_MRS) and endpoints (KQDAFS_KAPI_RDMA_MAX_EPS),
+ * named by nonzero numbers; kqdafs_consumer_destroy() cancels its waiting
+ * work requests, closes its endpoints and deregisters its regions.
+ */
+#define	KQDAFS_KAPI_RDMA_MAX_MRS	1024
+#define	KQDAFS_KAPI_RDMA_MAX_EPS	1024
+
+/*
+ * Register len bytes of kernel memory at kbuf as a memory region with the
+ * rights access (KQDAFS_MR_*); its key in *keyp.  kbuf must come from
+ * malloc(9), contigmalloc(9) or kmem_malloc() and stay allocated until
+ * the region is deregistered or the consumer destroyed (its pages are
+ * used, not held).  Errors: EINVAL (bad arguments, unknown rights, len 0
+ * or above KQDAFS_RDMA_MAX_MR_LEN, memory not wired kernel memory),
+ * ENOSPC (too many regions), ENOMEM.  Sleeps.
+ */
+int	kqdafs_rdma_reg_mr(struct kqdafs_consumer *c, void *kbuf, size_t len,
+	    uint32_t access, uint32_t *keyp);
+/*
+ * Deregister region key: ENOENT (no such region), EBUSY (a work request
+ * that has not completed names it).  Once every completion naming it was
+ * delivered, deregistration succeeds.  Does not sleep.
+ */
+int	kqdafs_rdma_dereg_mr(struct kqdafs_consumer *c, uint32_t key);
+/*
+ * Two endpoints connected to each other (the loopback provider) in ep[0]
+ * and ep[1].  Errors: EINVAL, ENOSPC (too many endpoints), ENOMEM.  Does
+ * not sleep.
+ */
+int	kqdafs_rdma_ep_pair(struct kqdafs_consumer *c, uint32_t ep[2]);
+/*
+ * Close endpoint ep: the connection is closed for both ends; every work
+ * request waiting on it (either end) completes with -ECONNRESET (DIRECT
+ * upcalls for them run in the caller's thread before this returns).
+ * Errors: ENOENT.
+ */
+int	kqdafs_rdma_ep_close(struct kqdafs_consumer *c, uint32_t ep);
+
+/*
+ * An endpoint bound to connection conn of the NIC provider named provider
+ * (kqdafs_rdma_provider(9)), in *epp.  Its work requests are checked
+ * against the consumer's regions as on a loopback endpoint, then handed
+ * to the provider: WRITE and READ take wr_remote_key and wr_remote_offset
+ * as the peer's (not checked by kqdafs), SEND and RECV are matched by the
+ * peer, not by kqdafs, and none can be cancelled once posted (EALREADY);
+ * kqdafs_rdma_ep_close() makes the provider complete them (-ECONNRESET).
+ * The provider cannot be deregistered while the endpoint exists.
+ * Errors: EINVAL, ENOENT (no such provider), ENOSPC, ENOMEM, or the
+ * provider's refusal.  Sleeps.
+ */
+int	kqdafs_rdma_ep_connect(struct kqdafs_consumer *c, const char *provider,
+	    uint64_t conn, uint32_t *epp);
+
+/* One work request: struct kqdafs_rdma_request of kqdafs(4), minus kq. */
+struct kqdafs_rdma_wr {
+	uint32_t	wr_op;		/* KQDAFS_RDMA_* */
+	uint32_t	wr_flags;	/* zero */
+	uint32_t	wr_ep;		/* endpoint the request is posted on */
+	uint32_t	wr_local_key;	/* local region */
+	uint32_t	wr_remote_key;	/* WRITE/READ: remote region; else 0 */
+	uint32_t	wr_pad;		/* zero */
+	uint64_t	wr_local_offset;
+	uint64_t	wr_remote_offset; /* WRITE/READ; else 0 */
+	uint64_t	wr_len;		/* bytes; RECV: the buffer's size */
+	uint64_t	wr_cookie;	/* given back in kc_cookie */
+};
+
+/*
+ * Post one work request; on success *idp (if not NULL) gets its id before
+ * anything can complete it, and exactly one completion will be delivered
+ * for it, kc_fflags KQDAFS_EV_RDMA | wr_op, kc_data bytes moved or
+ * -ECANCELED, -ECONNRESET, -EMSGSIZE -- possibly before this returns
+ * (a SEND meeting a waiting RECV, a closed connection), and a DIRECT
+ * upcall then runs in the caller's thread.  A waiting SEND or RECV, and
+ * a WRITE or READ not yet started, can be cancelled (kqdafs_cancel());
+ * a kqdafs_cancel() racing with the post that has not returned yet may
+ * answer ENOENT.  Errors, in this order (nothing is posted): EINVAL (bad
+ * op, nonzero wr_flags or wr_pad, len above KQDAFS_RDMA_MAX_LEN, an
+ * offset plus len overflows, SEND/RECV with remote arguments), ENOENT (no
+ * such endpoint), ENOTCONN (its connection is closed), ENOENT, EACCES,
+ * EFAULT (the local region, then the remote one: unknown key, missing
+ * right, range outside the region), EAGAIN (ca_depth requests
+ * outstanding, KAIO and RDMA together), ENOMEM, ENXIO.  Sleeps.
+ */
+int	kqdafs_rdma_post(struct kqdafs_consumer *c,
+	    const struct kqdafs_rdma_wr *wr, uint64_t *idp);
 
 #endif /* !_KQDAFS_KAPI_H_ */

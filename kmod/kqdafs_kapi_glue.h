@@ -24,6 +24,15 @@ int	kqdafs_rs_kaio_submit(struct kqdafs_consumer *c, struct file *fp,
 	    int op, off_t offset, void *kbuf, size_t len, uint64_t cookie,
 	    uint64_t *idp);
 int	kqdafs_rs_consumer_cancel(struct kqdafs_consumer *c, uint64_t id);
+int	kqdafs_rs_rdma_reg_mr(struct kqdafs_consumer *c, void *kbuf,
+	    size_t len, uint32_t access, uint32_t *keyp);
+int	kqdafs_rs_rdma_dereg_mr(struct kqdafs_consumer *c, uint32_t key);
+int	kqdafs_rs_rdma_ep_pair(struct kqdafs_consumer *c, uint32_t *ep);
+int	kqdafs_rs_rdma_ep_close(struct kqdafs_consumer *c, uint32_t ep);
+int	kqdafs_rs_rdma_ep_connect(struct kqdafs_consumer *c,
+	    const char *provider, uint64_t conn, uint32_t *epp);
+int	kqdafs_rs_rdma_post(struct kqdafs_consumer *c,
+	    const struct kqdafs_rdma_wr *wr, uint64_t *idp);
 
 /* wakeup(9). */
 void	kqdafs_wakeup(void *chan);

@@ -185,6 +185,7 @@ fn publish_sysctls() -> Result<SysctlTree, Errno> {
     t.add_u64(c"rdma_mrs", RO, &STATS.rdma_mrs, c"RDMA memory regions registered now")?;
     t.add_u64(c"rdma_pinned_bytes", RO, &STATS.rdma_pinned_bytes, c"bytes held by RDMA memory regions now")?;
     t.add_u64(c"rdma_endpoints", RO, &STATS.rdma_endpoints, c"RDMA endpoints open now")?;
+    t.add_u64(c"rdma_providers", RO, &STATS.rdma_providers, c"RDMA NIC providers registered now")?;
     t.add_u64(c"consumers", RO, &STATS.consumers, c"kernel consumers (kqdafs_kapi(9))")?;
     t.add_u64(c"upcalls_direct", RO, &STATS.upcalls_direct, c"completions delivered by direct upcall")?;
     t.add_u64(c"upcalls_delayed", RO, &STATS.upcalls_delayed, c"completions delivered by delayed upcall")?;

@@ -59,6 +59,8 @@ pub struct Stats {
     pub rdma_pinned_bytes: AtomicU64,
     /// RDMA endpoints open now.
     pub rdma_endpoints: AtomicU64,
+    /// NIC providers registered now (`kqdafs_rdma_provider(9)`).
+    pub rdma_providers: AtomicU64,
     /// Kernel consumers (`kqdafs_kapi(9)`) now.
     pub consumers: AtomicU64,
     /// Completions delivered by direct upcall.
@@ -103,6 +105,7 @@ impl Stats {
             rdma_mrs: AtomicU64::new(0),
             rdma_pinned_bytes: AtomicU64::new(0),
             rdma_endpoints: AtomicU64::new(0),
+            rdma_providers: AtomicU64::new(0),
             consumers: AtomicU64::new(0),
             upcalls_direct: AtomicU64::new(0),
             upcalls_delayed: AtomicU64::new(0),

@@ -18,7 +18,10 @@ macro_rules! errnos {
     };
 }
 
-errnos!(EPERM, ENXIO, ENOMEM, EFAULT, EBUSY, EEXIST, EINVAL, ENOTTY, EOPNOTSUPP, EBADF, EAGAIN, ECANCELED, ENOENT);
+errnos!(
+    EPERM, ENXIO, ENOMEM, EFAULT, EBUSY, EEXIST, EINVAL, ENOTTY, EOPNOTSUPP, EBADF, EAGAIN, ECANCELED, ENOENT, ENOSPC,
+    EIO
+);
 
 impl Errno {
     /// The value handed back to the kernel.

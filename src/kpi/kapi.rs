@@ -204,6 +204,173 @@ extern "C" fn kqdafs_rs_consumer_cancel(c: *mut sys::kqdafs_consumer, id: u64) -
     }
 }
 
+/// 0 or the errno, for C.
+fn answer(r: Result<(), Errno>) -> c_int {
+    r.map_or_else(|e| e.to_raw(), |()| 0)
+}
+
+// The RDMA constants of kqdafs_kapi.h are the ABI's.
+const _: () = {
+    use kqdafs_abi::filter::EventKind;
+    use kqdafs_abi::rdma::{MrAccess, RdmaOp, RDMA_MAX_ENDPOINTS, RDMA_MAX_LEN, RDMA_MAX_MRS, RDMA_MAX_MR_LEN};
+    assert!(sys::KQDAFS_EV_KAIO == EventKind::KAIO.bits());
+    assert!(sys::KQDAFS_EV_RDMA == EventKind::RDMA.bits());
+    assert!(sys::KQDAFS_RDMA_WRITE == RdmaOp::Write as u32);
+    assert!(sys::KQDAFS_RDMA_READ == RdmaOp::Read as u32);
+    assert!(sys::KQDAFS_RDMA_SEND == RdmaOp::Send as u32);
+    assert!(sys::KQDAFS_RDMA_RECV == RdmaOp::Recv as u32);
+    assert!(sys::KQDAFS_MR_LOCAL_WRITE == MrAccess::LOCAL_WRITE.bits());
+    assert!(sys::KQDAFS_MR_REMOTE_READ == MrAccess::REMOTE_READ.bits());
+    assert!(sys::KQDAFS_MR_REMOTE_WRITE == MrAccess::REMOTE_WRITE.bits());
+    assert!(sys::KQDAFS_RDMA_MAX_LEN as u64 == RDMA_MAX_LEN);
+    assert!(sys::KQDAFS_RDMA_MAX_MR_LEN as u64 == RDMA_MAX_MR_LEN);
+    assert!(sys::KQDAFS_KAPI_RDMA_MAX_MRS == RDMA_MAX_MRS);
+    assert!(sys::KQDAFS_KAPI_RDMA_MAX_EPS == RDMA_MAX_ENDPOINTS);
+};
+
+#[no_mangle]
+extern "C" fn kqdafs_rs_rdma_reg_mr(
+    c: *mut sys::kqdafs_consumer,
+    kbuf: *mut c_void,
+    len: usize,
+    access: u32,
+    keyp: *mut u32,
+) -> c_int {
+    // SAFETY: the header's contract for kqdafs_rdma_reg_mr.
+    let Some(consumer) = (unsafe { consumer(c) }) else {
+        return Errno::EINVAL.to_raw();
+    };
+    if kbuf.is_null() || keyp.is_null() || len == 0 || len as u64 > kqdafs_abi::rdma::RDMA_MAX_MR_LEN {
+        return Errno::EINVAL.to_raw();
+    }
+    // SAFETY: by contract the buffer is wired kernel memory that stays
+    // allocated until the region is deregistered or the consumer
+    // destroyed (kqdafs_kapi(9)); every transfer that uses the pages is
+    // over by then (deregistration answers EBUSY while one names the
+    // region; destroy waits for them or cancels them before they start).
+    let pages = match unsafe { HeldPages::borrow_kernel(kbuf as u64, len) } {
+        Ok(p) => p,
+        Err(e) => return e.to_raw(),
+    };
+    match crate::rdma::reg_mr_for_consumer(consumer.get(), pages, access) {
+        Ok(key) => {
+            // SAFETY: keyp is non-null and, by contract, writable.
+            unsafe { *keyp = key };
+            0
+        }
+        Err(e) => e.to_raw(),
+    }
+}
+
+#[no_mangle]
+extern "C" fn kqdafs_rs_rdma_dereg_mr(c: *mut sys::kqdafs_consumer, key: u32) -> c_int {
+    // SAFETY: the header's contract for kqdafs_rdma_dereg_mr.
+    let Some(consumer) = (unsafe { consumer(c) }) else {
+        return Errno::EINVAL.to_raw();
+    };
+    answer(consumer.get().rdma().remove_region(key))
+}
+
+#[no_mangle]
+extern "C" fn kqdafs_rs_rdma_ep_pair(c: *mut sys::kqdafs_consumer, ep: *mut u32) -> c_int {
+    // SAFETY: the header's contract for kqdafs_rdma_ep_pair.
+    let Some(consumer) = (unsafe { consumer(c) }) else {
+        return Errno::EINVAL.to_raw();
+    };
+    if ep.is_null() {
+        return Errno::EINVAL.to_raw();
+    }
+    match consumer.get().rdma().make_pair() {
+        Ok(pair) => {
+            // SAFETY: by contract ep points to two writable uint32_t.
+            unsafe { core::ptr::copy_nonoverlapping(pair.as_ptr(), ep, 2) };
+            0
+        }
+        Err(e) => e.to_raw(),
+    }
+}
+
+#[no_mangle]
+extern "C" fn kqdafs_rs_rdma_ep_close(c: *mut sys::kqdafs_consumer, ep: u32) -> c_int {
+    // SAFETY: the header's contract for kqdafs_rdma_ep_close.
+    let Some(consumer) = (unsafe { consumer(c) }) else {
+        return Errno::EINVAL.to_raw();
+    };
+    answer(consumer.get().rdma().close_endpoint(ep))
+}
+
+#[no_mangle]
+extern "C" fn kqdafs_rs_rdma_ep_connect(
+    c: *mut sys::kqdafs_consumer,
+    provider: *const core::ffi::c_char,
+    conn: u64,
+    epp: *mut u32,
+) -> c_int {
+    // SAFETY: the header's contract for kqdafs_rdma_ep_connect.
+    let Some(consumer) = (unsafe { consumer(c) }) else {
+        return Errno::EINVAL.to_raw();
+    };
+    // SAFETY: by contract provider is null or a string.
+    let Some(name) = (unsafe { super::rdma_provider::read_name(provider) }) else {
+        return Errno::EINVAL.to_raw();
+    };
+    if epp.is_null() {
+        return Errno::EINVAL.to_raw();
+    }
+    match crate::rdma::connect_for_consumer(consumer.get(), &name, conn) {
+        Ok(ep) => {
+            // SAFETY: epp is non-null and, by contract, writable.
+            unsafe { *epp = ep };
+            0
+        }
+        Err(e) => e.to_raw(),
+    }
+}
+
+#[no_mangle]
+extern "C" fn kqdafs_rs_rdma_post(
+    c: *mut sys::kqdafs_consumer,
+    wr: *const sys::kqdafs_rdma_wr,
+    idp: *mut u64,
+) -> c_int {
+    // SAFETY: the header's contract for kqdafs_rdma_post.
+    let Some(consumer) = (unsafe { consumer(c) }) else {
+        return Errno::EINVAL.to_raw();
+    };
+    // SAFETY: by contract `wr` is null or readable for the call.
+    let Some(wr) = (unsafe { wr.as_ref() }) else {
+        return Errno::EINVAL.to_raw();
+    };
+    if wr.wr_pad != 0 {
+        return Errno::EINVAL.to_raw();
+    }
+    // The userland request with kq 0 (a kernel consumer has no kqueue)
+    // and the cookie in udata: the same checks, in the same order.
+    let raw = kqdafs_abi::rdma::RdmaRequest {
+        op: wr.wr_op,
+        flags: wr.wr_flags,
+        ep: wr.wr_ep,
+        kq: 0,
+        local_key: wr.wr_local_key,
+        remote_key: wr.wr_remote_key,
+        local_offset: wr.wr_local_offset,
+        remote_offset: wr.wr_remote_offset,
+        len: wr.wr_len,
+        udata: wr.wr_cookie,
+        reserved: [0; 2],
+    };
+    let publish = |id: u64| {
+        // SAFETY: by contract idp is null or writable for the call.
+        if let Some(idp) = unsafe { idp.as_mut() } {
+            *idp = id;
+        }
+    };
+    match crate::rdma::post_for_consumer(&consumer, &raw, publish) {
+        Ok(_) => 0,
+        Err(e) => e.to_raw(),
+    }
+}
+
 /// A `struct task` that lives as long as its owner (a consumer) and is
 /// enqueued again and again on the dispatcher queue (taskqueue(9)
 /// coalesces an enqueue of a pending task).  The owner must drain it

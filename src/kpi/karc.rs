@@ -49,6 +49,29 @@ impl<T: Send + Sync> KArc<T> {
     }
 }
 
+/// The memory of a value whose last reference was given up with
+/// [`KArc::put`], freed (and the value dropped) when this is dropped —
+/// somewhere that suits `T`'s `Drop`.
+pub struct Last<T: Send + Sync> {
+    _memory: KBox<Inner<T>>,
+}
+
+impl<T: Send + Sync> KArc<T> {
+    /// Give up `this` without dropping the value here: `Some` if it was
+    /// the last reference (drop the [`Last`] where freeing is allowed).
+    /// Any context: only an atomic.
+    pub fn put(this: KArc<T>) -> Option<Last<T>> {
+        let this = core::mem::ManuallyDrop::new(this);
+        if this.inner().count.fetch_sub(1, Ordering::Release) != 1 {
+            return None;
+        }
+        fence(Ordering::Acquire);
+        // SAFETY: as in `drop`: from KBox::into_raw in `try_new`, and this
+        // was the last reference (`this` is not dropped: ManuallyDrop).
+        Some(Last { _memory: unsafe { KBox::from_raw(this.ptr.as_ptr()) } })
+    }
+}
+
 impl<T: Send + Sync> Clone for KArc<T> {
     fn clone(&self) -> KArc<T> {
         // Relaxed: the new reference comes from an existing one (as

@@ -20,6 +20,7 @@ pub mod pages;
 pub mod panic;
 pub mod print;
 pub mod rdma;
+pub mod rdma_provider;
 pub mod shared;
 pub mod sync;
 pub mod sysctl;

@@ -18,6 +18,7 @@
 //! completes with `-ECONNRESET`, never on someone else's connection.
 
 use super::matcher::{Connection, Posted, Role, Side};
+use super::nic::NicRef;
 use super::region::{errno, MemoryRegion, MrRef};
 use super::table::{KeyTable, TableError};
 use super::transfer::Half;
@@ -46,6 +47,20 @@ struct ConnSlot {
     serial: u64,
     open_ends: u8,
     conn: Connection<Half>,
+    /// A NIC provider's connection (one endpoint, bound with
+    /// `kqdafs_rdma_ep_connect`): the provider and the driver's cookie.
+    /// `None`: a loopback pair.
+    nic: Option<(NicRef, u64)>,
+}
+
+impl ConnSlot {
+    /// Tell the provider, if any, that its connection is closed (no lock
+    /// held), and drop the slot.
+    fn retire(self) {
+        if let Some((nic, cookie)) = self.nic {
+            nic.close(cookie);
+        }
+    }
 }
 
 struct Inner {
@@ -69,8 +84,11 @@ pub struct Checked {
     pub side: Side,
     /// A reference on the local region.
     pub local: MrRef,
-    /// A reference on the remote region (WRITE/READ).
+    /// A reference on the remote region (WRITE/READ on a loopback
+    /// connection).
     pub remote: Option<MrRef>,
+    /// A NIC provider's connection: the provider and the cookie.
+    pub nic: Option<(NicRef, u64)>,
 }
 
 /// See the module documentation.
@@ -101,15 +119,19 @@ impl RdmaDomain {
     pub fn reg_mr(&self, buf: &mut IoctlBuffer) -> Result<(), Errno> {
         let mut reg: RdmaRegMr = buf.read()?;
         let td = Thread::current();
-        // A full table fails before anything is held (and again below, if
-        // another thread filled it meanwhile).
+        reg.key = self.insert_region(|| MemoryRegion::register(&td, &reg))?;
+        buf.write(&reg)
+    }
+
+    /// Register the region `make` builds (it may sleep) and return its
+    /// key: `ENOSPC` if the table is full, checked before `make` runs
+    /// (and again after, if it was filled meanwhile).  Process context.
+    pub fn insert_region(&self, make: impl FnOnce() -> Result<MrRef, Errno>) -> Result<u32, Errno> {
         self.inner.lock().mrs.reserve(1).map_err(table_errno)?;
-        let region = MemoryRegion::register(&td, &reg)?;
+        let region = make()?;
         let inserted = self.inner.lock().mrs.insert(region);
         // A refused region is released here, outside the lock.
-        let key = inserted.map_err(|(e, _region)| table_errno(e))?;
-        reg.key = key;
-        buf.write(&reg)
+        inserted.map_err(|(e, _region)| table_errno(e))
     }
 
     /// `KQDAFS_IOC_RDMA_DEREG_MR`: `ENOENT` for an unknown key, `EBUSY`
@@ -120,11 +142,17 @@ impl RdmaDomain {
         if d.pad != 0 {
             return Err(errno(RdmaError::ReservedSet));
         }
+        self.remove_region(d.key)
+    }
+
+    /// Deregister region `key`: `ENOENT`, `EBUSY` (see
+    /// [`RdmaDomain::dereg_mr`]).  Takes mutexes only; never sleeps.
+    pub fn remove_region(&self, key: u32) -> Result<(), Errno> {
         // Cancelled requests still waiting for a match hold references.
         self.purge_cancelled();
         let region = {
             let mut inner = self.inner.lock();
-            let Some(region) = inner.mrs.get(d.key) else {
+            let Some(region) = inner.mrs.get(key) else {
                 return Err(errno(RdmaError::NoRegion));
             };
             // Every new reference is made under this lock, so a count of 1
@@ -132,7 +160,7 @@ impl RdmaDomain {
             if KArc::count(region) > 1 {
                 return Err(errno(RdmaError::RegionBusy));
             }
-            inner.mrs.remove(d.key)
+            inner.mrs.remove(key)
         };
         drop(region);
         Ok(())
@@ -143,28 +171,46 @@ impl RdmaDomain {
     pub fn ep_pair(&self, buf: &mut IoctlBuffer) -> Result<(), Errno> {
         let mut pair: RdmaEpPair = buf.read()?;
         validate_ep_pair(&pair).map_err(errno)?;
-        {
-            let mut inner = self.inner.lock();
-            inner.eps.reserve(2).map_err(table_errno)?;
-            inner.conns.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-            let serial = inner.next_serial;
-            inner.next_serial += 1;
-            let endpoint = |side| Endpoint { conn: serial, side, _count: Counted::new(&STATS.rdma_endpoints) };
-            // Room was reserved: neither insertion can fail; if one did,
-            // undo.
-            let first = inner.eps.insert(endpoint(Side::First)).map_err(|(e, _)| table_errno(e))?;
-            let second = match inner.eps.insert(endpoint(Side::Second)) {
-                Ok(key) => key,
-                Err((e, _)) => {
-                    inner.eps.remove(first);
-                    return Err(table_errno(e));
-                }
-            };
-            let ep = [first, second];
-            inner.conns.push(ConnSlot { serial, open_ends: 2, conn: Connection::new() });
-            pair.ep = ep;
-        }
+        pair.ep = self.make_pair()?;
         buf.write(&pair)
+    }
+
+    /// Two endpoints connected to each other (a loopback connection):
+    /// `ENOSPC` if the table cannot hold two more, `ENOMEM`.  Takes
+    /// mutexes only; never sleeps.
+    pub fn make_pair(&self) -> Result<[u32; 2], Errno> {
+        let mut inner = self.inner.lock();
+        inner.eps.reserve(2).map_err(table_errno)?;
+        inner.conns.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        let serial = inner.next_serial;
+        inner.next_serial += 1;
+        let endpoint = |side| Endpoint { conn: serial, side, _count: Counted::new(&STATS.rdma_endpoints) };
+        // Room was reserved: neither insertion can fail; if one did, undo.
+        let first = inner.eps.insert(endpoint(Side::First)).map_err(|(e, _)| table_errno(e))?;
+        let second = match inner.eps.insert(endpoint(Side::Second)) {
+            Ok(key) => key,
+            Err((e, _)) => {
+                inner.eps.remove(first);
+                return Err(table_errno(e));
+            }
+        };
+        inner.conns.push(ConnSlot { serial, open_ends: 2, conn: Connection::new(), nic: None });
+        Ok([first, second])
+    }
+
+    /// An endpoint bound to connection `cookie` of the NIC provider `nic`
+    /// (whose driver already accepted it): `ENOSPC`, `ENOMEM`.  Takes
+    /// mutexes only; never sleeps.
+    pub fn connect(&self, nic: NicRef, cookie: u64) -> Result<u32, Errno> {
+        let mut inner = self.inner.lock();
+        inner.eps.reserve(1).map_err(table_errno)?;
+        inner.conns.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        let serial = inner.next_serial;
+        inner.next_serial += 1;
+        let endpoint = Endpoint { conn: serial, side: Side::First, _count: Counted::new(&STATS.rdma_endpoints) };
+        let ep = inner.eps.insert(endpoint).map_err(|(e, _)| table_errno(e))?;
+        inner.conns.push(ConnSlot { serial, open_ends: 1, conn: Connection::new(), nic: Some((nic, cookie)) });
+        Ok(ep)
     }
 
     /// `KQDAFS_IOC_RDMA_EP_CLOSE`: close one endpoint; the connection is
@@ -175,9 +221,16 @@ impl RdmaDomain {
         if c.pad != 0 {
             return Err(errno(RdmaError::ReservedSet));
         }
+        self.close_endpoint(c.ep)
+    }
+
+    /// Close endpoint `ep` (see [`RdmaDomain::ep_close`]): `ENOENT`.  The
+    /// `-ECONNRESET` completions are made in the caller's thread, with no
+    /// lock held.
+    pub fn close_endpoint(&self, ep: u32) -> Result<(), Errno> {
         let (flushed, gone) = {
             let mut inner = self.inner.lock();
-            let Some(endpoint) = inner.eps.remove(c.ep) else {
+            let Some(endpoint) = inner.eps.remove(ep) else {
                 return Err(errno(RdmaError::NoEndpoint));
             };
             let Some(at) = inner.conns.iter().position(|s| s.serial == endpoint.conn) else {
@@ -189,9 +242,13 @@ impl RdmaDomain {
             let gone = (slot.open_ends == 0).then(|| inner.conns.swap_remove(at));
             (flushed, (endpoint, gone))
         };
-        drop(gone);
         for half in flushed {
             half.reset();
+        }
+        let (endpoint, slot) = gone;
+        drop(endpoint);
+        if let Some(slot) = slot {
+            slot.retire();
         }
         Ok(())
     }
@@ -207,20 +264,22 @@ impl RdmaDomain {
             let ep = inner.eps.get(v.ep()).ok_or(RdmaError::NoEndpoint)?;
             (ep.conn, ep.side)
         };
-        match inner.conn_mut(conn) {
-            Some(slot) if !slot.conn.is_closed() => {}
+        let nic = match inner.conn_mut(conn) {
+            Some(slot) if !slot.conn.is_closed() => slot.nic.as_ref().map(|(nic, cookie)| (nic.clone(), *cookie)),
             _ => return Err(RdmaError::NotConnected),
-        }
+        };
         let local = inner.mrs.get(v.local_key()).ok_or(RdmaError::NoRegion)?;
         local.check(v.local_offset(), v.len(), op.local_access())?;
-        let remote = if op.is_one_sided() {
+        // On a provider's connection the remote region is the peer's:
+        // its key and offset go to the driver as posted.
+        let remote = if op.is_one_sided() && nic.is_none() {
             let remote = inner.mrs.get(v.remote_key()).ok_or(RdmaError::NoRegion)?;
             remote.check(v.remote_offset(), v.len(), op.remote_access())?;
             Some(remote.clone())
         } else {
             None
         };
-        Ok(Checked { conn, side, local: local.clone(), remote })
+        Ok(Checked { conn, side, local: local.clone(), remote, nic })
     }
 
     /// Give `half` (a started SEND or RECV) to its connection's matcher.
@@ -246,12 +305,13 @@ impl RdmaDomain {
     }
 }
 
-impl Drop for RdmaDomain {
-    /// The descriptor is closed (its owner table went first, so no event
-    /// is delivered): close every connection, flushing what waits, then
-    /// drop the regions (a running transfer keeps its own).  Process
-    /// context.
-    fn drop(&mut self) {
+impl RdmaDomain {
+    /// Close every connection, flushing what waits (a waiting request not
+    /// cancelled completes with `-ECONNRESET`, in the caller's thread),
+    /// and drop every endpoint and region (a running transfer keeps its
+    /// own region references).  The domain stays usable (empty).  Process
+    /// context; no lock held.
+    pub fn close_all(&self) {
         let (conns, eps, mrs) = {
             let mut inner = self.inner.lock();
             (core::mem::take(&mut inner.conns), inner.eps.take_all(), inner.mrs.take_all())
@@ -260,8 +320,18 @@ impl Drop for RdmaDomain {
             for half in slot.conn.close() {
                 half.reset();
             }
+            slot.retire();
         }
         drop(eps);
         drop(mrs);
+    }
+}
+
+impl Drop for RdmaDomain {
+    /// The descriptor is closed (its owner table went first, so no event
+    /// is delivered) or the kernel consumer destroyed (it closed the
+    /// domain already): [`RdmaDomain::close_all`].  Process context.
+    fn drop(&mut self) {
+        self.close_all();
     }
 }

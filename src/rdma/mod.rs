@@ -5,21 +5,30 @@
 //!
 //! * [`table`]: the bounded key tables of a descriptor's memory regions
 //!   and endpoints;
-//! * [`matcher`]: the SEND/RECV matcher of one connection.
+//! * [`matcher`]: the SEND/RECV matcher of one connection;
+//! * [`registry`]: NIC provider names, their registry, and the check of a
+//!   driver's completion.
 //!
 //! In the kernel, on top of those (one concern per file): `region` (a
 //! registered memory region and its held pages), `domain` (the regions,
 //! endpoints and connections of one open `/dev/kqdafs`, and the
 //! registration and endpoint ioctls), `transfer` (the work of a request),
 //! `provider` (the provider interface and the loopback provider, which
-//! runs transfers on the worker threads) and `post` (the post ioctl).  See
+//! runs transfers on the worker threads), `post` (the post ioctl) and
+//! `kernel` (the same for kernel consumers, `kqdafs_kapi(9)`) and `nic`
+//! (NIC providers drivers register, `kqdafs_rdma_provider(9)`).  See
 //! `docs/rdma.md`.
 
 pub mod matcher;
+pub mod registry;
 pub mod table;
 
 #[cfg(kernel)]
 mod domain;
+#[cfg(kernel)]
+mod kernel;
+#[cfg(kernel)]
+pub mod nic;
 #[cfg(kernel)]
 mod post;
 #[cfg(kernel)]
@@ -32,7 +41,11 @@ mod transfer;
 #[cfg(kernel)]
 pub use domain::RdmaDomain;
 #[cfg(kernel)]
+pub use kernel::{connect_for_consumer, post_for_consumer, reg_mr_for_consumer};
+#[cfg(kernel)]
 pub use post::post;
+#[cfg(kernel)]
+pub use transfer::TransferJob;
 
 /// The request-protocol facts the RDMA path relies on for a SEND/RECV
 /// waiting in its connection (started, not committed), checked against

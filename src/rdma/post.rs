@@ -27,6 +27,7 @@ use super::transfer::{failed, Half, TransferJob, Work};
 use crate::kpi::alloc::{Flags, KArray, KBox};
 use crate::kpi::ioctl::{copy_in, copy_out, IoctlBuffer};
 use crate::kpi::kqueue::{check_kqueue, register_knote};
+use crate::kpi::shared::Shared;
 use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
 use crate::module::gate;
@@ -36,7 +37,7 @@ use core::sync::atomic::Ordering;
 use kqdafs_abi::errno::{ECANCELED, ECONNRESET, EFAULT};
 use kqdafs_abi::kaio::{KaioLimits, KAIO_MAX_LEN};
 use kqdafs_abi::rdma::{
-    rdma_fflags, validate_post, validate_rdma, RdmaError, RdmaOp, RdmaPost, RdmaRequest, RdmaResult,
+    rdma_fflags, validate_post, validate_rdma, RdmaError, RdmaOp, RdmaPost, RdmaRequest, RdmaResult, ValidRdmaRequest,
 };
 
 /// The request limit now, for the current process (RDMA requests hold no
@@ -95,7 +96,7 @@ fn post_one(
 ) -> Result<u64, Errno> {
     let v = validate_rdma(raw).map_err(errno)?;
     check_kqueue(td, v.kq())?;
-    let Checked { conn, side, local, remote } = domain.check(&v).map_err(errno)?;
+    let checked = domain.check(&v).map_err(errno)?;
     let (request_charge, _no_bytes) =
         USAGE.admit(td.process_key(), 0, limits).map_err(|_| errno(RdmaError::LimitExceeded))?;
     let request_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
@@ -105,7 +106,7 @@ fn post_one(
     let request = Request::new(rdma_fflags(v.op()), request_charge, request_ticket)?;
     // Allocate the job before the knote exists, so that nothing can fail
     // between registering the knote and starting the transfer.
-    let mut job = match KBox::try_new(TransferJob::new(io_ticket), Flags::WAIT) {
+    let job = match KBox::try_new(TransferJob::new(io_ticket), Flags::WAIT) {
         Ok(job) => job,
         Err(e) => {
             owner_let_go(request);
@@ -128,33 +129,65 @@ fn post_one(
             return Err(Errno::ECANCELED);
         }
     }
+    dispatch(domain, &v, checked, &request, job, &LOOPBACK);
+    owner.insert(request);
+    Ok(id)
+}
+
+/// Step 6 after `start_io`, for both kinds of poster (the post ioctl, and
+/// a kernel consumer's `kqdafs_rdma_post`): WRITE/READ go to `provider`,
+/// SEND/RECV to the connection's matcher (a matched pair goes to
+/// `provider` as one transfer).  `request` (started, not in its owner's
+/// table yet, so that nobody can cancel it while the match is made) always
+/// delivers its one completion from here, possibly before this returns;
+/// the caller then puts it in its table.  `job` was allocated before the
+/// request's sink was attached, so nothing here can fail.
+pub(super) fn dispatch(
+    domain: &RdmaDomain,
+    v: &ValidRdmaRequest,
+    checked: Checked,
+    request: &Shared<Request>,
+    mut job: KBox<TransferJob>,
+    provider: &dyn Provider,
+) {
+    let Checked { conn, side, local, remote, nic } = checked;
     let half = Half::new(request.share(), local, v.local_offset(), v.len());
+    if let Some((nic, cookie)) = nic {
+        // A NIC provider's connection: every operation is one transfer
+        // for the driver (it matches SEND and RECV with the peer).
+        let provider = nic.clone();
+        job.work = Work::Remote {
+            half,
+            op: v.op(),
+            remote_key: v.remote_key(),
+            remote_offset: v.remote_offset(),
+            conn: cookie,
+            provider,
+        };
+        nic.post(Transfer::new(job));
+        return;
+    }
     let role = match (v.op(), remote) {
         (op @ (RdmaOp::Write | RdmaOp::Read), Some(remote)) => {
             job.work = Work::OneSided { half, op, remote, remote_offset: v.remote_offset() };
-            owner.insert(request);
-            LOOPBACK.post(Transfer::new(job));
-            return Ok(id);
+            provider.post(Transfer::new(job));
+            return;
         }
         (RdmaOp::Send, _) => Role::Send,
         (RdmaOp::Recv, _) => Role::Recv,
         // Unreachable: the checks give one-sided requests a remote region.
         (RdmaOp::Write | RdmaOp::Read, None) => {
             half.flush(failed(EFAULT));
-            owner.insert(request);
-            return Ok(id);
+            return;
         }
     };
-    // Matched before the request enters the owner table, so that it cannot
-    // be cancelled while the match is made: committing it below cannot
-    // fail.
     match domain.match_or_wait(conn, side, role, half) {
         Posted::Matched { send, recv, fits } => {
             let mine = if role == Role::Send { &send } else { &recv };
             match mine.request().state.commit_io() {
                 Ok(CommitOutcome::Go) => {
                     job.work = Work::Pair { send, recv, fits };
-                    LOOPBACK.post(Transfer::new(job));
+                    provider.post(Transfer::new(job));
                 }
                 // Unreachable (see above); the peer, committed, still gets
                 // its one event.
@@ -169,6 +202,4 @@ fn post_one(
         Posted::Closed(half) => half.flush(failed(ECONNRESET)),
         Posted::NoMemory(half) => half.flush(failed(Errno::ENOMEM.to_raw())),
     }
-    owner.insert(request);
-    Ok(id)
 }

@@ -1,7 +1,9 @@
 //! The provider interface: what moves the bytes of a committed-to
 //! transfer, and how it hands the transfer back with a status and a byte
 //! count.  The module ships one provider, the [`Loopback`], which copies
-//! between the two regions with the CPU on the module's worker threads.
+//! between the two regions with the CPU on the module's worker threads;
+//! NIC drivers register others (`nic.rs`, `kqdafs_rdma_provider(9)`),
+//! which get the transfers of the endpoints bound to them.
 //!
 //! The request core ([`super::post`], the matcher, cancel and close) owns
 //! everything about requests; a provider only sees a [`Transfer`]:
@@ -20,16 +22,23 @@
 //!    released, then each request completes with one event.
 //!
 //! Steps 2 and 4 may sleep (they may release requests and pages): a
-//! provider calls them from a thread, as the loopback's workers do.
+//! provider calls them from a thread, as the loopback's workers do.  A
+//! NIC driver completes from its interrupt thread or a callout instead:
+//! [`Transfer::complete_from_interrupt`] completes in place and leaves
+//! the freeing to the completion thread.
 
+use super::region::MemoryRegion;
 use super::transfer::{failed, Half, TransferJob, Work};
 use crate::engine;
 use crate::gate::Ticket;
 use crate::kpi::alloc::KBox;
+use crate::kpi::karc::Last;
 use crate::kpi::pages::{copy_between, HeldPages};
+use crate::kpi::shared::Shared;
 use crate::kpi::taskqueue::{Job, Task};
-use crate::request::{settle_in_place, CommitOutcome};
+use crate::request::{complete_and_notify, settle_in_place, CommitOutcome, Request};
 use crate::stats::{Stats, STATS};
+use core::ffi::c_void;
 use kqdafs_abi::errno::{EFAULT, EMSGSIZE};
 use kqdafs_abi::rdma::{encode_data, RdmaOp};
 
@@ -55,24 +64,104 @@ impl Transfer {
         Transfer { job }
     }
 
+    /// The transfer a driver's token stood for (`kpi::rdma_provider`).
+    pub fn from_box(job: KBox<TransferJob>) -> Transfer {
+        Transfer { job }
+    }
+
+    /// Give the transfer up as the token a driver completes it with
+    /// (`kqdafs_rdma_provider_complete`), which gives it back with
+    /// [`Transfer::from_box`].
+    pub fn into_token(self) -> *mut c_void {
+        KBox::into_raw(self.job).cast()
+    }
+
     /// Commit before moving bytes; `None` if the request was cancelled
     /// meanwhile (everything is released and the event was the
     /// cancel's).  Thread context; may sleep.
     pub fn commit(self) -> Option<Transfer> {
-        let Work::OneSided { half, .. } = &self.job.work else {
+        let (Work::OneSided { half, .. } | Work::Remote { half, .. }) = &self.job.work else {
             return Some(self);
         };
         match half.request().state.commit_io() {
             Ok(CommitOutcome::Go) => Some(self),
             Ok(CommitOutcome::Cancelled(put)) => {
-                if let (Work::OneSided { half, remote, .. }, _ticket) = self.take_work() {
-                    drop(remote);
-                    settle_in_place(half.strip().0, put);
+                match self.take_work() {
+                    (Work::OneSided { half, remote, .. }, _ticket) => {
+                        drop(remote);
+                        settle_in_place(half.strip().0, put);
+                    }
+                    (Work::Remote { half, provider, .. }, _ticket) => {
+                        drop(provider);
+                        settle_in_place(half.strip().0, put);
+                    }
+                    _ => {}
                 }
                 None
             }
             // Unreachable: the transfer holds the I/O party's handle.
             Err(_) => None,
+        }
+    }
+
+    /// What a NIC driver is told of a transfer of a provider endpoint
+    /// (`None` for any other).
+    pub fn remote(&self) -> Option<RemoteWork<'_>> {
+        match &self.job.work {
+            Work::Remote { half, op, remote_key, remote_offset, conn, .. } => Some(RemoteWork {
+                conn: *conn,
+                op: *op,
+                remote_key: *remote_key,
+                remote_offset: *remote_offset,
+                len: half.len,
+                local: span(half),
+            }),
+            _ => None,
+        }
+    }
+
+    /// [`Transfer::complete`] where nothing may sleep or be freed: a
+    /// driver's interrupt thread or callout.  The region reference is
+    /// given up and the request completed and notified in place (a
+    /// consumer's direct upcall runs here); the job, a region whose last
+    /// reference this was and a request whose release falls to the
+    /// transfer go to the completion thread.  Only transfers of provider
+    /// endpoints come here.  Any context that may take a mutex.
+    pub fn complete_from_interrupt(self, outcome: Result<u64, i32>) {
+        let mut job = self.job;
+        let result = match outcome {
+            Ok(bytes) => {
+                Stats::add(&STATS.rdma_bytes, bytes);
+                encode_data(Ok(bytes))
+            }
+            Err(errno) => failed(errno),
+        };
+        match core::mem::replace(&mut job.work, Work::None) {
+            Work::Remote { half, provider, .. } => {
+                // Never the last reference (the registry holds one until
+                // no transfer does): an atomic.  Dropped here so that the
+                // driver may deregister as soon as its last completion
+                // returned.
+                drop(provider);
+                // The region goes before the request completes.
+                let (request, region) = half.strip_deferred();
+                Stats::bump(&STATS.rdma_completed);
+                let put = complete_and_notify(&request, result);
+                let request = if put.releases() {
+                    Some(request)
+                } else {
+                    request.leak();
+                    None
+                };
+                job.work = Work::Leftovers { region, request };
+                engine::complete_later(job);
+            }
+            // Unreachable: only provider endpoints' transfers are handed
+            // to drivers.  Complete it the ordinary way.
+            other => {
+                job.work = other;
+                Transfer { job }.complete(outcome);
+            }
         }
     }
 
@@ -85,9 +174,9 @@ impl Transfer {
     /// Bytes to move.
     pub fn len(&self) -> u64 {
         match &self.job.work {
-            Work::OneSided { half, .. } => half.len,
+            Work::OneSided { half, .. } | Work::Remote { half, .. } => half.len,
             Work::Pair { send, fits: true, .. } => send.len,
-            Work::Pair { fits: false, .. } | Work::None => 0,
+            Work::Pair { fits: false, .. } | Work::None | Work::Leftovers { .. } => 0,
         }
     }
 
@@ -104,7 +193,8 @@ impl Transfer {
                 Some(Span { pages: remote.pages(), offset: *remote_offset })
             }
             Work::Pair { send, fits: true, .. } => Some(span(send)),
-            Work::Pair { fits: false, .. } | Work::None => None,
+            Work::Remote { half, op: RdmaOp::Write | RdmaOp::Send, .. } => Some(span(half)),
+            Work::Pair { fits: false, .. } | Work::Remote { .. } | Work::None | Work::Leftovers { .. } => None,
         }
     }
 
@@ -116,7 +206,8 @@ impl Transfer {
             }
             Work::OneSided { half, .. } => Some(span(half)),
             Work::Pair { recv, fits: true, .. } => Some(span(recv)),
-            Work::Pair { fits: false, .. } | Work::None => None,
+            Work::Remote { half, op: RdmaOp::Read | RdmaOp::Recv, .. } => Some(span(half)),
+            Work::Pair { fits: false, .. } | Work::Remote { .. } | Work::None | Work::Leftovers { .. } => None,
         }
     }
 
@@ -135,8 +226,13 @@ impl Transfer {
         let (work, _ticket) = self.take_work();
         match work {
             Work::None => {}
+            Work::Leftovers { region, request } => free_leftovers(region, request),
             Work::OneSided { half, remote, .. } => {
                 drop(remote);
+                half.complete(result);
+            }
+            Work::Remote { half, provider, .. } => {
+                drop(provider);
                 half.complete(result);
             }
             Work::Pair { send, recv, fits } => {
@@ -147,6 +243,29 @@ impl Transfer {
                 recv.finish(result);
             }
         }
+    }
+}
+
+/// What a NIC driver is told of a transfer ([`Transfer::remote`]).
+pub struct RemoteWork<'a> {
+    /// The endpoint's connection cookie.
+    pub conn: u64,
+    /// The operation.
+    pub op: RdmaOp,
+    /// WRITE/READ: the peer's key.
+    pub remote_key: u32,
+    /// WRITE/READ: the offset in the peer's region.
+    pub remote_offset: u64,
+    /// Bytes (RECV: the buffer's size).
+    pub len: u64,
+    /// The local range (read for WRITE/SEND, written for READ/RECV).
+    pub local: Span<'a>,
+}
+
+fn free_leftovers(region: Option<Last<MemoryRegion>>, request: Option<Shared<Request>>) {
+    drop(region);
+    if let Some(request) = request {
+        request.free();
     }
 }
 
@@ -179,8 +298,17 @@ impl Job for TransferJob {
         &self.task
     }
 
-    /// The loopback's worker thread: commit, copy, complete.
+    /// The loopback's worker thread: commit, copy, complete.  On the
+    /// completion thread, for a transfer a driver completed: free what it
+    /// left.
     fn run(this: KBox<Self>) {
+        if let Work::Leftovers { .. } = this.work {
+            let (work, _ticket) = KBox::into_inner(this).into_parts();
+            if let Work::Leftovers { region, request } = work {
+                free_leftovers(region, request);
+            }
+            return;
+        }
         let Some(transfer) = Transfer::new(this).commit() else {
             return;
         };

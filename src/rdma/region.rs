@@ -19,7 +19,7 @@ use crate::kpi::Errno;
 use crate::request::{Charge, USAGE};
 use crate::stats::{Counted, Stats, STATS};
 use core::sync::atomic::Ordering;
-use kqdafs_abi::rdma::{range_in_region, validate_reg_mr, MrAccess, RdmaError, RdmaRegMr};
+use kqdafs_abi::rdma::{range_in_region, validate_reg_mr, MrAccess, RdmaError, RdmaRegMr, RDMA_MAX_MR_LEN};
 
 /// A shared reference on a region.
 pub type MrRef = KArc<MemoryRegion>;
@@ -68,6 +68,27 @@ impl MemoryRegion {
             access,
             _gauge: PinnedGauge::new(charge.pinned()),
             _pinned: charge,
+            _count: Counted::new(&STATS.rdma_mrs),
+        };
+        KArc::try_new(region, Flags::WAIT)
+    }
+
+    /// A kernel consumer's region (`kqdafs_rdma_reg_mr`) over `pages`,
+    /// borrowed kernel pages ([`HeldPages`] from `borrow_kernel`), with
+    /// the rights `access` (`EINVAL`: unknown bits, a length of 0 or above
+    /// `RDMA_MAX_MR_LEN`).  Nothing is held or charged: the consumer keeps
+    /// the memory allocated until the region is deregistered (or the
+    /// consumer destroyed).  Sleeps.
+    pub fn from_kernel(pages: HeldPages, access: u32) -> Result<MrRef, Errno> {
+        let access = MrAccess::from_bits(access).ok_or(errno(RdmaError::UnknownAccess))?;
+        if pages.is_empty() || pages.len() as u64 > RDMA_MAX_MR_LEN {
+            return Err(errno(RdmaError::RegionLength));
+        }
+        let region = MemoryRegion {
+            pages,
+            access,
+            _gauge: PinnedGauge::new(0),
+            _pinned: USAGE.nothing(),
             _count: Counted::new(&STATS.rdma_mrs),
         };
         KArc::try_new(region, Flags::WAIT)

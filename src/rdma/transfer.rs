@@ -20,8 +20,10 @@
 //! hands a request release to the completion thread.
 
 use super::matcher::Waiter;
-use super::region::MrRef;
+use super::nic::NicRef;
+use super::region::{MemoryRegion, MrRef};
 use crate::gate::Ticket;
+use crate::kpi::karc::{KArc, Last};
 use crate::kpi::shared::Shared;
 use crate::kpi::taskqueue::Task;
 use crate::request::{complete_and_notify, release_deferred, settle_in_place, CommitOutcome, Put, Request};
@@ -146,6 +148,32 @@ pub enum Work {
         /// The range's start in the remote region.
         remote_offset: u64,
     },
+    /// A work request on an endpoint bound to a NIC provider
+    /// (`nic.rs`): the request's local side and what the driver needs of
+    /// the rest; committed by the provider before the driver gets it.
+    Remote {
+        /// The request's local side.
+        half: Half,
+        /// The operation.
+        op: RdmaOp,
+        /// WRITE/READ: the peer's key, as posted.
+        remote_key: u32,
+        /// WRITE/READ: the offset in the peer's region, as posted.
+        remote_offset: u64,
+        /// The endpoint's connection cookie.
+        conn: u64,
+        /// The provider (a reference for as long as the driver holds the
+        /// transfer).
+        provider: NicRef,
+    },
+    /// What a transfer completed where nothing may be freed (a driver's
+    /// interrupt thread or callout) left, freed on the completion thread.
+    Leftovers {
+        /// The region, if the transfer held its last reference.
+        region: Option<Last<MemoryRegion>>,
+        /// The request, if its release fell to the transfer.
+        request: Option<Shared<Request>>,
+    },
     /// A matched SEND and RECV, both committed.
     Pair {
         /// The SEND.
@@ -194,6 +222,15 @@ impl Stripped {
 }
 
 impl Half {
+    /// Give up the region reference without freeing anything here (the
+    /// last reference comes back, to free elsewhere) and the gauge; keep
+    /// the request to complete.  Never sleeps.
+    pub(super) fn strip_deferred(self) -> (Shared<Request>, Option<Last<MemoryRegion>>) {
+        let Half { request, mr, _inflight, .. } = self;
+        drop(_inflight);
+        (request, KArc::put(mr))
+    }
+
     /// Release the region and the gauge; keep the request to complete.
     pub(super) fn strip(self) -> Stripped {
         let Half { request, mr, _inflight, .. } = self;

@@ -17,6 +17,7 @@
 
 use super::ring::{self, Delivery, Params, Refused, Ring};
 use super::sink::{self, Cancelled};
+use super::table::{Inserted, Table};
 use crate::gate::Ticket;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::file::Cred;
@@ -26,6 +27,7 @@ use crate::kpi::sync::Mutex;
 use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
 use crate::module::gate;
+use crate::rdma::RdmaDomain;
 use crate::request::{Put, Request};
 use crate::stats::{Counted, Stats, STATS};
 use alloc::vec::Vec;
@@ -80,19 +82,10 @@ fn completion(cookie: u64, id: u64, data: i64, fflags: u32) -> Completion {
     Completion { kc_cookie: cookie, kc_id: id, kc_data: data, kc_fflags: fflags, kc_pad: 0 }
 }
 
-enum Slot {
-    Free,
-    /// Admitted; the request is being set up.
-    Reserved,
-    /// The owner's (table's) handle on a submitted request.
-    Live(Shared<Request>),
-}
-
 struct Locked {
     ring: Ring<Completion>,
-    table: Vec<Slot>,
-    /// Slots not `Free`.
-    live: usize,
+    /// The owner's (table's) handles on the requests (`table.rs`).
+    table: Table<Shared<Request>>,
 }
 
 /// A kernel consumer.  See the module documentation.
@@ -100,6 +93,9 @@ pub struct Consumer {
     params: Params,
     upcall: Option<Upcall>,
     cred: Cred,
+    /// The consumer's RDMA protection domain: its regions, endpoints and
+    /// connections (`kqdafs_rdma_*`).
+    rdma: RdmaDomain,
     locked: Mutex<Locked>,
     /// The dispatcher's batch buffer, taken out while it delivers.
     batch: Mutex<Option<Vec<Completion>>>,
@@ -128,16 +124,15 @@ impl Consumer {
         let cred = Cred::current(&Thread::current())?;
         let depth = params.depth as usize;
         let ring = Ring::new(zeroed(depth)?);
-        let mut table = Vec::new();
-        table.try_reserve_exact(depth).map_err(|_| Errno::ENOMEM)?;
-        table.resize_with(depth, || Slot::Free);
+        let table = Table::new(depth).ok_or(Errno::ENOMEM)?;
         let batch = zeroed(params.batch as usize)?;
         let consumer = Shared::new(
             Consumer {
                 params,
                 upcall: args.upcall,
                 cred,
-                locked: Mutex::new(c"kqdafs consumer", Locked { ring, table, live: 0 }, Flags::WAIT)?,
+                rdma: RdmaDomain::new()?,
+                locked: Mutex::new(c"kqdafs consumer", Locked { ring, table }, Flags::WAIT)?,
                 batch: Mutex::new(c"kqdafs consumer batch", Some(batch), Flags::WAIT)?,
                 task: OwnedTask::new(),
                 _counted: Counted::new(&STATS.consumers),
@@ -154,6 +149,11 @@ impl Consumer {
         &self.cred
     }
 
+    /// The consumer's RDMA domain.
+    pub fn rdma(&self) -> &RdmaDomain {
+        &self.rdma
+    }
+
     /// Admit one more request: the slot it takes.  `EAGAIN` at depth,
     /// `EINVAL` while the consumer is being destroyed.
     pub fn admit(&self) -> Result<usize, Errno> {
@@ -162,23 +162,19 @@ impl Consumer {
             Refused::Full => Errno::EAGAIN,
             Refused::Closing => Errno::EINVAL,
         })?;
-        let Some(slot) = l.table.iter().position(|s| matches!(s, Slot::Free)) else {
+        let Some(slot) = l.table.reserve() else {
             // Cannot happen (live <= outstanding < depth); refuse rather
             // than break the accounting.
             let _ = l.ring.unadmit();
             return Err(Errno::EAGAIN);
         };
-        l.table[slot] = Slot::Reserved;
-        l.live += 1;
         Ok(slot)
     }
 
     /// A request admitted in `slot` was not submitted after all.
     pub fn unadmit(&self, slot: usize) {
         let mut l = self.locked.lock();
-        if matches!(l.table.get(slot), Some(Slot::Reserved)) {
-            l.table[slot] = Slot::Free;
-            l.live -= 1;
+        if l.table.unreserve(slot) {
             let _ = l.ring.unadmit();
             self.wake_destroyer(&l);
         }
@@ -187,10 +183,18 @@ impl Consumer {
     /// Keep the owner's handle on a submitted request in its slot.
     pub fn insert(&self, slot: usize, request: Shared<Request>) {
         let mut l = self.locked.lock();
-        match l.table.get_mut(slot) {
-            Some(s @ Slot::Reserved) => *s = Slot::Live(request),
+        match l.table.insert(slot, request) {
+            Inserted::Kept => {}
+            // Handed over already (an RDMA request can complete while it
+            // is being posted): the sink, the table (`owner_gone`) and
+            // maybe the I/O let go, so the handle may be dangling.  It is
+            // not touched; the slot is free again.
+            Inserted::AlreadyHandedOver(request) => {
+                request.leak();
+                self.wake_destroyer(&l);
+            }
             // Cannot happen; keeping the handle (a leak) is the safe answer.
-            _ => request.leak(),
+            Inserted::NotReserved(request) => request.leak(),
         }
     }
 
@@ -222,17 +226,15 @@ impl Consumer {
     /// Take the owner's handle out of `slot` (the caller lets go of the
     /// request through the state machine) and wake a waiting destroy.
     fn leave_table(&self, l: &mut Locked, slot: usize) {
-        if let Some(s) = l.table.get_mut(slot) {
-            if let Slot::Live(request) = core::mem::replace(s, Slot::Free) {
-                l.live -= 1;
-                request.leak();
-            }
+        // Not inserted yet: `insert` will free the slot.
+        if let Some(request) = l.table.leave(slot) {
+            request.leak();
         }
         self.wake_destroyer(l);
     }
 
     fn wake_destroyer(&self, l: &Locked) {
-        if l.ring.is_closing() && l.live == 0 {
+        if l.ring.is_closing() && l.table.live() == 0 {
             kapi::wakeup(self.chan());
         }
     }
@@ -257,10 +259,22 @@ impl Consumer {
         n
     }
 
-    /// `kqdafs_cancel`: 0, `EALREADY`, `ENOENT`.
+    /// `kqdafs_cancel`: 0, `EALREADY`, `ENOENT`.  A cancelled RDMA
+    /// request waiting for a match is then disposed of (its region
+    /// reference and request slot go at once).  Takes mutexes; never
+    /// sleeps.
     pub fn cancel(&self, id: u64) -> Result<(), Errno> {
+        let answer = self.cancel_locked(id);
+        if answer.is_ok() {
+            // Not under the consumer's mutex: the two are never nested.
+            self.rdma.purge_cancelled();
+        }
+        answer
+    }
+
+    fn cancel_locked(&self, id: u64) -> Result<(), Errno> {
         let mut l = self.locked.lock();
-        let Some(slot) = l.table.iter().position(|s| matches!(s, Slot::Live(r) if r.get().id == id)) else {
+        let Some(slot) = l.table.find(|r| r.get().id == id) else {
             return Err(Errno::ENOENT);
         };
         match self.cancel_slot(&mut l, slot) {
@@ -273,10 +287,7 @@ impl Consumer {
     /// `-ECANCELED` completion is queued for the dispatcher (or a poll)
     /// and it leaves the table.  Never sleeps.
     fn cancel_slot(&self, l: &mut Locked, slot: usize) -> Option<Cancelled> {
-        let Some(Slot::Live(request)) = l.table.get(slot) else {
-            return None;
-        };
-        let req = request.get();
+        let req = l.table.get(slot)?.get();
         let (cookie, id, fflags) = (req_cookie(req), req.id, req.fflags());
         let ring = &mut l.ring;
         let answer = sink::cancel_in_table(&req.state, encode_kaio_data(Err(kqdafs_abi::errno::ECANCELED)), |r| {
@@ -285,8 +296,7 @@ impl Consumer {
         if let Cancelled::Done(put) = answer {
             Stats::bump(&STATS.kaio_cancelled);
             self.kick();
-            if let Slot::Live(request) = core::mem::replace(&mut l.table[slot], Slot::Free) {
-                l.live -= 1;
+            if let Some(request) = l.table.take(slot) {
                 // The I/O still holds a queued request, so this is not the
                 // last reference; if it were, free it on the completion
                 // thread rather than under the mutex.
@@ -310,8 +320,16 @@ impl Consumer {
             for slot in 0..l.table.len() {
                 let _ = c.cancel_slot(&mut l, slot);
             }
+        }
+        // Every RDMA request waiting for a match was cancelled above:
+        // closing the domain disposes of them (a request that somehow was
+        // not completes with -ECONNRESET, delivered to the consumer,
+        // which is why the mutex is not held), and drops the regions.
+        c.rdma.close_all();
+        {
+            let mut l = c.locked.lock();
             let tick = kapi::hz().max(10) / 10;
-            while l.live > 0 {
+            while l.table.live() > 0 {
                 kapi::sleep_locked(&c.locked, &mut l, c.chan(), c"kqdafsdc", tick);
             }
         }

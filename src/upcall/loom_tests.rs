@@ -170,3 +170,54 @@ fn destroy_vs_completion() {
         check(&m, released);
     });
 }
+
+/// An RDMA request's completion racing the submitter's insertion of the
+/// owner's handle into the consumer's table (`table.rs`): whichever comes
+/// first, the completion is delivered once, the slot ends free, and the
+/// request is released exactly once (by the completion path: the table's
+/// `owner_gone` is part of the delivery).
+#[test]
+fn completion_vs_insertion() {
+    use super::table::{Inserted, Table};
+    struct Shared2 {
+        state: RequestState,
+        locked: Mutex<(Ring<i64>, Table<u32>)>,
+    }
+    loom::model(|| {
+        let mut table = Table::new(1).unwrap();
+        let mut ring = Ring::new(alloc::vec![0; 1]);
+        ring.admit().unwrap();
+        let slot = table.reserve().unwrap();
+        let m = Arc::new(Shared2 { state: RequestState::new(), locked: Mutex::new((ring, table)) });
+        m.state.attach_knote().unwrap();
+        assert_eq!(m.state.start_io(), Ok(StartOutcome::Go));
+        let m2 = m.clone();
+        let t = thread::spawn(move || {
+            assert_eq!(m2.state.commit_io(), Ok(CommitOutcome::Go));
+            assert_eq!(m2.state.complete(7), Ok(CompleteOutcome::NotifyKnote));
+            let put = deliver_completion(&m2.state, |r| {
+                let mut l = m2.locked.lock().unwrap();
+                l.0.push(r.unwrap()).unwrap();
+                // The handle, if inserted, is let go without a release.
+                let _ = l.1.leave(slot);
+            });
+            put.releases() as u32
+        });
+        let early = {
+            let mut l = m.locked.lock().unwrap();
+            match l.1.insert(slot, 1) {
+                Inserted::Kept => false,
+                Inserted::AlreadyHandedOver(_) => true,
+                Inserted::NotReserved(_) => panic!("slot lost"),
+            }
+        };
+        let released = t.join().unwrap();
+        assert_eq!(released, 1, "released exactly once, by the completion");
+        assert!(m.state.is_released());
+        let mut l = m.locked.lock().unwrap();
+        assert_eq!(l.1.live(), 0, "slot free (completion first: {early})");
+        let mut out = [0i64; 2];
+        assert_eq!(l.0.pop_batch(&mut out), 1);
+        assert_eq!(out[0], 7);
+    });
+}

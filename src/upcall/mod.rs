@@ -4,12 +4,14 @@
 //! thread, batched) or polling.  Design: `docs/upcall.md`.
 //!
 //! Host-testable policy: [`ring`] (a consumer's bounded completion ring
-//! and admission accounting) and [`sink`] (the consumer sink's moves on a
-//! request's state machine).  Kernel part: `consumer` (consumers, their
-//! requests, the dispatcher thread).
+//! and admission accounting), [`sink`] (the consumer sink's moves on a
+//! request's state machine) and [`table`] (the request table's slots).
+//! Kernel part: `consumer` (consumers, their requests, the dispatcher
+//! thread).
 
 pub mod ring;
 pub mod sink;
+pub mod table;
 
 #[cfg(kernel)]
 mod consumer;

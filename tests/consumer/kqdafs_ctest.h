@@ -21,6 +21,47 @@
 #define	KQDAFS_CTEST_CANCEL	4	/* read, then cancel every request */
 #define	KQDAFS_CTEST_DEPTH	5	/* read ct_count without reaping (EAGAIN) */
 #define	KQDAFS_CTEST_DESTROY	6	/* read, destroy with requests in flight */
+#define	KQDAFS_CTEST_RDMA	7	/* RDMA over kernel regions (below) */
+#define	KQDAFS_CTEST_RDMA_DESTROY 8	/* RDMA: destroy with RECVs waiting */
+#define	KQDAFS_CTEST_NIC	9	/* RDMA over a fake NIC provider */
+
+/*
+ * KQDAFS_CTEST_RDMA with ct_count N, ct_len L (>= 2; N * L at most
+ * KQDAFS_CTEST_RDMA_MAX_BYTES), regions starting ct_misalign bytes into
+ * their page: two regions A (pattern, REMOTE_READ) and B (LOCAL_WRITE |
+ * REMOTE_WRITE) of N * L bytes, one loopback pair; N RECV into B + N SEND
+ * from A, N WRITE A -> B, N READ A -> B, B checked against A after each
+ * phase (ct_mismatch); then: a waiting RECV cancelled; a RECV on a third
+ * region C makes its deregistration EBUSY, is cancelled, and C then
+ * deregisters; a SEND longer than its RECV (-EMSGSIZE, both); the
+ * synchronous errno checks (ct_checks, ct_checks_bad); a waiting RECV
+ * reset by closing the peer endpoint (-ECONNRESET), later posts ENOTCONN
+ * / ENOENT; A and B deregistered.  Expected: 4N + 5 posted, 4 N L bytes,
+ * 2 cancelled, 2 EMSGSIZE, 1 ECONNRESET, every completion's kc_fflags
+ * KQDAFS_EV_RDMA | op (else ct_bad).
+ *
+ * KQDAFS_CTEST_RDMA_DESTROY: depth N, region B, a pair, N RECVs of L
+ * bytes (one more answers EAGAIN: ct_eagain), then destroy at once.
+ */
+#define	KQDAFS_CTEST_RDMA_MAX_BYTES (16 * 1024 * 1024)
+
+/*
+ * KQDAFS_CTEST_NIC (same ct_count N, ct_len L): the module registers a
+ * fake NIC provider "ctest_nic" (kqdafs_rdma_provider(9)) whose callout
+ * carries the transfers between its connections 1 and 2 and a window of
+ * its own memory (key 7) standing for the peer's region, moving the bytes
+ * between the page spans itself; key 0xbad fails with EIO.  Checks
+ * registration (EEXIST, EINVAL), binding (ENOENT, the driver's
+ * ECONNREFUSED), EBUSY deregistration with endpoints bound and with a
+ * transfer outstanding, EALREADY cancel of a posted transfer; N SEND/RECV
+ * 1 -> 2, N WRITE into the window, N READ back, all compared; one EIO;
+ * an EMSGSIZE pair; a RECV reset by closing its endpoint; a RECV waiting
+ * at destroy (its -ECONNRESET delivered before destroy returns, except
+ * for a polling consumer); then deregistration succeeds.  Expected: 4N +
+ * 5 posted, 4 N L bytes, 1 failed (EIO), 2 EMSGSIZE, 2 (poll: 1)
+ * ECONNRESET, 1 EALREADY.
+ */
+#define	KQDAFS_CTEST_NIC_NAME	"ctest_nic"
 
 #define	KQDAFS_CTEST_MAX_COUNT	1024
 #define	KQDAFS_CTEST_MAX_LEN	(1024 * 1024)
@@ -67,6 +108,13 @@ struct kqdafs_ctest {
 	uint64_t	ct_bytes;	/* sum of positive kc_data */
 	uint64_t	ct_mismatch;	/* READ: bytes differing from the pattern */
 	uint64_t	ct_checksum;	/* READ: sum of the bytes read */
+	/* Out, RDMA. */
+	uint32_t	ct_reset;	/* completions carrying -ECONNRESET */
+	uint32_t	ct_msgsize;	/* completions carrying -EMSGSIZE */
+	uint32_t	ct_checks;	/* synchronous errno checks made */
+	uint32_t	ct_checks_bad;	/* ... that answered wrong */
+	int32_t		ct_check_first;	/* first wrong: check * 1000 + errno */
+	uint32_t	ct_pad;
 };
 
 #endif /* !_KQDAFS_CTEST_H_ */

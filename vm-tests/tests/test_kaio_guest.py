@@ -81,7 +81,8 @@ class KaioGuestTest(unittest.TestCase):
         text = read(os.path.join(GUEST, "tests", "68-upcall.sh"))
         for want in ("kaio_load", "kaio_finish", 'kldload "$CTEST"',
                      'kldunload "$CTNAME"', "upcall_modes",
-                     "upcall_cancel", "mount_slow_ufs", "mount_tmpfs"):
+                     "upcall_cancel", "upcall_rdma", "mount_slow_ufs",
+                     "mount_tmpfs"):
             self.assertIn(want, text)
         # kqdafs must refuse to unload while the consumer module is loaded
         self.assertRegex(text, r'if kldunload "\$MODNAME"[^\n]*; then\n'

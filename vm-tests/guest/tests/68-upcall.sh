@@ -5,7 +5,10 @@
 # data checks, fsync, EAGAIN at depth, bad arguments, the upcall counters
 # (bin/upcall_modes); cancel -> -ECANCELED and destroy with requests in
 # flight (bin/upcall_cancel) -- on an uncached UFS behind a slow gnop(8)
-# provider (buffer-cache path, strict) and on tmpfs (worker path).  Then:
+# provider (buffer-cache path, strict) and on tmpfs (worker path); RDMA
+# over kernel regions and loopback pairs in each mode, cancel, errnos,
+# destroy with RECVs waiting, and over the test module's fake NIC
+# provider (kqdafs_rdma_provider(9)) (bin/upcall_rdma).  Then:
 # kldunload kqdafs is refused while the consumer module is loaded, both
 # unload, the kqdafs malloc type is back to its baseline, no leak report.
 . "$(dirname "$0")/../lib.sh"
@@ -26,8 +29,11 @@ run_prog upcall_cancel "$ufs/upcall.dat" $SLOW || rc=1
 run_prog upcall_modes "$ufs/upcall.dat" || rc=1
 run_prog upcall_cancel "$tmp/upcall.dat" || rc=1
 run_prog upcall_modes "$tmp/upcall.dat" || rc=1
+run_prog upcall_rdma || rc=1
 [ "$(sysctl_get kern.kqdafs.consumers)" = 0 ] ||
     fail "kern.kqdafs.consumers is $(sysctl_get kern.kqdafs.consumers) after the runs"
+[ "$(sysctl_get kern.kqdafs.rdma_providers)" = 0 ] ||
+    fail "kern.kqdafs.rdma_providers is $(sysctl_get kern.kqdafs.rdma_providers) after the runs"
 # The kernel refuses to unload a module another one depends on.
 if kldunload "$MODNAME" 2>/dev/null; then
 	fail "kldunload $MODNAME succeeded while $CTNAME depends on it"
@@ -35,6 +41,6 @@ fi
 kqdafs_loaded || fail "$MODNAME gone after a refused unload"
 kldunload "$CTNAME" || fail "kldunload $CTNAME failed"
 mod_loaded "$CTNAME" && fail "$CTNAME still loaded after kldunload"
-kaio_teardown "$rc" "upcall_modes/upcall_cancel"
+kaio_teardown "$rc" "upcall_modes/upcall_cancel/upcall_rdma"
 kaio_finish
 exit 0

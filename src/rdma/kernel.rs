@@ -1,0 +1,113 @@
+//! RDMA for kernel consumers (`kqdafs_rdma_*`, `kqdafs_kapi(9)`): the
+//! consumer's own [`RdmaDomain`] (regions over kernel buffers, whose pages
+//! are borrowed, and loopback endpoint pairs), and posting a work request
+//! whose completion goes to the consumer's sink.
+//!
+//! A post runs the ioctl's steps (`post.rs`) with the consumer in the
+//! place of the kqueue and the owner table: the request's bytes
+//! ([`validate_rdma`], the same checks and errnos; `kq` is 0 and the
+//! cookie rides in `udata`), the domain's table checks, admission against
+//! the consumer's depth (`EAGAIN`), the request with the consumer's sink,
+//! its job, `start_io`, the id published, then [`dispatch`] (shared with
+//! the ioctl) and, last, the owner's handle into the consumer's table.  A
+//! request may complete before it reaches the table (a flushed or matched
+//! SEND/RECV, a quick WRITE/READ): the consumer then frees the slot when
+//! the handle arrives.
+
+use super::post::dispatch;
+use super::provider::LOOPBACK;
+use super::region::{errno, MemoryRegion};
+use super::registry::Name;
+use super::transfer::TransferJob;
+use crate::kpi::alloc::{Flags, KBox};
+use crate::kpi::pages::HeldPages;
+use crate::kpi::shared::Shared;
+use crate::kpi::Errno;
+use crate::module::gate;
+use crate::request::{owner_let_go, Request, StartOutcome, USAGE};
+use crate::stats::{Stats, STATS};
+use crate::upcall::{sink_for, Consumer};
+use kqdafs_abi::rdma::{rdma_fflags, validate_rdma, RdmaRequest, ValidRdmaRequest};
+
+/// `kqdafs_rdma_reg_mr`: a region over `pages` (borrowed kernel pages)
+/// with rights `access`; its key.  `EINVAL`, `ENOSPC`, `ENOMEM`.  Sleeps.
+pub fn reg_mr_for_consumer(consumer: &Consumer, pages: HeldPages, access: u32) -> Result<u32, Errno> {
+    consumer.rdma().insert_region(|| MemoryRegion::from_kernel(pages, access))
+}
+
+/// `kqdafs_rdma_ep_connect`: an endpoint of `consumer` bound to
+/// connection `cookie` of the provider named `name`: `ENOENT` (no such
+/// provider), the driver's refusal (`rpo_open`), `ENOSPC`, `ENOMEM`.
+/// Sleeps (`rpo_open` may).
+pub fn connect_for_consumer(consumer: &Consumer, name: &Name, cookie: u64) -> Result<u32, Errno> {
+    let nic = super::nic::lookup(name).ok_or(Errno::ENOENT)?;
+    nic.open(cookie)?;
+    match consumer.rdma().connect(nic.clone(), cookie) {
+        Ok(ep) => Ok(ep),
+        Err(e) => {
+            // Undo the driver's side.
+            nic.close(cookie);
+            Err(e)
+        }
+    }
+}
+
+/// `kqdafs_rdma_post`: check and post `raw` (its `udata` is the cookie)
+/// for `consumer`; its id, which `publish` receives before anything can
+/// complete the request.  Process context; sleeps.
+pub fn post_for_consumer(
+    consumer: &Shared<Consumer>,
+    raw: &RdmaRequest,
+    publish: impl FnOnce(u64),
+) -> Result<u64, Errno> {
+    let answer = post_checked(consumer, raw, publish);
+    match answer {
+        Ok(_) => Stats::bump(&STATS.rdma_posted),
+        Err(_) => Stats::bump(&STATS.rdma_refused),
+    }
+    answer
+}
+
+fn post_checked(consumer: &Shared<Consumer>, raw: &RdmaRequest, publish: impl FnOnce(u64)) -> Result<u64, Errno> {
+    let c = consumer.get();
+    let v = validate_rdma(raw).map_err(errno)?;
+    let checked = c.rdma().check(&v).map_err(errno)?;
+    let slot = c.admit()?;
+    post_in_slot(consumer, slot, &v, checked, publish).inspect_err(|_| c.unadmit(slot))
+}
+
+fn post_in_slot(
+    consumer: &Shared<Consumer>,
+    slot: usize,
+    v: &ValidRdmaRequest,
+    checked: super::domain::Checked,
+    publish: impl FnOnce(u64),
+) -> Result<u64, Errno> {
+    let c = consumer.get();
+    let request_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
+    let io_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
+    let sink = sink_for(consumer, v.udata(), slot);
+    let request = Request::new_for_consumer(rdma_fflags(v.op()), USAGE.nothing(), request_ticket, sink)?;
+    // Allocated before the sink is attached: nothing fails after that.
+    let job = match KBox::try_new(TransferJob::new(io_ticket), Flags::WAIT) {
+        Ok(job) => job,
+        Err(e) => {
+            owner_let_go(request);
+            return Err(e);
+        }
+    };
+    let state = &request.get().state;
+    let started = state.attach_knote().is_ok() && matches!(state.start_io(), Ok(StartOutcome::Go));
+    if !started {
+        // Unreachable for a fresh request nobody else can see; undo.
+        drop(job);
+        let _ = state.detach();
+        owner_let_go(request);
+        return Err(Errno::EINVAL);
+    }
+    let id = request.get().id;
+    publish(id);
+    dispatch(c.rdma(), v, checked, &request, job, &LOOPBACK);
+    c.insert(slot, request);
+    Ok(id)
+}
