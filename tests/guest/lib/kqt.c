@@ -11,9 +11,11 @@
 #include <sys/stat.h>
 #include <sys/sysctl.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -457,6 +459,93 @@ kqt_wait_inflight(int64_t want, int secs)
 			return (0);
 		usleep(20000);
 	}
+}
+
+/* ---- stress parents ---- */
+
+/*
+ * Count child pid's end.  A SIGKILL counts as killed only where we sent
+ * one (killable); elsewhere it is a failure like any other.
+ */
+static void
+tally_status(struct kqt_tally *t, pid_t pid, int status, int killable)
+{
+
+	if (killable && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		t->killed++;
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		t->clean++;
+	else {
+		t->failed++;
+		tap_diag("child pid %d %sstatus %#x", (int)pid,
+		    killable ? "" : "ended early, ", status);
+	}
+}
+
+/* Fork child number t->spawned, running for secs + 30 s at most. */
+static pid_t
+spawn(void (*child)(int, int), struct kqt_tally *t, int secs)
+{
+	pid_t pid;
+
+	if ((pid = fork()) == 0) {
+		child(t->spawned, secs + 30);
+		_exit(1);		/* not reached */
+	}
+	t->spawned++;
+	return (pid);
+}
+
+void
+kqt_stress_run(void (*child)(int idx, int secs), int nprocs, int secs,
+    int kill9, struct kqt_tally *t)
+{
+	pid_t *pids;
+	uint64_t end;
+	int i, status;
+
+	memset(t, 0, sizeof(*t));
+	if ((pids = calloc((size_t)nprocs, sizeof(*pids))) == NULL)
+		tap_bail("calloc");
+	for (i = 0; i < nprocs; i++)
+		pids[i] = spawn(child, t, secs);
+	end = kqt_now_us() + (uint64_t)secs * 1000000;
+	while (kqt_now_us() < end) {
+		usleep(50000 + (useconds_t)(kqt_rand() % 250000));
+		/* Reap children that ended on their own (failures). */
+		for (i = 0; i < nprocs; i++) {
+			if (pids[i] <= 0 ||
+			    waitpid(pids[i], &status, WNOHANG) != pids[i])
+				continue;
+			tally_status(t, pids[i], status, 0);
+			pids[i] = spawn(child, t, secs);
+		}
+		if (kill9 && kqt_rand() % 2 == 0) {
+			i = (int)(kqt_rand() % (uint64_t)nprocs);
+			if (pids[i] <= 0)
+				continue;
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], &status, 0);
+			tally_status(t, pids[i], status, 1);
+			pids[i] = spawn(child, t, secs);
+		}
+	}
+	/* Half drain and check, half die with requests in flight. */
+	for (i = 0; i < nprocs; i++) {
+		if (kill9 && i % 2 == 1)
+			kill(pids[i], SIGKILL);
+		else {
+			kill(pids[i], SIGTERM);
+			t->termed++;
+		}
+	}
+	for (i = 0; i < nprocs; i++) {
+		waitpid(pids[i], &status, 0);
+		tally_status(t, pids[i], status, 1);
+	}
+	free(pids);
+	tap_diag("%d children: %d clean, %d killed -9, %d failed", t->spawned,
+	    t->clean, t->killed, t->failed);
 }
 
 /* ---- data ---- */

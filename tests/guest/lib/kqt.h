@@ -102,6 +102,26 @@ struct kqdafs_ctest;
  */
 int	kqt_ctest(struct kqdafs_ctest *ct);
 
+/* ---- stress parents (kaio_stress, rdma_stress) ---- */
+/* How the children of kqt_stress_run() ended. */
+struct kqt_tally {
+	int	spawned;	/* children forked */
+	int	termed;		/* told to stop with SIGTERM */
+	int	clean;		/* exited 0 */
+	int	killed;		/* by our SIGKILL */
+	int	failed;		/* anything else */
+};
+/*
+ * Keep nprocs children running for secs seconds, child number n (counting
+ * every child forked) running child(n, secs + 30), which must not return.
+ * A child that ends on its own is a failure and is replaced; with kill9,
+ * one is killed with SIGKILL at random moments and replaced.  At the end
+ * the children are told to stop with SIGTERM (with kill9, every second
+ * one is killed instead) and reaped; *t says how they all ended.
+ */
+void	kqt_stress_run(void (*child)(int idx, int secs), int nprocs, int secs,
+	    int kill9, struct kqt_tally *t);
+
 /* ---- data ---- */
 uint8_t	kqt_pat(uint64_t off);
 void	kqt_fill(uint8_t *buf, uint64_t off, size_t len);
