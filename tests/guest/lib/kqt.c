@@ -686,6 +686,52 @@ kqt_ctest(struct kqdafs_ctest *ct)
 	return (len == sizeof(*ct) ? 0 : EINVAL);
 }
 
+void
+kqt_require_ctest(void)
+{
+	struct kqdafs_ctest probe;
+
+	memset(&probe, 0, sizeof(probe));
+	if (kqt_ctest(&probe) == ENOENT)
+		tap_bail("%s missing: kqdafs_consumer_test.ko not loaded",
+		    KQDAFS_CTEST_SYSCTL);
+}
+
+void
+kqt_ctest_init(struct kqdafs_ctest *ct, int fd, int mode, int op,
+    uint32_t count, uint32_t len)
+{
+
+	memset(ct, 0, sizeof(*ct));
+	ct->ct_fd = fd;
+	ct->ct_mode = mode;
+	ct->ct_op = op;
+	ct->ct_count = count;
+	ct->ct_len = len;
+}
+
+int
+kqt_ctest_run(struct kqdafs_ctest *ct, const char *what)
+{
+	int e;
+
+	if ((e = kqt_ctest(ct)) != 0) {
+		tap_ok(0, "%s: sysctl %s: %s", what, KQDAFS_CTEST_SYSCTL,
+		    strerror(e));
+		return (-1);
+	}
+	return (0);
+}
+
+const char *
+kqt_ctest_mode(int mode)
+{
+	static const char *const names[] = { "?", "direct", "delayed",
+	    "poll" };
+
+	return (mode >= 1 && mode <= 3 ? names[mode] : names[0]);
+}
+
 /* ---- RDMA ---- */
 
 int

@@ -101,6 +101,18 @@ struct kqdafs_ctest;
  * 0, or the errno of sysctl(3) itself (ENOENT: module not loaded).
  */
 int	kqt_ctest(struct kqdafs_ctest *ct);
+/* Bail out unless the module is loaded (debug.kqdafs_ctest.run exists). */
+void	kqt_require_ctest(void);
+/* A zeroed ct with its file, delivery mode, op, count and length. */
+void	kqt_ctest_init(struct kqdafs_ctest *ct, int fd, int mode, int op,
+	    uint32_t count, uint32_t len);
+/*
+ * kqt_ctest(ct) for the test named what: 0, or -1 after failing a TAP
+ * check when sysctl(3) itself fails.
+ */
+int	kqt_ctest_run(struct kqdafs_ctest *ct, const char *what);
+/* "direct", "delayed" or "poll": delivery mode 1, 2 or 3. */
+const char *kqt_ctest_mode(int mode);
 
 /* ---- stress parents (kaio_stress, rdma_stress) ---- */
 /* How the children of kqt_stress_run() ended. */
