@@ -174,21 +174,28 @@ kqt_open_or_bail(struct kqt *k)
 }
 
 int
-kqt_file_args(int argc, char **argv, const char *prog, int *slowp,
-    off_t *sizep)
+kqt_open_file(const char *path, off_t *sizep)
 {
 	struct stat st;
 	int fd;
+
+	if ((fd = open(path, O_RDONLY)) < 0 || fstat(fd, &st) == -1)
+		tap_bail("open %s: %s", path, strerror(errno));
+	*sizep = st.st_size;
+	return (fd);
+}
+
+int
+kqt_file_args(int argc, char **argv, const char *prog, int *slowp,
+    off_t *sizep)
+{
 
 	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "slow"))) {
 		fprintf(stderr, "usage: %s FILE [slow]\n", prog);
 		exit(2);
 	}
 	*slowp = argc == 3;
-	if ((fd = open(argv[1], O_RDONLY)) < 0 || fstat(fd, &st) == -1)
-		tap_bail("open %s: %s", argv[1], strerror(errno));
-	*sizep = st.st_size;
-	return (fd);
+	return (kqt_open_file(argv[1], sizep));
 }
 
 void
@@ -295,14 +302,18 @@ kqt_quiet(int kq, int ms)
 	return (n);
 }
 
-int
-kqt_ev_check(const struct kqt *k, const struct kevent *ev, uint32_t op,
-    uint64_t id, uint64_t udata)
+/*
+ * The checks every completion event gets: filter, ident, udata and
+ * fflags.  1 when all hold; diagnoses each that does not.
+ */
+static int
+ev_check_common(const struct kevent *ev, short filt, uint64_t id,
+    uint64_t udata, u_int fflags)
 {
 	int good = 1;
 
-	if (ev->filter != k->filt) {
-		tap_diag("event filter %d, expected %d", ev->filter, k->filt);
+	if (ev->filter != filt) {
+		tap_diag("event filter %d, expected %d", ev->filter, filt);
 		good = 0;
 	}
 	if ((uint64_t)ev->ident != id) {
@@ -315,11 +326,21 @@ kqt_ev_check(const struct kqt *k, const struct kevent *ev, uint32_t op,
 		    (uintmax_t)udata);
 		good = 0;
 	}
-	if (ev->fflags != (u_int)KQDAFS_KAIO_FFLAGS(op)) {
-		tap_diag("event fflags %#x, expected %#x", ev->fflags,
-		    (u_int)KQDAFS_KAIO_FFLAGS(op));
+	if (ev->fflags != fflags) {
+		tap_diag("event fflags %#x, expected %#x", ev->fflags, fflags);
 		good = 0;
 	}
+	return (good);
+}
+
+int
+kqt_ev_check(const struct kqt *k, const struct kevent *ev, uint32_t op,
+    uint64_t id, uint64_t udata)
+{
+	int good;
+
+	good = ev_check_common(ev, k->filt, id, udata,
+	    (u_int)KQDAFS_KAIO_FFLAGS(op));
 	if ((ev->flags & EV_ERROR) != 0) {
 		tap_diag("event has EV_ERROR (flags %#x, data %jd)",
 		    ev->flags, (intmax_t)ev->data);
@@ -876,32 +897,14 @@ int
 kqt_rdma_ev_check(const struct kqt *k, const struct kevent *ev, uint32_t op,
     uint64_t id, uint64_t udata, int64_t data)
 {
-	int good = 1;
+	int good;
 
 	if (ev == NULL) {
 		tap_diag("no event for id %ju", (uintmax_t)id);
 		return (0);
 	}
-	if (ev->filter != k->info.kqi_filter_rdma) {
-		tap_diag("event filter %d, expected %d", ev->filter,
-		    k->info.kqi_filter_rdma);
-		good = 0;
-	}
-	if ((uint64_t)ev->ident != id) {
-		tap_diag("event ident %ju, expected id %ju",
-		    (uintmax_t)ev->ident, (uintmax_t)id);
-		good = 0;
-	}
-	if ((uint64_t)(uintptr_t)ev->udata != udata) {
-		tap_diag("event udata %p, expected %#jx", ev->udata,
-		    (uintmax_t)udata);
-		good = 0;
-	}
-	if (ev->fflags != (u_int)KQDAFS_RDMA_FFLAGS(op)) {
-		tap_diag("event fflags %#x, expected %#x", ev->fflags,
-		    (u_int)KQDAFS_RDMA_FFLAGS(op));
-		good = 0;
-	}
+	good = ev_check_common(ev, k->info.kqi_filter_rdma, id, udata,
+	    (u_int)KQDAFS_RDMA_FFLAGS(op));
 	if ((ev->flags & EV_ERROR) != 0) {
 		tap_diag("event has EV_ERROR (flags %#x)", ev->flags);
 		good = 0;
