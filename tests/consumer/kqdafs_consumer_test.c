@@ -147,6 +147,71 @@ ctest_wait(struct ctest_run *run, struct kqdafs_consumer *kc)
 	mtx_unlock(&run->cr_mtx);
 }
 
+/* kqdafs_cancel(kc, id), its answer counted. */
+static void
+ctest_cancel(struct ctest_run *run, struct kqdafs_consumer *kc, uint64_t id)
+{
+	int error;
+
+	error = kqdafs_cancel(kc, id);
+	mtx_lock(&run->cr_mtx);
+	if (error == 0)
+		run->cr_ct.ct_cancel_ok++;
+	else if (error == EALREADY)
+		run->cr_ct.ct_cancel_already++;
+	else
+		run->cr_ct.ct_cancel_noent++;
+	mtx_unlock(&run->cr_mtx);
+}
+
+/*
+ * A run of ct with nreqs request slots; ctest_run_free() frees it (not
+ * the slots' buffers).
+ */
+static struct ctest_run *
+ctest_run_alloc(const struct kqdafs_ctest *ct, u_int nreqs)
+{
+	struct ctest_run *run;
+
+	run = malloc(sizeof(*run), M_CTEST, M_WAITOK | M_ZERO);
+	mtx_init(&run->cr_mtx, "kqdafs_ctest", NULL, MTX_DEF);
+	run->cr_ct = *ct;
+	run->cr_reqs = malloc(sizeof(*run->cr_reqs) * nreqs, M_CTEST,
+	    M_WAITOK | M_ZERO);
+	run->cr_nreqs = nreqs;
+	return (run);
+}
+
+static void
+ctest_run_free(struct ctest_run *run)
+{
+
+	free(run->cr_reqs, M_CTEST);
+	mtx_destroy(&run->cr_mtx);
+	free(run, M_CTEST);
+}
+
+/*
+ * The consumer of run: ct's delivery mode (upcalls to ctest_upcall unless
+ * it polls) and batch, with depth.
+ */
+static int
+ctest_create(struct ctest_run *run, const struct kqdafs_ctest *ct,
+    const char *name, u_int depth, struct kqdafs_consumer **kcp)
+{
+	struct kqdafs_consumer_args args;
+
+	memset(&args, 0, sizeof(args));
+	args.ca_name = name;
+	args.ca_delivery = ct->ct_mode;
+	args.ca_upcall = ct->ct_mode == KQDAFS_DELIVER_POLL ? NULL :
+	    ctest_upcall;
+	args.ca_arg = run;
+	args.ca_depth = depth;
+	args.ca_batch = ct->ct_batch;
+	return (kqdafs_consumer_create(&args, kcp));
+}
+
 static int
 ctest_submit(struct ctest_run *run, struct kqdafs_consumer *kc,
     struct file *fp, u_int i)
@@ -324,24 +389,6 @@ ctest_rdma_compare(struct ctest_rdma *rd, u_int misalign)
 	memset(rd->rd_b + misalign, 0, rd->rd_size);
 }
 
-static void
-ctest_rdma_cancel(struct ctest_rdma *rd, uint64_t id)
-{
-	struct ctest_run *run;
-	int error;
-
-	run = rd->rd_run;
-	error = kqdafs_cancel(rd->rd_kc, id);
-	mtx_lock(&run->cr_mtx);
-	if (error == 0)
-		run->cr_ct.ct_cancel_ok++;
-	else if (error == EALREADY)
-		run->cr_ct.ct_cancel_already++;
-	else
-		run->cr_ct.ct_cancel_noent++;
-	mtx_unlock(&run->cr_mtx);
-}
-
 /* The synchronous checks: each call is refused and changes nothing. */
 static void
 ctest_rdma_errnos(struct ctest_rdma *rd, u_int len)
@@ -454,14 +501,14 @@ ctest_rdma_full(struct ctest_rdma *rd)
 	id = 0;
 	if (ctest_rdma_post(rd, KQDAFS_RDMA_RECV, rd->rd_ep[0], rd->rd_kb, 0,
 	    0, 0, L, &id) == 0)
-		ctest_rdma_cancel(rd, id);
+		ctest_cancel(run, rd->rd_kc, id);
 	/* Region C busy while a RECV waits on it; free once it is cancelled. */
 	id = 0;
 	if (ctest_rdma_post(rd, KQDAFS_RDMA_RECV, rd->rd_ep[0], rd->rd_kc_key,
 	    0, 0, 0, L, &id) == 0) {
 		ctest_expect(run, 30, kqdafs_rdma_dereg_mr(rd->rd_kc,
 		    rd->rd_kc_key), EBUSY);
-		ctest_rdma_cancel(rd, id);
+		ctest_cancel(run, rd->rd_kc, id);
 	}
 	ctest_expect(run, 31, kqdafs_rdma_dereg_mr(rd->rd_kc, rd->rd_kc_key),
 	    0);
@@ -849,7 +896,7 @@ ctest_nic(struct ctest_rdma *rd, struct nic *n)
 	    &id) == 0) {
 		ctest_expect(run, 58, kqdafs_rdma_provider_deregister(
 		    n->n_prov), EBUSY);
-		ctest_rdma_cancel(rd, id);
+		ctest_cancel(run, rd->rd_kc, id);
 	}
 	/* Closing its endpoint makes the driver reset it. */
 	ctest_expect(run, 59, kqdafs_rdma_ep_close(rd->rd_kc, e2), 0);
@@ -863,7 +910,6 @@ ctest_nic(struct ctest_rdma *rd, struct nic *n)
 static void
 ctest_rdma(struct kqdafs_ctest *ct)
 {
-	struct kqdafs_consumer_args args;
 	struct ctest_rdma rd;
 	struct ctest_run *run;
 	struct nic *nic;
@@ -875,12 +921,7 @@ ctest_rdma(struct kqdafs_ctest *ct)
 	nic = NULL;
 	m = ct->ct_misalign;
 	rd.rd_size = (uint64_t)ct->ct_count * ct->ct_len;
-	run = malloc(sizeof(*run), M_CTEST, M_WAITOK | M_ZERO);
-	mtx_init(&run->cr_mtx, "kqdafs_ctest", NULL, MTX_DEF);
-	run->cr_ct = *ct;
-	run->cr_nreqs = 4 * ct->ct_count + 8;
-	run->cr_reqs = malloc(sizeof(*run->cr_reqs) * run->cr_nreqs, M_CTEST,
-	    M_WAITOK | M_ZERO);
+	run = ctest_run_alloc(ct, 4 * ct->ct_count + 8);
 	rd.rd_run = run;
 	rd.rd_a = malloc(m + rd.rd_size, M_CTEST, M_WAITOK | M_ZERO);
 	rd.rd_b = malloc(m + rd.rd_size, M_CTEST, M_WAITOK | M_ZERO);
@@ -899,16 +940,8 @@ ctest_rdma(struct kqdafs_ctest *ct)
 		}
 	}
 
-	memset(&args, 0, sizeof(args));
-	args.ca_name = "kqdafs_ctest rdma";
-	args.ca_delivery = ct->ct_mode;
-	args.ca_upcall = ct->ct_mode == KQDAFS_DELIVER_POLL ? NULL :
-	    ctest_upcall;
-	args.ca_arg = run;
-	args.ca_depth = ct->ct_op == KQDAFS_CTEST_RDMA_DESTROY ?
-	    ct->ct_count : ct->ct_depth;
-	args.ca_batch = ct->ct_batch;
-	error = kqdafs_consumer_create(&args, &rd.rd_kc);
+	error = ctest_create(run, ct, "kqdafs_ctest rdma", ct->ct_op ==
+	    KQDAFS_CTEST_RDMA_DESTROY ? ct->ct_count : ct->ct_depth, &rd.rd_kc);
 	if (error != 0) {
 		run->cr_ct.ct_error = error;
 		goto out;
@@ -951,16 +984,13 @@ out:
 	free(rd.rd_a, M_CTEST);
 	free(rd.rd_b, M_CTEST);
 	free(rd.rd_c, M_CTEST);
-	free(run->cr_reqs, M_CTEST);
-	mtx_destroy(&run->cr_mtx);
-	free(run, M_CTEST);
+	ctest_run_free(run);
 }
 
 /* One test run; the results go to ct. */
 static void
 ctest_run(struct thread *td, struct kqdafs_ctest *ct)
 {
-	struct kqdafs_consumer_args args;
 	struct kqdafs_consumer *kc;
 	struct ctest_run *run;
 	struct file *fp;
@@ -983,12 +1013,7 @@ ctest_run(struct thread *td, struct kqdafs_ctest *ct)
 		ct->ct_error = error;
 		return;
 	}
-	run = malloc(sizeof(*run), M_CTEST, M_WAITOK | M_ZERO);
-	mtx_init(&run->cr_mtx, "kqdafs_ctest", NULL, MTX_DEF);
-	run->cr_ct = *ct;
-	run->cr_reqs = malloc(sizeof(*run->cr_reqs) * ct->ct_count, M_CTEST,
-	    M_WAITOK | M_ZERO);
-	run->cr_nreqs = ct->ct_count;
+	run = ctest_run_alloc(ct, ct->ct_count);
 	for (i = 0; i < ct->ct_count; i++) {
 		if (ct->ct_len == 0)
 			continue;
@@ -1002,15 +1027,7 @@ ctest_run(struct thread *td, struct kqdafs_ctest *ct)
 			    (char)kqdafs_ctest_byte(off + j);
 	}
 
-	memset(&args, 0, sizeof(args));
-	args.ca_name = "kqdafs_ctest";
-	args.ca_delivery = ct->ct_mode;
-	args.ca_upcall = ct->ct_mode == KQDAFS_DELIVER_POLL ? NULL :
-	    ctest_upcall;
-	args.ca_arg = run;
-	args.ca_depth = ct->ct_depth;
-	args.ca_batch = ct->ct_batch;
-	error = kqdafs_consumer_create(&args, &kc);
+	error = ctest_create(run, ct, "kqdafs_ctest", ct->ct_depth, &kc);
 	if (error != 0) {
 		run->cr_ct.ct_error = error;
 		goto out;
@@ -1029,21 +1046,10 @@ ctest_run(struct thread *td, struct kqdafs_ctest *ct)
 			run->cr_ct.ct_first_error = error;
 		mtx_unlock(&run->cr_mtx);
 	}
-	if (ct->ct_op == KQDAFS_CTEST_CANCEL) {
-		for (i = 0; i < ct->ct_count; i++) {
-			if (!run->cr_reqs[i].cr_submitted)
-				continue;
-			error = kqdafs_cancel(kc, run->cr_reqs[i].cr_id);
-			mtx_lock(&run->cr_mtx);
-			if (error == 0)
-				run->cr_ct.ct_cancel_ok++;
-			else if (error == EALREADY)
-				run->cr_ct.ct_cancel_already++;
-			else
-				run->cr_ct.ct_cancel_noent++;
-			mtx_unlock(&run->cr_mtx);
-		}
-	}
+	if (ct->ct_op == KQDAFS_CTEST_CANCEL)
+		for (i = 0; i < ct->ct_count; i++)
+			if (run->cr_reqs[i].cr_submitted)
+				ctest_cancel(run, kc, run->cr_reqs[i].cr_id);
 	if (ct->ct_op != KQDAFS_CTEST_DESTROY)
 		ctest_wait(run, kc);
 	/* Waits for every request; afterwards no upcall runs. */
@@ -1054,9 +1060,7 @@ out:
 	*ct = run->cr_ct;
 	for (i = 0; i < ct->ct_count; i++)
 		free(run->cr_reqs[i].cr_buf, M_CTEST);
-	free(run->cr_reqs, M_CTEST);
-	mtx_destroy(&run->cr_mtx);
-	free(run, M_CTEST);
+	ctest_run_free(run);
 	fdrop(fp, td);
 }
 

@@ -17,7 +17,6 @@
 
 #include <sys/types.h>
 #include <sys/event.h>
-#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -129,7 +128,7 @@ int
 main(int argc, char **argv)
 {
 	struct kqt k;
-	struct stat st;
+	off_t size;
 	int64_t before[NCOUNTERS], after[NCOUNTERS], d[NCOUNTERS], nreq;
 	uint64_t t0, us;
 	const char *mode;
@@ -153,17 +152,16 @@ main(int argc, char **argv)
 	mode = argv[1];
 	tap_init("kaio_cache");
 	kqt_open_or_bail(&k);
-	if ((fd = open(argv[2], O_RDONLY)) < 0 || fstat(fd, &st) == -1)
-		tap_bail("open %s: %s", argv[2], strerror(errno));
+	fd = kqt_open_file(argv[2], &size);
 	kqt_require_kaio(&k, fd);
 
 	have = counters(before);
 	tap_ok(have, "counters %s ... readable", KQT_SYSCTL_HITS);
 	t0 = kqt_now_us();
-	nreq = read_all(&k, fd, st.st_size);
+	nreq = read_all(&k, fd, size);
 	us = kqt_now_us() - t0;
 	tap_ok(nreq > 0, "%s read of %jd bytes: every request completed "
-	    "with the right bytes", mode, (intmax_t)st.st_size);
+	    "with the right bytes", mode, (intmax_t)size);
 	counters(after);
 	for (i = 0; i < NCOUNTERS; i++) {
 		d[i] = after[i] - before[i];
@@ -171,7 +169,7 @@ main(int argc, char **argv)
 		    (intmax_t)before[i], (intmax_t)after[i], (intmax_t)d[i]);
 	}
 	tap_diag("%s: %jd requests, %ju us, %.1f MiB/s", mode, (intmax_t)nreq,
-	    (uintmax_t)us, us > 0 ? (double)st.st_size / us * 1e6 /
+	    (uintmax_t)us, us > 0 ? (double)size / us * 1e6 /
 	    (1 << 20) : 0.0);
 	if (nreq <= 0 || !have) {
 		tap_skip("no usable read or counters", "counter checks");

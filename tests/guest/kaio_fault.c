@@ -25,7 +25,6 @@
 
 #include <sys/types.h>
 #include <sys/event.h>
-#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -138,7 +137,7 @@ int
 main(int argc, char **argv)
 {
 	struct kqt k;
-	struct stat st;
+	off_t size;
 	struct tally t;
 	int64_t nreq;
 	int fd, r;
@@ -150,18 +149,17 @@ main(int argc, char **argv)
 	provider = argv[2];
 	tap_init("kaio_fault");
 	kqt_open_or_bail(&k);
-	if ((fd = open(argv[1], O_RDONLY)) < 0 || fstat(fd, &st) == -1)
-		tap_bail("open %s: %s", argv[1], strerror(errno));
-	if (st.st_size == 0 || st.st_size % CHUNK != 0)
+	fd = kqt_open_file(argv[1], &size);
+	if (size == 0 || size % CHUNK != 0)
 		tap_bail("%s: size %jd is not a nonzero multiple of %d",
-		    argv[1], (intmax_t)st.st_size, CHUNK);
+		    argv[1], (intmax_t)size, CHUNK);
 	kqt_require_kaio(&k, fd);
-	nreq = st.st_size / CHUNK;
+	nreq = size / CHUNK;
 	atexit(reset_device);
 
 	if (!tap_ok(fail_reads(100), "gnop configure -r 100 %s", provider))
 		tap_bail("cannot make the device fail reads");
-	r = read_all(&k, fd, st.st_size, &t);
+	r = read_all(&k, fd, size, &t);
 	tap_ok(r == 0, "every read of a failing device completed");
 	tap_ok(t.eio == nreq && t.ok == 0 && t.bad == 0,
 	    "all %jd reads completed with -EIO (%jd -EIO, %jd data, %jd odd)",
@@ -170,7 +168,7 @@ main(int argc, char **argv)
 
 	if (!tap_ok(fail_reads(50), "gnop configure -r 50 %s", provider))
 		tap_bail("cannot make the device fail half the reads");
-	r = read_all(&k, fd, st.st_size, &t);
+	r = read_all(&k, fd, size, &t);
 	tap_ok(r == 0, "every read of a flaky device completed");
 	tap_ok(t.bad == 0 && t.ok + t.eio == nreq,
 	    "each read got -EIO or all its right bytes (%jd -EIO, %jd data, "
@@ -179,7 +177,7 @@ main(int argc, char **argv)
 
 	if (!tap_ok(fail_reads(0), "gnop configure -r 0 %s", provider))
 		tap_bail("cannot make the device work again");
-	r = read_all(&k, fd, st.st_size, &t);
+	r = read_all(&k, fd, size, &t);
 	tap_ok(r == 0 && t.ok == nreq && t.eio == 0 && t.bad == 0,
 	    "the healed device reads back every byte right (%jd of %jd; a "
 	    "failed block was not cached as data)", (intmax_t)t.ok,

@@ -18,7 +18,6 @@
 #include <sys/types.h>
 #include <sys/event.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -272,53 +271,12 @@ reap:
 	_exit(cfails != 0 ? 1 : 0);
 }
 
-/* How the children ended. */
-struct tally {
-	int	clean;		/* exited 0 */
-	int	killed;		/* by our SIGKILL */
-	int	failed;		/* anything else */
-};
-
-/*
- * Count child pid's end.  A SIGKILL counts as killed only where we sent
- * one (killable); elsewhere it is a failure like any other.
- */
-static void
-tally_status(struct tally *t, pid_t pid, int status, int killable)
-{
-
-	if (killable && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-		t->killed++;
-	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		t->clean++;
-	else {
-		t->failed++;
-		tap_diag("child pid %d %sstatus %#x", (int)pid,
-		    killable ? "" : "ended early, ", status);
-	}
-}
-
-/* Fork child number *spawned, running for secs + 30 s at most. */
-static pid_t
-spawn(int *spawned, int secs)
-{
-	pid_t pid;
-
-	if ((pid = fork()) == 0)
-		child(*spawned, secs + 30);
-	(*spawned)++;
-	return (pid);
-}
-
 int
 main(int argc, char **argv)
 {
-	pid_t pids[MAXPROCS];
 	char path[1100];
-	uint64_t end;
-	int c, e, i, kill9, nprocs, secs, status;
-	int spawned, termed;
-	struct tally t;
+	int c, e, i, kill9, nprocs, secs;
+	struct kqt_tally t;
 	struct kqt k;
 
 	kill9 = 0;
@@ -362,55 +320,16 @@ usage:
 	tap_diag("%d processes, %d s, %s, in %s", nprocs, secs,
 	    kill9 ? "random kill -9" : "no kills", dir);
 
-	spawned = termed = 0;
-	memset(&t, 0, sizeof(t));
-	for (i = 0; i < nprocs; i++)
-		pids[i] = spawn(&spawned, secs);
-	end = kqt_now_us() + (uint64_t)secs * 1000000;
-	while (kqt_now_us() < end) {
-		usleep(50000 + (useconds_t)(kqt_rand() % 250000));
-		/* Reap children that ended on their own (failures). */
-		for (i = 0; i < nprocs; i++) {
-			if (pids[i] <= 0 ||
-			    waitpid(pids[i], &status, WNOHANG) != pids[i])
-				continue;
-			tally_status(&t, pids[i], status, 0);
-			pids[i] = spawn(&spawned, secs);
-		}
-		if (kill9 && kqt_rand() % 2 == 0) {
-			i = (int)(kqt_rand() % (uint64_t)nprocs);
-			if (pids[i] <= 0)
-				continue;
-			kill(pids[i], SIGKILL);
-			waitpid(pids[i], &status, 0);
-			tally_status(&t, pids[i], status, 1);
-			pids[i] = spawn(&spawned, secs);
-		}
-	}
-	/* Half drain and check, half die with requests in flight. */
-	for (i = 0; i < nprocs; i++) {
-		if (kill9 && i % 2 == 1)
-			kill(pids[i], SIGKILL);
-		else {
-			kill(pids[i], SIGTERM);
-			termed++;
-		}
-	}
-	for (i = 0; i < nprocs; i++) {
-		waitpid(pids[i], &status, 0);
-		tally_status(&t, pids[i], status, 1);
-	}
-	tap_diag("%d children: %d clean, %d killed -9, %d failed", spawned,
-	    t.clean, t.killed, t.failed);
+	kqt_stress_run(child, nprocs, secs, kill9, &t);
 	tap_ok(t.failed == 0, "no child saw a wrong, missing or extra event");
-	tap_ok(t.clean >= termed, "every child told to stop drained cleanly "
-	    "(%d of %d)", t.clean, termed);
+	tap_ok(t.clean >= t.termed, "every child told to stop drained cleanly "
+	    "(%d of %d)", t.clean, t.termed);
 	if (kill9)
 		tap_ok(t.killed > 0, "children were killed with requests in "
 		    "flight (%d)", t.killed);
 	tap_ok(kqt_wait_inflight(0, 60), "in-flight count back to 0 (now "
 	    "%jd)", (intmax_t)kqt_inflight());
-	for (i = 0; i < spawned; i++) {
+	for (i = 0; i < t.spawned; i++) {
 		snprintf(path, sizeof(path), "%s/stress.own.%d", dir, i);
 		unlink(path);
 	}

@@ -33,7 +33,6 @@
 #define	NREQ	64
 #define	RLEN	(64 * 1024)
 
-static const char *const mode_name[] = { "?", "direct", "delayed", "poll" };
 static int fd, slow;
 static off_t fsize;
 static int64_t next_region = 8 * 1024 * 1024;
@@ -41,12 +40,9 @@ static int64_t next_region = 8 * 1024 * 1024;
 static int
 run(struct kqdafs_ctest *ct, const char *what)
 {
-	int e;
 
-	if ((e = kqt_ctest(ct)) != 0) {
-		tap_ok(0, "%s: sysctl: %s", what, strerror(e));
+	if (kqt_ctest_run(ct, what) != 0)
 		return (-1);
-	}
 	tap_diag("%s: error %d first_error %d submitted %u completed %u "
 	    "cancelled %u failed %u cancel 0/%u EALREADY/%u ENOENT/%u "
 	    "bad %u timeout %u", what, ct->ct_error, ct->ct_first_error,
@@ -60,14 +56,9 @@ static void
 prepare(struct kqdafs_ctest *ct, int mode, int op)
 {
 
-	memset(ct, 0, sizeof(*ct));
-	ct->ct_fd = fd;
+	kqt_ctest_init(ct, fd, mode, op, NREQ, RLEN);
 	ct->ct_offset = next_region;
 	next_region += (int64_t)NREQ * RLEN;
-	ct->ct_mode = mode;
-	ct->ct_op = op;
-	ct->ct_count = NREQ;
-	ct->ct_len = RLEN;
 	ct->ct_depth = NREQ;
 }
 
@@ -77,7 +68,7 @@ test_cancel(int mode)
 	struct kqdafs_ctest ct;
 	char what[64];
 
-	snprintf(what, sizeof(what), "%s cancel", mode_name[mode]);
+	snprintf(what, sizeof(what), "%s cancel", kqt_ctest_mode(mode));
 	prepare(&ct, mode, KQDAFS_CTEST_CANCEL);
 	if (run(&ct, what) != 0)
 		return;
@@ -106,7 +97,7 @@ test_destroy(int mode)
 	char what[64];
 
 	snprintf(what, sizeof(what), "%s destroy in flight",
-	    mode_name[mode]);
+	    kqt_ctest_mode(mode));
 	prepare(&ct, mode, KQDAFS_CTEST_DESTROY);
 	if (run(&ct, what) != 0)
 		return;
@@ -126,7 +117,6 @@ test_destroy(int mode)
 int
 main(int argc, char **argv)
 {
-	struct kqdafs_ctest probe;
 	int mode;
 
 	tap_init("upcall_cancel");
@@ -134,10 +124,7 @@ main(int argc, char **argv)
 	if (fsize < next_region + 6 * (off_t)NREQ * RLEN)
 		tap_bail("%s is smaller than %jd bytes", argv[1],
 		    (intmax_t)(next_region + 6 * (off_t)NREQ * RLEN));
-	memset(&probe, 0, sizeof(probe));
-	if (kqt_ctest(&probe) == ENOENT)
-		tap_bail("%s missing: kqdafs_consumer_test.ko not loaded",
-		    KQDAFS_CTEST_SYSCTL);
+	kqt_require_ctest();
 	tap_diag("%s, %s device", argv[1], slow ? "slow" : "normal");
 	for (mode = 1; mode <= 3; mode++) {
 		test_cancel(mode);

@@ -36,34 +36,16 @@
 #define	NREQ	16
 #define	RLEN	(64 * 1024)
 
-static const char *const mode_name[] = { "?", "direct", "delayed", "poll" };
 static int fd;
 static off_t fsize;
 static char wpath[1024];
 
-static void
-ct_init(struct kqdafs_ctest *ct, int cfd, int mode, int op, uint32_t count,
-    uint32_t len)
-{
-
-	memset(ct, 0, sizeof(*ct));
-	ct->ct_fd = cfd;
-	ct->ct_mode = mode;
-	ct->ct_op = op;
-	ct->ct_count = count;
-	ct->ct_len = len;
-}
-
 static int
 run(struct kqdafs_ctest *ct, const char *what)
 {
-	int e;
 
-	if ((e = kqt_ctest(ct)) != 0) {
-		tap_ok(0, "%s: sysctl %s: %s", what, KQDAFS_CTEST_SYSCTL,
-		    strerror(e));
+	if (kqt_ctest_run(ct, what) != 0)
 		return (-1);
-	}
 	tap_diag("%s: error %d first_error %d submitted %u completed %u "
 	    "eagain %u cancelled %u failed %u upcalls %u max_batch %u bad %u "
 	    "timeout %u bytes %ju mismatch %ju", what, ct->ct_error,
@@ -91,12 +73,12 @@ test_read(int mode, uint32_t misalign, uint32_t batch)
 	char what[96];
 
 	snprintf(what, sizeof(what), "%s read, misalign %u, batch %u",
-	    mode_name[mode], misalign, batch);
+	    kqt_ctest_mode(mode), misalign, batch);
 	d0 = kqt_counter("kern.kqdafs.upcalls_direct");
 	dl0 = kqt_counter("kern.kqdafs.upcalls_delayed");
 	b0 = kqt_counter("kern.kqdafs.upcall_batches");
 	p0 = kqt_counter("kern.kqdafs.upcall_polled");
-	ct_init(&ct, fd, mode, KQDAFS_CTEST_READ, NREQ, RLEN);
+	kqt_ctest_init(&ct, fd, mode, KQDAFS_CTEST_READ, NREQ, RLEN);
 	ct.ct_misalign = misalign;
 	ct.ct_batch = batch;
 	ct.ct_offset = 4096;
@@ -140,12 +122,12 @@ test_write(int mode)
 	int wfd;
 	char what[64];
 
-	snprintf(what, sizeof(what), "%s write", mode_name[mode]);
+	snprintf(what, sizeof(what), "%s write", kqt_ctest_mode(mode));
 	if ((wfd = open(wpath, O_RDWR | O_CREAT | O_TRUNC, 0644)) < 0) {
 		tap_ok(0, "%s: open %s: %s", what, wpath, strerror(errno));
 		return;
 	}
-	ct_init(&ct, wfd, mode, KQDAFS_CTEST_WRITE, NREQ, RLEN);
+	kqt_ctest_init(&ct, wfd, mode, KQDAFS_CTEST_WRITE, NREQ, RLEN);
 	ct.ct_misalign = 8;
 	if (run(&ct, what) != 0) {
 		close(wfd);
@@ -162,10 +144,10 @@ test_write(int mode)
 	    "%s: the file holds the pattern the module wrote", what);
 	free(buf);
 
-	ct_init(&ct, wfd, mode, KQDAFS_CTEST_FSYNC, 4, 0);
+	kqt_ctest_init(&ct, wfd, mode, KQDAFS_CTEST_FSYNC, 4, 0);
 	if (run(&ct, "fsync") == 0)
 		tap_ok(all_completed(&ct, 4), "%s fsync: 4 completed, no "
-		    "error", mode_name[mode]);
+		    "error", kqt_ctest_mode(mode));
 	close(wfd);
 }
 
@@ -174,7 +156,7 @@ test_depth(void)
 {
 	struct kqdafs_ctest ct;
 
-	ct_init(&ct, fd, POLL, KQDAFS_CTEST_DEPTH, 10, 4096);
+	kqt_ctest_init(&ct, fd, POLL, KQDAFS_CTEST_DEPTH, 10, 4096);
 	ct.ct_depth = 4;
 	if (run(&ct, "depth 4, 10 submits") != 0)
 		return;
@@ -189,14 +171,14 @@ test_bad_args(void)
 {
 	struct kqdafs_ctest ct;
 
-	ct_init(&ct, fd, 0, KQDAFS_CTEST_READ, 1, 4096);
+	kqt_ctest_init(&ct, fd, 0, KQDAFS_CTEST_READ, 1, 4096);
 	if (run(&ct, "delivery mode 0") == 0)
 		tap_ok(ct.ct_error == EINVAL, "delivery mode 0: EINVAL");
-	ct_init(&ct, fd, POLL, KQDAFS_CTEST_READ, 1, 4096);
+	kqt_ctest_init(&ct, fd, POLL, KQDAFS_CTEST_READ, 1, 4096);
 	ct.ct_depth = 1000000;
 	if (run(&ct, "depth 1000000") == 0)
 		tap_ok(ct.ct_error == EINVAL, "depth 1000000: EINVAL");
-	ct_init(&ct, fd, DIRECT, KQDAFS_CTEST_WRITE, 1, 4096);
+	kqt_ctest_init(&ct, fd, DIRECT, KQDAFS_CTEST_WRITE, 1, 4096);
 	if (run(&ct, "write on a read-only descriptor") == 0)
 		tap_ok(ct.ct_submitted == 0 && ct.ct_first_error == EBADF,
 		    "write on a read-only descriptor: EBADF, nothing "
@@ -206,7 +188,6 @@ test_bad_args(void)
 int
 main(int argc, char **argv)
 {
-	struct kqdafs_ctest probe;
 	int mode, slow;
 
 	tap_init("upcall_modes");
@@ -215,10 +196,7 @@ main(int argc, char **argv)
 		tap_bail("%s is smaller than %d bytes", argv[1],
 		    4096 + NREQ * RLEN);
 	snprintf(wpath, sizeof(wpath), "%s.w", argv[1]);
-	ct_init(&probe, fd, 0, 0, 0, 0);
-	if (kqt_ctest(&probe) == ENOENT)
-		tap_bail("%s missing: kqdafs_consumer_test.ko not loaded",
-		    KQDAFS_CTEST_SYSCTL);
+	kqt_require_ctest();
 
 	for (mode = DIRECT; mode <= POLL; mode++) {
 		test_read(mode, 0, 0);

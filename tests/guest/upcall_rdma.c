@@ -41,17 +41,13 @@
 #define	RLEN		(4096 + 123)	/* messages cross pages */
 #define	MISALIGN	100
 
-static const char *const mode_name[] = { "?", "direct", "delayed", "poll" };
 
 static int
 run(struct kqdafs_ctest *ct, const char *what)
 {
-	int e;
 
-	if ((e = kqt_ctest(ct)) != 0) {
-		tap_ok(0, "%s: sysctl: %s", what, strerror(e));
+	if (kqt_ctest_run(ct, what) != 0)
 		return (-1);
-	}
 	tap_diag("%s: error %d first_error %d submitted %u completed %u "
 	    "bytes %ju mismatch %ju cancelled %u reset %u msgsize %u "
 	    "failed %u eagain %u cancel 0/%u EALREADY/%u ENOENT/%u checks "
@@ -70,12 +66,7 @@ static void
 prepare(struct kqdafs_ctest *ct, int mode, int op)
 {
 
-	memset(ct, 0, sizeof(*ct));
-	ct->ct_fd = -1;
-	ct->ct_mode = mode;
-	ct->ct_op = op;
-	ct->ct_count = NREQ;
-	ct->ct_len = RLEN;
+	kqt_ctest_init(ct, -1, mode, op, NREQ, RLEN);
 	ct->ct_misalign = MISALIGN;
 	ct->ct_depth = 4 * NREQ;
 	ct->ct_batch = 4;
@@ -87,7 +78,7 @@ test_transfers(int mode)
 	struct kqdafs_ctest ct;
 	char what[64];
 
-	snprintf(what, sizeof(what), "%s rdma", mode_name[mode]);
+	snprintf(what, sizeof(what), "%s rdma", kqt_ctest_mode(mode));
 	prepare(&ct, mode, KQDAFS_CTEST_RDMA);
 	if (run(&ct, what) != 0)
 		return;
@@ -119,7 +110,7 @@ test_destroy(int mode)
 	struct kqdafs_ctest ct;
 	char what[64];
 
-	snprintf(what, sizeof(what), "%s rdma destroy", mode_name[mode]);
+	snprintf(what, sizeof(what), "%s rdma destroy", kqt_ctest_mode(mode));
 	prepare(&ct, mode, KQDAFS_CTEST_RDMA_DESTROY);
 	if (run(&ct, what) != 0)
 		return;
@@ -143,7 +134,7 @@ test_nic(int mode)
 	struct kqdafs_ctest ct;
 	char what[64];
 
-	snprintf(what, sizeof(what), "%s nic", mode_name[mode]);
+	snprintf(what, sizeof(what), "%s nic", kqt_ctest_mode(mode));
 	prepare(&ct, mode, KQDAFS_CTEST_NIC);
 	if (run(&ct, what) != 0)
 		return;
@@ -173,14 +164,10 @@ test_nic(int mode)
 int
 main(void)
 {
-	struct kqdafs_ctest probe;
 	int mode;
 
 	tap_init("upcall_rdma");
-	memset(&probe, 0, sizeof(probe));
-	if (kqt_ctest(&probe) == ENOENT)
-		tap_bail("%s missing: kqdafs_consumer_test.ko not loaded",
-		    KQDAFS_CTEST_SYSCTL);
+	kqt_require_ctest();
 	for (mode = 1; mode <= 3; mode++) {
 		test_transfers(mode);
 		test_destroy(mode);

@@ -31,18 +31,91 @@ pub enum TakeError {
     TokenMismatch,
 }
 
+/// What a table entry tells the table: the `udata` token its request was
+/// submitted (or posted) with.
+pub(crate) trait Tokened {
+    fn token(&self) -> u64;
+}
+
+impl<T> Tokened for Entry<T> {
+    fn token(&self) -> u64 {
+        self.token
+    }
+}
+
+/// The table logic [`InFlight`] and the RDMA table ([`crate::Rdma`])
+/// share: entries by request id, id 0 and live ids refused, an entry taken
+/// only with its token.
+#[derive(Debug)]
+pub(crate) struct Table<E> {
+    map: HashMap<u64, E>,
+}
+
+impl<E> Default for Table<E> {
+    fn default() -> Self {
+        Table { map: HashMap::new() }
+    }
+}
+
+impl<E: Tokened> Table<E> {
+    /// Requests in flight.
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether `id` is in flight.
+    pub(crate) fn contains(&self, id: u64) -> bool {
+        self.map.contains_key(&id)
+    }
+
+    /// Ids in flight (any order).
+    pub(crate) fn ids(&self) -> Vec<u64> {
+        self.map.keys().copied().collect()
+    }
+
+    /// The entries (any order).
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &E> {
+        self.map.values()
+    }
+
+    /// Record an accepted request.  An id already in flight (a kernel that
+    /// reused a live id) or id 0 is refused and the entry handed back.
+    pub(crate) fn insert(&mut self, id: u64, entry: E) -> Result<(), E> {
+        if id == 0 || self.map.contains_key(&id) {
+            return Err(entry);
+        }
+        self.map.insert(id, entry);
+        Ok(())
+    }
+
+    /// Remove the request `id` if it was submitted with `token`; a request
+    /// whose token differs stays.
+    pub(crate) fn take(&mut self, id: u64, token: u64) -> Result<E, TakeError> {
+        match self.map.get(&id) {
+            None => Err(TakeError::UnknownId),
+            Some(e) if e.token() != token => Err(TakeError::TokenMismatch),
+            Some(_) => self.map.remove(&id).ok_or(TakeError::UnknownId),
+        }
+    }
+
+    /// Remove every entry.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = E> + '_ {
+        self.map.drain().map(|(_, e)| e)
+    }
+}
+
 /// Requests in flight, by id.
 ///
 /// Dropping the table with entries left **leaks their buffers on
 /// purpose**: the kernel may still be writing them (see [`crate::Kaio`]).
 #[derive(Debug)]
 pub struct InFlight<T> {
-    map: HashMap<u64, Entry<T>>,
+    table: Table<Entry<T>>,
 }
 
 impl<T> Default for InFlight<T> {
     fn default() -> Self {
-        InFlight { map: HashMap::new() }
+        InFlight { table: Table::default() }
     }
 }
 
@@ -54,53 +127,45 @@ impl<T> InFlight<T> {
 
     /// Requests in flight.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.table.len()
     }
 
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.table.len() == 0
     }
 
     /// Whether `id` is in flight.
     pub fn contains(&self, id: u64) -> bool {
-        self.map.contains_key(&id)
+        self.table.contains(id)
     }
 
     /// Ids in flight (any order).
     pub fn ids(&self) -> Vec<u64> {
-        self.map.keys().copied().collect()
+        self.table.ids()
     }
 
     /// Buffer bytes the kernel holds.
     pub fn buffer_bytes(&self) -> u64 {
-        self.map.values().filter_map(|e| e.buf.as_ref()).map(|b| b.capacity() as u64).sum()
+        self.table.entries().filter_map(|e| e.buf.as_ref()).map(|b| b.capacity() as u64).sum()
     }
 
     /// Record an accepted request.  An id already in flight (a kernel that
     /// reused a live id) is refused and the entry handed back.
     pub fn insert(&mut self, id: u64, entry: Entry<T>) -> Result<(), Entry<T>> {
-        if id == 0 || self.map.contains_key(&id) {
-            return Err(entry);
-        }
-        self.map.insert(id, entry);
-        Ok(())
+        self.table.insert(id, entry)
     }
 
     /// Remove the request `id` if it was submitted with `token`; a request
     /// whose token differs stays.
     pub fn take(&mut self, id: u64, token: u64) -> Result<Entry<T>, TakeError> {
-        match self.map.get(&id) {
-            None => Err(TakeError::UnknownId),
-            Some(e) if e.token != token => Err(TakeError::TokenMismatch),
-            Some(_) => self.map.remove(&id).ok_or(TakeError::UnknownId),
-        }
+        self.table.take(id, token)
     }
 }
 
 impl<T> Drop for InFlight<T> {
     fn drop(&mut self) {
-        for (_, mut entry) in self.map.drain() {
+        for mut entry in self.table.drain() {
             if let Some(buf) = entry.buf.take() {
                 buf.leak();
             }

@@ -267,12 +267,7 @@ impl<T, B: Backend> Kaio<T, B> {
         if !self.inflight.contains(id.0) {
             return Ok(CancelOutcome::NotFound);
         }
-        match self.backend.cancel(id.0)? {
-            CANCEL_DONE => Ok(CancelOutcome::Cancelled),
-            CANCEL_ALREADY => Ok(CancelOutcome::Already),
-            CANCEL_NOENT => Ok(CancelOutcome::NotFound),
-            _ => Err(Errno::EIO),
-        }
+        cancel_outcome(self.backend.cancel(id.0)?)
     }
 
     /// Cancel every request in flight; returns how many were cancelled
@@ -301,7 +296,7 @@ impl<T, B: Backend> Kaio<T, B> {
         }
         let done = KaioCompletion::from_kevent(ev.ident, ev.fflags, ev.data, ev.udata).ok_or(NotOurs::NotKaio)?;
         let mut entry = self.inflight.take(done.id, done.udata).map_err(|_| NotOurs::UnknownRequest { id: done.id })?;
-        let outcome = decode_outcome(entry.op, entry.len, &done);
+        let outcome = decode_outcome(entry.op, entry.len, done.op, done.outcome);
         if entry.op == KaioOp::Read {
             if let Some(buf) = entry.buf.as_mut() {
                 buf.set_read_len(*outcome.as_ref().unwrap_or(&0));
@@ -311,12 +306,29 @@ impl<T, B: Backend> Kaio<T, B> {
     }
 }
 
-/// The outcome of a completion of a request of `op` asking `len` bytes.
-fn decode_outcome(op: KaioOp, len: u64, done: &KaioCompletion) -> Result<usize, Errno> {
-    if done.op != op {
+/// What the kernel's answer to `KQDAFS_IOC_CANCEL` means (KAIO and RDMA
+/// requests alike).
+pub(crate) fn cancel_outcome(answer: i32) -> Result<CancelOutcome, Errno> {
+    match answer {
+        CANCEL_DONE => Ok(CancelOutcome::Cancelled),
+        CANCEL_ALREADY => Ok(CancelOutcome::Already),
+        CANCEL_NOENT => Ok(CancelOutcome::NotFound),
+        _ => Err(Errno::EIO),
+    }
+}
+
+/// The outcome of a completion of a request of `op` asking `len` bytes
+/// whose event says `done_op` and `outcome` (KAIO and RDMA alike).
+pub(crate) fn decode_outcome<O: PartialEq>(
+    op: O,
+    len: u64,
+    done_op: O,
+    outcome: Result<u64, i32>,
+) -> Result<usize, Errno> {
+    if done_op != op {
         return Err(Errno::EIO);
     }
-    match done.outcome {
+    match outcome {
         Ok(n) if n > len => Err(Errno::EIO),
         Ok(n) => usize::try_from(n).map_err(|_| Errno::EIO),
         Err(e) => Err(Errno(e)),
@@ -329,14 +341,22 @@ impl<T> Kaio<T, crate::device::Device> {
     /// from `KQDAFS_IOC_INFO` (the `kern.kqdafs` sysctls if the ioctl's
     /// filters are inconsistent).
     pub fn open() -> Result<Self, OpenError> {
-        let dev = crate::device::Device::open().map_err(|e| OpenError::Device(Errno::from_io(&e)))?;
-        let info = dev.info().map_err(|e| OpenError::Info(Errno::from_io(&e)))?;
-        if info.abi_version != kqdafs_abi::KQDAFS_ABI_VERSION {
-            return Err(OpenError::AbiVersion { module: info.abi_version });
-        }
-        let filters = Filters::from_info(&info).or_else(filters_from_sysctl).ok_or(OpenError::NoFilters)?;
-        Ok(Kaio::with_backend(dev, filters, info.max_batch))
+        let (dev, filters, max_batch) = open_device()?;
+        Ok(Kaio::with_backend(dev, filters, max_batch))
     }
+}
+
+/// Open `/dev/kqdafs`, check its ABI version and learn its filter numbers
+/// (from `KQDAFS_IOC_INFO`, else the `kern.kqdafs` sysctls) and batch limit.
+#[cfg(target_os = "freebsd")]
+pub(crate) fn open_device() -> Result<(crate::device::Device, Filters, u32), OpenError> {
+    let dev = crate::device::Device::open().map_err(|e| OpenError::Device(Errno::from_io(&e)))?;
+    let info = dev.info().map_err(|e| OpenError::Info(Errno::from_io(&e)))?;
+    if info.abi_version != kqdafs_abi::KQDAFS_ABI_VERSION {
+        return Err(OpenError::AbiVersion { module: info.abi_version });
+    }
+    let filters = Filters::from_info(&info).or_else(filters_from_sysctl).ok_or(OpenError::NoFilters)?;
+    Ok((dev, filters, info.max_batch))
 }
 
 #[cfg(target_os = "freebsd")]

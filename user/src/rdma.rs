@@ -58,12 +58,11 @@ use crate::batch::{chunk_ranges, RequestId};
 use crate::buf::KaioBuf;
 use crate::errno::Errno;
 use crate::event::{Filters, KqdafsEvent, RawEvent};
-use crate::kaio::{next_token, CancelOutcome};
+use crate::inflight::{Table, Tokened};
+use crate::kaio::{cancel_outcome, decode_outcome, next_token, CancelOutcome};
 use core::fmt;
-use kqdafs_abi::kaio::{CANCEL_ALREADY, CANCEL_DONE, CANCEL_NOENT};
 use kqdafs_abi::rdma::{RDMA_MAX_BATCH, RDMA_MAX_MR_LEN};
 use kqdafs_abi::{MrAccess, RdmaOp, RdmaRequest, RdmaResult};
-use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};
 
@@ -496,6 +495,12 @@ struct Entry<T> {
     user: T,
 }
 
+impl<T> Tokened for Entry<T> {
+    fn token(&self) -> u64 {
+        self.token
+    }
+}
+
 /// Decode an RDMA completion event without any table: `None` if `ev` is
 /// not an RDMA event of the module with these filters (either slot mode).
 pub fn decode_event(filters: &Filters, ev: &RawEvent) -> Option<kqdafs_abi::RdmaCompletion> {
@@ -512,7 +517,7 @@ pub struct Rdma<T, B: RdmaBackend> {
     shared: Arc<Shared<B>>,
     filters: Filters,
     max_batch: usize,
-    inflight: HashMap<u64, Entry<T>>,
+    inflight: Table<Entry<T>>,
     anomalies: u64,
 }
 
@@ -536,7 +541,7 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
             shared: Arc::new(Shared { backend, deferred: Mutex::new(Vec::new()) }),
             filters,
             max_batch: max_batch.clamp(1, RDMA_MAX_BATCH) as usize,
-            inflight: HashMap::new(),
+            inflight: Table::default(),
             anomalies: 0,
         }
     }
@@ -682,7 +687,7 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
             return Err(RdmaRefused { errno: *errno, op: p.op, user: p.user });
         }
         match (res.id, res.error) {
-            (id, 0) if id != 0 && !self.inflight.contains_key(&id) => {
+            (id, 0) if id != 0 => {
                 let entry = Entry {
                     op: p.op,
                     token: req.udata,
@@ -691,40 +696,39 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
                     keys: [req.local_key, req.remote_key],
                     user: p.user,
                 };
-                self.inflight.insert(id, entry);
-                Ok(RequestId(id))
+                self.inflight
+                    .insert(id, entry)
+                    .map(|()| RequestId(id))
+                    .map_err(|entry| self.anomaly(entry.op, entry.user))
             }
             (0, errno) if errno > 0 => Err(RdmaRefused { errno: Errno(errno), op: p.op, user: p.user }),
-            _ => {
-                // Neither a clean acceptance nor a clean refusal (or a live
-                // id reused): whatever the kernel does with it, its event
-                // cannot be told apart.  Nothing to leak: regions are owned
-                // by their `MemoryRegion`s.
-                self.anomalies += 1;
-                Err(RdmaRefused { errno: Errno::EIO, op: p.op, user: p.user })
-            }
+            _ => Err(self.anomaly(p.op, p.user)),
         }
+    }
+
+    /// Neither a clean acceptance nor a clean refusal (or a live id
+    /// reused): whatever the kernel does with the request, its event cannot
+    /// be told apart.  Nothing to leak: regions are owned by their
+    /// `MemoryRegion`s.
+    fn anomaly(&mut self, op: RdmaOp, user: T) -> RdmaRefused<T> {
+        self.anomalies += 1;
+        RdmaRefused { errno: Errno::EIO, op, user }
     }
 
     /// Ask the kernel to cancel `id` (the same command cancels KAIO and
     /// RDMA requests).  A request not in flight here is `NotFound` without
     /// a call.  The completion still has to be read.
     pub fn cancel(&mut self, id: RequestId) -> Result<CancelOutcome, Errno> {
-        if !self.inflight.contains_key(&id.0) {
+        if !self.inflight.contains(id.0) {
             return Ok(CancelOutcome::NotFound);
         }
-        match self.shared.backend.cancel(id.0)? {
-            CANCEL_DONE => Ok(CancelOutcome::Cancelled),
-            CANCEL_ALREADY => Ok(CancelOutcome::Already),
-            CANCEL_NOENT => Ok(CancelOutcome::NotFound),
-            _ => Err(Errno::EIO),
-        }
+        cancel_outcome(self.shared.backend.cancel(id.0)?)
     }
 
     /// Cancel every request in flight; how many were cancelled (their
     /// completions, with `ECANCELED`, still have to be read).
     pub fn cancel_all(&mut self) -> usize {
-        let ids: Vec<u64> = self.inflight.keys().copied().collect();
+        let ids = self.inflight.ids();
         ids.into_iter().filter(|&id| self.cancel(RequestId(id)) == Ok(CancelOutcome::Cancelled)).count()
     }
 
@@ -738,20 +742,8 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
     /// of this `Rdma` are left alone.
     pub fn complete(&mut self, ev: &RawEvent) -> Result<RdmaCompletion<T>, RdmaNotOurs> {
         let done = decode_event(&self.filters, ev).ok_or(RdmaNotOurs::NotRdma)?;
-        match self.inflight.get(&done.id) {
-            Some(e) if e.token == done.udata => {}
-            _ => return Err(RdmaNotOurs::UnknownRequest { id: done.id }),
-        }
-        let entry = self.inflight.remove(&done.id).ok_or(RdmaNotOurs::UnknownRequest { id: done.id })?;
-        let outcome = if done.op != entry.op {
-            Err(Errno::EIO)
-        } else {
-            match done.outcome {
-                Ok(n) if n > entry.len => Err(Errno::EIO),
-                Ok(n) => usize::try_from(n).map_err(|_| Errno::EIO),
-                Err(e) => Err(Errno(e)),
-            }
-        };
+        let entry = self.inflight.take(done.id, done.udata).map_err(|_| RdmaNotOurs::UnknownRequest { id: done.id })?;
+        let outcome = decode_outcome(entry.op, entry.len, done.op, done.outcome);
         if self.shared.deferred_len() > 0 {
             self.shared.retry_deferred(Some(&entry.keys));
         }
@@ -772,14 +764,7 @@ impl<T> Rdma<T, crate::device::Device> {
     /// and learn the filter numbers from `KQDAFS_IOC_INFO` (the
     /// `kern.kqdafs` sysctls if the ioctl's filters are inconsistent).
     pub fn open() -> Result<Self, crate::kaio::OpenError> {
-        use crate::kaio::OpenError;
-        let dev = crate::device::Device::open().map_err(|e| OpenError::Device(Errno::from_io(&e)))?;
-        let info = dev.info().map_err(|e| OpenError::Info(Errno::from_io(&e)))?;
-        if info.abi_version != kqdafs_abi::KQDAFS_ABI_VERSION {
-            return Err(OpenError::AbiVersion { module: info.abi_version });
-        }
-        let filters =
-            Filters::from_info(&info).or_else(crate::kaio::filters_from_sysctl).ok_or(OpenError::NoFilters)?;
+        let (dev, filters, _) = crate::kaio::open_device()?;
         Ok(Rdma::with_backend(dev, filters, RDMA_MAX_BATCH))
     }
 }

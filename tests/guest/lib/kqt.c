@@ -11,9 +11,11 @@
 #include <sys/stat.h>
 #include <sys/sysctl.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,21 +174,28 @@ kqt_open_or_bail(struct kqt *k)
 }
 
 int
-kqt_file_args(int argc, char **argv, const char *prog, int *slowp,
-    off_t *sizep)
+kqt_open_file(const char *path, off_t *sizep)
 {
 	struct stat st;
 	int fd;
+
+	if ((fd = open(path, O_RDONLY)) < 0 || fstat(fd, &st) == -1)
+		tap_bail("open %s: %s", path, strerror(errno));
+	*sizep = st.st_size;
+	return (fd);
+}
+
+int
+kqt_file_args(int argc, char **argv, const char *prog, int *slowp,
+    off_t *sizep)
+{
 
 	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "slow"))) {
 		fprintf(stderr, "usage: %s FILE [slow]\n", prog);
 		exit(2);
 	}
 	*slowp = argc == 3;
-	if ((fd = open(argv[1], O_RDONLY)) < 0 || fstat(fd, &st) == -1)
-		tap_bail("open %s: %s", argv[1], strerror(errno));
-	*sizep = st.st_size;
-	return (fd);
+	return (kqt_open_file(argv[1], sizep));
 }
 
 void
@@ -293,14 +302,18 @@ kqt_quiet(int kq, int ms)
 	return (n);
 }
 
-int
-kqt_ev_check(const struct kqt *k, const struct kevent *ev, uint32_t op,
-    uint64_t id, uint64_t udata)
+/*
+ * The checks every completion event gets: filter, ident, udata and
+ * fflags.  1 when all hold; diagnoses each that does not.
+ */
+static int
+ev_check_common(const struct kevent *ev, short filt, uint64_t id,
+    uint64_t udata, u_int fflags)
 {
 	int good = 1;
 
-	if (ev->filter != k->filt) {
-		tap_diag("event filter %d, expected %d", ev->filter, k->filt);
+	if (ev->filter != filt) {
+		tap_diag("event filter %d, expected %d", ev->filter, filt);
 		good = 0;
 	}
 	if ((uint64_t)ev->ident != id) {
@@ -313,11 +326,21 @@ kqt_ev_check(const struct kqt *k, const struct kevent *ev, uint32_t op,
 		    (uintmax_t)udata);
 		good = 0;
 	}
-	if (ev->fflags != (u_int)KQDAFS_KAIO_FFLAGS(op)) {
-		tap_diag("event fflags %#x, expected %#x", ev->fflags,
-		    (u_int)KQDAFS_KAIO_FFLAGS(op));
+	if (ev->fflags != fflags) {
+		tap_diag("event fflags %#x, expected %#x", ev->fflags, fflags);
 		good = 0;
 	}
+	return (good);
+}
+
+int
+kqt_ev_check(const struct kqt *k, const struct kevent *ev, uint32_t op,
+    uint64_t id, uint64_t udata)
+{
+	int good;
+
+	good = ev_check_common(ev, k->filt, id, udata,
+	    (u_int)KQDAFS_KAIO_FFLAGS(op));
 	if ((ev->flags & EV_ERROR) != 0) {
 		tap_diag("event has EV_ERROR (flags %#x, data %jd)",
 		    ev->flags, (intmax_t)ev->data);
@@ -459,6 +482,93 @@ kqt_wait_inflight(int64_t want, int secs)
 	}
 }
 
+/* ---- stress parents ---- */
+
+/*
+ * Count child pid's end.  A SIGKILL counts as killed only where we sent
+ * one (killable); elsewhere it is a failure like any other.
+ */
+static void
+tally_status(struct kqt_tally *t, pid_t pid, int status, int killable)
+{
+
+	if (killable && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		t->killed++;
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		t->clean++;
+	else {
+		t->failed++;
+		tap_diag("child pid %d %sstatus %#x", (int)pid,
+		    killable ? "" : "ended early, ", status);
+	}
+}
+
+/* Fork child number t->spawned, running for secs + 30 s at most. */
+static pid_t
+spawn(void (*child)(int, int), struct kqt_tally *t, int secs)
+{
+	pid_t pid;
+
+	if ((pid = fork()) == 0) {
+		child(t->spawned, secs + 30);
+		_exit(1);		/* not reached */
+	}
+	t->spawned++;
+	return (pid);
+}
+
+void
+kqt_stress_run(void (*child)(int idx, int secs), int nprocs, int secs,
+    int kill9, struct kqt_tally *t)
+{
+	pid_t *pids;
+	uint64_t end;
+	int i, status;
+
+	memset(t, 0, sizeof(*t));
+	if ((pids = calloc((size_t)nprocs, sizeof(*pids))) == NULL)
+		tap_bail("calloc");
+	for (i = 0; i < nprocs; i++)
+		pids[i] = spawn(child, t, secs);
+	end = kqt_now_us() + (uint64_t)secs * 1000000;
+	while (kqt_now_us() < end) {
+		usleep(50000 + (useconds_t)(kqt_rand() % 250000));
+		/* Reap children that ended on their own (failures). */
+		for (i = 0; i < nprocs; i++) {
+			if (pids[i] <= 0 ||
+			    waitpid(pids[i], &status, WNOHANG) != pids[i])
+				continue;
+			tally_status(t, pids[i], status, 0);
+			pids[i] = spawn(child, t, secs);
+		}
+		if (kill9 && kqt_rand() % 2 == 0) {
+			i = (int)(kqt_rand() % (uint64_t)nprocs);
+			if (pids[i] <= 0)
+				continue;
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], &status, 0);
+			tally_status(t, pids[i], status, 1);
+			pids[i] = spawn(child, t, secs);
+		}
+	}
+	/* Half drain and check, half die with requests in flight. */
+	for (i = 0; i < nprocs; i++) {
+		if (kill9 && i % 2 == 1)
+			kill(pids[i], SIGKILL);
+		else {
+			kill(pids[i], SIGTERM);
+			t->termed++;
+		}
+	}
+	for (i = 0; i < nprocs; i++) {
+		waitpid(pids[i], &status, 0);
+		tally_status(t, pids[i], status, 1);
+	}
+	free(pids);
+	tap_diag("%d children: %d clean, %d killed -9, %d failed", t->spawned,
+	    t->clean, t->killed, t->failed);
+}
+
 /* ---- data ---- */
 
 uint8_t
@@ -595,6 +705,52 @@ kqt_ctest(struct kqdafs_ctest *ct)
 	if (sysctlbyname(KQDAFS_CTEST_SYSCTL, ct, &len, ct, sizeof(*ct)) == -1)
 		return (errno);
 	return (len == sizeof(*ct) ? 0 : EINVAL);
+}
+
+void
+kqt_require_ctest(void)
+{
+	struct kqdafs_ctest probe;
+
+	memset(&probe, 0, sizeof(probe));
+	if (kqt_ctest(&probe) == ENOENT)
+		tap_bail("%s missing: kqdafs_consumer_test.ko not loaded",
+		    KQDAFS_CTEST_SYSCTL);
+}
+
+void
+kqt_ctest_init(struct kqdafs_ctest *ct, int fd, int mode, int op,
+    uint32_t count, uint32_t len)
+{
+
+	memset(ct, 0, sizeof(*ct));
+	ct->ct_fd = fd;
+	ct->ct_mode = mode;
+	ct->ct_op = op;
+	ct->ct_count = count;
+	ct->ct_len = len;
+}
+
+int
+kqt_ctest_run(struct kqdafs_ctest *ct, const char *what)
+{
+	int e;
+
+	if ((e = kqt_ctest(ct)) != 0) {
+		tap_ok(0, "%s: sysctl %s: %s", what, KQDAFS_CTEST_SYSCTL,
+		    strerror(e));
+		return (-1);
+	}
+	return (0);
+}
+
+const char *
+kqt_ctest_mode(int mode)
+{
+	static const char *const names[] = { "?", "direct", "delayed",
+	    "poll" };
+
+	return (mode >= 1 && mode <= 3 ? names[mode] : names[0]);
 }
 
 /* ---- RDMA ---- */
@@ -741,32 +897,14 @@ int
 kqt_rdma_ev_check(const struct kqt *k, const struct kevent *ev, uint32_t op,
     uint64_t id, uint64_t udata, int64_t data)
 {
-	int good = 1;
+	int good;
 
 	if (ev == NULL) {
 		tap_diag("no event for id %ju", (uintmax_t)id);
 		return (0);
 	}
-	if (ev->filter != k->info.kqi_filter_rdma) {
-		tap_diag("event filter %d, expected %d", ev->filter,
-		    k->info.kqi_filter_rdma);
-		good = 0;
-	}
-	if ((uint64_t)ev->ident != id) {
-		tap_diag("event ident %ju, expected id %ju",
-		    (uintmax_t)ev->ident, (uintmax_t)id);
-		good = 0;
-	}
-	if ((uint64_t)(uintptr_t)ev->udata != udata) {
-		tap_diag("event udata %p, expected %#jx", ev->udata,
-		    (uintmax_t)udata);
-		good = 0;
-	}
-	if (ev->fflags != (u_int)KQDAFS_RDMA_FFLAGS(op)) {
-		tap_diag("event fflags %#x, expected %#x", ev->fflags,
-		    (u_int)KQDAFS_RDMA_FFLAGS(op));
-		good = 0;
-	}
+	good = ev_check_common(ev, k->info.kqi_filter_rdma, id, udata,
+	    (u_int)KQDAFS_RDMA_FFLAGS(op));
 	if ((ev->flags & EV_ERROR) != 0) {
 		tap_diag("event has EV_ERROR (flags %#x)", ev->flags);
 		good = 0;

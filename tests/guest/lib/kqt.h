@@ -53,6 +53,8 @@ struct kqt {
 
 int	kqt_open(struct kqt *k);	/* 0 or errno; kq is a new kqueue */
 void	kqt_open_or_bail(struct kqt *k);
+/* path opened read-only, its size in *sizep; bails out on failure. */
+int	kqt_open_file(const char *path, off_t *sizep);
 /*
  * The arguments "FILE [slow]" of program prog: FILE opened read-only (its
  * descriptor returned, its size in *sizep), *slowp set if "slow" was
@@ -101,6 +103,38 @@ struct kqdafs_ctest;
  * 0, or the errno of sysctl(3) itself (ENOENT: module not loaded).
  */
 int	kqt_ctest(struct kqdafs_ctest *ct);
+/* Bail out unless the module is loaded (debug.kqdafs_ctest.run exists). */
+void	kqt_require_ctest(void);
+/* A zeroed ct with its file, delivery mode, op, count and length. */
+void	kqt_ctest_init(struct kqdafs_ctest *ct, int fd, int mode, int op,
+	    uint32_t count, uint32_t len);
+/*
+ * kqt_ctest(ct) for the test named what: 0, or -1 after failing a TAP
+ * check when sysctl(3) itself fails.
+ */
+int	kqt_ctest_run(struct kqdafs_ctest *ct, const char *what);
+/* "direct", "delayed" or "poll": delivery mode 1, 2 or 3. */
+const char *kqt_ctest_mode(int mode);
+
+/* ---- stress parents (kaio_stress, rdma_stress) ---- */
+/* How the children of kqt_stress_run() ended. */
+struct kqt_tally {
+	int	spawned;	/* children forked */
+	int	termed;		/* told to stop with SIGTERM */
+	int	clean;		/* exited 0 */
+	int	killed;		/* by our SIGKILL */
+	int	failed;		/* anything else */
+};
+/*
+ * Keep nprocs children running for secs seconds, child number n (counting
+ * every child forked) running child(n, secs + 30), which must not return.
+ * A child that ends on its own is a failure and is replaced; with kill9,
+ * one is killed with SIGKILL at random moments and replaced.  At the end
+ * the children are told to stop with SIGTERM (with kill9, every second
+ * one is killed instead) and reaped; *t says how they all ended.
+ */
+void	kqt_stress_run(void (*child)(int idx, int secs), int nprocs, int secs,
+	    int kill9, struct kqt_tally *t);
 
 /* ---- data ---- */
 uint8_t	kqt_pat(uint64_t off);

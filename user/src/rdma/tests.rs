@@ -16,12 +16,12 @@ use crate::kaio::{Kaio, NotOurs};
 use crate::{Backend, Batch};
 use kqdafs_abi::errno::{ECANCELED, ECONNRESET, EMSGSIZE};
 use kqdafs_abi::filter::{EventKind, SlotMode};
-use kqdafs_abi::kaio::VM_MAXUSER_ADDRESS_LA48;
+use kqdafs_abi::kaio::{CANCEL_ALREADY, CANCEL_DONE, CANCEL_NOENT, VM_MAXUSER_ADDRESS_LA48};
 use kqdafs_abi::rdma::{
     encode_data, range_in_region, rdma_fflags, validate_rdma, validate_reg_mr, RDMA_MAX_ENDPOINTS, RDMA_MAX_MRS,
 };
 use kqdafs_abi::{KaioRequest, KaioResult, RdmaRegMr};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::MutexGuard;
 
 #[derive(Clone, Copy, Debug)]
