@@ -7,7 +7,8 @@
 //!   and endpoints;
 //! * [`matcher`]: the SEND/RECV matcher of one connection;
 //! * [`registry`]: NIC provider names, their registry, and the check of a
-//!   driver's completion.
+//!   driver's completion;
+//! * [`overlap`]: the direction of a loopback copy within one region.
 //!
 //! In the kernel, on top of those (one concern per file): `region` (a
 //! registered memory region and its held pages), `domain` (the regions,
@@ -20,6 +21,7 @@
 //! `docs/rdma.md`.
 
 pub mod matcher;
+pub mod overlap;
 pub mod registry;
 pub mod table;
 

@@ -27,6 +27,7 @@
 //! [`Transfer::complete_from_interrupt`] completes in place and leaves
 //! the freeing to the completion thread.
 
+use super::overlap::copy_backward;
 use super::region::MemoryRegion;
 use super::transfer::{failed, Half, TransferJob, Work};
 use crate::engine;
@@ -316,7 +317,11 @@ impl Job for TransferJob {
             (Some(src), Some(dst)) => {
                 let len = transfer.len();
                 // The ranges were checked at post; a region cannot shrink.
-                copy_between(src.pages, src.offset, dst.pages, dst.offset, len).map(|()| len).map_err(|_| EFAULT)
+                // A WRITE/READ within one region may overlap itself.
+                let backward = copy_backward(core::ptr::eq(src.pages, dst.pages), src.offset, dst.offset, len);
+                copy_between(src.pages, src.offset, dst.pages, dst.offset, len, backward)
+                    .map(|()| len)
+                    .map_err(|_| EFAULT)
             }
             _ => Ok(0),
         };
