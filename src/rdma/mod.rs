@@ -40,6 +40,9 @@ mod region;
 #[cfg(kernel)]
 mod transfer;
 
+#[cfg(all(test, loom))]
+mod loom_tests;
+
 #[cfg(kernel)]
 pub use domain::RdmaDomain;
 #[cfg(kernel)]
@@ -47,7 +50,7 @@ pub use kernel::{connect_for_consumer, post_for_consumer, reg_mr_for_consumer};
 #[cfg(kernel)]
 pub use post::post;
 #[cfg(kernel)]
-pub use transfer::TransferJob;
+pub use transfer::{HeldRegions, TransferJob};
 
 /// The request-protocol facts the RDMA path relies on for a SEND/RECV
 /// waiting in its connection (started, not committed), checked against

@@ -101,7 +101,9 @@ impl OwnerTable {
         if req.state.is_delivered() {
             return CANCEL_NOENT;
         }
-        match req.state.cancel(encode_kaio_data(Err(kqdafs_abi::errno::ECANCELED))) {
+        // A queued loopback WRITE/READ lets go of its regions before the
+        // cancellation is published.
+        match req.cancel_with(|state| state.cancel(encode_kaio_data(Err(kqdafs_abi::errno::ECANCELED)))) {
             Ok(CancelOutcome::Cancelled { notify_knote, .. }) => {
                 Stats::bump(&STATS.kaio_cancelled);
                 if notify_knote {

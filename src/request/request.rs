@@ -24,9 +24,11 @@ use crate::gate::Ticket;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::knlist::KnList;
 use crate::kpi::shared::Shared;
+use crate::kpi::sync::Mutex;
 use crate::kpi::taskqueue::{Job, Task};
 use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
+use crate::rdma::HeldRegions;
 use crate::stats::STATS;
 use crate::upcall::Sink as ConsumerSink;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +52,13 @@ pub struct Request {
     task: Task,
     /// A kernel consumer's sink; `None`: the knote.
     consumer: Option<ConsumerSink>,
+    /// What a queued loopback WRITE/READ holds until its worker commits
+    /// it (its regions): the worker takes it out when it commits, a
+    /// cancel drops it before it publishes the cancellation
+    /// ([`Request::cancel_with`]), so a cancelled request's event is never
+    /// seen while it still holds its regions.  The lock makes "commit and
+    /// take" and "drop and cancel" exclusive.
+    pub(crate) io_hold: Mutex<Option<HeldRegions>>,
     _charge: Charge,
     _ticket: Ticket<'static>,
 }
@@ -66,6 +75,7 @@ impl Request {
                 knlist,
                 task: Task::default(),
                 consumer: None,
+                io_hold: Mutex::new(c"kqdafs request io", None, Flags::WAIT)?,
                 _charge: charge,
                 _ticket: ticket,
             },
@@ -94,6 +104,7 @@ impl Request {
                 knlist,
                 task: Task::default(),
                 consumer: Some(sink),
+                io_hold: Mutex::new(c"kqdafs request io", None, Flags::WAIT)?,
                 _charge: charge,
                 _ticket: ticket,
             },
@@ -118,6 +129,22 @@ impl Request {
     /// finished.)
     pub fn is_finished(&self) -> bool {
         self.state.holders() == 1
+    }
+
+    /// Cancel the request with `cancel` (a call of the state machine's
+    /// [`RequestState::cancel`], or what wraps it), having first dropped
+    /// what its I/O hold keeps (a queued loopback WRITE/READ's regions and
+    /// its `requests_inflight` count), all under the hold's lock.  A hold
+    /// that keeps something belongs to a request whose worker has not
+    /// committed it (the worker commits and takes the hold under the same
+    /// lock), so the cancel succeeds and its completion is published only
+    /// after the regions were let go: `DEREG_MR` right after the event
+    /// succeeds.  Takes mutexes (the hold's; the last reference on a
+    /// region releases its pages, which takes only mutexes); never sleeps.
+    pub fn cancel_with<T>(&self, cancel: impl FnOnce(&RequestState) -> T) -> T {
+        let mut hold = self.io_hold.lock();
+        drop(hold.take());
+        cancel(&self.state)
     }
 
     /// The owner removes the request's knote from its kqueue, if it is
