@@ -3,7 +3,10 @@
 //! The table holds the owner's handle on each request from submit until
 //! the request is finished (its event delivered or dropped, its I/O done:
 //! only the owner still holds it), then lets it go at the next submit or
-//! cancel ([`OwnerTable::sweep`]).  Closing the descriptor (or the
+//! cancel ([`OwnerTable::sweep`]).  The request's charge against
+//! `kern.kqdafs.max_requests_per_proc` does not wait for the sweep: it is
+//! given back when the knote goes (`Request::knote_gone`).  Closing the
+//! descriptor (or the
 //! process exiting) drops the table: every request still in it is
 //! cancelled if its I/O has not started, its knote removed from the
 //! kqueue, and the owner lets go; I/O already running finishes and is

@@ -4,7 +4,8 @@
 //! The request itself holds only what every party needs: its
 //! [`RequestState`], the knote list its one event goes through, its id and
 //! the event's `fflags` (kind and operation), and the charge of one request
-//! against its process.  The I/O resources (for KAIO: file, credential,
+//! against its process (given back when the event is delivered or
+//! dropped: when the knote goes, [`Request::knote_gone`]).  The I/O resources (for KAIO: file, credential,
 //! held pages; for RDMA: the memory regions) belong to the request's job
 //! and are released as soon as the I/O is done, independently of how long
 //! the event waits in the kqueue.
@@ -19,7 +20,7 @@
 //! counts them, and the party `RequestState` tells to release frees it.
 
 use super::state::{CompleteOutcome, Put, RequestState};
-use super::usage::Charge;
+use super::usage::{Charge, EarlyCharge};
 use crate::gate::Ticket;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::knlist::KnList;
@@ -59,7 +60,11 @@ pub struct Request {
     /// seen while it still holds its regions.  The lock makes "commit and
     /// take" and "drop and cancel" exclusive.
     pub(crate) io_hold: Mutex<Option<HeldRegions>>,
-    _charge: Charge,
+    /// The request's charge against `kern.kqdafs.max_requests_per_proc`
+    /// (a consumer's: nothing), given back when its event is delivered or
+    /// dropped, i.e. when its knote goes ([`Request::knote_gone`]), or
+    /// with the request if it never had one.
+    charge: EarlyCharge,
     _ticket: Ticket<'static>,
 }
 
@@ -76,7 +81,7 @@ impl Request {
                 task: Task::default(),
                 consumer: None,
                 io_hold: Mutex::new(c"kqdafs request io", None, Flags::WAIT)?,
-                _charge: charge,
+                charge: EarlyCharge::new(charge),
                 _ticket: ticket,
             },
             Flags::WAIT,
@@ -105,7 +110,7 @@ impl Request {
                 task: Task::default(),
                 consumer: Some(sink),
                 io_hold: Mutex::new(c"kqdafs request io", None, Flags::WAIT)?,
-                _charge: charge,
+                charge: EarlyCharge::new(charge),
                 _ticket: ticket,
             },
             Flags::WAIT,
@@ -147,12 +152,25 @@ impl Request {
         cancel(&self.state)
     }
 
+    /// The request's knote left its knote list (delivered and dropped by
+    /// the kqueue, the kqueue closed, or removed by the owner): its event
+    /// was delivered or dropped, so the request no longer counts against
+    /// `kern.kqdafs.max_requests_per_proc`.  Whoever removed the knote
+    /// calls this once, *before* letting go of the knote's hold
+    /// ([`RequestState::detach`]), while the request is surely alive.  The
+    /// charge's give-back takes the usage table's spin lock only: any
+    /// context `f_detach` runs in.
+    pub fn knote_gone(&self) {
+        self.charge.give_back();
+    }
+
     /// The owner removes the request's knote from its kqueue, if it is
     /// still there, and lets go of the knote's hold for it (the owner still
     /// holds the request, so this never releases it).  May sleep.
     fn delete_knote(&self, td: &Thread) {
         if self.knlist.delete(td) {
             STATS.knotes.fetch_sub(1, Ordering::Relaxed);
+            self.knote_gone();
             let _ = self.state.detach();
         }
     }
