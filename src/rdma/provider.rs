@@ -127,28 +127,30 @@ impl Transfer {
             let outcome = req.state.commit_io();
             (outcome, hold.take())
         };
+        // Where the transfer ends here, the job's ticket is kept until the
+        // request is dealt with.
         match (outcome, held) {
             (Ok(CommitOutcome::Go), Some(held)) => {
                 self.job.work = Half::one_sided(request, held, op, local_offset, remote_offset, len);
                 Some(self)
             }
-            // Unreachable: only a successful cancel empties the hold of a
-            // request that is not committed.  It still gets its event.
             (Ok(CommitOutcome::Go), None) => {
-                drop(self);
+                // Unreachable: only a successful cancel empties the hold of
+                // a request that is not committed.  It still gets its event.
+                let (_none, _ticket) = self.take_work();
                 Stripped(request).finish(failed(EFAULT));
                 None
             }
             (Ok(CommitOutcome::Cancelled(put)), held) => {
+                let (_none, _ticket) = self.take_work();
                 drop(held);
-                drop(self);
                 settle_in_place(request, put);
                 None
             }
             // Unreachable: the transfer holds the I/O party's handle.
             (Err(_), held) => {
+                let (_none, _ticket) = self.take_work();
                 drop(held);
-                drop(self);
                 request.leak();
                 None
             }
