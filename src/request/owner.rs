@@ -14,7 +14,9 @@
 //!
 //! The table's mutex is a leaf: nothing is called under it that takes the
 //! kqueue's locks except `knote()` through a request's own knote list
-//! (owner → knlist → kqueue), and nothing sleeps under it.  Space is
+//! (owner → knlist → kqueue), and, in a cancel, a request's I/O hold and
+//! what dropping a region's reference takes (owner → request hold →
+//! mutexes only); nothing sleeps under it.  Space is
 //! reserved before a batch is submitted, so inserting never allocates.
 
 use super::request::{owner_let_go, withdraw, Request};
