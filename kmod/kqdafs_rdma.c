@@ -44,7 +44,7 @@ kqdafs_rdma_kva(struct vm_page **ma, size_t pos)
 
 int
 kqdafs_pages_copy(struct vm_page **src, int snpages, size_t spos,
-    struct vm_page **dst, int dnpages, size_t dpos, size_t len)
+    struct vm_page **dst, int dnpages, size_t dpos, size_t len, int backward)
 {
 	size_t chunk;
 
@@ -54,6 +54,26 @@ kqdafs_pages_copy(struct vm_page **src, int snpages, size_t spos,
 	    !kqdafs_rdma_in_pages(snpages, spos, len) ||
 	    !kqdafs_rdma_in_pages(dnpages, dpos, len))
 		return (EINVAL);
+	if (backward) {
+		/*
+		 * From the end, chunk by chunk: a destination that starts
+		 * inside the source (one page array) is written only where
+		 * the source was read already.
+		 */
+		spos += len;
+		dpos += len;
+		while (len > 0) {
+			/* Back to the nearer of the two page starts. */
+			chunk = MIN(len, ((spos - 1) & PAGE_MASK) + 1);
+			chunk = MIN(chunk, ((dpos - 1) & PAGE_MASK) + 1);
+			spos -= chunk;
+			dpos -= chunk;
+			len -= chunk;
+			memmove(kqdafs_rdma_kva(dst, dpos),
+			    kqdafs_rdma_kva(src, spos), chunk);
+		}
+		return (0);
+	}
 	while (len > 0) {
 		/* Up to the nearer of the two page ends. */
 		chunk = MIN(len, PAGE_SIZE - (spos & PAGE_MASK));

@@ -49,6 +49,10 @@ pub fn detach(kn: &mut KnoteRef<'_>) {
         return;
     }
     STATS.knotes.fetch_sub(1, Ordering::Relaxed);
+    // Delivered or dropped: the request stops counting against its
+    // process now, not when the owner table sweeps it.  Before detach,
+    // which may let another party free the request.
+    request.get().knote_gone();
     match request.get().state.detach() {
         // Inside the kqueue's teardown: free on the completion thread.
         Ok(put) if put.releases() => crate::request::release_deferred(request),

@@ -145,8 +145,17 @@ impl Drop for HeldPages {
 /// `dst_off` of the buffer `dst` covers, through the direct map (an RDMA
 /// transfer of the loopback provider).  `EFAULT` (nothing copied) if a
 /// range is not inside its buffer.  `dst` must have been held writable.
-/// Any context: never sleeps.
-pub fn copy_between(src: &HeldPages, src_off: u64, dst: &HeldPages, dst_off: u64, len: u64) -> Result<(), Errno> {
+/// `backward`: copy from the end, chunk by chunk (`memmove(3)`'s way for
+/// a destination that starts inside its source in the same buffer; see
+/// `rdma::overlap`).  Any context: never sleeps.
+pub fn copy_between(
+    src: &HeldPages,
+    src_off: u64,
+    dst: &HeldPages,
+    dst_off: u64,
+    len: u64,
+    backward: bool,
+) -> Result<(), Errno> {
     if len == 0 {
         return Ok(());
     }
@@ -164,6 +173,6 @@ pub fn copy_between(src: &HeldPages, src_off: u64, dst: &HeldPages, dst_off: u64
     // to lie inside the buffers (and the glue checks them again against
     // the page counts); the glue only reads and writes those pages through
     // the direct map and keeps no pointer.
-    let ret = unsafe { sys::kqdafs_pages_copy(sma, scount, spos, dma, dcount, dpos, len as usize) };
+    let ret = unsafe { sys::kqdafs_pages_copy(sma, scount, spos, dma, dcount, dpos, len as usize, backward.into()) };
     Errno::result(ret).map_err(|_| Errno::EFAULT)
 }

@@ -115,17 +115,22 @@ impl RdmaDomain {
         Ok(RdmaDomain { inner: Mutex::new(c"kqdafs rdma", inner, Flags::WAIT)? })
     }
 
-    /// `KQDAFS_IOC_RDMA_REG_MR`.  Process context; sleeps.
+    /// `KQDAFS_IOC_RDMA_REG_MR`, its errors in this order (as EP_PAIR and
+    /// POST: the arguments first): the arguments (`EINVAL`, `EFAULT`), the
+    /// table (`ENOSPC`), pinned admission (`EAGAIN`), holding the pages
+    /// (`EFAULT`).  Process context; sleeps.
     pub fn reg_mr(&self, buf: &mut IoctlBuffer) -> Result<(), Errno> {
         let mut reg: RdmaRegMr = buf.read()?;
         let td = Thread::current();
-        reg.key = self.insert_region(|| MemoryRegion::register(&td, &reg))?;
+        let access = MemoryRegion::validate(&td, &reg)?;
+        reg.key = self.insert_region(|| MemoryRegion::register(&td, &reg, access))?;
         buf.write(&reg)
     }
 
     /// Register the region `make` builds (it may sleep) and return its
     /// key: `ENOSPC` if the table is full, checked before `make` runs
-    /// (and again after, if it was filled meanwhile).  Process context.
+    /// (and again after, if it was filled meanwhile).  The caller checks
+    /// the arguments before (their errors come first).  Process context.
     pub fn insert_region(&self, make: impl FnOnce() -> Result<MrRef, Errno>) -> Result<u32, Errno> {
         self.inner.lock().mrs.reserve(1).map_err(table_errno)?;
         let region = make()?;

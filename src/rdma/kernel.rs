@@ -30,8 +30,10 @@ use crate::upcall::{sink_for, Consumer};
 use kqdafs_abi::rdma::{rdma_fflags, validate_rdma, RdmaRequest, ValidRdmaRequest};
 
 /// `kqdafs_rdma_reg_mr`: a region over `pages` (borrowed kernel pages)
-/// with rights `access`; its key.  `EINVAL`, `ENOSPC`, `ENOMEM`.  Sleeps.
+/// with rights `access`; its key.  `EINVAL`, `ENOSPC`, `ENOMEM`, in this
+/// order (as `KQDAFS_IOC_RDMA_REG_MR`).  Sleeps.
 pub fn reg_mr_for_consumer(consumer: &Consumer, pages: HeldPages, access: u32) -> Result<u32, Errno> {
+    let access = MemoryRegion::kernel_access(&pages, access)?;
     consumer.rdma().insert_region(|| MemoryRegion::from_kernel(pages, access))
 }
 

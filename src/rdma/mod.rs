@@ -7,7 +7,8 @@
 //!   and endpoints;
 //! * [`matcher`]: the SEND/RECV matcher of one connection;
 //! * [`registry`]: NIC provider names, their registry, and the check of a
-//!   driver's completion.
+//!   driver's completion;
+//! * [`overlap`]: the direction of a loopback copy within one region.
 //!
 //! In the kernel, on top of those (one concern per file): `region` (a
 //! registered memory region and its held pages), `domain` (the regions,
@@ -20,6 +21,7 @@
 //! `docs/rdma.md`.
 
 pub mod matcher;
+pub mod overlap;
 pub mod registry;
 pub mod table;
 
@@ -38,6 +40,9 @@ mod region;
 #[cfg(kernel)]
 mod transfer;
 
+#[cfg(all(test, loom))]
+mod loom_tests;
+
 #[cfg(kernel)]
 pub use domain::RdmaDomain;
 #[cfg(kernel)]
@@ -45,7 +50,7 @@ pub use kernel::{connect_for_consumer, post_for_consumer, reg_mr_for_consumer};
 #[cfg(kernel)]
 pub use post::post;
 #[cfg(kernel)]
-pub use transfer::TransferJob;
+pub use transfer::{HeldRegions, TransferJob};
 
 /// The request-protocol facts the RDMA path relies on for a SEND/RECV
 /// waiting in its connection (started, not committed), checked against

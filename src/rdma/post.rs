@@ -169,7 +169,7 @@ pub(super) fn dispatch(
     }
     let role = match (v.op(), remote) {
         (op @ (RdmaOp::Write | RdmaOp::Read), Some(remote)) => {
-            job.work = Work::OneSided { half, op, remote, remote_offset: v.remote_offset() };
+            job.work = half.queue_one_sided(op, remote, v.remote_offset());
             provider.post(Transfer::new(job));
             return;
         }

@@ -27,8 +27,9 @@
 //! [`Transfer::complete_from_interrupt`] completes in place and leaves
 //! the freeing to the completion thread.
 
+use super::overlap::copy_backward;
 use super::region::MemoryRegion;
-use super::transfer::{failed, Half, TransferJob, Work};
+use super::transfer::{failed, Half, Stripped, TransferJob, Work};
 use crate::engine;
 use crate::gate::Ticket;
 use crate::kpi::alloc::KBox;
@@ -80,6 +81,9 @@ impl Transfer {
     /// meanwhile (everything is released and the event was the
     /// cancel's).  Thread context; may sleep.
     pub fn commit(self) -> Option<Transfer> {
+        if let Work::Queued { .. } = self.job.work {
+            return self.commit_queued();
+        }
         let (Work::OneSided { half, .. } | Work::Remote { half, .. }) = &self.job.work else {
             return Some(self);
         };
@@ -101,6 +105,55 @@ impl Transfer {
             }
             // Unreachable: the transfer holds the I/O party's handle.
             Err(_) => None,
+        }
+    }
+
+    /// [`Transfer::commit`] of a loopback WRITE/READ ([`Work::Queued`]):
+    /// commit and take the regions out of the request's I/O hold under
+    /// its lock (a cancel drops them and cancels under the same lock, so
+    /// exactly one of the two has them).  Committed: the work becomes
+    /// [`Work::OneSided`].  Cancelled: whatever the hold still kept (the
+    /// owner let go without a cancel) is dropped here.  Thread context;
+    /// may sleep.
+    fn commit_queued(mut self) -> Option<Transfer> {
+        let Work::Queued { request, op, local_offset, remote_offset, len } =
+            core::mem::replace(&mut self.job.work, Work::None)
+        else {
+            return Some(self);
+        };
+        let (outcome, held) = {
+            let req = request.get();
+            let mut hold = req.io_hold.lock();
+            let outcome = req.state.commit_io();
+            (outcome, hold.take())
+        };
+        // Where the transfer ends here, the job's ticket is kept until the
+        // request is dealt with.
+        match (outcome, held) {
+            (Ok(CommitOutcome::Go), Some(held)) => {
+                self.job.work = Half::one_sided(request, held, op, local_offset, remote_offset, len);
+                Some(self)
+            }
+            (Ok(CommitOutcome::Go), None) => {
+                // Unreachable: only a successful cancel empties the hold of
+                // a request that is not committed.  It still gets its event.
+                let (_none, _ticket) = self.take_work();
+                Stripped(request).finish(failed(EFAULT));
+                None
+            }
+            (Ok(CommitOutcome::Cancelled(put)), held) => {
+                let (_none, _ticket) = self.take_work();
+                drop(held);
+                settle_in_place(request, put);
+                None
+            }
+            // Unreachable: the transfer holds the I/O party's handle.
+            (Err(_), held) => {
+                let (_none, _ticket) = self.take_work();
+                drop(held);
+                request.leak();
+                None
+            }
         }
     }
 
@@ -176,7 +229,7 @@ impl Transfer {
         match &self.job.work {
             Work::OneSided { half, .. } | Work::Remote { half, .. } => half.len,
             Work::Pair { send, fits: true, .. } => send.len,
-            Work::Pair { fits: false, .. } | Work::None | Work::Leftovers { .. } => 0,
+            Work::Pair { fits: false, .. } | Work::Queued { .. } | Work::None | Work::Leftovers { .. } => 0,
         }
     }
 
@@ -194,7 +247,11 @@ impl Transfer {
             }
             Work::Pair { send, fits: true, .. } => Some(span(send)),
             Work::Remote { half, op: RdmaOp::Write | RdmaOp::Send, .. } => Some(span(half)),
-            Work::Pair { fits: false, .. } | Work::Remote { .. } | Work::None | Work::Leftovers { .. } => None,
+            Work::Pair { fits: false, .. }
+            | Work::Remote { .. }
+            | Work::Queued { .. }
+            | Work::None
+            | Work::Leftovers { .. } => None,
         }
     }
 
@@ -207,7 +264,11 @@ impl Transfer {
             Work::OneSided { half, .. } => Some(span(half)),
             Work::Pair { recv, fits: true, .. } => Some(span(recv)),
             Work::Remote { half, op: RdmaOp::Read | RdmaOp::Recv, .. } => Some(span(half)),
-            Work::Pair { fits: false, .. } | Work::Remote { .. } | Work::None | Work::Leftovers { .. } => None,
+            Work::Pair { fits: false, .. }
+            | Work::Remote { .. }
+            | Work::Queued { .. }
+            | Work::None
+            | Work::Leftovers { .. } => None,
         }
     }
 
@@ -226,6 +287,13 @@ impl Transfer {
         let (work, _ticket) = self.take_work();
         match work {
             Work::None => {}
+            // Unreachable: a provider completes only committed transfers.
+            // Let go of the regions; the request cannot complete
+            // uncommitted, so its handle is given up (kept, never freed).
+            Work::Queued { request, .. } => {
+                drop(request.get().io_hold.lock().take());
+                request.leak();
+            }
             Work::Leftovers { region, request } => free_leftovers(region, request),
             Work::OneSided { half, remote, .. } => {
                 drop(remote);
@@ -316,7 +384,11 @@ impl Job for TransferJob {
             (Some(src), Some(dst)) => {
                 let len = transfer.len();
                 // The ranges were checked at post; a region cannot shrink.
-                copy_between(src.pages, src.offset, dst.pages, dst.offset, len).map(|()| len).map_err(|_| EFAULT)
+                // A WRITE/READ within one region may overlap itself.
+                let backward = copy_backward(core::ptr::eq(src.pages, dst.pages), src.offset, dst.offset, len);
+                copy_between(src.pages, src.offset, dst.pages, dst.offset, len, backward)
+                    .map(|()| len)
+                    .map_err(|_| EFAULT)
             }
             _ => Ok(0),
         };

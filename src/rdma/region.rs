@@ -50,12 +50,19 @@ pub struct MemoryRegion {
 }
 
 impl MemoryRegion {
-    /// Check `reg`, admit its bytes against
+    /// The argument checks of `reg` (`EINVAL`, `EFAULT`): its rights.
+    /// They come before the table's (`ENOSPC`, [`super::domain::RdmaDomain::insert_region`]).
+    /// Never sleeps.
+    pub fn validate(td: &Thread, reg: &RdmaRegMr) -> Result<MrAccess, Errno> {
+        validate_reg_mr(reg, td.user_max_address()).map_err(errno)
+    }
+
+    /// Register `reg`, whose arguments [`MemoryRegion::validate`] found
+    /// good with the rights `access`: admit its bytes against
     /// `kern.kqdafs.max_pinned_per_proc` (`EAGAIN`) and hold its pages
     /// (`EFAULT` if any is not mapped with the access the rights need).
     /// Process context; sleeps.
-    pub fn register(td: &Thread, reg: &RdmaRegMr) -> Result<MrRef, Errno> {
-        let access = validate_reg_mr(reg, td.user_max_address()).map_err(errno)?;
+    pub fn register(td: &Thread, reg: &RdmaRegMr, access: MrAccess) -> Result<MrRef, Errno> {
         let max_pinned = STATS.max_pinned_per_proc.load(Ordering::Relaxed);
         let charge =
             USAGE.admit_pinned(td.process_key(), reg.len, max_pinned).map_err(|_| errno(RdmaError::LimitExceeded))?;
@@ -76,14 +83,11 @@ impl MemoryRegion {
     /// A kernel consumer's region (`kqdafs_rdma_reg_mr`) over `pages`,
     /// borrowed kernel pages ([`HeldPages`] from `borrow_kernel`), with
     /// the rights `access` (`EINVAL`: unknown bits, a length of 0 or above
-    /// `RDMA_MAX_MR_LEN`).  Nothing is held or charged: the consumer keeps
+    /// `RDMA_MAX_MR_LEN`, found by [`MemoryRegion::kernel_access`]).  Nothing is held or charged: the consumer keeps
     /// the memory allocated until the region is deregistered (or the
     /// consumer destroyed).  Sleeps.
-    pub fn from_kernel(pages: HeldPages, access: u32) -> Result<MrRef, Errno> {
-        let access = MrAccess::from_bits(access).ok_or(errno(RdmaError::UnknownAccess))?;
-        if pages.is_empty() || pages.len() as u64 > RDMA_MAX_MR_LEN {
-            return Err(errno(RdmaError::RegionLength));
-        }
+    /// [`MemoryRegion::kernel_access`] checked `pages` and `access` first.
+    pub fn from_kernel(pages: HeldPages, access: MrAccess) -> Result<MrRef, Errno> {
         let region = MemoryRegion {
             pages,
             access,
@@ -92,6 +96,16 @@ impl MemoryRegion {
             _count: Counted::new(&STATS.rdma_mrs),
         };
         KArc::try_new(region, Flags::WAIT)
+    }
+
+    /// The argument checks of a kernel consumer's region (`EINVAL`),
+    /// made before the table's (`ENOSPC`): its rights.  Never sleeps.
+    pub fn kernel_access(pages: &HeldPages, access: u32) -> Result<MrAccess, Errno> {
+        let access = MrAccess::from_bits(access).ok_or(errno(RdmaError::UnknownAccess))?;
+        if pages.is_empty() || pages.len() as u64 > RDMA_MAX_MR_LEN {
+            return Err(errno(RdmaError::RegionLength));
+        }
+        Ok(access)
     }
 
     /// Whether `[offset, offset + len)` may be used with the rights

@@ -3,10 +3,15 @@
 //! [`TransferJob`] (a transfer, handed to the provider: see
 //! `provider.rs`).
 //!
-//! * WRITE/READ: one request, two regions ([`Work::OneSided`]); handed to
-//!   the provider at post, committed when the provider is about to move
-//!   bytes (the loopback: when a worker takes it; until then
-//!   `KQDAFS_IOC_CANCEL` completes it with `-ECANCELED`).
+//! * WRITE/READ: one request, two regions; handed to the provider at
+//!   post, committed when the provider is about to move bytes (the
+//!   loopback: when a worker takes it; until then `KQDAFS_IOC_CANCEL`
+//!   completes it with `-ECANCELED`).  On the loopback it is queued as
+//!   [`Work::Queued`], its regions in the request's I/O hold
+//!   ([`HeldRegions`]): the worker takes them when it commits (then
+//!   [`Work::OneSided`]); a successful cancel drops them before it
+//!   publishes the cancellation, so the job left on the queue holds no
+//!   region (`Request::cancel_with`).
 //! * SEND/RECV: a request waits in its connection's matcher as a [`Half`],
 //!   started but not committed (so it can be cancelled), until the peer
 //!   posts its counterpart; the matcher commits both and they become one
@@ -133,11 +138,38 @@ impl Half {
     }
 }
 
+/// What a loopback WRITE/READ holds while it is queued, not committed:
+/// its two region references and its `requests_inflight` count.  Kept in
+/// its request's I/O hold (`Request::io_hold`), not in the job, so that a
+/// cancel can drop them before it publishes the cancellation
+/// (`Request::cancel_with`); the worker takes them back when it commits
+/// ([`Work::Queued`]).
+pub struct HeldRegions {
+    local: MrRef,
+    remote: MrRef,
+    _inflight: Counted,
+}
+
 /// What a [`TransferJob`] does.
 pub enum Work {
     /// Nothing (yet): a job allocated before its request was set up.
     None,
-    /// WRITE (local → remote) or READ (remote → local), not committed.
+    /// WRITE or READ queued on the loopback, not committed: the regions
+    /// wait in the request's I/O hold ([`HeldRegions`]).  Committing
+    /// turns it into [`Work::OneSided`].
+    Queued {
+        /// The I/O party's handle on the request.
+        request: Shared<Request>,
+        /// WRITE or READ.
+        op: RdmaOp,
+        /// The range's start in the local region.
+        local_offset: u64,
+        /// The range's start in the remote region.
+        remote_offset: u64,
+        /// The range's length.
+        len: u64,
+    },
+    /// WRITE (local → remote) or READ (remote → local), committed.
     OneSided {
         /// The request's local side.
         half: Half,
@@ -222,6 +254,32 @@ impl Stripped {
 }
 
 impl Half {
+    /// A started WRITE/READ for the loopback: its regions (`self`'s and
+    /// `remote`) and its `requests_inflight` count go into the request's
+    /// I/O hold until a worker commits it; the job's work is
+    /// [`Work::Queued`].  Before the request is in its owner's table
+    /// (nobody can cancel it yet).  Never sleeps.
+    pub(super) fn queue_one_sided(self, op: RdmaOp, remote: MrRef, remote_offset: u64) -> Work {
+        let Half { request, mr, offset, len, _inflight } = self;
+        *request.get().io_hold.lock() = Some(HeldRegions { local: mr, remote, _inflight });
+        Work::Queued { request, op, local_offset: offset, remote_offset, len }
+    }
+
+    /// The committed form of a [`Work::Queued`]: the regions `held` took
+    /// out of the request's I/O hold at the commit.
+    pub(super) fn one_sided(
+        request: Shared<Request>,
+        held: HeldRegions,
+        op: RdmaOp,
+        local_offset: u64,
+        remote_offset: u64,
+        len: u64,
+    ) -> Work {
+        let HeldRegions { local, remote, _inflight } = held;
+        let half = Half { request, mr: local, offset: local_offset, len, _inflight };
+        Work::OneSided { half, op, remote, remote_offset }
+    }
+
     /// Give up the region reference without freeing anything here (the
     /// last reference comes back, to free elsewhere) and the gauge; keep
     /// the request to complete.  Never sleeps.

@@ -3,7 +3,10 @@
 //! The table holds the owner's handle on each request from submit until
 //! the request is finished (its event delivered or dropped, its I/O done:
 //! only the owner still holds it), then lets it go at the next submit or
-//! cancel ([`OwnerTable::sweep`]).  Closing the descriptor (or the
+//! cancel ([`OwnerTable::sweep`]).  The request's charge against
+//! `kern.kqdafs.max_requests_per_proc` does not wait for the sweep: it is
+//! given back when the knote goes (`Request::knote_gone`).  Closing the
+//! descriptor (or the
 //! process exiting) drops the table: every request still in it is
 //! cancelled if its I/O has not started, its knote removed from the
 //! kqueue, and the owner lets go; I/O already running finishes and is
@@ -11,7 +14,9 @@
 //!
 //! The table's mutex is a leaf: nothing is called under it that takes the
 //! kqueue's locks except `knote()` through a request's own knote list
-//! (owner → knlist → kqueue), and nothing sleeps under it.  Space is
+//! (owner → knlist → kqueue), and, in a cancel, a request's I/O hold and
+//! what dropping a region's reference takes (owner → request hold →
+//! mutexes only); nothing sleeps under it.  Space is
 //! reserved before a batch is submitted, so inserting never allocates.
 
 use super::request::{owner_let_go, withdraw, Request};
@@ -101,7 +106,9 @@ impl OwnerTable {
         if req.state.is_delivered() {
             return CANCEL_NOENT;
         }
-        match req.state.cancel(encode_kaio_data(Err(kqdafs_abi::errno::ECANCELED))) {
+        // A queued loopback WRITE/READ lets go of its regions before the
+        // cancellation is published.
+        match req.cancel_with(|state| state.cancel(encode_kaio_data(Err(kqdafs_abi::errno::ECANCELED)))) {
             Ok(CancelOutcome::Cancelled { notify_knote, .. }) => {
                 Stats::bump(&STATS.kaio_cancelled);
                 if notify_knote {

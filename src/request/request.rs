@@ -4,7 +4,8 @@
 //! The request itself holds only what every party needs: its
 //! [`RequestState`], the knote list its one event goes through, its id and
 //! the event's `fflags` (kind and operation), and the charge of one request
-//! against its process.  The I/O resources (for KAIO: file, credential,
+//! against its process (given back when the event is delivered or
+//! dropped: when the knote goes, [`Request::knote_gone`]).  The I/O resources (for KAIO: file, credential,
 //! held pages; for RDMA: the memory regions) belong to the request's job
 //! and are released as soon as the I/O is done, independently of how long
 //! the event waits in the kqueue.
@@ -19,14 +20,16 @@
 //! counts them, and the party `RequestState` tells to release frees it.
 
 use super::state::{CompleteOutcome, Put, RequestState};
-use super::usage::Charge;
+use super::usage::{Charge, EarlyCharge};
 use crate::gate::Ticket;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::knlist::KnList;
 use crate::kpi::shared::Shared;
+use crate::kpi::sync::Mutex;
 use crate::kpi::taskqueue::{Job, Task};
 use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
+use crate::rdma::HeldRegions;
 use crate::stats::STATS;
 use crate::upcall::Sink as ConsumerSink;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -50,7 +53,18 @@ pub struct Request {
     task: Task,
     /// A kernel consumer's sink; `None`: the knote.
     consumer: Option<ConsumerSink>,
-    _charge: Charge,
+    /// What a queued loopback WRITE/READ holds until its worker commits
+    /// it (its regions): the worker takes it out when it commits, a
+    /// cancel drops it before it publishes the cancellation
+    /// ([`Request::cancel_with`]), so a cancelled request's event is never
+    /// seen while it still holds its regions.  The lock makes "commit and
+    /// take" and "drop and cancel" exclusive.
+    pub(crate) io_hold: Mutex<Option<HeldRegions>>,
+    /// The request's charge against `kern.kqdafs.max_requests_per_proc`
+    /// (a consumer's: nothing), given back when its event is delivered or
+    /// dropped, i.e. when its knote goes ([`Request::knote_gone`]), or
+    /// with the request if it never had one.
+    charge: EarlyCharge,
     _ticket: Ticket<'static>,
 }
 
@@ -66,7 +80,8 @@ impl Request {
                 knlist,
                 task: Task::default(),
                 consumer: None,
-                _charge: charge,
+                io_hold: Mutex::new(c"kqdafs request io", None, Flags::WAIT)?,
+                charge: EarlyCharge::new(charge),
                 _ticket: ticket,
             },
             Flags::WAIT,
@@ -94,7 +109,8 @@ impl Request {
                 knlist,
                 task: Task::default(),
                 consumer: Some(sink),
-                _charge: charge,
+                io_hold: Mutex::new(c"kqdafs request io", None, Flags::WAIT)?,
+                charge: EarlyCharge::new(charge),
                 _ticket: ticket,
             },
             Flags::WAIT,
@@ -120,12 +136,41 @@ impl Request {
         self.state.holders() == 1
     }
 
+    /// Cancel the request with `cancel` (a call of the state machine's
+    /// [`RequestState::cancel`], or what wraps it), having first dropped
+    /// what its I/O hold keeps (a queued loopback WRITE/READ's regions and
+    /// its `requests_inflight` count), all under the hold's lock.  A hold
+    /// that keeps something belongs to a request whose worker has not
+    /// committed it (the worker commits and takes the hold under the same
+    /// lock), so the cancel succeeds and its completion is published only
+    /// after the regions were let go: `DEREG_MR` right after the event
+    /// succeeds.  Takes mutexes (the hold's; the last reference on a
+    /// region releases its pages, which takes only mutexes); never sleeps.
+    pub fn cancel_with<T>(&self, cancel: impl FnOnce(&RequestState) -> T) -> T {
+        let mut hold = self.io_hold.lock();
+        drop(hold.take());
+        cancel(&self.state)
+    }
+
+    /// The request's knote left its knote list (delivered and dropped by
+    /// the kqueue, the kqueue closed, or removed by the owner): its event
+    /// was delivered or dropped, so the request no longer counts against
+    /// `kern.kqdafs.max_requests_per_proc`.  Whoever removed the knote
+    /// calls this once, *before* letting go of the knote's hold
+    /// ([`RequestState::detach`]), while the request is surely alive.  The
+    /// charge's give-back takes the usage table's spin lock only: any
+    /// context `f_detach` runs in.
+    pub fn knote_gone(&self) {
+        self.charge.give_back();
+    }
+
     /// The owner removes the request's knote from its kqueue, if it is
     /// still there, and lets go of the knote's hold for it (the owner still
     /// holds the request, so this never releases it).  May sleep.
     fn delete_knote(&self, td: &Thread) {
         if self.knlist.delete(td) {
             STATS.knotes.fetch_sub(1, Ordering::Relaxed);
+            self.knote_gone();
             let _ = self.state.detach();
         }
     }

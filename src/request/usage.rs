@@ -46,6 +46,34 @@ impl Charge {
     }
 }
 
+/// A [`Charge`] that may be given back before its holder goes, exactly
+/// once: by [`EarlyCharge::give_back`] (a request's charge, given back
+/// when its event is delivered or dropped: its knote goes) or, if that
+/// never came, when it is dropped (a request refused during setup, which
+/// never had a knote).  The `spin::Mutex` only guards the take; the charge
+/// is given back outside it.  Any context that may take the table's lock.
+#[derive(Debug)]
+pub struct EarlyCharge(spin::Mutex<Option<Charge>>);
+
+impl EarlyCharge {
+    /// Hold `charge` until [`EarlyCharge::give_back`] or drop.
+    pub const fn new(charge: Charge) -> EarlyCharge {
+        EarlyCharge(spin::Mutex::new(Some(charge)))
+    }
+
+    /// Give the charge back now; later calls (and the drop) do nothing.
+    /// Whether this call gave it back.
+    pub fn give_back(&self) -> bool {
+        let charge = self.0.lock().take();
+        charge.is_some()
+    }
+
+    /// Whether the charge is still held (a snapshot).
+    pub fn is_held(&self) -> bool {
+        self.0.lock().is_some()
+    }
+}
+
 impl core::fmt::Debug for UsageTable {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("UsageTable").finish_non_exhaustive()
@@ -204,6 +232,53 @@ mod tests {
         assert_eq!(T.processes(), 0);
         assert!(T.admit_pinned(4, 101, 100).is_err());
         assert_eq!(T.processes(), 0, "a refused first admission leaves no entry");
+    }
+
+    #[test]
+    fn an_early_charge_is_given_back_once() {
+        static T: UsageTable = UsageTable::new();
+        let l = limits(1, 100);
+        let (r, p) = T.admit(5, 10, &l).unwrap();
+        let early = EarlyCharge::new(r);
+        assert!(early.is_held());
+        assert_eq!(T.admit(5, 0, &l).unwrap_err(), KaioError::LimitExceeded);
+        assert!(early.give_back(), "the first give_back gives it back");
+        assert_eq!(T.usage(5), (0, 10), "the request, not the bytes");
+        assert!(!early.give_back(), "a second one does nothing");
+        let (r2, p2) = T.admit(5, 0, &l).unwrap();
+        drop(early);
+        assert_eq!(T.usage(5), (1, 10), "dropping after give_back gives back nothing more");
+        drop((r2, p2, p));
+        assert_eq!(T.processes(), 0);
+        // Never given back early: dropping gives it back.
+        let (r, p) = T.admit(6, 0, &l).unwrap();
+        let early = EarlyCharge::new(r);
+        assert_eq!(T.usage(6), (1, 0));
+        drop(early);
+        assert_eq!(T.usage(6), (0, 0));
+        drop(p);
+        assert_eq!(T.processes(), 0);
+    }
+
+    #[test]
+    fn an_early_charge_races_to_one_give_back() {
+        static T: UsageTable = UsageTable::new();
+        let l = limits(2, 100);
+        for _ in 0..200 {
+            let (r, _p) = T.admit(8, 0, &l).unwrap();
+            let (keep, _p2) = T.admit(8, 0, &l).unwrap();
+            let early = std::sync::Arc::new(EarlyCharge::new(r));
+            let a = {
+                let early = early.clone();
+                std::thread::spawn(move || early.give_back())
+            };
+            let b = early.give_back();
+            let a = a.join().unwrap();
+            assert!(a ^ b, "exactly one gives it back");
+            assert_eq!(T.usage(8), (1, 0), "given back once, not twice");
+            drop(keep);
+        }
+        assert_eq!(T.processes(), 0);
     }
 
     #[test]

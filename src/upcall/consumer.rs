@@ -290,8 +290,12 @@ impl Consumer {
         let req = l.table.get(slot)?.get();
         let (cookie, id, fflags) = (req_cookie(req), req.id, req.fflags());
         let ring = &mut l.ring;
-        let answer = sink::cancel_in_table(&req.state, encode_kaio_data(Err(kqdafs_abi::errno::ECANCELED)), |r| {
-            let _ = ring.push(completion(cookie, id, r, fflags));
+        // A queued loopback WRITE/READ lets go of its regions before the
+        // cancellation is published (lock order: consumer → request hold).
+        let answer = req.cancel_with(|state| {
+            sink::cancel_in_table(state, encode_kaio_data(Err(kqdafs_abi::errno::ECANCELED)), |r| {
+                let _ = ring.push(completion(cookie, id, r, fflags));
+            })
         });
         if let Cancelled::Done(put) = answer {
             Stats::bump(&STATS.kaio_cancelled);

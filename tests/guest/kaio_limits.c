@@ -4,7 +4,8 @@
  * kaio_limits FILE [slow]: the per-process limits
  * kern.kqdafs.max_requests_per_proc and kern.kqdafs.max_pinned_per_proc
  * (KQT_SYSCTL_MAX_*).  Sets them small, checks EAGAIN / EINVAL, that the
- * limits are per process and that slots come back after completion, then
+ * limits are per process and that slots come back after completion (when
+ * the events are read, for every descriptor of the process), then
  * restores the old values (also on SIGINT/SIGTERM/exit).  Needs root.
  *
  * FILE: at least 32 MiB of uncached data; with "slow" it is on a gnop(8)
@@ -155,6 +156,32 @@ test_requests(void)
 	    "(got %d)", acc);
 	if (acc > 0)
 		reap(acc);
+	/*
+	 * A request stops counting when its event is delivered, not when
+	 * its descriptor next submits: with this descriptor drained (and not
+	 * used again), another descriptor of this process gets all 4.
+	 */
+	{
+		struct kqt c;
+		int sdev, skq;
+
+		if (kqt_open(&c) == 0) {
+			sdev = k.dev;
+			skq = k.kq;
+			k.dev = c.dev;
+			k.kq = c.kq;
+			acc = submit_n(4, RLEN, res, &eagain, &other);
+			tap_ok(acc == 4 && eagain == 0, "events read on one "
+			    "descriptor: another descriptor gets all 4 "
+			    "(got %d, %d EAGAIN)", acc, eagain);
+			if (acc > 0)
+				reap(acc);
+			k.dev = sdev;
+			k.kq = skq;
+			kqt_close(&c);
+		} else
+			tap_ok(0, "open a second descriptor");
+	}
 	e = kqt_sysctl_set(KQT_SYSCTL_MAX_REQS, old_reqs);
 	tap_ok(e == 0, "restore %s=%jd", KQT_SYSCTL_MAX_REQS,
 	    (intmax_t)old_reqs);

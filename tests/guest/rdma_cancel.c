@@ -9,6 +9,8 @@
  * RECV takes no data and the RECVs behind it keep their FIFO order; cancel
  * again, of a completed request, of id 0, of another descriptor's request:
  * ENOENT; kc_pad set: EINVAL; kaio_cancelled counts the RDMA cancels.
+ * A WRITE cancelled while queued behind busy workers: DEREG_MR of the
+ * region only it names succeeds as soon as its -ECANCELED is read.
  * Closing an endpoint: every request waiting on it and on its peer
  * completes with -ECONNRESET, READs already posted complete normally, then
  * ENOTCONN (peer) and ENOENT (itself).  A kqueue closed with requests
@@ -196,6 +198,78 @@ cancels(void)
 	    (intmax_t)(kqt_counter(KQT_SYSCTL_KAIO_CANCELLED) - cancelled0));
 	kqt_ep_close(k.dev, ep[0]);
 	kqt_ep_close(k.dev, ep[1]);
+}
+
+/*
+ * A WRITE cancelled while it waits on the worker queue lets go of its
+ * regions before its -ECANCELED event can be read: DEREG_MR of a region
+ * only it named succeeds right after the event (the job may still be on
+ * the queue).  The workers are kept busy by a batch of large WRITEs
+ * posted in the same call, ahead of it.
+ */
+#define	NBUSY	64
+
+static void
+queued_write(void)
+{
+	struct kqdafs_rdma_request reqs[NBUSY + 1];
+	struct kqdafs_rdma_result res[NBUSY + 1];
+	struct kevent ev[NBUSY + 1];
+	uint8_t *busy, *own;
+	uint32_t ep[2], kbusy, kown, posted;
+	uint64_t id;
+	int32_t r;
+	int e, i, n, got, seen;
+
+	busy = kqt_pages(RLEN);
+	own = kqt_pages(8192);
+	if ((e = kqt_reg_mr(k.dev, busy, RLEN, KQT_MR_ALL, &kbusy)) != 0 ||
+	    (e = kqt_reg_mr(k.dev, own, 8192, KQT_MR_ALL, &kown)) != 0)
+		tap_bail("REG_MR: %s", kqt_errname(e));
+	if ((e = kqt_ep_pair(k.dev, ep)) != 0)
+		tap_bail("EP_PAIR: %s", kqt_errname(e));
+	for (i = 0; i < NBUSY; i++)
+		kqt_wr(&reqs[i], KQDAFS_RDMA_WRITE, ep[0], k.kq, kbusy, 0,
+		    kbusy, RLEN / 2, RLEN / 2, 100 + i);
+	kqt_wr(&reqs[NBUSY], KQDAFS_RDMA_WRITE, ep[0], k.kq, kown, 0, kown,
+	    4096, 4096, 99);
+	e = kqt_post(k.dev, reqs, res, NBUSY + 1, &posted);
+	if (!tap_ok(e == 0 && posted == NBUSY + 1, "%d WRITEs posted in one "
+	    "call: %s, %u", NBUSY + 1, kqt_errname(e), posted))
+		return;
+	id = res[NBUSY].rres_id;
+	r = cancel(id);
+	got = seen = 0;
+	if (r == 0) {
+		/* Read events until the cancelled one; then DEREG at once. */
+		while (!seen && (n = kqt_collect(k.kq, ev, 1,
+		    KQT_EVENT_TIMEOUT_MS)) == 1) {
+			got++;
+			if (ev[0].ident == id)
+				seen = kqt_rdma_ev_check(&k, &ev[0],
+				    KQDAFS_RDMA_WRITE, id, 99, -ECANCELED);
+		}
+		e = kqt_dereg_mr(k.dev, kown);
+		tap_ok(seen && e == 0, "the cancelled queued WRITE's event "
+		    "read: DEREG_MR of its region succeeds at once: %s",
+		    kqt_errname(e));
+	} else {
+		tap_skip("the WRITE ran before the cancel", "DEREG_MR right "
+		    "after a queued WRITE's -ECANCELED");
+		got = 0;
+		seen = 1;
+	}
+	/* Drain the rest. */
+	n = kqt_collect(k.kq, ev, NBUSY + 1 - got, KQT_EVENT_TIMEOUT_MS);
+	tap_ok(got + n == NBUSY + 1, "every WRITE delivers one event "
+	    "(%d)", got + n);
+	tap_ok(kqt_ep_close(k.dev, ep[0]) == 0 &&
+	    kqt_ep_close(k.dev, ep[1]) == 0 &&
+	    kqt_dereg_mr(k.dev, kbusy) == 0 &&
+	    (r == 0 || kqt_dereg_mr(k.dev, kown) == 0),
+	    "endpoints close, regions deregister");
+	munmap(busy, RLEN);
+	munmap(own, 8192);
 }
 
 static void
@@ -437,6 +511,7 @@ main(void)
 	    &kinbox)) != 0)
 		tap_bail("REG_MR: %s", kqt_errname(e));
 	cancels();
+	queued_write();
 	ep_close();
 	kqueue_closed();
 	descriptor_closed();

@@ -13,9 +13,10 @@
  * KQDAFS_IOC_RDMA_REG_MR (access bits, key/reserved set, length 0 or
  * above the limit, null/wrapping/kernel/unmapped/read-only memory, the
  * pinned limit max_pinned_per_proc -> EAGAIN, the table of
- * KQDAFS_RDMA_MAX_MRS -> ENOSPC); DEREG_MR (unknown, twice, pad, EBUSY
- * while a request names the region); EP_PAIR (flags, out fields set,
- * KQDAFS_RDMA_MAX_ENDPOINTS -> ENOSPC); EP_CLOSE (unknown, twice, pad).
+ * KQDAFS_RDMA_MAX_MRS -> ENOSPC, after the argument checks); DEREG_MR
+ * (unknown, twice, pad, EBUSY while a request names the region); EP_PAIR
+ * (flags, out fields set, KQDAFS_RDMA_MAX_ENDPOINTS -> ENOSPC); EP_CLOSE
+ * (unknown, twice, pad).
  * Refused requests have id 0, are not counted as posted, are counted in
  * rdma_refused, and deliver no event.  TAP.
  */
@@ -495,6 +496,16 @@ tables(void)
 	    KQDAFS_RDMA_MAX_MRS, n);
 	e = kqt_reg_mr(d, pages, 4096, 0, &key);
 	tap_ok(e == ENOSPC, "one more: %s", kqt_errname(e));
+	/* The argument checks come before the table's, as for EP_PAIR. */
+	e = kqt_reg_mr(d, pages, 4096, 0xffffffffU, &key);
+	tap_ok(e == EINVAL, "full table, unknown rights: EINVAL first: %s",
+	    kqt_errname(e));
+	e = kqt_reg_mr(d, pages, 0, 0, &key);
+	tap_ok(e == EINVAL, "full table, length 0: EINVAL first: %s",
+	    kqt_errname(e));
+	e = kqt_reg_mr(d, NULL, 4096, 0, &key);
+	tap_ok(e == EFAULT, "full table, null address: EFAULT first: %s",
+	    kqt_errname(e));
 	e = kqt_reg_mr(k.dev, pages, 4096, 0, &key);
 	tap_ok(e == 0, "control: another descriptor still registers: %s",
 	    kqt_errname(e));

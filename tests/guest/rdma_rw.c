@@ -6,7 +6,8 @@
  * Registers memory regions and a connected endpoint pair, then checks:
  * WRITE and READ at many offsets and lengths (unaligned, page-spanning,
  * whole region, zero-length, at the very end), the bytes around each
- * range untouched; SEND/RECV with the RECV first and with the SEND first
+ * range untouched; WRITE and READ within one region with overlapping
+ * ranges over several pages (as memmove); SEND/RECV with the RECV first and with the SEND first
  * (it waits, quietly, for a RECV); several RECVs filled in FIFO order by
  * SENDs of different lengths; zero-length SEND/RECV; a batch of 256
  * WRITEs and a batch of 128 RECVs + 128 SENDs.  Every event is checked
@@ -119,6 +120,19 @@ static const struct {
 };
 #define	NCASES	(sizeof(cases) / sizeof(cases[0]))
 
+/* WRITE/READ within one region, the two ranges overlapping. */
+static const struct {
+	uint32_t	op;
+	uint64_t	loff, roff, len;
+} overlaps[] = {
+	{ KQDAFS_RDMA_WRITE, 0, 1, 3 * 4096 },		/* dst after src */
+	{ KQDAFS_RDMA_WRITE, 100, 4196 + 17, 5 * 4096 + 3 },
+	{ KQDAFS_RDMA_WRITE, 4097, 5, 4 * 4096 },	/* dst before src */
+	{ KQDAFS_RDMA_READ, 4096 + 9, 3, 3 * 4096 },	/* dst after src */
+	{ KQDAFS_RDMA_READ, 7, 4096 + 1, 2 * 4096 + 5 },	/* dst before */
+};
+#define	NOVERLAPS	(sizeof(overlaps) / sizeof(overlaps[0]))
+
 static void
 write_read(void)
 {
@@ -153,6 +167,30 @@ write_read(void)
 	memcpy(back + RLEN / 2, back, 4096);
 	tap_ok(good && memcmp(dst, back, RLEN) == 0,
 	    "WRITE within one region moves the bytes");
+	/*
+	 * Overlapping ranges of one region, over several pages: the
+	 * destination gets the source's bytes as memmove(3) would, whether
+	 * it starts after the source (copied from the end) or before it.
+	 */
+	for (i = 0; i < NOVERLAPS; i++) {
+		fill(dst, 101 + i);
+		memcpy(back, dst, RLEN);
+		good = one(overlaps[i].op, overlaps[i].op ==
+		    KQDAFS_RDMA_WRITE ? ep[0] : ep[1], kdst, overlaps[i].loff,
+		    kdst, overlaps[i].roff, overlaps[i].len,
+		    (int64_t)overlaps[i].len);
+		if (overlaps[i].op == KQDAFS_RDMA_WRITE)
+			memmove(back + overlaps[i].roff, back +
+			    overlaps[i].loff, overlaps[i].len);
+		else
+			memmove(back + overlaps[i].loff, back +
+			    overlaps[i].roff, overlaps[i].len);
+		tap_ok(good && memcmp(dst, back, RLEN) == 0, "%s within one "
+		    "region, local %ju remote %ju, %ju bytes: as memmove",
+		    overlaps[i].op == KQDAFS_RDMA_WRITE ? "WRITE" : "READ",
+		    (uintmax_t)overlaps[i].loff, (uintmax_t)overlaps[i].roff,
+		    (uintmax_t)overlaps[i].len);
+	}
 }
 
 /* Post reqs[0..n) in one call; every one must be accepted. */
