@@ -5,9 +5,9 @@
 //! only the owner still holds it), then lets it go at the next submit or
 //! cancel ([`OwnerTable::sweep`]).  The request's charge against
 //! `kern.kqdafs.max_requests_per_proc` does not wait for the sweep: it is
-//! given back when the knote goes (`Request::knote_gone`).  Closing the
-//! descriptor (or the
-//! process exiting) drops the table: every request still in it is
+//! given back when the knote goes after the result exists
+//! (`Request::knote_gone`), or when the I/O ends with no knote left.
+//! Closing the descriptor (or the process exiting) drops the table: every request still in it is
 //! cancelled if its I/O has not started, its knote removed from the
 //! kqueue, and the owner lets go; I/O already running finishes and is
 //! released by its own path, with no event.

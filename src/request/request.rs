@@ -4,9 +4,11 @@
 //! The request itself holds only what every party needs: its
 //! [`RequestState`], the knote list its one event goes through, its id and
 //! the event's `fflags` (kind and operation), and the charge of one request
-//! against its process (given back when the event is delivered or
-//! dropped: when the knote goes, [`Request::knote_gone`]).  The I/O resources (for KAIO: file, credential,
-//! held pages; for RDMA: the memory regions) belong to the request's job
+//! against its process (given back when the event is delivered, or when
+//! the I/O ends after the knote went: [`Request::knote_gone`],
+//! [`complete_and_notify`]).  The I/O resources (for KAIO: file,
+//! credential, held pages; for RDMA: the memory regions) belong to the
+//! request's job
 //! and are released as soon as the I/O is done, independently of how long
 //! the event waits in the kqueue.
 //!
@@ -61,9 +63,10 @@ pub struct Request {
     /// take" and "drop and cancel" exclusive.
     pub(crate) io_hold: Mutex<Option<HeldRegions>>,
     /// The request's charge against `kern.kqdafs.max_requests_per_proc`
-    /// (a consumer's: nothing), given back when its event is delivered or
-    /// dropped, i.e. when its knote goes ([`Request::knote_gone`]), or
-    /// with the request if it never had one.
+    /// (a consumer's: nothing), given back when its knote goes after its
+    /// result exists ([`Request::knote_gone`]), when its I/O completes
+    /// with no knote to deliver to ([`complete_and_notify`]), or with the
+    /// request.
     charge: EarlyCharge,
     _ticket: Ticket<'static>,
 }
@@ -154,14 +157,21 @@ impl Request {
 
     /// The request's knote left its knote list (delivered and dropped by
     /// the kqueue, the kqueue closed, or removed by the owner): its event
-    /// was delivered or dropped, so the request no longer counts against
-    /// `kern.kqdafs.max_requests_per_proc`.  Whoever removed the knote
+    /// was delivered or dropped, so once its I/O is also done the request
+    /// no longer counts against `kern.kqdafs.max_requests_per_proc`.  Whoever removed the knote
     /// calls this once, *before* letting go of the knote's hold
     /// ([`RequestState::detach`]), while the request is surely alive.  The
     /// charge's give-back takes the usage table's spin lock only: any
     /// context `f_detach` runs in.
     pub fn knote_gone(&self) {
-        self.charge.give_back();
+        // A knote dropped while the I/O still runs (EV_DELETE, kqueue or
+        // descriptor closed) does not end the request's count: its I/O
+        // party gives the charge back when it completes (see
+        // `complete_and_notify`), so a process cannot run more requests
+        // than its limit by dropping their knotes.
+        if self.state.result().is_some() {
+            self.charge.give_back();
+        }
     }
 
     /// The owner removes the request's knote from its kqueue, if it is
@@ -198,8 +208,16 @@ pub fn complete_and_notify(request: &Shared<Request>, result: i64) -> Put {
             // answer.
             req.state.notify_done().unwrap_or(Put::Keep)
         }
-        Ok(CompleteOutcome::Discard) | Err(_) => Put::Keep,
-        Ok(CompleteOutcome::ReleaseNow { defer_to_taskqueue }) => Put::Release { defer_to_taskqueue },
+        // Not deliverable: the knote went (or the owner) while the I/O ran,
+        // and `knote_gone` left the charge to this, the I/O's end.
+        Ok(CompleteOutcome::Discard) | Err(_) => {
+            req.charge.give_back();
+            Put::Keep
+        }
+        Ok(CompleteOutcome::ReleaseNow { defer_to_taskqueue }) => {
+            req.charge.give_back();
+            Put::Release { defer_to_taskqueue }
+        }
     }
 }
 
