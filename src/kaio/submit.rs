@@ -19,16 +19,17 @@
 //! 7. the I/O starts; from here the request always delivers its one event.
 
 use super::job::{self, IoJob, IoResources};
-use crate::kpi::alloc::{Flags, KArray, KBox};
+use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::file::{Cred, FileRef};
-use crate::kpi::ioctl::{copy_in, copy_out, IoctlBuffer};
+use crate::kpi::ioctl::IoctlBuffer;
 use crate::kpi::kqueue::{check_kqueue, register_knote};
 use crate::kpi::pages::HeldPages;
 use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
 use crate::module::gate;
+use crate::request::batch::{self, Batch, Counters};
 use crate::request::{owner_let_go, withdraw, OwnerTable, Request, StartOutcome, USAGE};
-use crate::stats::{Stats, STATS};
+use crate::stats::STATS;
 use core::sync::atomic::Ordering;
 use kqdafs_abi::kaio::{
     kaio_fflags, validate, validate_batch, validate_cancel, KaioCancel, KaioError, KaioLimits, KaioOp, KaioRequest,
@@ -55,32 +56,15 @@ pub fn submit(owner: &OwnerTable, buf: &mut IoctlBuffer) -> Result<(), Errno> {
     let limits = current_limits(&td);
     let mut sub: KaioSubmit = buf.read()?;
     let count = validate_batch(&sub, &limits).map_err(errno)? as usize;
-    let mut reqs = KArray::<KaioRequest>::try_zeroed(count, Flags::WAIT)?;
-    copy_in(sub.reqs, reqs.as_mut_slice()).map_err(|_| Errno::EFAULT)?;
-    let mut results = KArray::<KaioResult>::try_zeroed(count, Flags::WAIT)?;
-    // Prove the result array writable before submitting anything.
-    copy_out(results.as_slice(), sub.results).map_err(|_| Errno::EFAULT)?;
-    owner.sweep();
-    owner.reserve(count)?;
-    let mut submitted = 0u32;
-    for (req, result) in reqs.as_slice().iter().zip(results.as_mut_slice().iter_mut()) {
-        match submit_one(owner, &td, req, &limits) {
-            Ok(id) => {
-                *result = KaioResult { id, error: 0, pad: 0 };
-                submitted += 1;
-                Stats::bump(&STATS.kaio_submitted);
-            }
-            Err(e) => {
-                *result = KaioResult { id: 0, error: e.to_raw(), pad: 0 };
-                Stats::bump(&STATS.kaio_refused);
-            }
-        }
-    }
-    owner.unreserve(count - submitted as usize);
-    // The array was writable a moment ago; if the process unmapped it
-    // meanwhile, the requests are submitted anyway and their events say
-    // so — failing the ioctl now would claim nothing was submitted.
-    let _ = copy_out(results.as_slice(), sub.results);
+    let batch = Batch { reqs: sub.reqs, results: sub.results, count, array_fault: Errno::EFAULT };
+    let counters = Counters { accepted: &STATS.kaio_submitted, refused: &STATS.kaio_refused };
+    let submitted = batch::run(
+        owner,
+        &batch,
+        &counters,
+        |id, error| KaioResult { id, error, pad: 0 },
+        |req: &KaioRequest| submit_one(owner, &td, req, &limits),
+    )?;
     sub.submitted = submitted;
     buf.write(&sub)
 }

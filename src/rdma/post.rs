@@ -24,15 +24,16 @@ use super::matcher::{Posted, Role};
 use super::provider::{Provider, Transfer, LOOPBACK};
 use super::region::errno;
 use super::transfer::{failed, Half, TransferJob, Work};
-use crate::kpi::alloc::{Flags, KArray, KBox};
-use crate::kpi::ioctl::{copy_in, copy_out, IoctlBuffer};
+use crate::kpi::alloc::{Flags, KBox};
+use crate::kpi::ioctl::IoctlBuffer;
 use crate::kpi::kqueue::{check_kqueue, register_knote};
 use crate::kpi::shared::Shared;
 use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
 use crate::module::gate;
+use crate::request::batch::{self, Batch, Counters};
 use crate::request::{owner_let_go, withdraw, CommitOutcome, OwnerTable, Request, StartOutcome, USAGE};
-use crate::stats::{Stats, STATS};
+use crate::stats::STATS;
 use core::sync::atomic::Ordering;
 use kqdafs_abi::errno::{ECANCELED, ECONNRESET, EFAULT};
 use kqdafs_abi::kaio::{KaioLimits, KAIO_MAX_LEN};
@@ -57,31 +58,15 @@ pub fn post(owner: &OwnerTable, domain: &RdmaDomain, buf: &mut IoctlBuffer) -> R
     let limits = current_limits(&td);
     let mut p: RdmaPost = buf.read()?;
     let count = validate_post(&p, limits.max_user_address).map_err(errno)? as usize;
-    let mut reqs = KArray::<RdmaRequest>::try_zeroed(count, Flags::WAIT)?;
-    copy_in(p.reqs, reqs.as_mut_slice()).map_err(|_| errno(RdmaError::BatchArray))?;
-    let mut results = KArray::<RdmaResult>::try_zeroed(count, Flags::WAIT)?;
-    // Prove the result array writable before posting anything.
-    copy_out(results.as_slice(), p.results).map_err(|_| errno(RdmaError::BatchArray))?;
-    owner.sweep();
-    owner.reserve(count)?;
-    let mut posted = 0u32;
-    for (req, result) in reqs.as_slice().iter().zip(results.as_mut_slice().iter_mut()) {
-        match post_one(owner, domain, &td, req, &limits) {
-            Ok(id) => {
-                *result = RdmaResult { id, error: 0, pad: 0 };
-                posted += 1;
-                Stats::bump(&STATS.rdma_posted);
-            }
-            Err(e) => {
-                *result = RdmaResult { id: 0, error: e.to_raw(), pad: 0 };
-                Stats::bump(&STATS.rdma_refused);
-            }
-        }
-    }
-    owner.unreserve(count - posted as usize);
-    // As in KAIO submit: the requests are posted; a result array unmapped
-    // meanwhile does not undo that.
-    let _ = copy_out(results.as_slice(), p.results);
+    let batch = Batch { reqs: p.reqs, results: p.results, count, array_fault: errno(RdmaError::BatchArray) };
+    let counters = Counters { accepted: &STATS.rdma_posted, refused: &STATS.rdma_refused };
+    let posted = batch::run(
+        owner,
+        &batch,
+        &counters,
+        |id, error| RdmaResult { id, error, pad: 0 },
+        |req: &RdmaRequest| post_one(owner, domain, &td, req, &limits),
+    )?;
     p.posted = posted;
     buf.write(&p)
 }

@@ -19,6 +19,8 @@ pub mod state;
 pub mod usage;
 
 #[cfg(kernel)]
+pub mod batch;
+#[cfg(kernel)]
 mod owner;
 #[cfg(kernel)]
 #[allow(clippy::module_inception)]
