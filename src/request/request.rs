@@ -74,21 +74,7 @@ pub struct Request {
 impl Request {
     /// A new request, held by its owner only.  Process context; sleeps.
     pub fn new(fflags: u32, charge: Charge, ticket: Ticket<'static>) -> Result<Shared<Request>, Errno> {
-        let knlist = KnList::new(c"kqdafs request", Flags::WAIT)?;
-        Shared::new(
-            Request {
-                state: RequestState::new(),
-                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-                fflags,
-                knlist,
-                task: Task::default(),
-                consumer: None,
-                io_hold: Mutex::new(c"kqdafs request io", None, Flags::WAIT)?,
-                charge: EarlyCharge::new(charge),
-                _ticket: ticket,
-            },
-            Flags::WAIT,
-        )
+        Request::make(fflags, charge, ticket, None)
     }
 
     /// A new request whose completion goes to a kernel consumer through
@@ -101,8 +87,17 @@ impl Request {
         ticket: Ticket<'static>,
         sink: ConsumerSink,
     ) -> Result<Shared<Request>, Errno> {
-        // The knote list is never registered with a kqueue; it is kept so
-        // that every request has the same shape.
+        Request::make(fflags, charge, ticket, Some(sink))
+    }
+
+    fn make(
+        fflags: u32,
+        charge: Charge,
+        ticket: Ticket<'static>,
+        consumer: Option<ConsumerSink>,
+    ) -> Result<Shared<Request>, Errno> {
+        // A consumer's request never registers its knote list with a
+        // kqueue; it is kept so that every request has the same shape.
         let knlist = KnList::new(c"kqdafs request", Flags::WAIT)?;
         Shared::new(
             Request {
@@ -111,7 +106,7 @@ impl Request {
                 fflags,
                 knlist,
                 task: Task::default(),
-                consumer: Some(sink),
+                consumer,
                 io_hold: Mutex::new(c"kqdafs request io", None, Flags::WAIT)?,
                 charge: EarlyCharge::new(charge),
                 _ticket: ticket,

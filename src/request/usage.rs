@@ -74,6 +74,17 @@ impl EarlyCharge {
     }
 }
 
+/// The index of process `key`'s entry, made (with nothing charged) if it
+/// has none; `LimitExceeded` if the table cannot grow.
+fn entry_of(entries: &mut alloc_vec::Vec<Usage>, key: usize) -> Result<usize, KaioError> {
+    if let Some(i) = entries.iter().position(|u| u.key == key) {
+        return Ok(i);
+    }
+    entries.try_reserve(1).map_err(|_| KaioError::LimitExceeded)?;
+    entries.push(Usage { key, requests: 0, pinned: 0 });
+    Ok(entries.len() - 1)
+}
+
 impl core::fmt::Debug for UsageTable {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("UsageTable").finish_non_exhaustive()
@@ -93,14 +104,7 @@ impl UsageTable {
     /// `LimitExceeded`.
     pub fn admit(&'static self, key: usize, pinned: u64, limits: &KaioLimits) -> Result<(Charge, Charge), KaioError> {
         let mut entries = self.entries.lock();
-        let idx = match entries.iter().position(|u| u.key == key) {
-            Some(i) => i,
-            None => {
-                entries.try_reserve(1).map_err(|_| KaioError::LimitExceeded)?;
-                entries.push(Usage { key, requests: 0, pinned: 0 });
-                entries.len() - 1
-            }
-        };
+        let idx = entry_of(&mut entries, key)?;
         let u = &mut entries[idx];
         if let Err(e) = limits.check_admission(u.requests, u.pinned, pinned) {
             if u.requests == 0 && u.pinned == 0 {
@@ -119,14 +123,7 @@ impl UsageTable {
     /// table cannot grow.
     pub fn admit_pinned(&'static self, key: usize, pinned: u64, max_pinned: u64) -> Result<Charge, KaioError> {
         let mut entries = self.entries.lock();
-        let idx = match entries.iter().position(|u| u.key == key) {
-            Some(i) => i,
-            None => {
-                entries.try_reserve(1).map_err(|_| KaioError::LimitExceeded)?;
-                entries.push(Usage { key, requests: 0, pinned: 0 });
-                entries.len() - 1
-            }
-        };
+        let idx = entry_of(&mut entries, key)?;
         let u = &mut entries[idx];
         match u.pinned.checked_add(pinned) {
             Some(total) if total <= max_pinned => {
