@@ -49,6 +49,8 @@ void	kqdafs_mtx_destroy(struct mtx *m);
 void	kqdafs_mtx_lock(struct mtx *m);
 void	kqdafs_mtx_unlock(struct mtx *m);
 int	kqdafs_mtx_owned(struct mtx *m);
+void	kqdafs_critical_enter(void);
+void	kqdafs_critical_exit(void);
 struct sysctl_oid *kqdafs_sysctl_add_root(struct sysctl_ctx_list *ctx,
 	    const char *name, const char *descr);
 struct sysctl_oid *kqdafs_sysctl_add_int(struct sysctl_ctx_list *ctx,

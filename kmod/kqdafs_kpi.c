@@ -49,6 +49,26 @@ kqdafs_mtx_owned(struct mtx *m)
 	return (mtx_owned(m));
 }
 
+/*
+ * critical(9): no preemption on this CPU until the matching exit, so that
+ * a thread spinning on a lock taken inside cannot be the one that
+ * preempted its holder.  Nothing inside may sleep, block on a mutex or
+ * call malloc(9)/free(9).
+ */
+void
+kqdafs_critical_enter(void)
+{
+
+	critical_enter();
+}
+
+void
+kqdafs_critical_exit(void)
+{
+
+	critical_exit();
+}
+
 struct sysctl_oid *
 kqdafs_sysctl_add_root(struct sysctl_ctx_list *ctx, const char *name,
     const char *descr)

@@ -26,6 +26,7 @@ pub mod kaio;
 pub mod rdma;
 pub mod request;
 pub mod slots;
+pub mod spinlock;
 pub mod stats;
 pub mod upcall;
 

@@ -8,6 +8,7 @@
 
 pub mod alloc;
 pub mod cdev;
+pub mod critical;
 pub mod entry;
 pub mod error;
 pub mod file;

@@ -20,6 +20,7 @@ use crate::kpi::karc::KArc;
 use crate::kpi::rdma_provider::{DriverOps, RawSpan, XferDesc};
 use crate::kpi::Errno;
 use crate::module::gate;
+use crate::spinlock::SpinLock;
 use crate::stats::{Counted, STATS};
 use core::ffi::c_void;
 
@@ -33,7 +34,9 @@ pub struct NicProvider {
 /// A reference on a registered provider.
 pub type NicRef = KArc<NicProvider>;
 
-static REGISTRY: spin::Mutex<Registry<NicRef>> = spin::Mutex::new(Registry::new());
+// Taken in a critical section (`SpinLock`): nothing under it allocates,
+// frees or drops a provider (refused and removed ones are dropped after).
+static REGISTRY: SpinLock<Registry<NicRef>> = SpinLock::new(Registry::new());
 
 fn handle_of(p: &NicRef) -> *const c_void {
     (&**p as *const NicProvider).cast()

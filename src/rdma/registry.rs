@@ -5,8 +5,6 @@
 //! Host-tested; the kernel keeps one [`Registry`] of registered providers
 //! (`nic.rs`).
 
-use alloc::vec::Vec;
-
 /// Longest provider name, in bytes (the C buffer has one more for the
 /// NUL).
 pub const NAME_MAX: usize = 31;
@@ -52,57 +50,70 @@ pub enum RegistryError {
     NoMemory,
 }
 
-/// Registered providers by name.
-#[derive(Debug, Default)]
+/// Registered providers by name: a fixed array, so that the kernel's
+/// registry lock (a `crate::spinlock::SpinLock`, under which nothing may
+/// allocate or free) never allocates.
+#[derive(Debug)]
 pub struct Registry<T> {
-    entries: Vec<(Name, T)>,
+    entries: [Option<(Name, T)>; MAX_PROVIDERS],
+}
+
+impl<T> Default for Registry<T> {
+    fn default() -> Self {
+        Registry::new()
+    }
 }
 
 impl<T> Registry<T> {
     /// Empty.
     pub const fn new() -> Registry<T> {
-        Registry { entries: Vec::new() }
+        Registry { entries: [const { None }; MAX_PROVIDERS] }
     }
 
     /// Register `value` as `name`; the value comes back on refusal.
+    /// Never allocates.
     pub fn insert(&mut self, name: Name, value: T) -> Result<(), (RegistryError, T)> {
         if self.find(name.as_bytes()).is_some() {
             return Err((RegistryError::Exists, value));
         }
-        if self.entries.len() >= MAX_PROVIDERS {
-            return Err((RegistryError::Full, value));
+        match self.entries.iter_mut().find(|e| e.is_none()) {
+            Some(free) => {
+                *free = Some((name, value));
+                Ok(())
+            }
+            None => Err((RegistryError::Full, value)),
         }
-        if self.entries.try_reserve(1).is_err() {
-            return Err((RegistryError::NoMemory, value));
-        }
-        self.entries.push((name, value));
-        Ok(())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(Name, T)> {
+        self.entries.iter().flatten()
     }
 
     /// The provider named `name`.
     pub fn find(&self, name: &[u8]) -> Option<&T> {
-        self.entries.iter().find(|(n, _)| n.as_bytes() == name).map(|(_, v)| v)
+        self.iter().find(|(n, _)| n.as_bytes() == name).map(|(_, v)| v)
     }
 
     /// The first provider `pred` accepts.
     pub fn find_by(&self, pred: impl Fn(&T) -> bool) -> Option<&T> {
-        self.entries.iter().map(|(_, v)| v).find(|v| pred(v))
+        self.iter().map(|(_, v)| v).find(|v| pred(v))
     }
 
-    /// Take out the first provider `pred` accepts.
+    /// Take out the first provider `pred` accepts (the caller drops it,
+    /// outside the lock).
     pub fn remove_by(&mut self, pred: impl Fn(&T) -> bool) -> Option<T> {
-        let at = self.entries.iter().position(|(_, v)| pred(v))?;
-        Some(self.entries.swap_remove(at).1)
+        let slot = self.entries.iter_mut().find(|e| e.as_ref().is_some_and(|(_, v)| pred(v)))?;
+        slot.take().map(|(_, v)| v)
     }
 
     /// Providers registered.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.iter().count()
     }
 
     /// Whether none is registered.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 }
 

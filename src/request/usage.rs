@@ -11,6 +11,7 @@
 //! with requests alive (a reused key may briefly see the leftovers of an
 //! exited process with the same key).
 
+use crate::spinlock::{SpinGuard, SpinLock};
 use kqdafs_abi::kaio::{KaioError, KaioLimits};
 
 /// What one process has charged.
@@ -21,11 +22,16 @@ struct Usage {
     pinned: u64,
 }
 
-/// The table.  `spin::Mutex`: its critical sections are a few
-/// instructions and allocate only with `try_reserve` (never sleeping).
+/// The table.  A [`SpinLock`] (its holder is not preempted in the kernel;
+/// charges are given back from the completion thread and `g_up`): its
+/// critical sections are a few instructions and never allocate or free —
+/// the entry vector grows outside the lock ([`UsageTable::lock_entry`]).
 pub struct UsageTable {
-    entries: spin::Mutex<alloc_vec::Vec<Usage>>,
+    entries: SpinLock<alloc_vec::Vec<Usage>>,
 }
+
+/// Entries the table makes room for when it first grows.
+const MIN_CAPACITY: usize = 8;
 
 use alloc::vec as alloc_vec;
 
@@ -50,15 +56,15 @@ impl Charge {
 /// once: by [`EarlyCharge::give_back`] (a request's charge, given back
 /// when its event is delivered or dropped: its knote goes) or, if that
 /// never came, when it is dropped (a request refused during setup, which
-/// never had a knote).  The `spin::Mutex` only guards the take; the charge
+/// never had a knote).  The [`SpinLock`] only guards the take; the charge
 /// is given back outside it.  Any context that may take the table's lock.
 #[derive(Debug)]
-pub struct EarlyCharge(spin::Mutex<Option<Charge>>);
+pub struct EarlyCharge(SpinLock<Option<Charge>>);
 
 impl EarlyCharge {
     /// Hold `charge` until [`EarlyCharge::give_back`] or drop.
     pub const fn new(charge: Charge) -> EarlyCharge {
-        EarlyCharge(spin::Mutex::new(Some(charge)))
+        EarlyCharge(SpinLock::new(Some(charge)))
     }
 
     /// Give the charge back now; later calls (and the drop) do nothing.
@@ -74,17 +80,6 @@ impl EarlyCharge {
     }
 }
 
-/// The index of process `key`'s entry, made (with nothing charged) if it
-/// has none; `LimitExceeded` if the table cannot grow.
-fn entry_of(entries: &mut alloc_vec::Vec<Usage>, key: usize) -> Result<usize, KaioError> {
-    if let Some(i) = entries.iter().position(|u| u.key == key) {
-        return Ok(i);
-    }
-    entries.try_reserve(1).map_err(|_| KaioError::LimitExceeded)?;
-    entries.push(Usage { key, requests: 0, pinned: 0 });
-    Ok(entries.len() - 1)
-}
-
 impl core::fmt::Debug for UsageTable {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("UsageTable").finish_non_exhaustive()
@@ -94,7 +89,41 @@ impl core::fmt::Debug for UsageTable {
 impl UsageTable {
     /// An empty table.
     pub const fn new() -> UsageTable {
-        UsageTable { entries: spin::Mutex::new(alloc_vec::Vec::new()) }
+        UsageTable { entries: SpinLock::new(alloc_vec::Vec::new()) }
+    }
+
+    /// The table, locked, and the index of process `key`'s entry, made
+    /// (with nothing charged) if it has none; `LimitExceeded` if the table
+    /// cannot grow.  A full vector is replaced by a larger one allocated
+    /// with the lock dropped (the old buffer is freed with it dropped too),
+    /// then the lookup starts over.
+    fn lock_entry(&self, key: usize) -> Result<(SpinGuard<'_, alloc_vec::Vec<Usage>>, usize), KaioError> {
+        loop {
+            let mut entries = self.entries.lock();
+            if let Some(i) = entries.iter().position(|u| u.key == key) {
+                return Ok((entries, i));
+            }
+            if entries.len() < entries.capacity() {
+                // Room is there: no allocation.
+                entries.push(Usage { key, requests: 0, pinned: 0 });
+                let i = entries.len() - 1;
+                return Ok((entries, i));
+            }
+            let want = entries.capacity().saturating_mul(2).max(MIN_CAPACITY);
+            drop(entries);
+            let mut bigger = alloc_vec::Vec::new();
+            bigger.try_reserve_exact(want).map_err(|_| KaioError::LimitExceeded)?;
+            let mut entries = self.entries.lock();
+            if entries.capacity() < want {
+                // len <= capacity < want: moving the entries over does not
+                // allocate.
+                bigger.extend(entries.drain(..));
+                core::mem::swap(&mut *entries, &mut bigger);
+            }
+            drop(entries);
+            // The old buffer (or the unused new one), freed unlocked.
+            drop(bigger);
+        }
     }
 
     /// Admit one request of `pinned` bytes for process `key`: a charge of
@@ -103,8 +132,7 @@ impl UsageTable {
     /// passed.  A table that cannot grow (no memory) also answers
     /// `LimitExceeded`.
     pub fn admit(&'static self, key: usize, pinned: u64, limits: &KaioLimits) -> Result<(Charge, Charge), KaioError> {
-        let mut entries = self.entries.lock();
-        let idx = entry_of(&mut entries, key)?;
+        let (mut entries, idx) = self.lock_entry(key)?;
         let u = &mut entries[idx];
         if let Err(e) = limits.check_admission(u.requests, u.pinned, pinned) {
             if u.requests == 0 && u.pinned == 0 {
@@ -122,8 +150,7 @@ impl UsageTable {
     /// bytes are.  `LimitExceeded` (`EAGAIN`) past the limit or if the
     /// table cannot grow.
     pub fn admit_pinned(&'static self, key: usize, pinned: u64, max_pinned: u64) -> Result<Charge, KaioError> {
-        let mut entries = self.entries.lock();
-        let idx = entry_of(&mut entries, key)?;
+        let (mut entries, idx) = self.lock_entry(key)?;
         let u = &mut entries[idx];
         match u.pinned.checked_add(pinned) {
             Some(total) if total <= max_pinned => {
@@ -275,6 +302,37 @@ mod tests {
             assert_eq!(T.usage(8), (1, 0), "given back once, not twice");
             drop(keep);
         }
+        assert_eq!(T.processes(), 0);
+    }
+
+    #[test]
+    fn the_table_grows_outside_the_lock_and_keeps_every_entry() {
+        static T: UsageTable = UsageTable::new();
+        let l = limits(4, 1000);
+        let mut held = std::vec::Vec::new();
+        for key in 100..200 {
+            held.push(T.admit(key, key as u64, &l).unwrap());
+            held.push(T.admit(key, 1, &l).unwrap());
+        }
+        assert_eq!(T.processes(), 100);
+        for key in 100..200 {
+            assert_eq!(T.usage(key), (2, key as u64 + 1));
+        }
+        drop(held);
+        assert_eq!(T.processes(), 0);
+        // Many threads growing the table at once lose no entry.
+        let threads: std::vec::Vec<_> = (0..8usize)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    let l = limits(1, 10);
+                    (0..50).map(|i| T.admit(1000 + t * 50 + i, 1, &l).unwrap()).collect::<std::vec::Vec<_>>()
+                })
+            })
+            .collect();
+        let held: std::vec::Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(T.processes(), 400);
+        assert_eq!(T.usage(1000 + 7 * 50 + 49), (1, 1));
+        drop(held);
         assert_eq!(T.processes(), 0);
     }
 
