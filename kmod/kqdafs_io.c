@@ -555,6 +555,25 @@ kqdafs_bufread_fail(struct kqdafs_bufread *br, int error)
 }
 
 /*
+ * Block reads whose b_iodone (kqdafs_bufread_iodone) was set and has not
+ * yet returned.  Unload drains them (kqdafs_bufread_drain) so that no
+ * g_up thread is still running this module's code when it is unmapped:
+ * the request's last reference can be dropped by the completion thread
+ * while the callback that completed it is still on its way out.
+ */
+static volatile u_int kqdafs_bufread_iodones;
+
+void
+kqdafs_bufread_drain(void)
+{
+
+	while (atomic_load_acq_int(&kqdafs_bufread_iodones) != 0)
+		pause("kqdbrd", 1);
+	/* The last callback may still be returning from its final store. */
+	pause("kqdbrd", 1);
+}
+
+/*
  * Drop one reference; the last one reports the request and frees it.
  * Runs in the submitting thread or in the buffer completion path (GEOM's
  * g_up thread): free(9) of a malloc(9) allocation does not sleep.
@@ -684,6 +703,8 @@ kqdafs_bufread_iodone(struct buf *bp)
 	if (error != 0)
 		kqdafs_bufread_fail(br, error);
 	kqdafs_bufread_rele(br);
+	/* Last: from here only the return is left (kqdafs_bufread_drain). */
+	atomic_subtract_rel_int(&kqdafs_bufread_iodones, 1);
 }
 
 /*
@@ -856,6 +877,7 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 		 * ours.  B_ASYNC marks the buffer as not waited for.
 		 */
 		bp->b_flags |= B_ASYNC;
+		atomic_add_int(&kqdafs_bufread_iodones, 1);
 		bp->b_iodone = kqdafs_bufread_iodone;
 		bp->b_caller1 = br;
 		refcount_acquire(&br->br_refs);

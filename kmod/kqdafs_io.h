@@ -157,4 +157,10 @@ int	kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 	    kqdafs_bufread_done_t *done, void *arg, uint32_t *hits,
 	    uint32_t *misses);
 
+/*
+ * Wait until no block read callback of kqdafs_bufread_start() is still
+ * running (unload, after every request is gone).  Sleeps.
+ */
+void	kqdafs_bufread_drain(void);
+
 #endif /* !_KQDAFS_IO_H_ */

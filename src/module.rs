@@ -149,6 +149,10 @@ fn unload() -> Result<(), Errno> {
         return Err(Errno::EBUSY);
     }
     *state = None;
+    drop(state);
+    // Nothing holds the gate any more, but a buffer completion that
+    // completed the last request may still be returning through the glue.
+    crate::kpi::vnio::drain_bufread_callbacks();
     STATS.filter_kaio.store(0, Ordering::Relaxed);
     STATS.filter_rdma.store(0, Ordering::Relaxed);
     STATS.slot_mode.store(0, Ordering::Relaxed);

@@ -132,3 +132,14 @@ pub fn start_bufread<J: BufReadJob>(job: KBox<J>, offset: i64) -> Result<BlockCo
         }
     }
 }
+
+/// Wait until no buffer-cache read callback ([`start_bufread`]) is still
+/// running this module's code (unload, once every request is gone, so
+/// that no `g_up` thread returns through code about to be unmapped).
+/// Sleeps.
+pub fn drain_bufread_callbacks() {
+    // SAFETY: takes no argument and only sleeps (pause(9)) until the
+    // glue's count of running callbacks is zero; the caller is in
+    // process context (MOD_UNLOAD).
+    unsafe { sys::kqdafs_bufread_drain() }
+}
