@@ -121,12 +121,7 @@ impl Transfer {
         else {
             return Some(self);
         };
-        let (outcome, held) = {
-            let req = request.get();
-            let mut hold = req.io_hold.lock();
-            let outcome = req.state.commit_io();
-            (outcome, hold.take())
-        };
+        let (outcome, held) = request.get().commit_taking_hold();
         // Where the transfer ends here, the job's ticket is kept until the
         // request is dealt with.
         match (outcome, held) {
@@ -291,7 +286,7 @@ impl Transfer {
             // Let go of the regions; the request cannot complete
             // uncommitted, so its handle is given up (kept, never freed).
             Work::Queued { request, .. } => {
-                drop(request.get().io_hold.lock().take());
+                request.get().drop_hold();
                 request.leak();
             }
             Work::Leftovers { region, request } => free_leftovers(region, request),

@@ -261,7 +261,7 @@ impl Half {
     /// (nobody can cancel it yet).  Never sleeps.
     pub(super) fn queue_one_sided(self, op: RdmaOp, remote: MrRef, remote_offset: u64) -> Work {
         let Half { request, mr, offset, len, _inflight } = self;
-        *request.get().io_hold.lock() = Some(HeldRegions { local: mr, remote, _inflight });
+        request.get().hold_regions(HeldRegions { local: mr, remote, _inflight });
         Work::Queued { request, op, local_offset: offset, remote_offset, len }
     }
 

@@ -21,7 +21,7 @@
 //! `kn_hook`) and the I/O job each hold a handle while `RequestState`
 //! counts them, and the party `RequestState` tells to release frees it.
 
-use super::state::{CompleteOutcome, Put, RequestState};
+use super::state::{CommitOutcome, CompleteOutcome, Misuse, Put, RequestState};
 use super::usage::{Charge, EarlyCharge};
 use crate::gate::Ticket;
 use crate::kpi::alloc::{Flags, KBox};
@@ -35,6 +35,13 @@ use crate::rdma::HeldRegions;
 use crate::stats::STATS;
 use crate::upcall::Sink as ConsumerSink;
 use core::sync::atomic::{AtomicU64, Ordering};
+use kqdafs_abi::rdma::{decode_rdma_fflags, RdmaOp};
+
+/// Whether a request of these `fflags` has an I/O hold: an RDMA WRITE or
+/// READ, whose regions wait in it until its worker commits it.
+fn holds_regions(fflags: u32) -> bool {
+    matches!(decode_rdma_fflags(fflags), Some(RdmaOp::Write | RdmaOp::Read))
+}
 
 /// Request ids: unique over the module's life, never 0.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -60,8 +67,9 @@ pub struct Request {
     /// cancel drops it before it publishes the cancellation
     /// ([`Request::cancel_with`]), so a cancelled request's event is never
     /// seen while it still holds its regions.  The lock makes "commit and
-    /// take" and "drop and cancel" exclusive.
-    pub(crate) io_hold: Mutex<Option<HeldRegions>>,
+    /// take" and "drop and cancel" exclusive.  Only WRITE/READ requests
+    /// have one ([`holds_regions`]): no other request pays for its mutex.
+    io_hold: Option<Mutex<Option<HeldRegions>>>,
     /// The request's charge against `kern.kqdafs.max_requests_per_proc`
     /// (a consumer's: nothing), given back when its knote goes after its
     /// result exists ([`Request::knote_gone`]), when its I/O completes
@@ -99,6 +107,8 @@ impl Request {
         // A consumer's request never registers its knote list with a
         // kqueue; it is kept so that every request has the same shape.
         let knlist = KnList::new(c"kqdafs request", Flags::WAIT)?;
+        let io_hold =
+            if holds_regions(fflags) { Some(Mutex::new(c"kqdafs request io", None, Flags::WAIT)?) } else { None };
         Shared::new(
             Request {
                 state: RequestState::new(),
@@ -107,7 +117,7 @@ impl Request {
                 knlist,
                 task: Task::default(),
                 consumer,
-                io_hold: Mutex::new(c"kqdafs request io", None, Flags::WAIT)?,
+                io_hold,
                 charge: EarlyCharge::new(charge),
                 _ticket: ticket,
             },
@@ -145,9 +155,41 @@ impl Request {
     /// succeeds.  Takes mutexes (the hold's; the last reference on a
     /// region releases its pages, which takes only mutexes); never sleeps.
     pub fn cancel_with<T>(&self, cancel: impl FnOnce(&RequestState) -> T) -> T {
-        let mut hold = self.io_hold.lock();
+        let Some(io_hold) = &self.io_hold else {
+            return cancel(&self.state);
+        };
+        let mut hold = io_hold.lock();
         drop(hold.take());
         cancel(&self.state)
+    }
+
+    /// Put a queued WRITE/READ's regions in its I/O hold (before anyone
+    /// can cancel it).  A request without a hold (never a WRITE/READ)
+    /// lets them go at once.
+    pub(crate) fn hold_regions(&self, held: HeldRegions) {
+        match &self.io_hold {
+            Some(io_hold) => *io_hold.lock() = Some(held),
+            None => drop(held),
+        }
+    }
+
+    /// The worker's side of the hold: `commit_io` and take what the hold
+    /// keeps, under its lock (see [`Request::cancel_with`]).
+    pub(crate) fn commit_taking_hold(&self) -> (Result<CommitOutcome, Misuse>, Option<HeldRegions>) {
+        match &self.io_hold {
+            Some(io_hold) => {
+                let mut hold = io_hold.lock();
+                (self.state.commit_io(), hold.take())
+            }
+            None => (self.state.commit_io(), None),
+        }
+    }
+
+    /// Let go of whatever the I/O hold keeps.
+    pub(crate) fn drop_hold(&self) {
+        if let Some(io_hold) = &self.io_hold {
+            drop(io_hold.lock().take());
+        }
     }
 
     /// The request's knote left its knote list (delivered and dropped by
