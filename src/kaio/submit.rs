@@ -28,32 +28,22 @@ use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
 use crate::module::gate;
 use crate::request::batch::{self, Batch, Counters};
-use crate::request::{owner_let_go, withdraw, OwnerTable, Request, StartOutcome, USAGE};
+use crate::request::{limits_now, owner_let_go, withdraw, OwnerTable, Request, StartOutcome, USAGE};
 use crate::stats::STATS;
 use core::sync::atomic::Ordering;
 use kqdafs_abi::kaio::{
     kaio_fflags, validate, validate_batch, validate_cancel, KaioCancel, KaioError, KaioLimits, KaioOp, KaioRequest,
-    KaioResult, KaioSubmit, KAIO_MAX_LEN,
+    KaioResult, KaioSubmit,
 };
 
 fn errno(e: KaioError) -> Errno {
     Errno::from_raw(e.errno())
 }
 
-/// The limits now, for the current process.
-fn current_limits(td: &Thread) -> KaioLimits {
-    KaioLimits {
-        max_len: KAIO_MAX_LEN,
-        max_inflight: u32::try_from(STATS.max_requests_per_proc.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
-        max_pinned: STATS.max_pinned_per_proc.load(Ordering::Relaxed),
-        max_user_address: td.user_max_address(),
-    }
-}
-
 /// `KQDAFS_IOC_KAIO_SUBMIT`.  Process context; sleeps.
 pub fn submit(owner: &OwnerTable, buf: &mut IoctlBuffer) -> Result<(), Errno> {
     let td = Thread::current();
-    let limits = current_limits(&td);
+    let limits = limits_now(&td);
     let mut sub: KaioSubmit = buf.read()?;
     let count = validate_batch(&sub, &limits).map_err(errno)? as usize;
     let batch = Batch { reqs: sub.reqs, results: sub.results, count, array_fault: Errno::EFAULT };

@@ -32,30 +32,21 @@ use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
 use crate::module::gate;
 use crate::request::batch::{self, Batch, Counters};
-use crate::request::{owner_let_go, withdraw, CommitOutcome, OwnerTable, Request, StartOutcome, USAGE};
+use crate::request::{limits_now, owner_let_go, withdraw, CommitOutcome, OwnerTable, Request, StartOutcome, USAGE};
 use crate::stats::STATS;
 use core::sync::atomic::Ordering;
 use kqdafs_abi::errno::{ECANCELED, ECONNRESET, EFAULT};
-use kqdafs_abi::kaio::{KaioLimits, KAIO_MAX_LEN};
+use kqdafs_abi::kaio::KaioLimits;
 use kqdafs_abi::rdma::{
     rdma_fflags, validate_post, validate_rdma, RdmaError, RdmaOp, RdmaPost, RdmaRequest, RdmaResult, ValidRdmaRequest,
 };
 
-/// The request limit now, for the current process (RDMA requests hold no
-/// bytes of their own: their regions were charged at registration).
-fn current_limits(td: &Thread) -> KaioLimits {
-    KaioLimits {
-        max_len: KAIO_MAX_LEN,
-        max_inflight: u32::try_from(STATS.max_requests_per_proc.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
-        max_pinned: u64::MAX,
-        max_user_address: td.user_max_address(),
-    }
-}
-
 /// `KQDAFS_IOC_RDMA_POST`.  Process context; sleeps.
 pub fn post(owner: &OwnerTable, domain: &RdmaDomain, buf: &mut IoctlBuffer) -> Result<(), Errno> {
     let td = Thread::current();
-    let limits = current_limits(&td);
+    // RDMA requests hold no bytes of their own (their regions were charged
+    // at registration): only the request limit applies.
+    let limits = KaioLimits { max_pinned: u64::MAX, ..limits_now(&td) };
     let mut p: RdmaPost = buf.read()?;
     let count = validate_post(&p, limits.max_user_address).map_err(errno)? as usize;
     let batch = Batch { reqs: p.reqs, results: p.results, count, array_fault: errno(RdmaError::BatchArray) };

@@ -37,3 +37,18 @@ pub use usage::{Charge, EarlyCharge, UsageTable};
 /// RDMA memory registrations.
 #[cfg(kernel)]
 pub static USAGE: UsageTable = UsageTable::new();
+
+/// The limits a request of the current process is checked and admitted
+/// against now (the `kern.kqdafs.*` tunables and the process's address
+/// space).
+#[cfg(kernel)]
+pub fn limits_now(td: &crate::kpi::thread::Thread) -> kqdafs_abi::KaioLimits {
+    use core::sync::atomic::Ordering;
+    let stats = &crate::stats::STATS;
+    kqdafs_abi::KaioLimits {
+        max_len: kqdafs_abi::kaio::KAIO_MAX_LEN,
+        max_inflight: u32::try_from(stats.max_requests_per_proc.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
+        max_pinned: stats.max_pinned_per_proc.load(Ordering::Relaxed),
+        max_user_address: td.user_max_address(),
+    }
+}
