@@ -17,7 +17,7 @@ use crate::kpi::pages::HeldPages;
 use crate::kpi::shared::Shared;
 use crate::kpi::Errno;
 use crate::module::gate;
-use crate::request::{owner_let_go, Request, StartOutcome, USAGE};
+use crate::request::{owner_let_go, Request, USAGE};
 use crate::stats::{Stats, STATS};
 use crate::upcall::{sink_for, Consumer};
 use kqdafs_abi::kaio::{kaio_fflags, KaioOp};
@@ -79,12 +79,9 @@ fn submit_in_slot(
             return Err(e);
         }
     };
-    let state = &request.get().state;
-    let started = state.attach_knote().is_ok() && matches!(state.start_io(), Ok(StartOutcome::Go));
-    if !started {
+    if !request.get().start_for_consumer() {
         // Unreachable for a fresh request nobody else can see; undo.
         drop(KBox::into_inner(job));
-        let _ = state.detach();
         owner_let_go(request);
         return Err(Errno::EINVAL);
     }

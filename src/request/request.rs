@@ -21,7 +21,7 @@
 //! `kn_hook`) and the I/O job each hold a handle while `RequestState`
 //! counts them, and the party `RequestState` tells to release frees it.
 
-use super::state::{CommitOutcome, CompleteOutcome, Misuse, Put, RequestState};
+use super::state::{CommitOutcome, CompleteOutcome, Misuse, Put, RequestState, StartOutcome};
 use super::usage::{Charge, EarlyCharge};
 use crate::gate::Ticket;
 use crate::kpi::alloc::{Flags, KBox};
@@ -161,6 +161,21 @@ impl Request {
         let mut hold = io_hold.lock();
         drop(hold.take());
         cancel(&self.state)
+    }
+
+    /// A kernel consumer's new request: its sink takes the knote's place
+    /// (`attach_knote`) and its I/O starts.  `false`, with the sink
+    /// detached again, if the protocol refused — impossible for a fresh
+    /// request nobody else can see; the caller then undoes the rest.
+    pub fn start_for_consumer(&self) -> bool {
+        if self.state.attach_knote().is_err() {
+            return false;
+        }
+        if matches!(self.state.start_io(), Ok(StartOutcome::Go)) {
+            return true;
+        }
+        let _ = self.state.detach();
+        false
     }
 
     /// Put a queued WRITE/READ's regions in its I/O hold (before anyone
