@@ -47,24 +47,7 @@ struct slot {
 	uint8_t		*buf;
 };
 
-static volatile sig_atomic_t stop;
 static char dir[1024];
-static int cidx, cfails;
-
-#define	CDIAG(...) do {							\
-	char m_[512];							\
-	snprintf(m_, sizeof(m_), __VA_ARGS__);				\
-	printf("# [child %d pid %d] %s\n", cidx, (int)getpid(), m_);	\
-} while (0)
-#define	CFAIL(...) do { CDIAG(__VA_ARGS__); cfails++; } while (0)
-
-static void
-onterm(int sig)
-{
-
-	(void)sig;
-	stop = 1;
-}
 
 static void
 check_event(struct kqt *k, struct slot *slots, const struct kevent *ev,
@@ -134,9 +117,7 @@ child(int idx, int secs)
 	uint32_t at[64], sub;
 	int e, i, j, n, nout, shfd, ownfd, newkq;
 
-	cidx = idx;
-	kqt_srand(((uint64_t)getpid() << 20) ^ kqt_now_us());
-	signal(SIGTERM, onterm);
+	kqt_child_init(idx);
 	if ((e = kqt_open(&k)) != 0) {
 		CDIAG("open %s: %s", KQDAFS_DEVICE, strerror(e));
 		_exit(1);
@@ -156,7 +137,7 @@ child(int idx, int secs)
 	gen = 1;
 	grave = 0;
 	end = kqt_now_us() + (uint64_t)secs * 1000000;
-	while (!stop && kqt_now_us() < end) {
+	while (!kqt_child_stop && kqt_now_us() < end) {
 		/* Submit a batch. */
 		n = 1 + (int)(kqt_rand() % 64);
 		for (i = 0, j = 0; i < n && nout + i < MAXOUT; i++) {
@@ -253,7 +234,7 @@ reap:
 		    (int)(kqt_rand() % 3));
 		for (i = 0; i < n; i++)
 			check_event(&k, slots, &evs[i], &nout);
-		if (cfails > 20)
+		if (kqt_child_fails > 20)
 			break;
 	}
 	/* Drain. */
@@ -268,7 +249,7 @@ reap:
 	}
 	if (kqt_collect(k.kq, evs, 64, 100) != 0)
 		CFAIL("events after the drain");
-	_exit(cfails != 0 ? 1 : 0);
+	_exit(kqt_child_fails != 0 ? 1 : 0);
 }
 
 int

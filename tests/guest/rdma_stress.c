@@ -48,24 +48,6 @@ struct slot {
 	int		pair;
 };
 
-static volatile sig_atomic_t stop;
-static int cidx, cfails;
-
-#define	CDIAG(...) do {							\
-	char m_[512];							\
-	snprintf(m_, sizeof(m_), __VA_ARGS__);				\
-	printf("# [child %d pid %d] %s\n", cidx, (int)getpid(), m_);	\
-} while (0)
-#define	CFAIL(...) do { CDIAG(__VA_ARGS__); cfails++; } while (0)
-
-static void
-onterm(int sig)
-{
-
-	(void)sig;
-	stop = 1;
-}
-
 static void
 check_event(struct kqt *k, struct slot *slots, const struct kevent *ev,
     int *nout)
@@ -167,9 +149,7 @@ child(int idx, int secs)
 	int32_t cres;
 	int e, i, j, n, nout, p;
 
-	cidx = idx;
-	kqt_srand(((uint64_t)getpid() << 20) ^ kqt_now_us());
-	signal(SIGTERM, onterm);
+	kqt_child_init(idx);
 	if ((e = kqt_open(&k)) != 0) {
 		CDIAG("open %s: %s", KQDAFS_DEVICE, strerror(e));
 		_exit(1);
@@ -191,7 +171,7 @@ child(int idx, int secs)
 	nout = 0;
 	gen = 1;
 	end = kqt_now_us() + (uint64_t)secs * 1000000;
-	while (!stop && kqt_now_us() < end) {
+	while (!kqt_child_stop && kqt_now_us() < end) {
 		n = 1 + (int)(kqt_rand() % 64);
 		for (i = 0, j = 0; i < n && nout + i < MAXOUT; i++) {
 			uint64_t r = kqt_rand(), len, loff, roff;
@@ -325,7 +305,7 @@ child(int idx, int secs)
 			CFAIL("DEREG_MR after the drain: %s", kqt_errname(e));
 	}
 	kqt_close(&k);
-	_exit(cfails != 0 ? 1 : 0);
+	_exit(kqt_child_fails != 0 ? 1 : 0);
 }
 
 int

@@ -517,6 +517,26 @@ spawn(void (*child)(int, int), struct kqt_tally *t, int secs)
 	return (pid);
 }
 
+volatile sig_atomic_t kqt_child_stop;
+int kqt_child_idx, kqt_child_fails;
+
+static void
+kqt_child_onterm(int sig)
+{
+
+	(void)sig;
+	kqt_child_stop = 1;
+}
+
+void
+kqt_child_init(int idx)
+{
+
+	kqt_child_idx = idx;
+	kqt_srand(((uint64_t)getpid() << 20) ^ kqt_now_us());
+	signal(SIGTERM, kqt_child_onterm);
+}
+
 void
 kqt_stress_run(void (*child)(int idx, int secs), int nprocs, int secs,
     int kill9, struct kqt_tally *t)

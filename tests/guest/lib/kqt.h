@@ -15,7 +15,10 @@
 #include <sys/types.h>
 #include <sys/event.h>
 
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include "kqdafs.h"
 
@@ -135,6 +138,26 @@ struct kqt_tally {
  */
 void	kqt_stress_run(void (*child)(int idx, int secs), int nprocs, int secs,
 	    int kill9, struct kqt_tally *t);
+
+/*
+ * Inside a child of kqt_stress_run(): kqt_child_init(idx) records its
+ * index, seeds kqt_rand() for this process and makes SIGTERM set
+ * kqt_child_stop.  CDIAG prints a diagnostic tagged with the child; CFAIL
+ * also counts a failure in kqt_child_fails.
+ */
+extern volatile sig_atomic_t kqt_child_stop;
+extern int kqt_child_idx, kqt_child_fails;
+void	kqt_child_init(int idx);
+#define	CDIAG(...) do {						\
+	char m_[512];							\
+	snprintf(m_, sizeof(m_), __VA_ARGS__);				\
+	printf("# [child %d pid %d] %s\n", kqt_child_idx, (int)getpid(),	\
+	    m_);							\
+} while (0)
+#define	CFAIL(...) do {						\
+	CDIAG(__VA_ARGS__);						\
+	kqt_child_fails++;						\
+} while (0)
 
 /* ---- data ---- */
 uint8_t	kqt_pat(uint64_t off);
