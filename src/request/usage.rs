@@ -74,7 +74,8 @@ impl EarlyCharge {
         charge.is_some()
     }
 
-    /// Whether the charge is still held (a snapshot).
+    /// Whether the charge is still held (a snapshot; tests).
+    #[cfg(test)]
     pub fn is_held(&self) -> bool {
         self.0.lock().is_some()
     }
