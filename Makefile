@@ -41,6 +41,7 @@ VERIFY :=	$(TOP)/target/release/kqdafs-verify
 KPI :=		$(BUILD)/kpi-symbols.txt
 
 .PHONY: all bootstrap kmod user guest-tests payload verify test test-steps test-host \
+	sim-modules sim sim-test sim-costs \
 	test-loom test-verify test-lint test-man test-vm-harness vm-test clean
 
 all: verify user payload
@@ -72,6 +73,46 @@ $(BUILD)/kqdafs_consumer_test.ko: tests/consumer/kqdafs_consumer_test.c \
 	@mkdir -p $(BUILD)/obj/consumer
 	clang $(KCFLAGS) -I$(TOP)/kmod -c -o $(BUILD)/obj/consumer/kqdafs_consumer_test.o $<
 	ld.lld $(KLDFLAGS) -o $@ $(BUILD)/obj/consumer/kqdafs_consumer_test.o
+
+# ---- kernel simulation (sim/, docs/kernsim.md) ---------------------------
+
+# The module's own code built for the host-side kernel simulation: the
+# same crate and glue, with the small code model and PIC
+# (targets/x86_64-kqdafs-kernsim.json), combined as the .ko is
+# (sim/link/mkmodule), then linked with the models into kqdafs-sim.
+STARGET :=	$(TOP)/targets/x86_64-kqdafs-kernsim.json
+SIMDIR :=	$(BUILD)/sim
+SIMLIB :=	$(TOP)/target/kernsim/x86_64-kqdafs-kernsim/release/libkqdafs.a
+SIM_SEEDS ?=	8
+
+sim-modules: bootstrap FORCE
+	@mkdir -p $(BUILD)/obj/kernsim $(BUILD)/obj/kernsim-consumer $(SIMDIR)
+	KQDAFS_GLUE_OUT=$(BUILD)/obj/kernsim CARGO_TARGET_DIR=$(TOP)/target/kernsim \
+	    $(CARGO) $(NIGHTLY) build -p kqdafs --release \
+	    -Z build-std=core,alloc -Z json-target-spec --target $(STARGET)
+	$(TOP)/sim/link/mkmodule kqdafs $(SIMDIR)/kqdafs.o \
+	    $(BUILD)/obj/kernsim/*.o $(SIMLIB)
+	clang $(KCPPFLAGS) -mcmodel=small -fPIE -mno-red-zone -ffreestanding \
+	    -fwrapv -fno-common -fno-omit-frame-pointer -O2 -Wall -Werror \
+	    -I$(TOP)/kmod -c -o $(BUILD)/obj/kernsim-consumer/kqdafs_consumer_test.o \
+	    tests/consumer/kqdafs_consumer_test.c
+	$(TOP)/sim/link/mkmodule kqdafs_consumer_test \
+	    $(SIMDIR)/kqdafs_consumer_test.o --provider $(SIMDIR)/kqdafs.o \
+	    $(BUILD)/obj/kernsim-consumer/kqdafs_consumer_test.o
+
+SIMBIN :=	$(TOP)/target/release/kqdafs-sim
+
+sim: sim-modules
+	KQDAFS_SIM_MODULES=$(SIMDIR)/kqdafs.o:$(SIMDIR)/kqdafs_consumer_test.o \
+	    $(CARGO) build -p kqdafs-sim --release
+
+# Every scenario over SIM_SEEDS seeds; ends with `sim-test: N passed, N failed`.
+sim-test: sim
+	SIM_SEEDS=$(SIM_SEEDS) $(SIMBIN)
+
+# KPI calls per request, beside FreeBSD's own AIO path (docs/kernsim.md).
+sim-costs: sim
+	$(SIMBIN) --costs
 
 # ---- static verifier ----------------------------------------------------
 

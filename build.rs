@@ -39,9 +39,17 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(loom)");
     println!("cargo::rerun-if-changed=build.rs");
     let target = env::var("TARGET").unwrap_or_default();
-    if !target.contains("kqdafs-kernel") {
+    // The host-side kernel simulation (sim/) builds the same code for
+    // targets/x86_64-kqdafs-kernsim.json: only the code model and the
+    // position independence differ, so that it links into a Linux test
+    // executable (docs/kernsim.md, "Seams").
+    let codegen = if target.contains("kqdafs-kernel") {
+        KERNEL_CODEGEN
+    } else if target.contains("kqdafs-kernsim") {
+        KERNSIM_CODEGEN
+    } else {
         return;
-    }
+    };
     println!("cargo::rustc-cfg=kernel");
     for path in ["bindings", "kmod"] {
         println!("cargo::rerun-if-changed={path}");
@@ -56,7 +64,7 @@ fn main() {
 
     generate_bindings(&root, &out, &defines);
     if env::var_os("KQDAFS_NATIVE").is_none() {
-        compile_glue(&root, &defines);
+        compile_glue(&root, &defines, codegen);
     }
 }
 
@@ -129,14 +137,23 @@ fn generate_bindings(root: &Path, out: &Path, defines: &[String]) {
     bindings.write_to_file(out.join("bindings.rs")).expect("cannot write bindings.rs");
 }
 
-fn compile_glue(root: &Path, defines: &[String]) {
+/// Code generation flags of the glue in the module (`kern.mk`'s amd64
+/// `-mcmodel=kernel`, no PIC).
+const KERNEL_CODEGEN: &[&str] = &["-mcmodel=kernel", "-fno-pic"];
+/// The same glue for the simulation: small code model, position
+/// independent, so it links into an ordinary (PIE) Linux executable.
+const KERNSIM_CODEGEN: &[&str] = &["-mcmodel=small", "-fPIE"];
+
+fn compile_glue(root: &Path, defines: &[String], codegen: &[&str]) {
     let mut build = cc::Build::new();
     build.compiler("clang").no_default_flags(true).cargo_metadata(false).warnings(true).extra_warnings(true);
     for arg in defines {
         build.flag(arg);
     }
+    for flag in codegen {
+        build.flag(flag);
+    }
     for flag in [
-        "-mcmodel=kernel",
         "-mno-red-zone",
         "-mno-mmx",
         "-mno-sse",
@@ -147,7 +164,6 @@ fn compile_glue(root: &Path, defines: &[String]) {
         "-fno-common",
         "-fno-omit-frame-pointer",
         "-fstack-protector",
-        "-fno-pic",
         "-O2",
         "-Werror",
         "-Wno-unused-parameter",

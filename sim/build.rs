@@ -1,0 +1,123 @@
+//! Build script of the kernel simulation.
+//!
+//! 1. Compiles the C models (`sim/c/*.c`) against the FreeBSD 15 headers
+//!    with the module's own preprocessor flags (`-D_KERNEL -DKLD_MODULE`),
+//!    position-independent for the host;
+//! 2. renames every KPI symbol they define (`sim/kpi.list`) to `ksim_NAME`
+//!    with llvm-objcopy, the renaming `sim/link/mkmodule` applies to the
+//!    modules' references, and archives them;
+//! 3. links the module objects `sim/link/mkmodule` made, named by
+//!    `KQDAFS_SIM_MODULES` (colon-separated; `make sim-test` sets it).
+//!    Without them the link fails on the module's entry points, which is
+//!    the point: nothing here runs without the module's real code.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const FREEBSD_VERSION: &str = "1500001";
+
+fn main() {
+    let here = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = here.parent().expect("sim/ is inside the repository").to_path_buf();
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    println!("cargo::rerun-if-changed=c");
+    println!("cargo::rerun-if-changed=kpi.list");
+    println!("cargo::rerun-if-env-changed=KQDAFS_SIM_MODULES");
+    println!("cargo::rerun-if-env-changed=KQDAFS_SYSINC");
+
+    let zig = root.join(".toolchain/zig/lib/libc/include");
+    let sysinc = match env::var("KQDAFS_SIM_SYSINC") {
+        Ok(dirs) => dirs.split(':').map(PathBuf::from).collect::<Vec<_>>(),
+        Err(_) => vec![zig.join("x86_64-freebsd-none"), zig.join("generic-freebsd")],
+    };
+    if !sysinc.iter().any(|d| d.join("sys/event.h").exists()) {
+        panic!("FreeBSD headers not found under {}; run `make bootstrap` first", zig.display());
+    }
+
+    let mut build = cc::Build::new();
+    build.compiler("clang").no_default_flags(true).cargo_metadata(false).warnings(true);
+    for flag in [
+        "-target",
+        "x86_64-unknown-freebsd15.0",
+        "-D_KERNEL",
+        "-DKLD_MODULE",
+        &format!("-D__FreeBSD_version={FREEBSD_VERSION}"),
+        "-nostdinc",
+        "-include",
+        "opt_global.h",
+        "-fPIE",
+        "-mcmodel=small",
+        "-ffreestanding",
+        "-fwrapv",
+        "-fno-common",
+        "-fno-omit-frame-pointer",
+        "-g",
+        "-O1",
+        "-Werror",
+        "-Wno-unused-parameter",
+        "-Wno-unused-function",
+        "-Wno-missing-field-initializers",
+        "-Wno-sign-compare",
+    ] {
+        build.flag(flag);
+    }
+    for dir in &sysinc {
+        build.flag(format!("-I{}", dir.display()));
+    }
+    build.flag(format!("-I{}", root.join("bindings/include").display()));
+    build.flag(format!("-I{}", here.join("c").display()));
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(here.join("c"))
+        .expect("sim/c")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "c"))
+        .collect();
+    sources.sort();
+    for s in &sources {
+        build.file(s);
+    }
+    let objects = build.compile_intermediates();
+
+    // ksim_ renaming of the KPI names the models define.
+    let list = std::fs::read_to_string(here.join("kpi.list")).expect("sim/kpi.list");
+    let mut redefine = String::new();
+    for line in list.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let name = line.split_whitespace().next().expect("a name");
+        redefine.push_str(&format!("{name} ksim_{name}\n"));
+    }
+    let redef = out.join("ksim.redefine");
+    std::fs::write(&redef, redefine).expect("write ksim.redefine");
+    let mut renamed = Vec::new();
+    for obj in &objects {
+        let dst = out.join(format!("ksim-{}", obj.file_name().expect("name").to_string_lossy()));
+        run(Command::new("llvm-objcopy").arg(format!("--redefine-syms={}", redef.display())).arg(obj).arg(&dst));
+        renamed.push(dst);
+    }
+    let lib = out.join("libksim_models.a");
+    let _ = std::fs::remove_file(&lib);
+    run(Command::new("llvm-ar").arg("crs").arg(&lib).args(&renamed));
+    println!("cargo::rustc-link-search=native={}", out.display());
+    println!("cargo::rustc-link-lib=static:+whole-archive=ksim_models");
+
+    // The modules under test, and the linker behaviour link_elf_obj's
+    // linker sets need: sections found through __start_/__stop_ symbols
+    // only must survive --gc-sections.
+    if let Ok(mods) = env::var("KQDAFS_SIM_MODULES") {
+        for m in mods.split(':').filter(|m| !m.is_empty()) {
+            let p = Path::new(m);
+            println!("cargo::rerun-if-changed={}", p.display());
+            println!("cargo::rustc-link-arg-bins={}", p.display());
+        }
+    }
+    println!("cargo::rustc-link-arg-bins=-Wl,-z,nostart-stop-gc");
+}
+
+fn run(cmd: &mut Command) {
+    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(status.success(), "{cmd:?} failed");
+}

@@ -1,0 +1,342 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * kernsim model of the kernel linker and module subsystem for the
+ * modules linked into a simulation: kldload/kldunload of a linked-in
+ * module.  Sources read: sys/kern/kern_linker.c (linker_load_file,
+ * linker_file_register_modules, linker_file_sysinit, linker_file_sysuninit,
+ * linker_file_unload, linker_file_register_sysctls), sys/kern/kern_module.c
+ * (module_register_init, module_quiesce, module_unload, module_release),
+ * sys/kern/link_elf_obj.c (a fresh image per load), sys/sys/module.h.
+ */
+#include "ksim.h"
+
+#include <sys/linker.h>
+#include <sys/module.h>
+#include <sys/sysctl.h>
+
+/* The linker sets and data of each linked-in module (sim/link/mkmodule). */
+#define	KSIM_SET(mod, set)						\
+	extern void *__start_##mod##_set_##set[] __weak_symbol;		\
+	extern void *__stop_##mod##_set_##set[] __weak_symbol
+KSIM_SET(kqdafs, sysinit_set);
+KSIM_SET(kqdafs, sysuninit_set);
+KSIM_SET(kqdafs, modmetadata_set);
+KSIM_SET(kqdafs, sysctl_set);
+KSIM_SET(kqdafs_consumer_test, sysinit_set);
+KSIM_SET(kqdafs_consumer_test, sysuninit_set);
+KSIM_SET(kqdafs_consumer_test, modmetadata_set);
+KSIM_SET(kqdafs_consumer_test, sysctl_set);
+extern char __start_kqdafs_state[] __weak_symbol;
+extern char __stop_kqdafs_state[] __weak_symbol;
+extern char __start_kqdafs_consumer_test_state[] __weak_symbol;
+extern char __stop_kqdafs_consumer_test_state[] __weak_symbol;
+
+struct ksim_kmod {
+	const char	*km_name;
+	void		**km_si[2], **km_su[2], **km_md[2], **km_sc[2];
+	char		*km_state[2];
+	char		*km_snapshot;	/* the image's data as linked */
+	int		 km_loaded;
+	int		 km_loads;
+	const moduledata_t *km_data;	/* MDT_MODULE */
+	int		 km_mod_alive;	/* MOD_LOAD succeeded */
+};
+
+#define	KSIM_KMOD(n) { #n,						\
+	{ __start_##n##_set_sysinit_set, __stop_##n##_set_sysinit_set },\
+	{ __start_##n##_set_sysuninit_set, __stop_##n##_set_sysuninit_set },\
+	{ __start_##n##_set_modmetadata_set,				\
+	    __stop_##n##_set_modmetadata_set },				\
+	{ __start_##n##_set_sysctl_set, __stop_##n##_set_sysctl_set },	\
+	{ __start_##n##_state, __stop_##n##_state }, NULL, 0, 0, NULL, 0 }
+
+static struct ksim_kmod ksim_kmods[] = {
+	KSIM_KMOD(kqdafs),
+	KSIM_KMOD(kqdafs_consumer_test),
+};
+#define	KSIM_NKMODS	nitems(ksim_kmods)
+
+/* The module whose sysinits run now (module_register_init needs it). */
+static struct ksim_kmod *ksim_loading;
+
+void	ksim_sysctl_register_static(struct sysctl_oid *oidp, int reg);
+void	ksim_unload_checks(const char *name, const char *state_lo,
+	    const char *state_hi);
+
+static struct ksim_kmod *
+ksim_kmod_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < KSIM_NKMODS; i++)
+		if (strcmp(ksim_kmods[i].km_name, name) == 0)
+			return (&ksim_kmods[i]);
+	return (NULL);
+}
+
+/* Snapshot every image's data once, before any module code ran. */
+void
+ksim_linker_boot(void)
+{
+	size_t i, n;
+	struct ksim_kmod *km;
+
+	for (i = 0; i < KSIM_NKMODS; i++) {
+		km = &ksim_kmods[i];
+		if (km->km_state[0] == NULL || km->km_snapshot != NULL)
+			continue;
+		n = (size_t)(km->km_state[1] - km->km_state[0]);
+		km->km_snapshot = ksim_zalloc(n);
+		memcpy(km->km_snapshot, km->km_state[0], n);
+	}
+}
+
+static int
+ksim_sysinit_cmp(const struct sysinit *a, const struct sysinit *b)
+{
+
+	if (a->subsystem != b->subsystem)
+		return (a->subsystem < b->subsystem ? -1 : 1);
+	if (a->order != b->order)
+		return (a->order < b->order ? -1 : 1);
+	return (0);
+}
+
+/*
+ * linker_file_sysinit/linker_file_sysuninit (kern_linker.c): the set's
+ * entries run sorted by (subsystem, order), stably; uninit in the
+ * reverse order.
+ */
+static void
+ksim_run_set(void **lo, void **hi, int reverse)
+{
+	struct sysinit *si[64], *t;
+	int i, j, n;
+
+	n = 0;
+	for (; lo < hi; lo++) {
+		if (n == (int)nitems(si))
+			ksim_failf("sim", "too many sysinits");
+		si[n++] = *lo;
+	}
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && ksim_sysinit_cmp(si[j - 1], si[j]) > 0;
+		    j--) {
+			t = si[j];
+			si[j] = si[j - 1];
+			si[j - 1] = t;
+		}
+	for (i = 0; i < n; i++) {
+		t = si[reverse ? n - 1 - i : i];
+		sim_module_enter("SYSINIT");
+		t->func(t->udata);
+		sim_module_exit();
+	}
+}
+
+static int
+ksim_modevent(struct ksim_kmod *km, int what)
+{
+	int error;
+
+	sim_module_enter(what == MOD_LOAD ? "MOD_LOAD" :
+	    what == MOD_UNLOAD ? "MOD_UNLOAD" : what == MOD_QUIESCE ?
+	    "MOD_QUIESCE" : "MOD_SHUTDOWN");
+	error = km->km_data->evhand(NULL, what, km->km_data->priv);
+	sim_module_exit();
+	return (error);
+}
+
+/*
+ * module_register_init (kern_module.c), the SYSINIT of DECLARE_MODULE:
+ * MOD_LOAD; on failure MOD_UNLOAD, module_release, and a console line.
+ */
+void
+module_register_init(const void *arg)
+{
+	const moduledata_t *data = arg;
+	struct ksim_kmod *km = ksim_loading;
+	int error;
+
+	sim_yield();
+	if (km == NULL || km->km_data != data)
+		ksim_failf("linker", "module_register_init: module named %s "
+		    "not found", data->name);
+	error = ksim_modevent(km, MOD_LOAD);
+	if (error != 0) {
+		(void)ksim_modevent(km, MOD_UNLOAD);
+		km->km_mod_alive = 0;
+		printf("module_register_init: MOD_LOAD (%s, %p, %p) error %d\n",
+		    data->name, (void *)data->evhand, data->priv, error);
+	} else
+		km->km_mod_alive = 1;
+}
+
+/* Whether module name `dep` is loaded (MDT_DEPEND resolution). */
+static int
+ksim_dep_loaded(const char *dep)
+{
+	struct ksim_kmod *km;
+
+	if (strcmp(dep, "kernel") == 0)
+		return (1);
+	km = ksim_kmod_find(dep);
+	return (km != NULL && km->km_loaded && km->km_mod_alive);
+}
+
+/*
+ * kldload(2) of a linked-in module: linker_load_file (kern_linker.c) and
+ * linker_load_dependencies: each MDT_DEPEND must be present (else
+ * ENOENT... the sim says ENOENT as linker_load_module would fail to find
+ * it); a fresh image (the data as linked); MDT_MODULE registered;
+ * static sysctls registered; sysinits run; if every module of the file
+ * failed MOD_LOAD, the file is unloaded with LINKER_UNLOAD_FORCE and
+ * kldload answers ENOEXEC.
+ */
+int
+ksim_kldload(const char *name)
+{
+	struct ksim_kmod *km;
+	struct mod_metadata *md;
+	void **p;
+
+	km = ksim_kmod_find(name);
+	if (km == NULL || km->km_md[0] == NULL)
+		return (ENOENT);
+	if (km->km_loaded)
+		return (EEXIST);
+	km->km_data = NULL;
+	for (p = km->km_md[0]; p < km->km_md[1]; p++) {
+		md = *p;
+		if (md->md_type == MDT_DEPEND &&
+		    !ksim_dep_loaded(md->md_cval))
+			return (ENOENT);
+		if (md->md_type == MDT_MODULE)
+			km->km_data = md->md_data;
+	}
+	if (km->km_data == NULL)
+		ksim_failf("linker", "%s has no MDT_MODULE metadata", name);
+	/* A fresh image: the data as the linker laid it out. */
+	if (km->km_snapshot != NULL)
+		memcpy(km->km_state[0], km->km_snapshot,
+		    (size_t)(km->km_state[1] - km->km_state[0]));
+	km->km_loaded = 1;
+	km->km_loads++;
+	for (p = km->km_sc[0]; p != NULL && p < km->km_sc[1]; p++)
+		ksim_sysctl_register_static(*p, 1);
+	ksim_loading = km;
+	ksim_run_set(km->km_si[0], km->km_si[1], 0);
+	ksim_loading = NULL;
+	if (!km->km_mod_alive) {
+		(void)ksim_kldunload(name, 1);
+		return (ENOEXEC);
+	}
+	return (0);
+}
+
+/*
+ * kldunload(2): linker_file_unload (kern_linker.c).  A file other loaded
+ * files depend on is busy (EBUSY: it holds references).  Unless forced,
+ * MOD_QUIESCE first (module_quiesce), then MOD_UNLOAD (module_unload);
+ * either may refuse and then nothing changes.  Then module_release, the
+ * static sysctls go, the sysuninits run (malloc_uninit among them), and
+ * the image is unmapped: no thread may still run its code then.
+ */
+int
+ksim_kldunload(const char *name, int force)
+{
+	struct ksim_kmod *km, *other;
+	struct mod_metadata *md;
+	size_t i;
+	void **p;
+	int error;
+
+	km = ksim_kmod_find(name);
+	if (km == NULL || !km->km_loaded)
+		return (ENOENT);
+	for (i = 0; i < KSIM_NKMODS; i++) {
+		other = &ksim_kmods[i];
+		if (other == km || !other->km_loaded)
+			continue;
+		for (p = other->km_md[0]; p < other->km_md[1]; p++) {
+			md = *p;
+			if (md->md_type == MDT_DEPEND &&
+			    strcmp(md->md_cval, name) == 0)
+				return (EBUSY);
+		}
+	}
+	if (km->km_mod_alive) {
+		if (!force) {
+			error = ksim_modevent(km, MOD_QUIESCE);
+			if (error != 0)
+				return (error);
+		}
+		error = ksim_modevent(km, MOD_UNLOAD);
+		if (error != 0 && !force)
+			return (error);
+		km->km_mod_alive = 0;
+	}
+	for (p = km->km_sc[0]; p != NULL && p < km->km_sc[1]; p++)
+		ksim_sysctl_register_static(*p, 0);
+	ksim_run_set(km->km_su[0], km->km_su[1], 1);
+	km->km_loaded = 0;
+	ksim_unload_checks(name, km->km_state[0], km->km_state[1]);
+	return (0);
+}
+
+/* Whether a module is loaded now. */
+int
+ksim_kld_isloaded(const char *name)
+{
+	struct ksim_kmod *km = ksim_kmod_find(name);
+
+	return (km != NULL && km->km_loaded);
+}
+
+/* The module's data section, for checks that pointers lead into it. */
+int
+ksim_kmod_owns(const char *name, const void *p)
+{
+	struct ksim_kmod *km = ksim_kmod_find(name);
+
+	return (km != NULL && km->km_state[0] != NULL &&
+	    (const char *)p >= km->km_state[0] &&
+	    (const char *)p < km->km_state[1]);
+}
+
+/*
+ * The module's dynamic per-CPU set (DPCPU, sys/pcpu.h): empty, the module
+ * defines no DPCPU variable; both bounds at one address.
+ */
+__asm__(".data\n"
+    ".globl __start_set_pcpu\n.globl __stop_set_pcpu\n"
+    "__start_set_pcpu:\n__stop_set_pcpu:\n.quad 0\n.text\n");
+
+void	sim_unload_check_threads(const char *name);
+const void *ksim_kqueue_slot_fop(int filt);
+int	ksim_kqueue_slot_of(const void *fop);
+int	ksim_devfs_owned_by(const char *module);
+
+/*
+ * What must be true once a module's image is gone (link_elf_obj unmaps
+ * it after linker_file_unload): no thread runs its code, no filter slot,
+ * device or taskqueue of the kernel points into it.
+ */
+void
+ksim_unload_checks(const char *name, const char *lo, const char *hi)
+{
+	int filt;
+
+	sim_unload_check_threads(name);
+	for (filt = -1; filt >= -31; filt--) {
+		const void *fop = ksim_kqueue_slot_fop(filt);
+
+		if (fop != NULL && (const char *)fop >= lo &&
+		    (const char *)fop < hi)
+			ksim_failf("unload", "filter slot %d still points into "
+			    "the unloaded module %s", filt, name);
+	}
+	if (ksim_devfs_owned_by(name) != 0)
+		ksim_failf("unload", "a device of %s is still in devfs", name);
+}

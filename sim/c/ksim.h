@@ -1,0 +1,80 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * kernsim: what the C models of FreeBSD 15 (sim/c/) share.
+ *
+ * The models are compiled against the same FreeBSD 15 headers as the
+ * module, with -D_KERNEL, so every structure they fill or read (struct
+ * buf, knote, file, thread, ...) has the layout the module's code expects.
+ * Every KPI name the models define is renamed to ksim_<name> by the
+ * generated ksim_names.h (from sim/kpi.list), which is included first; the
+ * module's objects get the same renaming from llvm-objcopy, so the module
+ * binds to these models and never to the host C library.
+ *
+ * Each model's comment names the FreeBSD function it follows and the
+ * source file it was read from (freebsd-src, 15-era: CHERI-Alliance
+ * freebsd-src, which is 16-CURRENT just after the stable/15 branch, where
+ * the 15.0 file was not available).
+ */
+#ifndef _KSIM_H_
+#define	_KSIM_H_
+
+#include <sys/param.h>
+#include <sys/systm.h>
+#include <sys/kernel.h>
+#include <sys/lock.h>
+#include <sys/mutex.h>
+#include <sys/proc.h>
+
+/* ---- the engine (Rust, sim/src/kernel.rs) ------------------------------ */
+enum ksim_lock_kind { KSIM_SLEEP_MUTEX, KSIM_SPIN_MUTEX, KSIM_LOCKMGR };
+enum ksim_ctx { KSIM_SYSCALL, KSIM_TASKQUEUE, KSIM_GEOM_UP, KSIM_CALLOUT,
+	KSIM_KERNEL };
+
+void	sim_yield(void);
+void	sim_fail(const char *contract, const char *msg) __dead2;
+uint64_t sim_ticks(void);
+void	sim_check_may_sleep(const char *what, const void *interlock);
+int	sim_block(const void *chan, const char *wmesg, uint64_t timo);
+void	sim_wakeup(const void *chan, int one);
+int	sim_ctx_is(int ctx);
+void	sim_lock_acquired(const void *lock, const char *name, int kind,
+	    int dupok);
+void	sim_lock_released(const void *lock, const char *name);
+void	sim_lock_disowned(const void *lock, const char *name);
+int	sim_locks_held(void);
+void	sim_mtype_account(const void *mtype, const char *name, int64_t count,
+	    int64_t bytes);
+int64_t	sim_mtype_live(const void *mtype, int64_t *bytes);
+void	*sim_host_alloc(size_t size, size_t align);
+void	sim_host_free(void *p, size_t size, size_t align);
+void	sim_module_enter(const char *what);
+void	sim_module_exit(void);
+void	sim_spawn_kthread(const char *name, int ctx, void (*fn)(void *),
+	    void *arg);
+uint64_t sim_timer_add(uint64_t ticks, void (*fn)(void *), void *arg);
+int	sim_timer_cancel(uint64_t handle);
+void	sim_count(const char *what);
+
+/* The host C library's formatter (same ABI on amd64 FreeBSD and Linux). */
+int	vsnprintf(char *, size_t, const char *, __va_list);
+
+/* Fail the run with a formatted message naming the broken contract. */
+void	ksim_failf(const char *contract, const char *fmt, ...) __dead2
+	    __printflike(2, 3);
+
+/* Host memory for the models' own objects (zeroed). */
+void	*ksim_zalloc(size_t size);
+void	ksim_zfree(void *p, size_t size);
+
+size_t	ksim_strlcpy(char *dst, const char *src, size_t size);
+int	ksim_kldload(const char *name);
+int	ksim_kldunload(const char *name, int force);
+void	sim_nosleep_enter(const char *why);
+void	sim_nosleep_exit(void);
+uint64_t sim_rand(void);
+
+/* proc0's thread, the credential of kernel threads. */
+extern struct ucred *ksim_cred0;
+
+#endif /* !_KSIM_H_ */

@@ -1,0 +1,878 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * kernsim model of the file systems under the module: vnodes and their
+ * locks, a UFS-like file system over an asynchronous disk (completions
+ * on a g_up thread), a non-UFS file system (tmpfs-like: no buffer cache),
+ * the buffer cache, and file I/O through fo_read/fo_write/VOP_FSYNC.
+ *
+ * Sources read: sys/kern/vfs_bio.c (getblkx: ASSERT_VOP_LOCKED, a busy
+ * buffer is waited for unless GB_LOCK_NOWAIT, the buffer is returned
+ * locked, B_CACHE says its data are valid, GB_UNMAPPED leaves b_data at
+ * unmapped_buf and otherwise the pages are mapped into buffer KVA
+ * (bp_unmapped_get_kva, pmap_qenter); bufdone: KASSERT !B_DONE, a
+ * b_iodone is cleared and called instead of the normal completion, else
+ * B_CACHE for a good VMIO read, vfs_vmio_iodone, then brelse/bqrelse of
+ * a B_ASYNC buffer or bdone; bqrelse/brelse: the lock must be owned by
+ * the caller or the kernel (LK_KERNPROC); vfs_busy_pages; bwillwrite;
+ * vfs_bio_clrbuf), sys/kern/kern_lock.c (_lockmgr_disown: only the
+ * exclusive owner disowns), sys/ufs/ufs/ufs_vnops.c (ufs_strategy: bmap,
+ * a hole or a bmap error completes the buffer synchronously inside
+ * bstrategy with bufdone), sys/ufs/ufs/ufs_bmap.c (ufs_bmaparray reads
+ * indirect blocks synchronously), sys/ufs/ffs/ffs_vnops.c (ffs_read,
+ * blksize), sys/kern/vfs_vnops.c (_vn_lock, vn_read/vn_write through
+ * fo_read/fo_write, vn_start_write, vn_finished_write, vn_lktype_write),
+ * sys/kern/vfs_syscalls.c (kern_fsync), sys/vm/vnode_pager.c
+ * (vnode_pager_clean_async), sys/geom/geom_io.c (g_io_schedule_up: the
+ * g_up thread where biodone → bufdone → b_iodone runs; it must not
+ * sleep).
+ */
+#include "ksim.h"
+
+#include <sys/bio.h>
+#include <sys/buf.h>
+#include <sys/fcntl.h>
+#include <sys/file.h>
+#include <sys/lockmgr.h>
+#include <sys/malloc.h>
+#include <sys/mount.h>
+#include <sys/uio.h>
+#include <sys/vnode.h>
+#include <vm/vm.h>
+#include <vm/vm_param.h>
+#include <vm/pmap.h>
+#include <vm/vm_page.h>
+#include <ufs/ufs/dinode.h>
+
+#include <vnode_if.h>
+
+#include "ksim_world.h"
+
+vm_page_t ksim_page_for_host(void *p);
+
+/* vnode_if.c: the descriptors the module's VOP calls carry. */
+struct vnodeop_desc vop_getattr_desc = { .vdesc_name = "vop_getattr" };
+struct vnodeop_desc vop_unlock_desc = { .vdesc_name = "vop_unlock" };
+struct vnodeop_desc vop_fsync_desc = { .vdesc_name = "vop_fsync" };
+
+static char ksim_unmapped_store[PAGE_SIZE] __aligned(PAGE_SIZE);
+caddr_t unmapped_buf = ksim_unmapped_store;
+
+/* ---- files and mounts ------------------------------------------------ */
+
+#define	KSIM_MAXBLK	256
+
+struct ksim_vfile {
+	struct vnode	 vf_vnode;
+	struct vm_object *vf_object_dummy;
+	char		*vf_data;	/* file contents (the disk) */
+	off_t		 vf_size;
+	off_t		 vf_cap;
+	int		 vf_ufs;
+	uint8_t		 vf_hole[KSIM_MAXBLK];	/* lbn is a hole */
+	uint8_t		 vf_bad[KSIM_MAXBLK];	/* lbn read fails (EIO) */
+	uint8_t		 vf_ind_cached;	/* indirect block in cache */
+	/* vnode lock (lockmgr): exclusive owner or shared count */
+	struct thread	*vf_lk_owner;
+	int		 vf_lk_shared;
+	int		 vf_fsyncs;
+	int		 vf_writeops;
+	uint64_t	 vf_writes_as_uid[2];	/* by td_ucred == active_cred */
+};
+
+static struct mount ksim_ufs_mount, ksim_tmpfs_mount;
+static char ksim_vm_object_dummy[64];
+
+static void
+ksim_mount_init(struct mount *mp, const char *fstype, int iosize, int bsize)
+{
+
+	ksim_strlcpy(mp->mnt_stat.f_fstypename, fstype,
+	    sizeof(mp->mnt_stat.f_fstypename));
+	mp->mnt_stat.f_iosize = iosize;
+	mp->mnt_stat.f_bsize = bsize;
+}
+
+/* The disk queue served by g_up. */
+struct ksim_bufx;
+static struct ksim_bufx *ksim_diskq[256];
+static int ksim_ndiskq;
+static uint64_t ksim_diskdue[256];
+static int ksim_disk_chan;
+
+static struct ksim_vfile *
+ksim_vfile(struct vnode *vp)
+{
+
+	return (__containerof(vp, struct ksim_vfile, vf_vnode));
+}
+
+static void	ksim_bufobj_strategy(struct bufobj *bo, struct buf *bp);
+static struct buf_ops ksim_ufs_bufops = {
+	.bop_name = "ksim_ufs",
+	.bop_strategy = ksim_bufobj_strategy,
+};
+
+/*
+ * Make a regular file of `size` bytes whose byte i is pattern(i), on the
+ * UFS (block 32 KiB, fragment 4 KiB) or on the tmpfs-like file system.
+ */
+struct vnode *
+ksim_file_create(off_t size, int ufs)
+{
+	struct ksim_vfile *vf;
+	off_t i;
+
+	if (ksim_ufs_mount.mnt_stat.f_iosize == 0) {
+		ksim_mount_init(&ksim_ufs_mount, "ufs", 32768, 4096);
+		ksim_mount_init(&ksim_tmpfs_mount, "tmpfs", PAGE_SIZE,
+		    PAGE_SIZE);
+	}
+	vf = ksim_zalloc(sizeof(*vf));
+	vf->vf_cap = MAX(size, 65536) * 2;
+	vf->vf_data = sim_host_alloc((size_t)vf->vf_cap, PAGE_SIZE);
+	for (i = 0; i < size; i++)
+		vf->vf_data[i] = (char)(i * 7 + (i >> 12));
+	vf->vf_size = size;
+	vf->vf_ufs = ufs;
+	vf->vf_vnode.v_type = VREG;
+	vf->vf_vnode.v_mount = ufs ? &ksim_ufs_mount : &ksim_tmpfs_mount;
+	vf->vf_vnode.v_object = (void *)ksim_vm_object_dummy;
+	vf->vf_vnode.v_bufobj.bo_bsize = ufs ? 32768 : PAGE_SIZE;
+	vf->vf_vnode.v_bufobj.bo_ops = &ksim_ufs_bufops;
+	return (&vf->vf_vnode);
+}
+
+char *
+ksim_file_data(struct vnode *vp, off_t *size)
+{
+
+	*size = ksim_vfile(vp)->vf_size;
+	return (ksim_vfile(vp)->vf_data);
+}
+
+void
+ksim_file_set_hole(struct vnode *vp, int lbn)
+{
+
+	ksim_vfile(vp)->vf_hole[lbn] = 1;
+	memset(ksim_vfile(vp)->vf_data + (off_t)lbn * 32768, 0, 32768);
+}
+
+void
+ksim_file_set_bad(struct vnode *vp, int lbn)
+{
+
+	ksim_vfile(vp)->vf_bad[lbn] = 1;
+}
+
+int
+ksim_file_fsyncs(struct vnode *vp)
+{
+
+	return (ksim_vfile(vp)->vf_fsyncs);
+}
+
+/* Writes made with td_ucred != the credential the write was for. */
+uint64_t
+ksim_file_foreign_cred_writes(struct vnode *vp)
+{
+
+	return (ksim_vfile(vp)->vf_writes_as_uid[1]);
+}
+
+/* ---- vnode lock ---------------------------------------------------- */
+
+static const char *
+ksim_vn_lockname(struct vnode *vp)
+{
+
+	return (ksim_vfile(vp)->vf_ufs ? "ufs" : "tmpfs");
+}
+
+/* _vn_lock (vfs_vnops.c) → VOP_LOCK1 → lockmgr. */
+int
+_vn_lock(struct vnode *vp, int flags, const char *file, int line)
+{
+	struct ksim_vfile *vf = ksim_vfile(vp);
+	struct thread *td = curthread;
+	int op = flags & LK_TYPE_MASK;
+
+	sim_yield();
+	if ((flags & LK_NOWAIT) == 0)
+		sim_check_may_sleep("vn_lock", NULL);
+	if (vf->vf_lk_owner == td)
+		ksim_failf("witness", "vn_lock: recursing on vnode lock "
+		    "(%s:%d)", file, line);
+	if (op == LK_SHARED) {
+		while (vf->vf_lk_owner != NULL) {
+			if (flags & LK_NOWAIT)
+				return (EBUSY);
+			(void)sim_block(vf, "ufs", 0);
+		}
+		vf->vf_lk_shared++;
+	} else if (op == LK_EXCLUSIVE) {
+		while (vf->vf_lk_owner != NULL || vf->vf_lk_shared > 0) {
+			if (flags & LK_NOWAIT)
+				return (EBUSY);
+			(void)sim_block(vf, "ufs", 0);
+		}
+		vf->vf_lk_owner = td;
+	} else
+		ksim_failf("vfs", "vn_lock: lock type %#x", op);
+	sim_lock_acquired(vf, ksim_vn_lockname(vp), KSIM_LOCKMGR, 0);
+	return (0);
+}
+
+static int
+ksim_vn_islocked(struct vnode *vp)
+{
+	struct ksim_vfile *vf = ksim_vfile(vp);
+
+	return (vf->vf_lk_owner == curthread || vf->vf_lk_shared > 0);
+}
+
+static void
+ksim_vn_unlock(struct vnode *vp)
+{
+	struct ksim_vfile *vf = ksim_vfile(vp);
+
+	if (vf->vf_lk_owner == curthread)
+		vf->vf_lk_owner = NULL;
+	else if (vf->vf_lk_shared > 0)
+		vf->vf_lk_shared--;
+	else
+		ksim_failf("vfs", "VOP_UNLOCK of an unlocked vnode");
+	sim_lock_released(vf, ksim_vn_lockname(vp));
+	sim_wakeup(vf, 0);
+}
+
+int
+VOP_UNLOCK_APV(const struct vop_vector *vop, struct vop_unlock_args *a)
+{
+
+	sim_yield();
+	if (a->a_gen.a_desc != &vop_unlock_desc)
+		ksim_failf("vfs", "VOP_UNLOCK_APV with another descriptor");
+	ksim_vn_unlock(a->a_vp);
+	return (0);
+}
+
+/* ufs_getattr: va_size is i_size.  ASSERT_VOP_LOCKED in VOP_GETATTR. */
+int
+VOP_GETATTR_APV(const struct vop_vector *vop, struct vop_getattr_args *a)
+{
+
+	sim_yield();
+	if (!ksim_vn_islocked(a->a_vp))
+		ksim_failf("vfs", "VOP_GETATTR: vnode not locked");
+	memset(a->a_vap, 0, sizeof(*a->a_vap));
+	a->a_vap->va_size = (u_quad_t)ksim_vfile(a->a_vp)->vf_size;
+	a->a_vap->va_type = VREG;
+	return (0);
+}
+
+/* VOP_FSYNC (ffs_fsync): needs the vnode locked; may sleep. */
+int
+VOP_FSYNC_APV(const struct vop_vector *vop, struct vop_fsync_args *a)
+{
+
+	sim_yield();
+	sim_check_may_sleep("VOP_FSYNC", NULL);
+	if (!ksim_vn_islocked(a->a_vp))
+		ksim_failf("vfs", "VOP_FSYNC: vnode not locked");
+	ksim_vfile(a->a_vp)->vf_fsyncs++;
+	return (0);
+}
+
+/* vn_lktype_write (vfs_vnops.c): exclusive unless MNTK_SHARED_WRITES. */
+int
+vn_lktype_write(struct mount *mp, struct vnode *vp)
+{
+
+	sim_yield();
+	return (LK_EXCLUSIVE);
+}
+
+/* vn_start_write/vn_finished_write (vfs_vnops.c): balanced pairs. */
+int
+vn_start_write(struct vnode *vp, struct mount **mpp, int flags)
+{
+
+	sim_yield();
+	if ((flags & V_WAIT) != 0)
+		sim_check_may_sleep("vn_start_write(V_WAIT)", NULL);
+	*mpp = vp != NULL ? vp->v_mount : NULL;
+	if (*mpp != NULL)
+		(*mpp)->mnt_writeopcount++;
+	return (0);
+}
+
+void
+vn_finished_write(struct mount *mp)
+{
+
+	sim_yield();
+	if (mp == NULL)
+		return;
+	if (mp->mnt_writeopcount <= 0)
+		ksim_failf("vfs", "vn_finished_write: neg cnt");
+	mp->mnt_writeopcount--;
+}
+
+/* vnode_pager_clean_async (vnode_pager.c): starts writing dirty pages. */
+void
+vnode_pager_clean_async(struct vnode *vp)
+{
+
+	sim_yield();
+	if (!ksim_vn_islocked(vp))
+		ksim_failf("vfs", "vnode_pager_clean_async: vnode not locked");
+}
+
+/* bwillwrite (vfs_bio.c): may sleep for dirty buffer space. */
+void
+bwillwrite(void)
+{
+
+	sim_yield();
+	sim_check_may_sleep("bwillwrite", NULL);
+}
+
+/* ---- buffers ----------------------------------------------------------- */
+
+#define	KSIM_KERNPROC	((struct thread *)1)
+
+struct ksim_bufx {
+	struct thread	*bx_owner;	/* lock owner, KSIM_KERNPROC, NULL */
+	struct vnode	*bx_vp;
+	daddr_t		 bx_lbn;
+	int		 bx_inuse;
+	int		 bx_pages_busy;
+	char		*bx_mem;	/* page-aligned contents */
+	size_t		 bx_memsz;
+	struct buf	 bx_buf;	/* must be last: b_pages[] */
+};
+
+#define	KSIM_NBUF	512
+static struct ksim_bufx *ksim_bufs[KSIM_NBUF];
+
+static struct ksim_bufx *
+ksim_bx(struct buf *bp)
+{
+
+	return (__containerof(bp, struct ksim_bufx, bx_buf));
+}
+
+static void
+ksim_buf_lock_release(struct buf *bp, const char *fn)
+{
+	struct ksim_bufx *bx = ksim_bx(bp);
+
+	if (bx->bx_owner == KSIM_KERNPROC) {
+		/* Disowned: whoever completes the I/O releases it. */
+	} else if (bx->bx_owner == curthread)
+		sim_lock_released(bx, "bufwait");
+	else
+		ksim_failf("buf", "%s: buffer %p not locked by this thread "
+		    "(lockmgr: not exclusive lock owner)", fn, bp);
+	bx->bx_owner = NULL;
+	sim_wakeup(bx, 0);
+}
+
+/*
+ * getblk (vfs_bio.c getblkx), for the sim's UFS: the vnode must be
+ * locked; a buffer another thread holds locked is waited for (or NULL
+ * with GB_LOCK_NOWAIT); the size of a cached buffer must match.
+ */
+struct buf *
+getblk(struct vnode *vp, daddr_t blkno, int size, int slpflag, int slptimeo,
+    int flags)
+{
+	struct ksim_vfile *vf = ksim_vfile(vp);
+	struct ksim_bufx *bx;
+	struct buf *bp;
+	size_t memsz;
+	int i, npages, slot;
+
+	sim_yield();
+	if (!ksim_vn_islocked(vp))
+		ksim_failf("buf", "getblk: vnode not locked");
+	if (blkno < 0 || blkno >= KSIM_MAXBLK || size <= 0 || size > MAXBSIZE)
+		ksim_failf("buf", "getblk: lbn %jd size %d", (intmax_t)blkno,
+		    size);
+	if ((flags & GB_NOWITNESS) == 0)
+		sim_count("getblk_witness");
+again:
+	slot = -1;
+	for (i = 0; i < KSIM_NBUF; i++) {
+		bx = ksim_bufs[i];
+		if (bx == NULL) {
+			if (slot < 0)
+				slot = i;
+			continue;
+		}
+		if (bx->bx_vp != vp || bx->bx_lbn != blkno)
+			continue;
+		if (bx->bx_owner != NULL) {
+			if ((flags & GB_LOCK_NOWAIT) != 0)
+				return (NULL);
+			sim_check_may_sleep("getblk (busy buffer)", NULL);
+			sim_count("getblk_waited_busy");
+			(void)sim_block(bx, "getblk", 0);
+			goto again;
+		}
+		bp = &bx->bx_buf;
+		if (bp->b_bcount != size) {
+			/* The file grew: this model drops the old buffer. */
+			bx->bx_inuse = 0;
+			ksim_bufs[i] = NULL;
+			continue;
+		}
+		bx->bx_owner = curthread;
+		sim_lock_acquired(bx, "bufwait", KSIM_LOCKMGR, 1);
+		bp->b_flags &= ~(B_ASYNC | B_DONE | B_INVAL | B_NOCACHE |
+		    B_RELBUF);
+		if ((flags & GB_UNMAPPED) == 0 && !buf_mapped(bp)) {
+			/* bp_unmapped_get_kva + pmap_qenter. */
+			sim_count("getblk_kva_mapped");
+			bp->b_data = bx->bx_mem;
+		} else if ((flags & GB_UNMAPPED) != 0 && buf_mapped(bp) &&
+		    (bp->b_flags & B_CACHE) == 0)
+			bp->b_data = unmapped_buf;
+		sim_count(bp->b_flags & B_CACHE ? "getblk_hit" :
+		    "getblk_invalid");
+		return (bp);
+	}
+	if (slot < 0)
+		sim_fail("sim", "buffer cache full");
+	npages = (int)howmany(size, PAGE_SIZE);
+	memsz = (size_t)npages * PAGE_SIZE;
+	bx = ksim_zalloc(sizeof(*bx) + (size_t)npages * sizeof(vm_page_t));
+	bx->bx_mem = sim_host_alloc(memsz, PAGE_SIZE);
+	bx->bx_memsz = memsz;
+	bx->bx_vp = vp;
+	bx->bx_lbn = blkno;
+	bx->bx_inuse = 1;
+	bx->bx_owner = curthread;
+	bp = &bx->bx_buf;
+	bp->b_bufobj = &vp->v_bufobj;
+	bp->b_vp = vp;
+	bp->b_lblkno = bp->b_blkno = blkno;
+	bp->b_offset = (off_t)blkno * vp->v_bufobj.bo_bsize;
+	bp->b_bcount = bp->b_bufsize = size;
+	bp->b_flags = B_VMIO;
+	bp->b_npages = npages;
+	bp->b_rcred = NOCRED;
+	bp->b_wcred = NOCRED;
+	for (i = 0; i < npages; i++)
+		bp->b_pages[i] = ksim_page_for_host(bx->bx_mem +
+		    (size_t)i * PAGE_SIZE);
+	if ((flags & GB_UNMAPPED) != 0)
+		bp->b_data = unmapped_buf;
+	else {
+		sim_count("getblk_kva_mapped");
+		bp->b_data = bx->bx_mem;
+	}
+	ksim_bufs[slot] = bx;
+	sim_lock_acquired(bx, "bufwait", KSIM_LOCKMGR, 1);
+	sim_count("getblk_new");
+	(void)vf;
+	return (bp);
+}
+
+/* _lockmgr_disown (kern_lock.c) of a buffer lock: BUF_KERNPROC. */
+void
+_lockmgr_disown(struct lock *lk, const char *file, int line)
+{
+	struct ksim_bufx *bx = __containerof(__containerof(lk, struct buf,
+	    b_lock), struct ksim_bufx, bx_buf);
+
+	sim_yield();
+	if (bx->bx_owner != curthread)
+		ksim_failf("buf", "_lockmgr_disown: buffer lock not owned "
+		    "exclusively by this thread (%s:%d)", file, line);
+	sim_lock_disowned(bx, "bufwait");
+	bx->bx_owner = KSIM_KERNPROC;
+}
+
+/* vfs_busy_pages (vfs_bio.c): pages busied until vfs_vmio_iodone. */
+void
+vfs_busy_pages(struct buf *bp, int clear_modify)
+{
+	struct ksim_bufx *bx = ksim_bx(bp);
+
+	sim_yield();
+	if (bx->bx_owner != curthread && bx->bx_owner != KSIM_KERNPROC)
+		ksim_failf("buf", "vfs_busy_pages: buffer not locked");
+	if (bx->bx_pages_busy)
+		ksim_failf("buf", "vfs_busy_pages: pages already busy");
+	bx->bx_pages_busy = 1;
+}
+
+/* bqrelse (vfs_bio.c): unlock; the buffer stays cached. */
+void
+bqrelse(struct buf *bp)
+{
+
+	sim_yield();
+	if (ksim_bx(bp)->bx_pages_busy)
+		ksim_failf("buf", "bqrelse: pages still busy (I/O not done)");
+	ksim_buf_lock_release(bp, "bqrelse");
+}
+
+/* brelse (vfs_bio.c): an error or B_INVAL/B_NOCACHE invalidates. */
+void
+brelse(struct buf *bp)
+{
+	struct ksim_bufx *bx = ksim_bx(bp);
+	int i;
+
+	sim_yield();
+	if (bx->bx_pages_busy)
+		ksim_failf("buf", "brelse: pages still busy (I/O not done)");
+	if ((bp->b_ioflags & BIO_ERROR) != 0 ||
+	    (bp->b_flags & (B_INVAL | B_NOCACHE | B_RELBUF)) != 0) {
+		bp->b_flags &= ~B_CACHE;
+		bp->b_flags |= B_INVAL;
+		for (i = 0; i < KSIM_NBUF; i++)
+			if (ksim_bufs[i] == bx)
+				ksim_bufs[i] = NULL;
+	}
+	ksim_buf_lock_release(bp, "brelse");
+}
+
+/* vfs_bio_clrbuf (vfs_bio.c): a hole reads as zeroes. */
+static void
+ksim_clrbuf(struct buf *bp)
+{
+
+	memset(ksim_bx(bp)->bx_mem, 0, (size_t)bp->b_bcount);
+	bp->b_resid = 0;
+}
+
+/*
+ * bufdone (vfs_bio.c).  The sim checks that it runs where FreeBSD runs
+ * it (the buffer locked by the kernel or this thread) and, around a
+ * b_iodone, that nothing sleeps.
+ */
+void
+bufdone(struct buf *bp)
+{
+	struct ksim_bufx *bx = ksim_bx(bp);
+	void (*biodone)(struct buf *);
+
+	sim_yield();
+	if ((bp->b_flags & B_DONE) != 0)
+		ksim_failf("buf", "biodone: bp %p bp->b_flags & B_DONE", bp);
+	if (bx->bx_owner == NULL)
+		ksim_failf("buf", "bufdone of an unlocked buffer %p", bp);
+	if (bp->b_iodone != NULL) {
+		biodone = bp->b_iodone;
+		bp->b_iodone = NULL;
+		sim_nosleep_enter("b_iodone");
+		sim_module_enter("b_iodone");
+		(*biodone)(bp);
+		sim_module_exit();
+		sim_nosleep_exit();
+		return;
+	}
+	if ((bp->b_flags & B_VMIO) != 0) {
+		if (bp->b_iocmd == BIO_READ &&
+		    (bp->b_flags & (B_INVAL | B_NOCACHE)) == 0 &&
+		    (bp->b_ioflags & BIO_ERROR) == 0)
+			bp->b_flags |= B_CACHE;
+		bx->bx_pages_busy = 0;		/* vfs_vmio_iodone */
+	}
+	if ((bp->b_flags & B_ASYNC) != 0) {
+		if ((bp->b_flags & (B_NOCACHE | B_INVAL | B_RELBUF)) != 0 ||
+		    (bp->b_ioflags & BIO_ERROR) != 0)
+			brelse(bp);
+		else
+			bqrelse(bp);
+	} else {
+		bp->b_flags |= B_DONE;		/* bdone */
+		sim_wakeup(bp, 0);
+	}
+}
+
+/* The device under the UFS: fill the buffer from the file's blocks. */
+static void
+ksim_disk_complete(struct ksim_bufx *bx)
+{
+	struct ksim_vfile *vf = ksim_vfile(bx->bx_vp);
+	struct buf *bp = &bx->bx_buf;
+	off_t off, n;
+
+	if (vf->vf_bad[bx->bx_lbn]) {
+		bp->b_error = EIO;
+		bp->b_ioflags |= BIO_ERROR;
+		bp->b_resid = bp->b_bcount;
+	} else {
+		off = bp->b_offset;
+		n = MIN(bp->b_bcount, MAX(0, vf->vf_size - off));
+		memset(bx->bx_mem, 0, (size_t)bp->b_bcount);
+		if (n > 0)
+			memcpy(bx->bx_mem, vf->vf_data + off, (size_t)n);
+		bp->b_resid = 0;
+	}
+	bufdone(bp);
+}
+
+/* g_up (geom_io.c g_io_schedule_up): completes disk I/O in due order. */
+static void
+ksim_g_up(void *arg)
+{
+	struct ksim_bufx *bx;
+	uint64_t now, due;
+	int i, best;
+
+	for (;;) {
+		if (ksim_ndiskq == 0) {
+			(void)sim_block(&ksim_disk_chan, "-", 0);
+			continue;
+		}
+		now = sim_ticks();
+		best = 0;
+		for (i = 1; i < ksim_ndiskq; i++)
+			if (ksim_diskdue[i] < ksim_diskdue[best])
+				best = i;
+		due = ksim_diskdue[best];
+		if (due > now) {
+			(void)sim_block(&ksim_disk_chan, "-", due - now);
+			continue;
+		}
+		bx = ksim_diskq[best];
+		ksim_diskq[best] = ksim_diskq[--ksim_ndiskq];
+		ksim_diskdue[best] = ksim_diskdue[ksim_ndiskq];
+		sim_nosleep_enter("g_up");
+		ksim_disk_complete(bx);
+		sim_nosleep_exit();
+	}
+}
+
+void
+ksim_vfs_boot(void)
+{
+
+	sim_spawn_kthread("g_up", KSIM_KERNEL, ksim_g_up, NULL);
+}
+
+/* Disk requests not yet completed. */
+int
+ksim_disk_pending(void)
+{
+
+	return (ksim_ndiskq);
+}
+
+/*
+ * ufs_bmaparray for lbn >= UFS_NDADDR reads the indirect block through
+ * the buffer cache and waits for it (bread): the submitter sleeps on the
+ * disk.  The first such lookup of a file misses.
+ */
+static void
+ksim_bmap_indirect(struct ksim_vfile *vf)
+{
+
+	if (vf->vf_ind_cached)
+		return;
+	sim_check_may_sleep("ufs_bmaparray (indirect block read)", NULL);
+	sim_count("bmap_indirect_read");
+	(void)sim_block(&vf->vf_ind_cached, "biord", 2);
+	vf->vf_ind_cached = 1;
+}
+
+/* The bufobj strategy: ufs_strategy for the sim's UFS files. */
+static void
+ksim_bufobj_strategy(struct bufobj *bo, struct buf *bp)
+{
+	struct ksim_bufx *bx = ksim_bx(bp);
+	struct ksim_vfile *vf = ksim_vfile(bp->b_vp);
+
+	sim_yield();
+	if (bp->b_iocmd != BIO_READ)
+		ksim_failf("buf", "bstrategy: only reads are modelled");
+	if (!ksim_vn_islocked(bp->b_vp))
+		ksim_failf("buf", "ufs_strategy: bmap needs the vnode lock");
+	if (bx->bx_owner == NULL)
+		ksim_failf("buf", "bstrategy of an unlocked buffer");
+	if (!bx->bx_pages_busy)
+		ksim_failf("buf", "bstrategy of a VMIO read without "
+		    "vfs_busy_pages");
+	if (bp->b_lblkno >= UFS_NDADDR)
+		ksim_bmap_indirect(vf);
+	if (vf->vf_hole[bp->b_lblkno]) {
+		/* A hole: zeroed and completed right here. */
+		ksim_clrbuf(bp);
+		bufdone(bp);
+		return;
+	}
+	if (ksim_ndiskq == (int)nitems(ksim_diskq))
+		sim_fail("sim", "disk queue full");
+	ksim_diskq[ksim_ndiskq] = bx;
+	ksim_diskdue[ksim_ndiskq] = sim_ticks() + 1 + sim_rand() % 4;
+	ksim_ndiskq++;
+	sim_wakeup(&ksim_disk_chan, 0);
+	return;
+}
+
+/* Buffers left locked (by anyone) — none once all I/O is done. */
+int
+ksim_bufs_locked(void)
+{
+	int i, n;
+
+	n = 0;
+	for (i = 0; i < KSIM_NBUF; i++)
+		if (ksim_bufs[i] != NULL && ksim_bufs[i]->bx_owner != NULL)
+			n++;
+	return (n);
+}
+
+/* Cached buffers whose read credential is not NOCRED. */
+int
+ksim_bufs_with_cred(void)
+{
+	int i, n;
+
+	n = 0;
+	for (i = 0; i < KSIM_NBUF; i++)
+		if (ksim_bufs[i] != NULL &&
+		    ksim_bufs[i]->bx_buf.b_rcred != NOCRED)
+			n++;
+	return (n);
+}
+
+/* Drop every clean cached buffer of vp (as a remount would). */
+void
+ksim_bufs_flush(struct vnode *vp)
+{
+	int i;
+
+	for (i = 0; i < KSIM_NBUF; i++)
+		if (ksim_bufs[i] != NULL && ksim_bufs[i]->bx_vp == vp &&
+		    ksim_bufs[i]->bx_owner == NULL) {
+			if (ksim_bufs[i]->bx_buf.b_rcred != NOCRED)
+				crfree(ksim_bufs[i]->bx_buf.b_rcred);
+			ksim_bufs[i] = NULL;
+		}
+}
+
+/* ---- file I/O (vn_read/vn_write, vfs_vnops.c) ------------------------- */
+
+static int
+ksim_uio_move(struct ksim_vfile *vf, struct uio *uio)
+{
+	struct iovec *iov;
+	off_t off;
+	size_t n;
+	int i;
+
+	if (uio->uio_segflg != UIO_SYSSPACE)
+		ksim_failf("vfs", "the sim's fo_read/fo_write take kernel "
+		    "buffers only");
+	off = uio->uio_offset;
+	for (i = 0; i < uio->uio_iovcnt && uio->uio_resid > 0; i++) {
+		iov = &uio->uio_iov[i];
+		n = iov->iov_len;
+		if (uio->uio_rw == UIO_READ) {
+			if (off >= vf->vf_size)
+				break;
+			n = (size_t)MIN((off_t)n, vf->vf_size - off);
+			memcpy(iov->iov_base, vf->vf_data + off, n);
+		} else {
+			if (off + (off_t)n > vf->vf_cap)
+				return (EFBIG);
+			memcpy(vf->vf_data + off, iov->iov_base, n);
+			if (off + (off_t)n > vf->vf_size)
+				vf->vf_size = off + (off_t)n;
+		}
+		off += (off_t)n;
+		uio->uio_resid -= (ssize_t)n;
+	}
+	uio->uio_offset = off;
+	return (0);
+}
+
+static int
+ksim_vn_rw(struct file *fp, struct uio *uio, struct ucred *active_cred,
+    int flags, struct thread *td)
+{
+	struct vnode *vp = fp->f_vnode;
+	struct ksim_vfile *vf = ksim_vfile(vp);
+	int error, i;
+
+	sim_yield();
+	sim_check_may_sleep("vn_rdwr", NULL);
+	if ((flags & FOF_OFFSET) == 0)
+		ksim_failf("vfs", "fo_read/fo_write without FOF_OFFSET");
+	if (uio->uio_td != td)
+		ksim_failf("vfs", "uio_td is not the calling thread");
+	(void)_vn_lock(vp, uio->uio_rw == UIO_READ ? LK_SHARED :
+	    LK_EXCLUSIVE, __FILE__, __LINE__);
+	if (uio->uio_rw == UIO_WRITE) {
+		vf->vf_writeops++;
+		vf->vf_writes_as_uid[td->td_ucred != active_cred ? 1 : 0]++;
+	}
+	error = ksim_uio_move(vf, uio);
+	/* Keep the cached buffers coherent with the written data. */
+	if (uio->uio_rw == UIO_WRITE)
+		for (i = 0; i < KSIM_NBUF; i++)
+			if (ksim_bufs[i] != NULL && ksim_bufs[i]->bx_vp == vp &&
+			    ksim_bufs[i]->bx_owner == NULL)
+				ksim_bufs[i] = NULL;
+	ksim_vn_unlock(vp);
+	return (error);
+}
+
+static int
+ksim_vn_close(struct file *fp, struct thread *td)
+{
+
+	sim_check_may_sleep("vn_close", NULL);
+	return (0);
+}
+
+static struct fileops ksim_vnops = {
+	.fo_read = ksim_vn_rw,
+	.fo_write = ksim_vn_rw,
+	.fo_close = ksim_vn_close,
+	.fo_flags = DFLAG_PASSABLE | DFLAG_SEEKABLE,
+};
+
+/* open(2) of a file made by ksim_file_create. */
+int
+ksim_sys_open_file(struct vnode *vp, int oflags)
+{
+	struct file *fp;
+	int fd;
+
+	fp = ksim_file_alloc(DTYPE_VNODE, &ksim_vnops, vp, vp,
+	    FFLAGS(oflags) & FMASK, curthread->td_ucred);
+	fd = ksim_fd_install(ksim_curproc(), fp);
+	if (fd < 0)
+		(void)fdrop(fp, curthread);
+	return (fd);
+}
+
+/* A descriptor of another kind: a pipe, a socket, or an O_PATH file. */
+int
+ksim_sys_open_other(int kind)
+{
+	struct file *fp;
+	int fd;
+
+	if (kind == 2)
+		fp = ksim_file_alloc(DTYPE_VNODE,
+		    __DECONST(struct fileops *, &path_fileops), NULL,
+		    ksim_file_create(0, 1), 0, curthread->td_ucred);
+	else
+		fp = ksim_file_alloc(kind == 0 ? DTYPE_PIPE : DTYPE_SOCKET,
+		    &ksim_vnops, NULL, NULL, FREAD | FWRITE,
+		    curthread->td_ucred);
+	fd = ksim_fd_install(ksim_curproc(), fp);
+	if (fd < 0)
+		(void)fdrop(fp, curthread);
+	return (fd);
+}

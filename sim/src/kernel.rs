@@ -1,0 +1,549 @@
+//! The engine under the models: per-thread kernel state (the module frames
+//! a thread is in, the locks it holds), WITNESS-style lock-order checking,
+//! sleep/wakeup with FreeBSD's rules on who may sleep, and malloc(9)
+//! accounting per malloc type.  The C models (`sim/c/`) call it through
+//! `sim/c/ksim.h`; every function here is `extern "C"` for them.
+
+use crate::report::fail;
+use crate::sched::{self, Ctx, Tid};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::sync::Mutex;
+
+/// What the engine knows of each simulated thread.
+#[derive(Default)]
+struct KThread {
+    /// Module frames on this thread's stack (module callbacks the sim
+    /// entered and has not seen return).
+    module_depth: u32,
+    /// What the outermost module frame is.
+    module_what: String,
+    /// Locks held, in acquisition order: (address, witness name, kind).
+    held: Vec<(usize, String, LockKind)>,
+    /// `struct thread *` of the thread (C).
+    td: usize,
+    /// Sections where FreeBSD forbids sleeping (`b_iodone`, callouts),
+    /// innermost last.
+    nosleep: Vec<String>,
+}
+
+/// Lock classes, as WITNESS tells them apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub enum LockKind {
+    /// `mtx(9)` MTX_DEF: a blocking (turnstile) lock; no sleeping while held.
+    SleepMutex = 0,
+    /// `mtx(9)` MTX_SPIN.
+    SpinMutex = 1,
+    /// `lockmgr(9)`: vnode and buffer locks; sleeping allowed while held.
+    Lockmgr = 2,
+}
+
+#[derive(Default)]
+struct Engine {
+    threads: BTreeMap<Tid, KThread>,
+    /// WITNESS order graph over lock names: a → b means b was taken while
+    /// a was held.
+    order: BTreeMap<String, BTreeSet<String>>,
+    /// malloc(9) per type address: (name, live allocations, live bytes).
+    mtypes: BTreeMap<usize, (String, i64, i64)>,
+}
+
+static ENGINE: Mutex<Option<Engine>> = Mutex::new(None);
+
+fn with<R>(f: impl FnOnce(&mut Engine) -> R) -> R {
+    let mut g = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    f(g.get_or_insert_with(Engine::default))
+}
+
+fn cstr(p: *const c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    // SAFETY: the C models pass NUL-terminated strings (lock names,
+    // wait messages, contract names) that live for the call.
+    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+}
+
+extern "C" {
+    fn ksim_thread_create(is_kernel: c_int, proc_: *mut c_void) -> *mut c_void;
+    fn ksim_pcpu_install(td: *mut c_void);
+    fn ksim_td_critnest(td: *mut c_void) -> c_int;
+}
+
+/// The C `struct thread *` of the calling simulated thread.
+pub fn current_td() -> *mut c_void {
+    let me = sched::me();
+    with(|e| e.threads.get(&me).map(|t| t.td).unwrap_or(0)) as *mut c_void
+}
+
+/// A `setup` for [`sched::spawn`]: make a `struct thread` (in `proc_`, or
+/// proc0 when null) and point `%gs` at a `struct pcpu` whose
+/// `pc_curthread` is it.
+pub fn thread_setup(tid: Tid, proc_: usize, kernel: bool) -> Box<dyn FnOnce() + Send> {
+    Box::new(move || {
+        // SAFETY: the C model allocates a zeroed struct thread for
+        // proc_ (a struct proc from ksim_proc_create, or NULL for proc0)
+        // and a pcpu for it, and installs the pcpu with
+        // arch_prctl(ARCH_SET_GS) on this host thread only.
+        let td = unsafe { ksim_thread_create(c_int::from(kernel), proc_ as *mut c_void) };
+        // SAFETY: td is the struct thread just made.
+        unsafe { ksim_pcpu_install(td) };
+        with(|e| e.threads.entry(tid).or_default().td = td as usize);
+    })
+}
+
+/// [`thread_setup`] for a kernel thread of proc0 (softclock, g_up,
+/// taskqueue threads).
+pub fn thread_setup_for(tid: Tid) -> Box<dyn FnOnce() + Send> {
+    thread_setup(tid, 0, true)
+}
+
+/// Start a kernel thread (proc0) running `body`.
+pub fn spawn_kthread(name: &str, ctx: Ctx, body: Box<dyn FnOnce() + Send>) -> Tid {
+    let slot = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(usize::MAX));
+    let s2 = slot.clone();
+    let tid = sched::spawn(
+        name,
+        ctx,
+        Box::new(move || {
+            let tid = s2.load(std::sync::atomic::Ordering::SeqCst);
+            thread_setup_for(tid)();
+        }),
+        body,
+    );
+    slot.store(tid, std::sync::atomic::Ordering::SeqCst);
+    tid
+}
+
+// ---- module frames ---------------------------------------------------
+
+/// The sim is about to call module code (`what` says which callback).
+pub fn module_enter(what: &str) {
+    let me = sched::me();
+    with(|e| {
+        let t = e.threads.entry(me).or_default();
+        if t.module_depth == 0 {
+            t.module_what = what.to_string();
+        }
+        t.module_depth += 1;
+    });
+}
+
+/// The module callback entered last has returned.
+pub fn module_exit() {
+    let me = sched::me();
+    with(|e| {
+        let t = e.threads.entry(me).or_default();
+        t.module_depth = t.module_depth.saturating_sub(1);
+    });
+}
+
+/// Threads other than the caller that are still executing module code.
+pub fn others_in_module() -> Vec<String> {
+    let me = sched::me();
+    with(|e| {
+        e.threads
+            .iter()
+            .filter(|(tid, t)| **tid != me && t.module_depth > 0)
+            .map(|(tid, t)| format!("{} (in {})", sched::name_of(*tid), t.module_what))
+            .collect()
+    })
+}
+
+#[no_mangle]
+extern "C" fn sim_module_enter(what: *const c_char) {
+    module_enter(&cstr(what));
+}
+
+#[no_mangle]
+extern "C" fn sim_module_exit() {
+    module_exit();
+}
+
+// ---- scheduling and sleeping -------------------------------------------
+
+#[no_mangle]
+extern "C" fn sim_yield() {
+    sched::yield_point();
+}
+
+#[no_mangle]
+extern "C" fn sim_fail(contract: *const c_char, msg: *const c_char) -> ! {
+    fail(&cstr(contract), &cstr(msg))
+}
+
+#[no_mangle]
+extern "C" fn sim_ticks() -> u64 {
+    sched::now()
+}
+
+/// Check FreeBSD's rules for a thread about to sleep (`_sleep`,
+/// `M_WAITOK`, `pause`): allowed context, no critical section, and no
+/// lock held but `interlock` and lockmgr locks (WITNESS_WARN with
+/// WARN_SLEEPOK in kern_synch.c `_sleep`).
+pub fn check_may_sleep(what: &str, interlock: usize) {
+    let me = sched::me();
+    if let Some(why) = with(|e| e.threads.get(&me).and_then(|t| t.nosleep.last().cloned())) {
+        fail("sleep", &format!("{what} would sleep in {why}, where FreeBSD forbids sleeping"));
+    }
+    let ctx = sched::ctx();
+    if !ctx.may_sleep() {
+        fail("sleep", &format!("{what} would sleep in {ctx:?} context, where FreeBSD forbids sleeping"));
+    }
+    let td = current_td();
+    // SAFETY: td is this thread's struct thread (thread_setup).
+    if !td.is_null() && unsafe { ksim_td_critnest(td) } > 0 {
+        fail("sleep", &format!("{what} would sleep inside a critical(9) section"));
+    }
+    let bad: Vec<String> = with(|e| {
+        e.threads
+            .get(&me)
+            .map(|t| {
+                t.held
+                    .iter()
+                    .filter(|(a, _, k)| *a != interlock && *k != LockKind::Lockmgr)
+                    .map(|(_, n, k)| format!("{n} ({k:?})"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    if !bad.is_empty() {
+        fail("witness", &format!("{what} would sleep with non-sleepable locks held: {}", bad.join(", ")));
+    }
+}
+
+#[no_mangle]
+extern "C" fn sim_check_may_sleep(what: *const c_char, interlock: *const c_void) {
+    check_may_sleep(&cstr(what), interlock as usize);
+}
+
+/// Sleep on `chan` (the caller already checked the rules and dropped its
+/// interlock).  Returns 1 on timeout.
+#[no_mangle]
+extern "C" fn sim_block(chan: *const c_void, wmesg: *const c_char, timo: u64) -> c_int {
+    c_int::from(sched::block(chan as usize, &cstr(wmesg), timo))
+}
+
+#[no_mangle]
+extern "C" fn sim_wakeup(chan: *const c_void, one: c_int) {
+    sched::wakeup(chan as usize, one != 0);
+}
+
+/// Whether the calling thread may sleep (for models that choose).
+#[no_mangle]
+extern "C" fn sim_ctx_is(ctx: c_int) -> c_int {
+    let c = sched::ctx();
+    c_int::from(
+        (ctx == 0 && c == Ctx::Syscall)
+            || (ctx == 1 && c == Ctx::Taskqueue)
+            || (ctx == 2 && c == Ctx::GeomUp)
+            || (ctx == 3 && c == Ctx::Callout)
+            || (ctx == 4 && c == Ctx::Kernel),
+    )
+}
+
+// ---- WITNESS -------------------------------------------------------------
+
+fn reaches(order: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![from.to_string()];
+    while let Some(n) = stack.pop() {
+        if n == to {
+            return true;
+        }
+        if seen.insert(n.clone()) {
+            if let Some(next) = order.get(&n) {
+                stack.extend(next.iter().cloned());
+            }
+        }
+    }
+    false
+}
+
+/// The calling thread took `lock` (WITNESS `witness_lock`): check the
+/// order against every lock it already holds, as `witness_checkorder`.
+#[no_mangle]
+extern "C" fn sim_lock_acquired(lock: *const c_void, name: *const c_char, kind: LockKind, dupok: c_int) {
+    let me = sched::me();
+    let name = cstr(name);
+    let addr = lock as usize;
+    let problem = with(|e| {
+        let held: Vec<(usize, String, LockKind)> = e.threads.get(&me).map(|t| t.held.clone()).unwrap_or_default();
+        for (a, n, k) in &held {
+            if *a == addr {
+                return Some(("witness", format!("recursed on lock {name}")));
+            }
+            if *k == LockKind::SpinMutex && kind != LockKind::SpinMutex {
+                return Some(("witness", format!("blocking lock {name} taken while holding spin mutex {n}")));
+            }
+            if *n == name {
+                if dupok == 0 {
+                    return Some(("witness", format!("acquiring duplicate lock of same type: \"{name}\"")));
+                }
+                continue;
+            }
+            if reaches(&e.order, &name, n) {
+                return Some((
+                    "witness",
+                    format!("lock order reversal: {n} then {name}, but {name} was taken before {n} elsewhere"),
+                ));
+            }
+        }
+        for (_, n, _) in &held {
+            if *n != name {
+                e.order.entry(n.clone()).or_default().insert(name.clone());
+            }
+        }
+        e.threads.entry(me).or_default().held.push((addr, name.clone(), kind));
+        None
+    });
+    if let Some((c, m)) = problem {
+        fail(c, &m);
+    }
+}
+
+/// The calling thread let go of `lock`.
+#[no_mangle]
+extern "C" fn sim_lock_released(lock: *const c_void, name: *const c_char) {
+    let me = sched::me();
+    let addr = lock as usize;
+    let found = with(|e| {
+        let t = e.threads.entry(me).or_default();
+        match t.held.iter().rposition(|(a, _, _)| *a == addr) {
+            Some(i) => {
+                t.held.remove(i);
+                true
+            }
+            None => false,
+        }
+    });
+    if !found {
+        fail("witness", &format!("unlocking {} which this thread does not hold", cstr(name)));
+    }
+}
+
+/// Hand a held lock to another owner (lockmgr `LK_KERNPROC`: the buffer
+/// lock is then released by whichever thread completes the I/O).
+#[no_mangle]
+extern "C" fn sim_lock_disowned(lock: *const c_void, name: *const c_char) {
+    sim_lock_released(lock, name);
+}
+
+/// Number of locks (of any kind) the calling thread holds.
+#[no_mangle]
+extern "C" fn sim_locks_held() -> c_int {
+    let me = sched::me();
+    with(|e| e.threads.get(&me).map(|t| t.held.len()).unwrap_or(0)) as c_int
+}
+
+// ---- malloc(9) accounting ------------------------------------------------
+
+#[no_mangle]
+extern "C" fn sim_mtype_account(mtype: *const c_void, name: *const c_char, count: i64, bytes: i64) {
+    with(|e| {
+        let ent = e.mtypes.entry(mtype as usize).or_insert_with(|| (cstr(name), 0, 0));
+        ent.1 += count;
+        ent.2 += bytes;
+    });
+}
+
+/// Live allocations and bytes of a malloc type.
+#[no_mangle]
+extern "C" fn sim_mtype_live(mtype: *const c_void, bytes: *mut i64) -> i64 {
+    let (n, b) = with(|e| e.mtypes.get(&(mtype as usize)).map(|t| (t.1, t.2)).unwrap_or((0, 0)));
+    if !bytes.is_null() {
+        // SAFETY: the C caller passes a valid out-pointer.
+        unsafe { *bytes = b };
+    }
+    n
+}
+
+/// Live allocations of every malloc type, by name.
+pub fn mtypes_live() -> Vec<(String, i64, i64)> {
+    with(|e| e.mtypes.values().filter(|t| t.1 != 0).cloned().collect())
+}
+
+/// Host memory for the models (aligned, zeroed).
+#[no_mangle]
+extern "C" fn sim_host_alloc(size: usize, align: usize) -> *mut c_void {
+    let layout = std::alloc::Layout::from_size_align(size.max(1) + 16, align.max(16)).expect("layout");
+    // SAFETY: the layout has a non-zero size.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) };
+    if p.is_null() {
+        fail("sim", "host out of memory");
+    }
+    p.cast()
+}
+
+#[no_mangle]
+extern "C" fn sim_host_free(p: *mut c_void, size: usize, align: usize) {
+    let layout = std::alloc::Layout::from_size_align(size.max(1) + 16, align.max(16)).expect("layout");
+    // SAFETY: p came from sim_host_alloc with the same size and alignment.
+    unsafe { std::alloc::dealloc(p.cast(), layout) }
+}
+
+/// Enter a section where sleeping is forbidden (`b_iodone`, a callout).
+#[no_mangle]
+extern "C" fn sim_nosleep_enter(why: *const c_char) {
+    let me = sched::me();
+    let why = cstr(why);
+    with(|e| e.threads.entry(me).or_default().nosleep.push(why));
+}
+
+#[no_mangle]
+extern "C" fn sim_nosleep_exit() {
+    let me = sched::me();
+    with(|e| {
+        e.threads.entry(me).or_default().nosleep.pop();
+    });
+}
+
+/// Start a kernel thread running the C function `f(arg)`.
+#[no_mangle]
+extern "C" fn sim_spawn_kthread(name: *const c_char, ctx: c_int, f: extern "C" fn(*mut c_void), arg: *mut c_void) {
+    let ctx = match ctx {
+        1 => Ctx::Taskqueue,
+        2 => Ctx::GeomUp,
+        3 => Ctx::Callout,
+        _ => Ctx::Kernel,
+    };
+    let arg = arg as usize;
+    spawn_kthread(&cstr(name), ctx, Box::new(move || f(arg as *mut c_void)));
+}
+
+/// Call `f(arg)` from a callout thread in `ticks` ticks.
+#[no_mangle]
+extern "C" fn sim_timer_add(ticks: u64, f: extern "C" fn(*mut c_void), arg: *mut c_void) -> u64 {
+    let arg = arg as usize;
+    sched::add_timer(ticks, Box::new(move || f(arg as *mut c_void)))
+}
+
+#[no_mangle]
+extern "C" fn sim_timer_cancel(handle: u64) -> c_int {
+    c_int::from(sched::cancel_timer(handle))
+}
+
+static COUNTS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+
+/// Count one event of the kind `what` (KPI costs, model observations).
+#[no_mangle]
+extern "C" fn sim_count(what: *const c_char) {
+    count(&cstr(what));
+}
+
+/// Count one event of kind `what`.
+pub fn count(what: &str) {
+    *COUNTS.lock().unwrap_or_else(|e| e.into_inner()).entry(what.to_string()).or_default() += 1;
+}
+
+/// The counter `what`.
+pub fn counter(what: &str) -> u64 {
+    COUNTS.lock().unwrap_or_else(|e| e.into_inner()).get(what).copied().unwrap_or(0)
+}
+
+/// Every counter.
+pub fn counters() -> BTreeMap<String, u64> {
+    COUNTS.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// A number from the run's seeded generator (models use it for latency).
+#[no_mangle]
+extern "C" fn sim_rand() -> u64 {
+    sched::rand()
+}
+
+static CONSOLE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// A console line (kernel printf).
+#[no_mangle]
+extern "C" fn sim_console(line: *const c_char) {
+    let line = cstr(line);
+    if std::env::var_os("KQDAFS_SIM_VERBOSE").is_some() {
+        eprint!("console: {line}");
+    }
+    CONSOLE.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+}
+
+/// Everything printed on the console so far.
+pub fn console() -> Vec<String> {
+    CONSOLE.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// `MOD_UNLOAD` returned and the image is about to be unmapped: no other
+/// thread may still be executing module code.
+#[no_mangle]
+extern "C" fn sim_unload_check_threads(name: *const c_char) {
+    let others = others_in_module();
+    if !others.is_empty() {
+        fail(
+            "unload",
+            &format!(
+                "module {} unloaded while other threads still execute its code: {}",
+                cstr(name),
+                others.join(", ")
+            ),
+        );
+    }
+}
+
+extern "C" {
+    fn ksim_is_device_backing(p: *const c_void) -> c_int;
+}
+
+extern "C" fn on_fault(_sig: c_int, info: *mut SigInfo, _ctx: *mut c_void) {
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    let addr = unsafe { (*info).addr };
+    // SAFETY: the model only compares the address with its mappings.
+    let device = unsafe { ksim_is_device_backing(addr as *const c_void) } != 0;
+    let what = if device {
+        "the module touched device memory (a fictitious page of a device mapping) through the direct map; \
+         on FreeBSD this faults above dmaplimit or writes device memory through a write-back alias"
+    } else if (0x100_0000_0000..0x200_0000_0000).contains(&(addr as u64)) {
+        "the module dereferenced a user address directly (no copyin/copyout)"
+    } else {
+        "the module touched unmapped memory (a fatal page fault in the kernel)"
+    };
+    // No stack here: unwinding from inside the signal handler is not safe.
+    let seed = crate::report::SEED.load(std::sync::atomic::Ordering::Relaxed);
+    let who = std::thread::current().name().unwrap_or("?").to_string();
+    eprintln!("kernsim: contract broken [memory]: page fault at {addr:#x}: {what}");
+    eprintln!("kernsim: thread {who}; replay with KQDAFS_SIM_SEED={seed}");
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { crate::report::hard_exit(3) }
+}
+
+/// Linux `siginfo_t` as far as `si_addr` (x86_64).
+#[repr(C)]
+struct SigInfo {
+    signo: c_int,
+    errno: c_int,
+    code: c_int,
+    _pad: c_int,
+    addr: usize,
+}
+
+extern "C" {
+    fn sigaction(sig: c_int, act: *const LibcSigaction, old: *mut LibcSigaction) -> c_int;
+}
+
+/// glibc's `struct sigaction` (x86_64): handler, mask (128 bytes), flags,
+/// restorer.
+#[repr(C)]
+struct LibcSigaction {
+    handler: usize,
+    mask: [u64; 16],
+    flags: c_int,
+    restorer: usize,
+}
+
+/// Report page faults (SIGSEGV/SIGBUS) of module code as broken contracts.
+pub fn install_fault_handler() {
+    const SA_SIGINFO: c_int = 4;
+    const SA_ONSTACK: c_int = 0x0800_0000;
+    let act = LibcSigaction { handler: on_fault as usize, mask: [0; 16], flags: SA_SIGINFO | SA_ONSTACK, restorer: 0 };
+    for sig in [11, 7] {
+        // SAFETY: installs a handler with a valid sigaction structure.
+        unsafe { sigaction(sig, &act, std::ptr::null_mut()) };
+    }
+}

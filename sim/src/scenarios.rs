@@ -1,0 +1,701 @@
+//! The scenarios: what a user program, the kernel's own paths and other
+//! modules do to `kqdafs.ko`, each followed by the end-of-run checks.
+//! The in-guest suite (`tests/guest/*.c`, `vm-tests/guest/tests/6x-7x`)
+//! covers the same ground on a real kernel; `docs/kernsim.md` lists which
+//! guest case each scenario mirrors and what the sim cannot express.
+
+use crate::kernel;
+use crate::report::fail;
+use crate::world::{self, Kernel, Kevent, Proc};
+use kqdafs_abi::errno;
+use kqdafs_abi::info::KqdafsInfo;
+use kqdafs_abi::ioctl::*;
+use kqdafs_abi::kaio::{decode_kaio_data, KaioCancel, KaioOp, KaioRequest, KaioResult, KaioSubmit};
+
+/// One scenario.
+pub struct Scenario {
+    /// Name on the command line.
+    pub name: &'static str,
+    /// What it shows.
+    pub about: &'static str,
+    /// How many seeds are worth running (a scenario without concurrency
+    /// has one interleaving).
+    pub max_seeds: u64,
+    /// The body; runs as the main thread of process `p`.
+    pub run: fn(Proc),
+}
+
+macro_rules! scenario {
+    ($name:ident, $seeds:expr, $about:expr) => {
+        Scenario { name: stringify!($name), about: $about, max_seeds: $seeds, run: $name }
+    };
+}
+
+/// Every scenario, in the order they run.
+pub const ALL: &[Scenario] = &[
+    scenario!(load_unload, 4, "kldload/kldunload x20 on a stock kernel: shared slot -12, sysctls, device, clean malloc type"),
+    scenario!(load_dedicated, 2, "a kernel with patches/0001: dedicated slots -16/-17"),
+    scenario!(load_no_free_slot, 2, "slot -12 taken by another module: kldload fails (ENOEXEC) and leaves nothing behind"),
+    scenario!(info_ioctl, 2, "KQDAFS_IOC_INFO, unknown commands (ENOTTY), a bad user address (EFAULT)"),
+    scenario!(busy_unload, 4, "kldunload refused (EBUSY) while a handle is open; succeeds after close"),
+    scenario!(kaio_read_worker, 16, "KAIO reads on a non-UFS file (worker path), data and events checked"),
+    scenario!(kaio_read_bufcache, 16, "KAIO reads on UFS: misses complete on g_up, hits at submit; counters"),
+    scenario!(kaio_bufcache_hole_error, 8, "UFS holes complete inside bstrategy; a bad block gives EIO"),
+    scenario!(kaio_write_fsync, 16, "KAIO write then fsync through the workers"),
+    scenario!(kaio_errnos, 2, "every per-request errno of KAIO submit, nothing held after"),
+    scenario!(kaio_cancel, 16, "cancel of queued requests: -ECANCELED events, ENOENT after delivery"),
+    scenario!(kaio_close_midflight, 16, "kqueue and descriptor closed with reads in flight; then unload"),
+    scenario!(kaio_exit_midflight, 16, "the process exits (kill -9) with reads in flight; then unload"),
+    scenario!(kaio_user_delete, 8, "EV_DELETE of a KAIO knote by the user while its read runs"),
+    scenario!(kaio_limits, 4, "max_requests_per_proc and max_pinned_per_proc (EAGAIN)"),
+    scenario!(kaio_procstat_influx, 16, "procstat -k holds knotes in flux while reads complete: no event may be lost"),
+    scenario!(kaio_device_memory, 2, "a KAIO read into a device mapping (fictitious pages) is refused"),
+];
+
+// ---- helpers ---------------------------------------------------------
+
+fn boot_and_load(k: &Kernel) {
+    world::boot(k);
+    let e = world::kldload("kqdafs");
+    if e != 0 {
+        fail("scenario", &format!("kldload kqdafs: errno {e}"));
+    }
+}
+
+fn unload() {
+    let e = world::kldunload("kqdafs", false);
+    if e != 0 {
+        fail("scenario", &format!("kldunload kqdafs: errno {e}"));
+    }
+    end_checks();
+}
+
+/// What must hold once the module is gone and no process uses anything.
+fn end_checks() {
+    let held = world::pages_held();
+    if held != 0 {
+        fail("vm", &format!("{held} page holds never released (vm_page_unhold_pages missing)"));
+    }
+    if world::bufs_locked() != 0 {
+        fail("buf", &format!("{} buffers still locked", world::bufs_locked()));
+    }
+    if world::taskqueues_alive() != 0 {
+        fail("taskqueue", &format!("{} taskqueues not freed", world::taskqueues_alive()));
+    }
+    for (name, n, bytes) in kernel::mtypes_live() {
+        if name == "kqdafs" {
+            fail("malloc", &format!("malloc type kqdafs: {n} allocations ({bytes} bytes) live after unload"));
+        }
+    }
+}
+
+fn check(cond: bool, what: &str) {
+    if !cond {
+        fail("scenario", what);
+    }
+}
+
+fn expect_eq<T: PartialEq + std::fmt::Debug>(got: T, want: T, what: &str) {
+    if got != want {
+        fail("scenario", &format!("{what}: got {got:?}, want {want:?}"));
+    }
+}
+
+/// User memory for ioctl arguments and buffers.
+struct Scratch {
+    base: u64,
+    next: u64,
+    end: u64,
+}
+
+impl Scratch {
+    fn new(len: usize) -> Scratch {
+        let base = world::mmap(len, world::PROT_RW, false);
+        Scratch { base, next: base, end: base + len as u64 }
+    }
+    fn alloc(&mut self, len: usize) -> u64 {
+        let a = (self.next + 63) & !63;
+        self.next = a + len as u64;
+        if self.next > self.end {
+            fail("scenario", "scratch memory exhausted");
+        }
+        a
+    }
+}
+
+/// The `/dev/kqdafs` handle of a scenario process.
+struct Dev {
+    fd: i32,
+    mem: Scratch,
+}
+
+impl Dev {
+    fn open() -> Dev {
+        let fd = world::open_dev("kqdafs", world::O_RDWR);
+        check(fd >= 0, "open /dev/kqdafs");
+        Dev { fd, mem: Scratch::new(1 << 20) }
+    }
+
+    fn info(&mut self) -> KqdafsInfo {
+        let a = self.mem.alloc(std::mem::size_of::<KqdafsInfo>());
+        expect_eq(world::ioctl(self.fd, KQDAFS_IOC_INFO, a), 0, "KQDAFS_IOC_INFO");
+        world::get(a)
+    }
+
+    /// Submit `reqs`; (ioctl errno, results, submitted).
+    fn submit(&mut self, reqs: &[KaioRequest]) -> (i32, Vec<KaioResult>, u32) {
+        let n = reqs.len();
+        let ra = self.mem.alloc(n.max(1) * 64);
+        let rs = self.mem.alloc(n.max(1) * 16);
+        for (i, r) in reqs.iter().enumerate() {
+            world::put(ra + 64 * i as u64, r);
+        }
+        let sa = self.mem.alloc(32);
+        world::put(sa, &KaioSubmit { reqs: ra, results: rs, count: n as u32, ..Default::default() });
+        let e = world::ioctl(self.fd, KQDAFS_IOC_KAIO_SUBMIT, sa);
+        let out: KaioSubmit = world::get(sa);
+        let results = (0..n).map(|i| world::get::<KaioResult>(rs + 16 * i as u64)).collect();
+        (e, results, out.submitted)
+    }
+
+    fn cancel(&mut self, id: u64) -> (i32, i32) {
+        let a = self.mem.alloc(16);
+        world::put(a, &KaioCancel { id, ..Default::default() });
+        let e = world::ioctl(self.fd, KQDAFS_IOC_KAIO_CANCEL, a);
+        (e, world::get::<KaioCancel>(a).result)
+    }
+}
+
+fn read_req(fd: i32, kq: i32, offset: i64, buf: u64, len: u64, udata: u64) -> KaioRequest {
+    KaioRequest { op: KaioOp::Read as u32, fd, kq, offset, buf, len, udata, ..Default::default() }
+}
+
+/// Wait for `n` events on `kq` (fails after `ticks` of virtual time).
+fn wait_events(kq: i32, n: usize, ticks: i64) -> Vec<Kevent> {
+    let mut all = Vec::new();
+    let start = crate::sched::now() as i64;
+    while all.len() < n {
+        let left = ticks - (crate::sched::now() as i64 - start);
+        if left <= 0 {
+            fail("scenario", &format!("only {} of {} events within {} ticks (a lost event?)", all.len(), n, ticks));
+        }
+        let mut evs = vec![Kevent::default(); n - all.len()];
+        let got = world::kevent(kq, &[], &mut evs, left);
+        check(got >= 0, "kevent");
+        all.extend_from_slice(&evs[..got as usize]);
+    }
+    all
+}
+
+/// Wait (in virtual time, bounded) until `cond` holds: what the module
+/// finishes on its own threads after an event was delivered.
+fn eventually(cond: impl Fn() -> bool, what: &str) {
+    for _ in 0..1000 {
+        if cond() {
+            return;
+        }
+        world::nap(1);
+    }
+    fail("scenario", &format!("never happened: {what}"));
+}
+
+fn filter_kaio() -> i16 {
+    world::sysctl_u64("kern.kqdafs.filter_kaio").map(|v| v as u32 as i32 as i16).unwrap_or(0)
+}
+
+fn stat(name: &str) -> u64 {
+    world::sysctl_u64(&format!("kern.kqdafs.{name}")).unwrap_or_else(|e| fail("scenario", &format!("sysctl {name}: {e}")))
+}
+
+/// Check that `buf` holds the file's bytes [off, off + len).
+fn check_data(file: &world::File, off: usize, va: u64, len: usize) {
+    let data = file.data();
+    let got = world::user_mem(va, len);
+    let want = &data[off..off + len];
+    if got != want {
+        let at = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(0);
+        fail("scenario", &format!("read data differs from the file at byte {at} of {len} (offset {off})"));
+    }
+}
+
+// ---- module lifecycle ------------------------------------------------
+
+fn load_unload(_p: Proc) {
+    world::boot(&Kernel::default());
+    for round in 0..20 {
+        expect_eq(world::kldload("kqdafs"), 0, "kldload");
+        expect_eq(filter_kaio(), -12, "kern.kqdafs.filter_kaio");
+        expect_eq(world::sysctl_str("kern.kqdafs.slot_mode").as_deref(), Ok("shared"), "slot_mode");
+        check(world::dev_mode("kqdafs").is_some(), "/dev/kqdafs exists");
+        check(world::slot_owned_by(-12, "kqdafs"), "slot -12 holds the module's filterops");
+        if round == 0 {
+            let (mode, uid, gid) = world::dev_mode("kqdafs").unwrap_or_default();
+            println!("/dev/kqdafs mode {mode:o} uid {uid} gid {gid}");
+        }
+        unload();
+        check(world::dev_mode("kqdafs").is_none(), "/dev/kqdafs gone after unload");
+        check(!world::slot_owned_by(-12, "kqdafs"), "slot -12 given back");
+        check(world::sysctl_u64("kern.kqdafs.opens").is_err(), "sysctl tree gone");
+    }
+}
+
+fn load_dedicated(_p: Proc) {
+    boot_and_load(&Kernel { patched: true, taken: vec![] });
+    expect_eq(filter_kaio(), -16, "filter_kaio (dedicated)");
+    expect_eq(stat("filter_rdma") as u32 as i32, -17, "filter_rdma (dedicated)");
+    expect_eq(world::sysctl_str("kern.kqdafs.slot_mode").as_deref(), Ok("dedicated"), "slot_mode");
+    unload();
+    check(!world::slot_owned_by(-16, "kqdafs") && !world::slot_owned_by(-17, "kqdafs"), "slots given back");
+}
+
+fn load_no_free_slot(_p: Proc) {
+    world::boot(&Kernel { patched: false, taken: vec![-12] });
+    let e = world::kldload("kqdafs");
+    expect_eq(e, libc_enoexec(), "kldload with no free slot");
+    check(!world::kld_isloaded("kqdafs"), "the file is unloaded again");
+    check(world::dev_mode("kqdafs").is_none(), "no device left behind");
+    check(
+        kernel::console().iter().any(|l| l.contains("no free kqueue filter slot")),
+        "console says why (dmesg has the reason)",
+    );
+    end_checks();
+}
+
+fn libc_enoexec() -> i32 {
+    8
+}
+
+fn info_ioctl(_p: Proc) {
+    boot_and_load(&Kernel::default());
+    let mut dev = Dev::open();
+    let info = dev.info();
+    expect_eq(info.filter_kaio, -12, "info.filter_kaio");
+    expect_eq(info.abi_version, kqdafs_abi::KQDAFS_ABI_VERSION, "info.abi_version");
+    expect_eq(info.max_batch, kqdafs_abi::kaio::MAX_BATCH, "info.max_batch");
+    // An unknown command of our group, and one of another group.
+    expect_eq(world::ioctl(dev.fd, ior::<[u8; 8]>(KQDAFS_IOC_GROUP, 99), dev.mem.alloc(8)), errno::ENOTTY, "unknown");
+    expect_eq(world::ioctl(dev.fd, ior::<[u8; 8]>(b'Z', 1), dev.mem.alloc(8)), errno::ENOTTY, "other group");
+    // The argument at an unmapped address: sys_ioctl's copyout fails.
+    expect_eq(world::ioctl(dev.fd, KQDAFS_IOC_INFO, 0x1f0_0000_0000), errno::EFAULT, "INFO to a bad address");
+    expect_eq(world::close(dev.fd), 0, "close");
+    unload();
+}
+
+fn busy_unload(_p: Proc) {
+    boot_and_load(&Kernel::default());
+    let dev = Dev::open();
+    expect_eq(world::kldunload("kqdafs", false), errno::EBUSY, "kldunload while open");
+    check(world::kld_isloaded("kqdafs"), "still loaded");
+    expect_eq(stat("opens"), 1, "kern.kqdafs.opens");
+    expect_eq(world::close(dev.fd), 0, "close");
+    unload();
+}
+
+// ---- KAIO --------------------------------------------------------------
+
+/// Submit `n` reads of `len` bytes at `stride` from `file`, wait for all,
+/// check every event and byte.
+fn read_batch(dev: &mut Dev, file: &world::File, fd: i32, kq: i32, n: usize, len: usize, stride: usize) {
+    let bufs: Vec<u64> = (0..n).map(|_| dev.mem.alloc(len)).collect();
+    let reqs: Vec<KaioRequest> =
+        (0..n).map(|i| read_req(fd, kq, (i * stride) as i64, bufs[i], len as u64, 1000 + i as u64)).collect();
+    let (e, results, submitted) = dev.submit(&reqs);
+    expect_eq(e, 0, "submit");
+    expect_eq(submitted as usize, n, "submitted");
+    for r in &results {
+        expect_eq(r.error, 0, "per-request error");
+        check(r.id != 0, "request id");
+    }
+    let evs = wait_events(kq, n, 10_000);
+    for ev in &evs {
+        expect_eq(ev.filter, filter_kaio(), "event filter");
+        let i = (ev.udata - 1000) as usize;
+        check(i < n, "udata echoes the request");
+        expect_eq(ev.ident, results[i].id, "ident is the request id");
+        expect_eq(decode_kaio_data(ev.data), Ok(len as u64), "bytes read");
+        check_data(file, i * stride, bufs[i], len);
+    }
+}
+
+fn kaio_read_worker(_p: Proc) {
+    boot_and_load(&Kernel::default());
+    let file = world::file_create(1 << 20, false);
+    let fd = file.open(world::O_RDONLY);
+    let kq = world::kqueue();
+    let mut dev = Dev::open();
+    read_batch(&mut dev, &file, fd, kq, 8, 4096, 8192);
+    read_batch(&mut dev, &file, fd, kq, 3, 70_000, 100_000);
+    check(stat("kaio_requests_worker") >= 11, "worker path counted");
+    expect_eq(stat("kaio_requests_bufcache"), 0, "no buffer-cache reads on tmpfs");
+    for f in [fd, kq, dev.fd] {
+        expect_eq(world::close(f), 0, "close");
+    }
+    unload();
+}
+
+fn kaio_read_bufcache(_p: Proc) {
+    boot_and_load(&Kernel::default());
+    let file = world::file_create(300_000, true);
+    let fd = file.open(world::O_RDONLY);
+    let kq = world::kqueue();
+    let mut dev = Dev::open();
+    read_batch(&mut dev, &file, fd, kq, 4, 4096, 40_000);
+    let misses = stat("kaio_bufcache_misses");
+    check(misses >= 4, "first reads miss");
+    read_batch(&mut dev, &file, fd, kq, 4, 4096, 40_000);
+    expect_eq(stat("kaio_bufcache_misses"), misses, "second reads hit");
+    check(stat("kaio_bufcache_hits") >= 4, "hits counted");
+    // A read across the file's end (a fragment-sized last block).
+    let buf = dev.mem.alloc(20_000);
+    let (e, _, _) = dev.submit(&[read_req(fd, kq, 290_000, buf, 20_000, 7)]);
+    expect_eq(e, 0, "submit at EOF");
+    let ev = wait_events(kq, 1, 10_000)[0];
+    expect_eq(decode_kaio_data(ev.data), Ok(10_000), "short read at EOF");
+    check_data(&file, 290_000, buf, 10_000);
+    check(stat("kaio_requests_bufcache") >= 9, "buffer-cache path counted");
+    // ffs_read passes NOCRED: no cached buffer may keep the reader's
+    // credential (and its jail) alive.
+    expect_eq(world::bufs_with_cred(), 0, "cached buffers holding a read credential");
+    for f in [fd, kq, dev.fd] {
+        expect_eq(world::close(f), 0, "close");
+    }
+    unload();
+}
+
+fn kaio_bufcache_hole_error(_p: Proc) {
+    boot_and_load(&Kernel::default());
+    let file = world::file_create(200_000, true);
+    file.hole(1);
+    file.bad(3);
+    let fd = file.open(world::O_RDONLY);
+    let kq = world::kqueue();
+    let mut dev = Dev::open();
+    let a = dev.mem.alloc(8192);
+    let b = dev.mem.alloc(8192);
+    let (e, _, n) =
+        dev.submit(&[read_req(fd, kq, 32768, a, 8192, 1), read_req(fd, kq, 3 * 32768 + 100, b, 8192, 2)]);
+    expect_eq((e, n), (0, 2), "submit");
+    for ev in wait_events(kq, 2, 10_000) {
+        if ev.udata == 1 {
+            expect_eq(decode_kaio_data(ev.data), Ok(8192), "hole reads");
+            check(world::user_mem(a, 8192).iter().all(|&x| x == 0), "a hole reads as zeroes");
+        } else {
+            expect_eq(decode_kaio_data(ev.data), Err(5), "bad block: EIO");
+        }
+    }
+    for f in [fd, kq, dev.fd] {
+        expect_eq(world::close(f), 0, "close");
+    }
+    unload();
+}
+
+fn kaio_write_fsync(_p: Proc) {
+    boot_and_load(&Kernel::default());
+    for ufs in [false, true] {
+        let file = world::file_create(100_000, ufs);
+        let fd = file.open(world::O_RDWR);
+        let kq = world::kqueue();
+        let mut dev = Dev::open();
+        let buf = dev.mem.alloc(10_000);
+        for (i, x) in world::user_mem(buf, 10_000).iter_mut().enumerate() {
+            *x = (i % 251) as u8;
+        }
+        let w = KaioRequest {
+            op: KaioOp::Write as u32,
+            fd,
+            kq,
+            offset: 95_000,
+            buf,
+            len: 10_000,
+            udata: 1,
+            ..Default::default()
+        };
+        let (e, _, n) = dev.submit(&[w]);
+        expect_eq((e, n), (0, 1), "submit write");
+        let ev = wait_events(kq, 1, 10_000)[0];
+        expect_eq(decode_kaio_data(ev.data), Ok(10_000), "bytes written");
+        let data = file.data();
+        expect_eq(data.len(), 105_000, "the file grew");
+        check(data[95_000..].iter().enumerate().all(|(i, &x)| x == (i % 251) as u8), "written bytes");
+        let s = KaioRequest { op: KaioOp::Fsync as u32, fd, kq, udata: 2, ..Default::default() };
+        let (e, _, n) = dev.submit(&[s]);
+        expect_eq((e, n), (0, 1), "submit fsync");
+        let ev = wait_events(kq, 1, 10_000)[0];
+        expect_eq(decode_kaio_data(ev.data), Ok(0), "fsync result");
+        expect_eq(file.fsyncs(), 1, "VOP_FSYNC ran once");
+        for f in [fd, kq, dev.fd] {
+            expect_eq(world::close(f), 0, "close");
+        }
+    }
+    unload();
+}
+
+fn kaio_errnos(_p: Proc) {
+    boot_and_load(&Kernel::default());
+    let file = world::file_create(100_000, false);
+    let fd = file.open(world::O_RDONLY);
+    let kq = world::kqueue();
+    let pipe = world::open_other(0);
+    let opath = world::open_other(2);
+    let mut dev = Dev::open();
+    let buf = dev.mem.alloc(4096);
+    let ro = world::mmap(4096, world::PROT_R, false);
+    let ok = read_req(fd, kq, 0, buf, 4096, 0);
+    let cases: Vec<(KaioRequest, i32, &str)> = vec![
+        (KaioRequest { fd: 63, ..ok }, errno::EBADF, "closed descriptor"),
+        (KaioRequest { fd: -1, ..ok }, errno::EBADF, "negative descriptor"),
+        (KaioRequest { fd: pipe, ..ok }, errno::ESPIPE, "pipe"),
+        (KaioRequest { fd: opath, ..ok }, errno::EBADF, "O_PATH descriptor"),
+        (KaioRequest { fd: dev.fd, ..ok }, errno::EINVAL, "a character device"),
+        (KaioRequest { kq: fd, ..ok }, errno::EBADF, "kq is not a kqueue"),
+        (KaioRequest { kq: 62, ..ok }, errno::EBADF, "kq closed"),
+        (KaioRequest { op: 77, ..ok }, errno::EINVAL, "unknown op"),
+        (KaioRequest { flags: 1, ..ok }, errno::EINVAL, "flags"),
+        (KaioRequest { offset: -1, ..ok }, errno::EINVAL, "negative offset"),
+        (KaioRequest { buf: 0x1f0_0000_0000, ..ok }, errno::EFAULT, "unmapped buffer"),
+        (KaioRequest { buf: ro, ..ok }, errno::EFAULT, "read into read-only memory"),
+        (KaioRequest { op: KaioOp::Write as u32, ..ok }, errno::EBADF, "write on O_RDONLY"),
+        (KaioRequest { len: (16 << 20) + 1, ..ok }, errno::EINVAL, "too long"),
+        (KaioRequest { reserved: [1, 0], ..ok }, errno::EINVAL, "reserved"),
+    ];
+    let reqs: Vec<KaioRequest> = cases.iter().map(|c| c.0).collect();
+    let (e, results, n) = dev.submit(&reqs);
+    expect_eq(e, 0, "submit of a batch of bad requests");
+    expect_eq(n, 0, "none accepted");
+    for (r, (_, want, what)) in results.iter().zip(&cases) {
+        if r.error != *want {
+            fail("scenario", &format!("{what}: errno {} (want {want})", r.error));
+        }
+        expect_eq(r.id, 0, "refused requests have no id");
+    }
+    // Bad batch arguments as a whole.
+    let sa = dev.mem.alloc(32);
+    world::put(sa, &KaioSubmit { reqs: buf, results: buf, count: 0, ..Default::default() });
+    expect_eq(world::ioctl(dev.fd, KQDAFS_IOC_KAIO_SUBMIT, sa), errno::EINVAL, "count 0");
+    world::put(sa, &KaioSubmit { reqs: 0x1f0_0000_0000, results: buf, count: 1, ..Default::default() });
+    expect_eq(world::ioctl(dev.fd, KQDAFS_IOC_KAIO_SUBMIT, sa), errno::EFAULT, "requests unmapped");
+    expect_eq(world::pages_held(), 0, "nothing held after refusals");
+    expect_eq(stat("requests_inflight"), 0, "nothing in flight");
+    expect_eq(dev.cancel(12345), (0, errno::ENOENT), "cancel of an unknown id");
+    for f in [fd, kq, pipe, opath, dev.fd] {
+        expect_eq(world::close(f), 0, "close");
+    }
+    unload();
+}
+
+fn kaio_cancel(_p: Proc) {
+    boot_and_load(&Kernel::default());
+    let file = world::file_create(1 << 20, true);
+    let fd = file.open(world::O_RDONLY);
+    let kq = world::kqueue();
+    let mut dev = Dev::open();
+    let n = 16;
+    let bufs: Vec<u64> = (0..n).map(|_| dev.mem.alloc(4096)).collect();
+    let reqs: Vec<KaioRequest> =
+        (0..n).map(|i| read_req(fd, kq, (i * 32768) as i64, bufs[i], 4096, i as u64)).collect();
+    let (e, results, k) = dev.submit(&reqs);
+    expect_eq((e, k), (0, n as u32), "submit");
+    let mut cancelled = 0;
+    for r in &results {
+        let (e, res) = dev.cancel(r.id);
+        expect_eq(e, 0, "cancel ioctl");
+        check([0, errno::EALREADY, errno::ENOENT].contains(&res), "cancel answer");
+        if res == 0 {
+            cancelled += 1;
+        }
+    }
+    let evs = wait_events(kq, n, 10_000);
+    let ecanceled = evs.iter().filter(|e| decode_kaio_data(e.data) == Err(errno::ECANCELED)).count();
+    expect_eq(ecanceled, cancelled, "one -ECANCELED event per successful cancel");
+    for ev in &evs {
+        if decode_kaio_data(ev.data) != Err(errno::ECANCELED) {
+            expect_eq(decode_kaio_data(ev.data), Ok(4096), "uncancelled reads complete");
+        }
+        expect_eq(dev.cancel(ev.ident), (0, errno::ENOENT), "cancel after delivery");
+    }
+    for f in [fd, kq, dev.fd] {
+        expect_eq(world::close(f), 0, "close");
+    }
+    unload();
+}
+
+fn submit_reads(dev: &mut Dev, fd: i32, kq: i32, n: usize) {
+    let reqs: Vec<KaioRequest> =
+        (0..n).map(|i| read_req(fd, kq, (i * 32768) as i64, dev.mem.alloc(8192), 8192, i as u64)).collect();
+    let (e, _, k) = dev.submit(&reqs);
+    expect_eq((e, k as usize), (0, n), "submit");
+}
+
+fn kaio_close_midflight(_p: Proc) {
+    boot_and_load(&Kernel::default());
+    let file = world::file_create(1 << 20, true);
+    let tmp = world::file_create(1 << 20, false);
+    let fd = file.open(world::O_RDONLY);
+    let fd2 = tmp.open(world::O_RDONLY);
+    let kq = world::kqueue();
+    let mut dev = Dev::open();
+    submit_reads(&mut dev, fd, kq, 12);
+    submit_reads(&mut dev, fd2, kq, 12);
+    expect_eq(world::close(kq), 0, "close the kqueue mid-flight");
+    expect_eq(world::close(fd), 0, "close the file mid-flight");
+    expect_eq(world::close(fd2), 0, "close the file mid-flight");
+    expect_eq(world::close(dev.fd), 0, "close the device mid-flight");
+    // The module may stay busy until the I/O it started has ended.
+    let mut tries = 0;
+    while world::kldunload("kqdafs", false) == errno::EBUSY {
+        tries += 1;
+        check(tries < 1000, "unload stays refused long after all I/O ended");
+        world::nap(5);
+    }
+    end_checks();
+}
+
+fn kaio_exit_midflight(_p: Proc) {
+    boot_and_load(&Kernel::default());
+    let file = world::file_create(1 << 20, true);
+    let child = world::new_proc(200, 1002);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d2 = done.clone();
+    let f2 = file;
+    world::spawn_user(child, "victim", move || {
+        let fd = f2.open(world::O_RDONLY);
+        let kq = world::kqueue();
+        let mut dev = Dev::open();
+        submit_reads(&mut dev, fd, kq, 24);
+        world::exit(); // kill -9: every descriptor closes
+        d2.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        world::nap(1);
+    }
+    let mut tries = 0;
+    while world::kldunload("kqdafs", false) == errno::EBUSY {
+        tries += 1;
+        check(tries < 1000, "unload stays refused long after all I/O ended");
+        world::nap(5);
+    }
+    end_checks();
+    expect_eq(world::cred_refs(child), 1, "the dead process's credential is released by everyone");
+}
+
+fn kaio_user_delete(_p: Proc) {
+    boot_and_load(&Kernel::default());
+    let file = world::file_create(1 << 20, true);
+    let fd = file.open(world::O_RDONLY);
+    let kq = world::kqueue();
+    let mut dev = Dev::open();
+    let buf = dev.mem.alloc(8192);
+    let (e, res, _) = dev.submit(&[read_req(fd, kq, 0, buf, 8192, 5)]);
+    expect_eq(e, 0, "submit");
+    let del = Kevent { ident: res[0].id, filter: filter_kaio(), flags: world::EV_DELETE, ..Default::default() };
+    let mut out = [Kevent::default(); 1];
+    let n = world::kevent(kq, &[del], &mut out, 0);
+    check(n == 0 || (n == 1 && out[0].flags & world::EV_ERROR != 0), "EV_DELETE answered");
+    // A user EV_ADD on the filter (no EV_FLAG1) must be refused.
+    let add = Kevent { ident: 4242, filter: filter_kaio(), flags: world::EV_ADD, ..Default::default() };
+    let n = world::kevent(kq, &[add], &mut out, 0);
+    check(n == 1 && out[0].flags & world::EV_ERROR != 0 && out[0].data != 0, "user EV_ADD refused");
+    let mut tries = 0;
+    while stat("requests_inflight") != 0 {
+        tries += 1;
+        check(tries < 1000, "the deleted request's I/O never ended");
+        world::nap(2);
+    }
+    for f in [fd, kq, dev.fd] {
+        expect_eq(world::close(f), 0, "close");
+    }
+    unload();
+}
+
+fn kaio_limits(_p: Proc) {
+    boot_and_load(&Kernel::default());
+    let file = world::file_create(1 << 20, false);
+    let fd = file.open(world::O_RDONLY);
+    let kq = world::kqueue();
+    let mut dev = Dev::open();
+    expect_eq(world::sysctl_set("kern.kqdafs.max_requests_per_proc", &4u64.to_ne_bytes()), 0, "set limit");
+    let reqs: Vec<KaioRequest> = (0..6).map(|i| read_req(fd, kq, 0, dev.mem.alloc(4096), 4096, i)).collect();
+    let (e, results, n) = dev.submit(&reqs);
+    expect_eq(e, 0, "submit");
+    expect_eq(n, 4, "four accepted");
+    expect_eq(results[5].error, errno::EAGAIN, "the fifth and sixth: EAGAIN");
+    wait_events(kq, 4, 10_000);
+    expect_eq(world::sysctl_set("kern.kqdafs.max_requests_per_proc", &4096u64.to_ne_bytes()), 0, "reset");
+    expect_eq(world::sysctl_set("kern.kqdafs.max_pinned_per_proc", &16384u64.to_ne_bytes()), 0, "pin limit");
+    // Longer than the limit: can never be admitted, EINVAL (kqdafs(4)).
+    let big = dev.mem.alloc(65536);
+    let (e, results, n) = dev.submit(&[read_req(fd, kq, 0, big, 65536, 9)]);
+    expect_eq((e, n), (0, 0), "longer than the pinned limit");
+    expect_eq(results[0].error, errno::EINVAL, "EINVAL");
+    // Two that fit alone but not together, on UFS (the first one's read
+    // is still on the disk when the second is admitted): EAGAIN.
+    let ufs = world::file_create(1 << 20, true);
+    let ufd = ufs.open(world::O_RDONLY);
+    let (a, b) = (dev.mem.alloc(12288), dev.mem.alloc(12288));
+    let (e, results, n) = dev.submit(&[read_req(ufd, kq, 0, a, 12288, 10), read_req(ufd, kq, 65536, b, 12288, 11)]);
+    expect_eq((e, n), (0, 1), "one of two admitted");
+    expect_eq(results[1].error, errno::EAGAIN, "EAGAIN over the pinned limit");
+    wait_events(kq, 1, 10_000);
+    eventually(|| world::pages_held() == 0, "the delivered read lets go of its pages");
+    expect_eq(world::close(ufd), 0, "close");
+    for f in [fd, kq, dev.fd] {
+        expect_eq(world::close(f), 0, "close");
+    }
+    unload();
+}
+
+fn kaio_procstat_influx(p: Proc) {
+    boot_and_load(&Kernel::default());
+    let file = world::file_create(1 << 20, true);
+    let fd = file.open(world::O_RDONLY);
+    let kq = world::kqueue();
+    let mut dev = Dev::open();
+    submit_reads(&mut dev, fd, kq, 8);
+    // procstat -k in another thread of the process, again and again.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    world::spawn_user(p, "procstat", move || {
+        for _ in 0..200 {
+            if s2.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            world::kqueue_report(kq, 3);
+            world::nap(1);
+        }
+    });
+    // Every read's disk I/O is done within a few ticks; 500 is plenty.
+    wait_events(kq, 8, 500);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    world::nap(3);
+    for f in [fd, kq, dev.fd] {
+        expect_eq(world::close(f), 0, "close");
+    }
+    unload();
+}
+
+fn kaio_device_memory(_p: Proc) {
+    boot_and_load(&Kernel::default());
+    let file = world::file_create(1 << 20, true);
+    let tmp = world::file_create(1 << 20, false);
+    let kq = world::kqueue();
+    let mut dev = Dev::open();
+    let devmem = world::mmap(65536, world::PROT_RW, true);
+    for f in [&file, &tmp] {
+        let fd = f.open(world::O_RDONLY);
+        let (e, results, n) = dev.submit(&[read_req(fd, kq, 0, devmem, 8192, 1)]);
+        expect_eq(e, 0, "submit");
+        if n == 1 {
+            // If it was accepted, the copy into device memory is what
+            // the fault handler reports; waiting lets it happen.
+            wait_events(kq, 1, 10_000);
+            fail("memory", "a KAIO read into device memory was accepted");
+        }
+        expect_eq(results[0].error, errno::EFAULT, "device memory refused with EFAULT");
+        expect_eq(world::close(fd), 0, "close");
+    }
+    expect_eq(world::pages_held(), 0, "device pages released");
+    for f in [kq, dev.fd] {
+        expect_eq(world::close(f), 0, "close");
+    }
+    unload();
+}
