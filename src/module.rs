@@ -150,6 +150,11 @@ fn unload() -> Result<(), Errno> {
     }
     *state = None;
     drop(state);
+    // Statics are never dropped: give back what they own, so that the
+    // module's malloc type is empty when malloc_uninit checks it.
+    if !crate::request::USAGE.release_storage() {
+        kprintln!("kqdafs: warning: usage charges outlive the module's requests");
+    }
     // Nothing holds the gate any more, but a buffer completion that
     // completed the last request may still be returning through the glue.
     crate::kpi::vnio::drain_bufread_callbacks();

@@ -174,6 +174,30 @@ impl UsageTable {
         Charge { table: self, key: 0, requests: 0, pinned: 0 }
     }
 
+    /// Give the table's storage back to `malloc(9)`.  Rust statics are
+    /// never dropped, so without this the vector's buffer outlives the
+    /// module and `malloc_uninit` reports the module's type as leaking at
+    /// every unload (kern_malloc.c).  Only an empty table lets go (at unload
+    /// every charge is gone); false, and nothing changes, otherwise.  The
+    /// buffer is freed with the lock dropped, as everywhere in this table.
+    pub fn release_storage(&self) -> bool {
+        let old = {
+            let mut entries = self.entries.lock();
+            if !entries.is_empty() {
+                return false;
+            }
+            core::mem::take(&mut *entries)
+        };
+        drop(old);
+        true
+    }
+
+    /// Bytes of storage the table holds now (tests).
+    #[cfg(test)]
+    fn capacity(&self) -> usize {
+        self.entries.lock().capacity()
+    }
+
     /// What `key` has charged now: (requests, bytes).
     pub fn usage(&self, key: usize) -> (u32, u64) {
         let entries = self.entries.lock();
@@ -335,6 +359,24 @@ mod tests {
         assert_eq!(T.usage(1000 + 7 * 50 + 49), (1, 1));
         drop(held);
         assert_eq!(T.processes(), 0);
+    }
+
+    #[test]
+    fn release_storage_frees_the_buffer_only_when_empty() {
+        static T: UsageTable = UsageTable::new();
+        let l = limits(4, 100);
+        let (r, p) = T.admit(9, 1, &l).unwrap();
+        assert!(T.capacity() > 0);
+        assert!(!T.release_storage(), "a charge is still held");
+        assert!(T.capacity() > 0, "nothing was freed");
+        drop((r, p));
+        assert!(T.capacity() > 0, "an empty table keeps its buffer until told");
+        assert!(T.release_storage());
+        assert_eq!(T.capacity(), 0, "the buffer is gone");
+        let again = T.admit(9, 1, &l).unwrap();
+        assert_eq!(T.usage(9), (1, 1), "the table works after a release");
+        drop(again);
+        assert!(T.release_storage());
     }
 
     #[test]
