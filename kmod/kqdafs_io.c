@@ -67,6 +67,30 @@ kqdafs_page_kva(struct vm_page *m, size_t off)
 }
 
 /*
+ * Whether page m may be reached through the direct map: ordinary RAM with
+ * the default (write-back) memory attribute.  vm_fault_quick_hold_pages()
+ * also hands out the pages of device mappings (OBJT_DEVICE, OBJT_MGTDEVICE,
+ * OBJT_SG: DRM buffers, framebuffers, /dev/mem).  Those are fictitious
+ * pages (vm_page_initfake) whose physical address may lie beyond the
+ * direct map, where PHYS_TO_DMAP's assertion is compiled out without
+ * INVARIANTS and the copy would take a fatal page fault, and whose memory
+ * must not be accessed through the direct map's write-back alias below
+ * it (amd64 pmap.c keeps the direct map's attribute in step with
+ * pmap_page_set_memattr only for managed RAM).  FreeBSD's own users map
+ * such pages with pmap_map_io_transient() or pass them to the driver
+ * (aio_qbio: bio_ma); a copy in b_iodone may do neither (it may sleep), so
+ * such pages are refused at submit.
+ */
+static __inline bool
+kqdafs_page_dmap_ok(struct vm_page *m)
+{
+
+	return ((m->flags & PG_FICTITIOUS) == 0 &&
+	    PHYS_IN_DMAP(VM_PAGE_TO_PHYS(m)) &&
+	    pmap_page_get_memattr(m) == VM_MEMATTR_DEFAULT);
+}
+
+/*
  * Copy n bytes from kernel memory src to the request buffer described by
  * the held pages ma, starting `pos` bytes into it (pos counts from the
  * start of ma[0], so it already includes the request's pgoff).
@@ -237,6 +261,7 @@ kqdafs_pages_hold(struct thread *td, uint64_t addr, size_t len,
 	vm_map_t map;
 	vm_offset_t end, start;
 	vm_prot_t prot;
+	int i, n;
 
 	if (len == 0 || max <= 0 || ma == NULL)
 		return (-1);
@@ -262,8 +287,16 @@ kqdafs_pages_hold(struct thread *td, uint64_t addr, size_t len,
 	prot = VM_PROT_READ;
 	if (writable)
 		prot |= VM_PROT_WRITE;
-	/* Returns the page count, or -1 with nothing held. */
-	return (vm_fault_quick_hold_pages(map, addr, len, prot, ma, max));
+	/* The page count, or -1 with nothing held. */
+	n = vm_fault_quick_hold_pages(map, addr, len, prot, ma, max);
+	for (i = 0; i < n; i++) {
+		if (!kqdafs_page_dmap_ok(ma[i])) {
+			/* Device memory: let go of everything, EFAULT. */
+			vm_page_unhold_pages(ma, n);
+			return (-1);
+		}
+	}
+	return (n);
 }
 
 void

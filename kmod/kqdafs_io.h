@@ -72,8 +72,10 @@ uint64_t kqdafs_user_max_address(struct thread *td);
  * td's process, faulting them in; writable != 0 requires write access (a
  * READ request writes the user's buffer).  ma has room for max entries.
  * Returns the number of pages held (> 0), or -1 if some page is not
- * mapped with that access, the range wraps or leaves the user map, or
- * max is too small (nothing is held then).
+ * mapped with that access, the range wraps or leaves the user map, max
+ * is too small, or a page is device memory (fictitious, beyond the
+ * direct map, or not write-back RAM: kqdafs_page_dmap_ok in
+ * kqdafs_io.c); nothing is held then.
  * len must be > 0.  Process context; may sleep.
  */
 int	kqdafs_pages_hold(struct thread *td, uint64_t addr, size_t len,
