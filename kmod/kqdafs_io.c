@@ -900,8 +900,14 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 		bp->b_iocmd = BIO_READ;
 		bp->b_flags &= ~B_INVAL;
 		bp->b_ioflags &= ~BIO_ERROR;
-		if (bp->b_rcred == NOCRED && cred != NOCRED)
-			bp->b_rcred = crhold(cred);
+		/*
+		 * No read credential on the buffer: ffs_read() passes
+		 * NOCRED to breadn_flags(), and vfs_bio_getpages() strips
+		 * it on purpose, because a credential kept here stays
+		 * referenced (with its prison, uidinfo and login class)
+		 * until the buffer is recycled, which may be never: a
+		 * removed jail would stay dying.  UFS does not use it.
+		 */
 		/*
 		 * Completion is ours: b_iodone runs instead of bufdone()'s
 		 * own completion; b_caller1 is the caller's field of a
