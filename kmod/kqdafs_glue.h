@@ -69,6 +69,7 @@ int	kqdafs_taskqueue_create(struct taskqueue **tqp, const char *name,
 	    int nthreads);
 void	kqdafs_task_init(struct task *task, task_fn_t *fn, void *ctx);
 void	kqdafs_printf(const char *msg);
+void	kqdafs_pause_ticks(int ticks);
 void	kqdafs_panic(const char *msg) __dead2;
 
 #endif /* !_KQDAFS_GLUE_H_ */

@@ -165,6 +165,14 @@ kqdafs_task_init(struct task *task, task_fn_t *fn, void *ctx)
 	TASK_INIT(task, 0, fn, ctx);
 }
 
+/* pause(9): sleep at least `ticks` clock ticks.  Sleeps. */
+void
+kqdafs_pause_ticks(int ticks)
+{
+
+	pause("kqdafs", ticks);
+}
+
 void
 kqdafs_printf(const char *msg)
 {

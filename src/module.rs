@@ -178,6 +178,7 @@ fn publish_sysctls() -> Result<SysctlTree, Errno> {
     t.add_u64(c"requests_inflight", RO, &STATS.requests_inflight, c"requests whose I/O is not finished")?;
     t.add_u64(c"ioctl_errors", RO, &STATS.ioctl_errors, c"ioctls answered with an error")?;
     t.add_u64(c"attach_refused", RO, &STATS.attach_refused, c"kevent registrations refused")?;
+    t.add_u64(c"knote_renotified", RO, &STATS.knote_renotified, c"completions notified again (knote was in flux)")?;
     t.add_u64(c"kaio_submitted", RO, &STATS.kaio_submitted, c"KAIO requests accepted")?;
     t.add_u64(c"kaio_refused", RO, &STATS.kaio_refused, c"KAIO requests refused at submit")?;
     t.add_u64(c"kaio_completed", RO, &STATS.kaio_completed, c"KAIO requests whose I/O finished")?;

@@ -24,6 +24,9 @@ pub struct Stats {
     pub ioctl_errors: AtomicU64,
     /// Registrations refused by the filter's attach routine.
     pub attach_refused: AtomicU64,
+    /// Completions whose knote `knote()` skipped (in flux) and that were
+    /// notified again from the completion thread.
+    pub knote_renotified: AtomicU64,
     /// A `SlotMode` as `u32`, 0 until the slots are claimed.
     pub slot_mode: AtomicU32,
     /// KAIO requests accepted.
@@ -88,6 +91,7 @@ impl Stats {
             requests_inflight: AtomicU64::new(0),
             ioctl_errors: AtomicU64::new(0),
             attach_refused: AtomicU64::new(0),
+            knote_renotified: AtomicU64::new(0),
             slot_mode: AtomicU32::new(0),
             kaio_submitted: AtomicU64::new(0),
             kaio_refused: AtomicU64::new(0),

@@ -41,3 +41,11 @@ impl Thread {
         unsafe { sys::kqdafs_user_max_address(self.td) }
     }
 }
+
+/// `pause(9)` for `ticks` clock ticks (at least one).  Sleeps: process or
+/// taskqueue context only, with no lock held.
+pub fn pause_ticks(ticks: i32) {
+    // SAFETY: pause(9) takes no pointer but its constant wait message and
+    // only sleeps; callers are in contexts that may sleep.
+    unsafe { crate::sys::kqdafs_pause_ticks(ticks.max(1)) }
+}

@@ -255,6 +255,11 @@ pub fn complete_and_notify(request: &Shared<Request>, result: i64) -> Put {
     match outcome {
         Ok(CompleteOutcome::NotifyKnote) => {
             req.knlist.notify(0);
+            if req.state.needs_renotify() && Renotify::start(request) {
+                // knote() skipped the knote (in flux): the I/O reference
+                // went to the job that notifies again.
+                return Put::Keep;
+            }
             // Misuse is impossible here (the caller holds the I/O
             // reference); if it happened, keeping (leaking) is the safe
             // answer.
@@ -270,6 +275,53 @@ pub fn complete_and_notify(request: &Shared<Request>, result: i64) -> Put {
             req.charge.give_back();
             Put::Release { defer_to_taskqueue }
         }
+    }
+}
+
+/// Notifying again a knote that `knote()` skipped because it was in flux
+/// (see [`RequestState::needs_renotify`]): on the completion thread, a tick
+/// later, until `f_event` took the result or the knote went; then the I/O
+/// reference it carries is let go.  Each try is one job run, so the other
+/// releases queued on the completion thread go on meanwhile.
+struct Renotify {
+    task: Task,
+    request: Option<Shared<Request>>,
+}
+
+impl Renotify {
+    /// Hand the I/O reference of `request` to a new job; false (nothing
+    /// changes) if no memory could be had in this context.
+    fn start(request: &Shared<Request>) -> bool {
+        match KBox::try_new(Renotify { task: Task::default(), request: Some(request.share()) }, Flags::NOWAIT) {
+            Ok(job) => {
+                crate::stats::Stats::bump(&STATS.knote_renotified);
+                crate::engine::complete_later(job);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+impl Job for Renotify {
+    fn task(&self) -> &Task {
+        &self.task
+    }
+
+    fn run(mut this: KBox<Self>) {
+        let Some(request) = this.request.take() else {
+            return;
+        };
+        crate::kpi::thread::pause_ticks(1);
+        let req = request.get();
+        req.knlist.notify(0);
+        if req.state.needs_renotify() {
+            this.request = Some(request);
+            crate::engine::complete_later(this);
+            return;
+        }
+        let put = req.state.notify_done().unwrap_or(Put::Keep);
+        settle_in_place(request, put);
     }
 }
 

@@ -405,6 +405,18 @@ impl RequestState {
         Ok(taken.then(|| self.result.load(Ordering::Relaxed)))
     }
 
+    /// After the completion's `knote()`: the result is still waiting for
+    /// `f_event` although its knote is attached.  `knote()` skips a knote
+    /// that is in flux without `KN_SCAN` (kern_event.c; e.g.
+    /// `kern_proc_kqueue_report`, which serves `procstat -k` and core dumps,
+    /// holds knotes in flux and may sleep), so a completion in that window
+    /// is not seen: the I/O party must notify again (`f_event` is
+    /// idempotent) until this is false.  Changes nothing.
+    pub fn needs_renotify(&self) -> bool {
+        let s = self.state.load(Ordering::Acquire);
+        s & (COMPLETED | DELIVERED | IO_DONE | RELEASED) == COMPLETED && deliverable(s)
+    }
+
     /// The result, once completed (for status queries; not a delivery).
     pub fn result(&self) -> Option<i64> {
         let s = self.state.load(Ordering::Acquire);
@@ -558,6 +570,33 @@ mod tests {
         assert_eq!(r.holders(), 1);
         assert_eq!(r.detach(), Ok(REL_DEFER));
         assert!(r.is_released());
+    }
+
+    #[test]
+    fn a_skipped_notification_is_seen_until_delivery_or_detach() {
+        let r = committed();
+        assert!(!r.needs_renotify(), "nothing to deliver before completion");
+        assert_eq!(r.complete(7), Ok(CompleteOutcome::NotifyKnote));
+        // knote() skipped the knote (in flux): f_event never ran.
+        assert!(r.needs_renotify());
+        assert!(r.needs_renotify(), "asking changes nothing");
+        assert_eq!(r.take_for_delivery(), Ok(Some(7)));
+        assert!(!r.needs_renotify(), "delivered");
+        // Detached before delivery: nothing to notify any more.
+        let r = committed();
+        assert_eq!(r.complete(7), Ok(CompleteOutcome::NotifyKnote));
+        assert_eq!(r.detach(), Ok(Put::Keep));
+        assert!(!r.needs_renotify(), "the knote is gone");
+        // The owner went: the event is not delivered any more.
+        let r = committed();
+        assert_eq!(r.complete(7), Ok(CompleteOutcome::NotifyKnote));
+        assert_eq!(r.owner_gone(), Ok(Put::Keep));
+        assert!(!r.needs_renotify());
+        // Once the I/O party let go it is not its business.
+        let r = committed();
+        assert_eq!(r.complete(7), Ok(CompleteOutcome::NotifyKnote));
+        assert_eq!(r.notify_done(), Ok(Put::Keep));
+        assert!(!r.needs_renotify());
     }
 
     #[test]
