@@ -665,6 +665,7 @@ fn kaio_procstat_influx(p: Proc) {
     });
     // Every read's disk I/O is done within a few ticks; 500 is plenty.
     wait_events(kq, 8, 500);
+    println!("kern.kqdafs.knote_renotified = {}", stat("knote_renotified"));
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     world::nap(3);
     for f in [fd, kq, dev.fd] {
