@@ -431,6 +431,7 @@ kqdafs_file_rw(struct file *fp, struct ucred *cred, struct thread *td,
 {
 	struct iovec iov[KQDAFS_RW_IOV];
 	struct uio auio;
+	struct ucred *savedcred;
 	size_t done, pos, seg, want;
 	char *kva;
 	int error, n;
@@ -444,6 +445,13 @@ kqdafs_file_rw(struct file *fp, struct ucred *cred, struct thread *td,
 	/* kern_pread()/kern_pwrite(): a negative offset is EINVAL. */
 	if (offset < 0 || (uint64_t)len > (uint64_t)(OFF_MAX - offset))
 		return (EINVAL);
+	/*
+	 * Run the I/O as the submitter, as vfs_aio.c aio_process_rw() does:
+	 * the worker is a kernel thread whose td_ucred is the kernel's, and
+	 * MAC, racct and the file system's own checks read td_ucred.
+	 */
+	savedcred = td->td_ucred;
+	td->td_ucred = cred;
 
 	done = 0;
 	error = 0;
@@ -507,6 +515,7 @@ kqdafs_file_rw(struct file *fp, struct ucred *cred, struct thread *td,
 			break;
 	}
 	*moved = done;
+	td->td_ucred = savedcred;
 
 	/*
 	 * dofileread()/dofilewrite(): a transfer interrupted after some
@@ -521,16 +530,12 @@ kqdafs_file_rw(struct file *fp, struct ucred *cred, struct thread *td,
 	return (error);
 }
 
-int
-kqdafs_file_fsync(struct file *fp, struct thread *td)
+static int
+kqdafs_vn_fsync(struct vnode *vp, struct thread *td)
 {
 	struct mount *mp;
-	struct vnode *vp;
 	int error;
 
-	vp = fp->f_vnode;
-	if (fp->f_type != DTYPE_VNODE || vp == NULL)
-		return (EINVAL);
 	/* kern_fsync() (vfs_syscalls.c), from the vnode on. */
 	do {
 		/*
@@ -556,6 +561,24 @@ kqdafs_file_fsync(struct file *fp, struct thread *td)
 		 * drop the vnode lock; kern_fsync() starts over.
 		 */
 	} while (error == ERELOOKUP);
+	return (error);
+}
+
+int
+kqdafs_file_fsync(struct file *fp, struct ucred *cred, struct thread *td)
+{
+	struct ucred *savedcred;
+	struct vnode *vp;
+	int error;
+
+	vp = fp->f_vnode;
+	if (fp->f_type != DTYPE_VNODE || vp == NULL)
+		return (EINVAL);
+	/* As the submitter: vfs_aio.c aio_process_sync() swaps td_ucred. */
+	savedcred = td->td_ucred;
+	td->td_ucred = cred;
+	error = kqdafs_vn_fsync(vp, td);
+	td->td_ucred = savedcred;
 	return (error);
 }
 

@@ -126,7 +126,8 @@ int	kqdafs_file_rw(struct file *fp, struct ucred *cred, struct thread *td,
  * Worker path: fsync(2) of fp (vn_start_write, vn_lock, VOP_FSYNC with
  * MNT_WAIT).  Returns 0 or an errno.  Worker thread; sleeps.
  */
-int	kqdafs_file_fsync(struct file *fp, struct thread *td);
+int	kqdafs_file_fsync(struct file *fp, struct ucred *cred,
+	    struct thread *td);
 
 /*
  * Buffer-cache read path, no thread per request.

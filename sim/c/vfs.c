@@ -173,7 +173,10 @@ ksim_file_fsyncs(struct vnode *vp)
 	return (ksim_vfile(vp)->vf_fsyncs);
 }
 
-/* Writes made with td_ucred != the credential the write was for. */
+/*
+ * Writes made with td_ucred != the credential the write was for, and
+ * fsyncs made with the kernel's credential.
+ */
 uint64_t
 ksim_file_foreign_cred_writes(struct vnode *vp)
 {
@@ -282,6 +285,9 @@ VOP_FSYNC_APV(const struct vop_vector *vop, struct vop_fsync_args *a)
 	if (!ksim_vn_islocked(a->a_vp))
 		ksim_failf("vfs", "VOP_FSYNC: vnode not locked");
 	ksim_vfile(a->a_vp)->vf_fsyncs++;
+	/* The thread's credential is the one the fsync is charged to. */
+	if (a->a_td->td_ucred == ksim_cred0)
+		ksim_vfile(a->a_vp)->vf_writes_as_uid[1]++;
 	return (0);
 }
 

@@ -103,7 +103,6 @@ fn expect_eq<T: PartialEq + std::fmt::Debug>(got: T, want: T, what: &str) {
 
 /// User memory for ioctl arguments and buffers.
 struct Scratch {
-    base: u64,
     next: u64,
     end: u64,
 }
@@ -111,7 +110,7 @@ struct Scratch {
 impl Scratch {
     fn new(len: usize) -> Scratch {
         let base = world::mmap(len, world::PROT_RW, false);
-        Scratch { base, next: base, end: base + len as u64 }
+        Scratch { next: base, end: base + len as u64 }
     }
     fn alloc(&mut self, len: usize) -> u64 {
         let a = (self.next + 63) & !63;
@@ -423,6 +422,9 @@ fn kaio_write_fsync(_p: Proc) {
         let ev = wait_events(kq, 1, 10_000)[0];
         expect_eq(decode_kaio_data(ev.data), Ok(0), "fsync result");
         expect_eq(file.fsyncs(), 1, "VOP_FSYNC ran once");
+        // aio_process_rw/aio_process_sync: the I/O runs with the
+        // submitter's credential in td_ucred, not the worker's (kernel's).
+        expect_eq(file.foreign_cred_writes(), 0, "writes and fsyncs run with another td_ucred");
         for f in [fd, kq, dev.fd] {
             expect_eq(world::close(f), 0, "close");
         }

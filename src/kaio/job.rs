@@ -167,7 +167,7 @@ fn do_io(io: &IoResources, op: KaioOp, offset: i64) -> i64 {
             (moved, Some(_)) if moved > 0 => encode_kaio_data(Ok(moved as u64)),
             (_, Some(e)) => encode_kaio_data(Err(e.to_raw())),
         },
-        KaioOp::Fsync => match vnio::file_fsync(&io.file) {
+        KaioOp::Fsync => match vnio::file_fsync(&io.file, &io.cred) {
             Ok(()) => 0,
             Err(e) => encode_kaio_data(Err(e.to_raw())),
         },

@@ -39,11 +39,12 @@ pub fn file_rw(file: &FileRef, cred: &Cred, op: KaioOp, offset: i64, pages: &Hel
     (moved, Errno::result(ret).err())
 }
 
-/// `fsync(2)` of `file`.  Worker thread; sleeps.
-pub fn file_fsync(file: &FileRef) -> Result<(), Errno> {
+/// `fsync(2)` of `file`, with `cred`.  Worker thread; sleeps.
+pub fn file_fsync(file: &FileRef, cred: &Cred) -> Result<(), Errno> {
     let td = Thread::current();
-    // SAFETY: the file is held by the caller for the call.
-    Errno::result(unsafe { sys::kqdafs_file_fsync(file.as_raw(), td.as_raw()) })
+    // SAFETY: the file and the credential are held by the caller for the
+    // call.
+    Errno::result(unsafe { sys::kqdafs_file_fsync(file.as_raw(), cred.as_raw(), td.as_raw()) })
 }
 
 /// A read job for the buffer-cache path: it owns everything the read uses
