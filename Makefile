@@ -100,10 +100,13 @@ sim-modules: bootstrap FORCE
 	    $(SIMDIR)/kqdafs_consumer_test.o --provider $(SIMDIR)/kqdafs.o \
 	    $(BUILD)/obj/kernsim-consumer/kqdafs_consumer_test.o
 
-SIMBIN :=	$(TOP)/target/release/kqdafs-sim
+# The simulation keeps frame pointers (it walks them to see which
+# module's code is on a thread's stack), in a target directory of its own.
+SIMBIN :=	$(TOP)/target/sim/release/kqdafs-sim
 
 sim: sim-modules
 	KQDAFS_SIM_MODULES=$(SIMDIR)/kqdafs.o:$(SIMDIR)/kqdafs_consumer_test.o \
+	    RUSTFLAGS="-C force-frame-pointers=yes" CARGO_TARGET_DIR=$(TOP)/target/sim \
 	    $(CARGO) build -p kqdafs-sim --release
 
 # Every scenario over SIM_SEEDS seeds; ends with `sim-test: N passed, N failed`.
@@ -177,11 +180,12 @@ test:
 	@python3 $(TOP)/tools/test-summary $(BUILD)/test.log; summary=$$?; \
 	    rc=$$(cat $(BUILD)/test.rc); [ "$$rc" = 0 ] && [ "$$summary" = 0 ]
 
-test-steps: bootstrap test-host test-loom test-lint test-man all test-vm-harness
+test-steps: bootstrap test-host test-loom test-lint test-man sim-test all test-vm-harness
 	$(TOP)/vm-tests/run --payload $(BUILD)/guest --out $(BUILD)/vm-tests
 
+# kqdafs-sim links the module's own objects (make sim): it runs in sim-test.
 test-host: bootstrap
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --exclude kqdafs-sim
 
 test-loom: bootstrap
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(TOP)/target/loom \

@@ -98,6 +98,18 @@ fn main() {
         run(Command::new("llvm-objcopy").arg(format!("--redefine-syms={}", redef.display())).arg(obj).arg(&dst));
         renamed.push(dst);
     }
+    // kcall_NAME: what the module's references are renamed to.  For a
+    // function, a trampoline that counts the call (sim_kpi_called) and
+    // jumps to the model with the registers untouched; for data, a second
+    // name of the model's variable, added where it is defined.
+    for obj in &renamed {
+        alias_data(obj);
+    }
+    let kcall = out.join("kcall.S");
+    std::fs::write(&kcall, trampolines(&renamed)).expect("write kcall.S");
+    let tramp = out.join("kcall.o");
+    run(Command::new("clang").args(["-c", "-fPIE", "-o"]).arg(&tramp).arg(&kcall));
+    renamed.push(tramp);
     let lib = out.join("libksim_models.a");
     let _ = std::fs::remove_file(&lib);
     run(Command::new("llvm-ar").arg("crs").arg(&lib).args(&renamed));
@@ -115,6 +127,69 @@ fn main() {
         }
     }
     println!("cargo::rustc-link-arg-bins=-Wl,-z,nostart-stop-gc");
+}
+
+/// The `kcall_` trampolines: one per modelled KPI function, from the
+/// symbols the model objects define.
+fn trampolines(objects: &[PathBuf]) -> String {
+    let mut funcs = std::collections::BTreeSet::new();
+    for obj in objects {
+        let out = Command::new("llvm-nm").arg("--defined-only").arg("--extern-only").arg(obj).output().expect("llvm-nm");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let mut f = line.split_whitespace();
+            let (Some(_), Some(kind), Some(name)) = (f.next(), f.next(), f.next()) else {
+                continue;
+            };
+            let Some(kpi) = name.strip_prefix("ksim_") else {
+                continue;
+            };
+            if kind == "T" {
+                funcs.insert(kpi.to_string());
+            }
+        }
+    }
+    let mut s = String::from("\t.text\n");
+    for f in &funcs {
+        // Save the argument registers and %rax (the vector count of a
+        // variadic call): 7 pushes keep %rsp 16-byte aligned at the call.
+        s.push_str(&format!(
+            "\t.globl kcall_{f}\n\t.type kcall_{f},@function\nkcall_{f}:\n\
+             \tpush %rdi\n\tpush %rsi\n\tpush %rdx\n\tpush %rcx\n\tpush %r8\n\tpush %r9\n\tpush %rax\n\
+             \tlea .Lname_{f}(%rip), %rdi\n\tcall sim_kpi_called@PLT\n\
+             \tpop %rax\n\tpop %r9\n\tpop %r8\n\tpop %rcx\n\tpop %rdx\n\tpop %rsi\n\tpop %rdi\n\
+             \tjmp ksim_{f}@PLT\n"
+        ));
+    }
+    s.push_str("\t.section .rodata\n");
+    for f in &funcs {
+        s.push_str(&format!(".Lname_{f}:\n\t.asciz \"{f}\"\n"));
+    }
+    s.push_str("\t.section .note.GNU-stack,\"\",@progbits\n");
+    s
+}
+
+/// Give every `ksim_` variable defined in `obj` the name `kcall_` too.
+fn alias_data(obj: &Path) {
+    let out = Command::new("llvm-objdump").arg("-t").arg(obj).output().expect("llvm-objdump");
+    let mut args = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        // "0000000000000000 g     O .data\t0000000000000004 ksim_hz"
+        let Some((left, name)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Some(kpi) = name.strip_prefix("ksim_") else {
+            continue;
+        };
+        let cols: Vec<&str> = left.split_whitespace().collect();
+        if cols.len() < 5 || cols[1] != "g" || cols[2] != "O" {
+            continue;
+        }
+        let section = cols[3].split('\t').next().unwrap_or(cols[3]);
+        args.push(format!("--add-symbol=kcall_{kpi}={section}:0x{},global,object", cols[0]));
+    }
+    if !args.is_empty() {
+        run(Command::new("llvm-objcopy").args(&args).arg(obj));
+    }
 }
 
 fn run(cmd: &mut Command) {

@@ -27,6 +27,10 @@ KSIM_SET(kqdafs_consumer_test, sysinit_set);
 KSIM_SET(kqdafs_consumer_test, sysuninit_set);
 KSIM_SET(kqdafs_consumer_test, modmetadata_set);
 KSIM_SET(kqdafs_consumer_test, sysctl_set);
+extern char __start_kqdafs_text[] __weak_symbol;
+extern char __stop_kqdafs_text[] __weak_symbol;
+extern char __start_kqdafs_consumer_test_text[] __weak_symbol;
+extern char __stop_kqdafs_consumer_test_text[] __weak_symbol;
 extern char __start_kqdafs_state[] __weak_symbol;
 extern char __stop_kqdafs_state[] __weak_symbol;
 extern char __start_kqdafs_consumer_test_state[] __weak_symbol;
@@ -36,6 +40,7 @@ struct ksim_kmod {
 	const char	*km_name;
 	void		**km_si[2], **km_su[2], **km_md[2], **km_sc[2];
 	char		*km_state[2];
+	char		*km_text[2];
 	char		*km_snapshot;	/* the image's data as linked */
 	int		 km_loaded;
 	int		 km_loads;
@@ -49,7 +54,8 @@ struct ksim_kmod {
 	{ __start_##n##_set_modmetadata_set,				\
 	    __stop_##n##_set_modmetadata_set },				\
 	{ __start_##n##_set_sysctl_set, __stop_##n##_set_sysctl_set },	\
-	{ __start_##n##_state, __stop_##n##_state }, NULL, 0, 0, NULL, 0 }
+	{ __start_##n##_state, __stop_##n##_state },			\
+	{ __start_##n##_text, __stop_##n##_text }, NULL, 0, 0, NULL, 0 }
 
 static struct ksim_kmod ksim_kmods[] = {
 	KSIM_KMOD(kqdafs),
@@ -339,4 +345,68 @@ ksim_unload_checks(const char *name, const char *lo, const char *hi)
 	}
 	if (ksim_devfs_owned_by(name) != 0)
 		ksim_failf("unload", "a device of %s is still in devfs", name);
+}
+
+void	sim_yield_at(uint32_t mask);
+void	sim_stack_mask(uint32_t mask);
+
+/*
+ * The modules whose code is on the calling thread's stack: a walk of the
+ * frame-pointer chain (the module's Rust and C, and the models, keep frame
+ * pointers) from the model that called, bit i for ksim_kmods[i].
+ */
+static uint32_t
+ksim_stack_modules(void)
+{
+	uintptr_t *fp, *next;
+	uintptr_t ret;
+	uint32_t mask;
+	size_t i;
+	int n;
+
+	mask = 0;
+	fp = __builtin_frame_address(0);
+	for (n = 0; n < 512 && fp != NULL; n++) {
+		ret = fp[1];
+		for (i = 0; i < KSIM_NKMODS; i++)
+			if (ksim_kmods[i].km_text[0] != NULL &&
+			    ret >= (uintptr_t)ksim_kmods[i].km_text[0] &&
+			    ret < (uintptr_t)ksim_kmods[i].km_text[1])
+				mask |= 1u << i;
+		next = (uintptr_t *)fp[0];
+		/* Frames go up the stack; anything else ends the chain. */
+		if (next <= fp || (uintptr_t)next - (uintptr_t)fp > 1024 * 1024 ||
+		    ((uintptr_t)next & 7) != 0)
+			break;
+		fp = next;
+	}
+	return (mask);
+}
+
+/* A KPI entry: record what is on the stack, then maybe switch. */
+void
+ksim_yield(void)
+{
+
+	sim_yield_at(ksim_stack_modules());
+}
+
+/* Before a model sleeps: record what is on the stack. */
+void
+ksim_note_stack(void)
+{
+
+	sim_stack_mask(ksim_stack_modules());
+}
+
+/* Bit of module `name` in the masks above. */
+int
+ksim_kmod_bit(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < KSIM_NKMODS; i++)
+		if (strcmp(ksim_kmods[i].km_name, name) == 0)
+			return ((int)i);
+	return (-1);
 }

@@ -31,11 +31,15 @@ enum ksim_lock_kind { KSIM_SLEEP_MUTEX, KSIM_SPIN_MUTEX, KSIM_LOCKMGR };
 enum ksim_ctx { KSIM_SYSCALL, KSIM_TASKQUEUE, KSIM_GEOM_UP, KSIM_CALLOUT,
 	KSIM_KERNEL };
 
-void	sim_yield(void);
+/* Every model calls this first: the KPI entry (see kern_linker.c). */
+void	ksim_yield(void);
+void	ksim_note_stack(void);
+#define	sim_yield()	ksim_yield()
 void	sim_fail(const char *contract, const char *msg) __dead2;
 uint64_t sim_ticks(void);
 void	sim_check_may_sleep(const char *what, const void *interlock);
-int	sim_block(const void *chan, const char *wmesg, uint64_t timo);
+int	sim_block_raw(const void *chan, const char *wmesg, uint64_t timo);
+#define	sim_block(c, w, t)	(ksim_note_stack(), sim_block_raw((c), (w), (t)))
 void	sim_wakeup(const void *chan, int one);
 int	sim_ctx_is(int ctx);
 void	sim_lock_acquired(const void *lock, const char *name, int kind,

@@ -60,7 +60,7 @@ caddr_t unmapped_buf = ksim_unmapped_store;
 
 /* ---- files and mounts ------------------------------------------------ */
 
-#define	KSIM_MAXBLK	256
+#define	KSIM_MAXBLK	4096
 
 struct ksim_vfile {
 	struct vnode	 vf_vnode;
@@ -363,6 +363,23 @@ struct ksim_bufx {
 #define	KSIM_NBUF	512
 static struct ksim_bufx *ksim_bufs[KSIM_NBUF];
 
+/*
+ * Take buffer i out of the cache (brelse of an invalid buffer, or reuse
+ * by getnewbuf): its read credential goes with it.
+ */
+static void
+ksim_buf_forget(int i)
+{
+	struct ksim_bufx *bx = ksim_bufs[i];
+
+	if (bx->bx_buf.b_rcred != NOCRED) {
+		crfree(bx->bx_buf.b_rcred);
+		bx->bx_buf.b_rcred = NOCRED;
+	}
+	bx->bx_inuse = 0;
+	ksim_bufs[i] = NULL;
+}
+
 static struct ksim_bufx *
 ksim_bx(struct buf *bp)
 {
@@ -431,8 +448,7 @@ again:
 		bp = &bx->bx_buf;
 		if (bp->b_bcount != size) {
 			/* The file grew: this model drops the old buffer. */
-			bx->bx_inuse = 0;
-			ksim_bufs[i] = NULL;
+			ksim_buf_forget(i);
 			continue;
 		}
 		bx->bx_owner = curthread;
@@ -450,8 +466,16 @@ again:
 		    "getblk_invalid");
 		return (bp);
 	}
-	if (slot < 0)
-		sim_fail("sim", "buffer cache full");
+	if (slot < 0) {
+		/* getnewbuf: reuse the first clean buffer nobody holds. */
+		for (i = 0; i < KSIM_NBUF && slot < 0; i++)
+			if (ksim_bufs[i]->bx_owner == NULL) {
+				ksim_buf_forget(i);
+				slot = i;
+			}
+		if (slot < 0)
+			sim_fail("sim", "buffer cache full of locked buffers");
+	}
 	npages = (int)howmany(size, PAGE_SIZE);
 	memsz = (size_t)npages * PAGE_SIZE;
 	bx = ksim_zalloc(sizeof(*bx) + (size_t)npages * sizeof(vm_page_t));
@@ -543,7 +567,7 @@ brelse(struct buf *bp)
 		bp->b_flags |= B_INVAL;
 		for (i = 0; i < KSIM_NBUF; i++)
 			if (ksim_bufs[i] == bx)
-				ksim_bufs[i] = NULL;
+				ksim_buf_forget(i);
 	}
 	ksim_buf_lock_release(bp, "brelse");
 }
@@ -758,11 +782,8 @@ ksim_bufs_flush(struct vnode *vp)
 
 	for (i = 0; i < KSIM_NBUF; i++)
 		if (ksim_bufs[i] != NULL && ksim_bufs[i]->bx_vp == vp &&
-		    ksim_bufs[i]->bx_owner == NULL) {
-			if (ksim_bufs[i]->bx_buf.b_rcred != NOCRED)
-				crfree(ksim_bufs[i]->bx_buf.b_rcred);
-			ksim_bufs[i] = NULL;
-		}
+		    ksim_bufs[i]->bx_owner == NULL)
+			ksim_buf_forget(i);
 }
 
 /* ---- file I/O (vn_read/vn_write, vfs_vnops.c) ------------------------- */
@@ -827,7 +848,7 @@ ksim_vn_rw(struct file *fp, struct uio *uio, struct ucred *active_cred,
 		for (i = 0; i < KSIM_NBUF; i++)
 			if (ksim_bufs[i] != NULL && ksim_bufs[i]->bx_vp == vp &&
 			    ksim_bufs[i]->bx_owner == NULL)
-				ksim_bufs[i] = NULL;
+				ksim_buf_forget(i);
 	ksim_vn_unlock(vp);
 	return (error);
 }
@@ -881,4 +902,16 @@ ksim_sys_open_other(int kind)
 	if (fd < 0)
 		(void)fdrop(fp, curthread);
 	return (fd);
+}
+
+/* Fill a file with kqdafs_ctest_byte(off) (the test consumer's pattern). */
+void
+ksim_file_fill_ctest(struct vnode *vp)
+{
+	struct ksim_vfile *vf = ksim_vfile(vp);
+	off_t i;
+
+	for (i = 0; i < vf->vf_size; i++)
+		vf->vf_data[i] = (char)(((uint64_t)(i + 1) *
+		    0x9e3779b97f4a7c15ULL) >> 56);
 }

@@ -25,11 +25,16 @@ struct KThread {
     /// Sections where FreeBSD forbids sleeping (`b_iodone`, callouts),
     /// innermost last.
     nosleep: Vec<String>,
+    /// The modules whose code was on this thread's stack when it last
+    /// entered a KPI or went to sleep (bit per module, kern_linker.c).
+    stack_mask: u32,
 }
 
 /// Lock classes, as WITNESS tells them apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C)]
+// The C models construct every variant (enum ksim_lock_kind, ksim.h).
+#[allow(dead_code)]
 pub enum LockKind {
     /// `mtx(9)` MTX_DEF: a blocking (turnstile) lock; no sleeping while held.
     SleepMutex = 0,
@@ -139,16 +144,52 @@ pub fn module_exit() {
     });
 }
 
-/// Threads other than the caller that are still executing module code.
-pub fn others_in_module() -> Vec<String> {
+extern "C" {
+    fn ksim_kmod_bit(name: *const c_char) -> c_int;
+}
+
+/// Threads other than the caller with module `name`'s code on their
+/// stacks (where each one is parked: a KPI call or a sleep).
+pub fn others_in_module(name: &str) -> Vec<String> {
     let me = sched::me();
+    let cname = std::ffi::CString::new(name).expect("no NUL");
+    // SAFETY: the model reads the NUL-terminated name.
+    let bit = unsafe { ksim_kmod_bit(cname.as_ptr()) };
+    if bit < 0 {
+        return Vec::new();
+    }
     with(|e| {
         e.threads
             .iter()
-            .filter(|(tid, t)| **tid != me && t.module_depth > 0)
-            .map(|(tid, t)| format!("{} (in {})", sched::name_of(*tid), t.module_what))
+            .filter(|(tid, t)| **tid != me && t.stack_mask & (1 << bit) != 0)
+            .map(|(tid, t)| {
+                let what = if t.module_depth > 0 { t.module_what.as_str() } else { "a call from another module" };
+                format!("{} (in {what})", sched::name_of(*tid))
+            })
             .collect()
     })
+}
+
+/// A simulated thread ended: nothing of it is on any stack any more.
+pub fn thread_exited(tid: Tid) {
+    with(|e| {
+        e.threads.remove(&tid);
+    });
+}
+
+/// Record the modules on the calling thread's stack (C models, before
+/// they sleep; 0 from scenario code).
+#[no_mangle]
+pub extern "C" fn sim_stack_mask(mask: u32) {
+    let me = sched::me();
+    with(|e| e.threads.entry(me).or_default().stack_mask = mask);
+}
+
+/// A KPI entry (`ksim_yield`): record the stack, then maybe switch.
+#[no_mangle]
+extern "C" fn sim_yield_at(mask: u32) {
+    sim_stack_mask(mask);
+    sched::yield_point();
 }
 
 #[no_mangle]
@@ -162,11 +203,6 @@ extern "C" fn sim_module_exit() {
 }
 
 // ---- scheduling and sleeping -------------------------------------------
-
-#[no_mangle]
-extern "C" fn sim_yield() {
-    sched::yield_point();
-}
 
 #[no_mangle]
 extern "C" fn sim_fail(contract: *const c_char, msg: *const c_char) -> ! {
@@ -221,7 +257,7 @@ extern "C" fn sim_check_may_sleep(what: *const c_char, interlock: *const c_void)
 /// Sleep on `chan` (the caller already checked the rules and dropped its
 /// interlock).  Returns 1 on timeout.
 #[no_mangle]
-extern "C" fn sim_block(chan: *const c_void, wmesg: *const c_char, timo: u64) -> c_int {
+extern "C" fn sim_block_raw(chan: *const c_void, wmesg: *const c_char, timo: u64) -> c_int {
     c_int::from(sched::block(chan as usize, &cstr(wmesg), timo))
 }
 
@@ -432,6 +468,13 @@ extern "C" fn sim_count(what: *const c_char) {
     count(&cstr(what));
 }
 
+/// The module called KPI function `name` (the `kcall_` trampolines,
+/// sim/build.rs).
+#[no_mangle]
+extern "C" fn sim_kpi_called(name: *const c_char) {
+    count(&format!("kpi:{}", cstr(name)));
+}
+
 /// Count one event of kind `what`.
 pub fn count(what: &str) {
     *COUNTS.lock().unwrap_or_else(|e| e.into_inner()).entry(what.to_string()).or_default() += 1;
@@ -474,7 +517,7 @@ pub fn console() -> Vec<String> {
 /// thread may still be executing module code.
 #[no_mangle]
 extern "C" fn sim_unload_check_threads(name: *const c_char) {
-    let others = others_in_module();
+    let others = others_in_module(&cstr(name));
     if !others.is_empty() {
         fail(
             "unload",
@@ -541,7 +584,7 @@ struct LibcSigaction {
 pub fn install_fault_handler() {
     const SA_SIGINFO: c_int = 4;
     const SA_ONSTACK: c_int = 0x0800_0000;
-    let act = LibcSigaction { handler: on_fault as usize, mask: [0; 16], flags: SA_SIGINFO | SA_ONSTACK, restorer: 0 };
+    let act = LibcSigaction { handler: on_fault as extern "C" fn(c_int, *mut SigInfo, *mut c_void) as usize, mask: [0; 16], flags: SA_SIGINFO | SA_ONSTACK, restorer: 0 };
     for sig in [11, 7] {
         // SAFETY: installs a handler with a valid sigaction structure.
         unsafe { sigaction(sig, &act, std::ptr::null_mut()) };

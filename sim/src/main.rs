@@ -17,6 +17,7 @@ mod kernel;
 mod report;
 mod scenarios;
 mod sched;
+mod upcalls;
 mod world;
 
 use std::io::Write;

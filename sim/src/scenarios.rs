@@ -38,6 +38,7 @@ pub const ALL: &[Scenario] = &[
     scenario!(load_no_free_slot, 2, "slot -12 taken by another module: kldload fails (ENOEXEC) and leaves nothing behind"),
     scenario!(info_ioctl, 2, "KQDAFS_IOC_INFO, unknown commands (ENOTTY), a bad user address (EFAULT)"),
     scenario!(busy_unload, 4, "kldunload refused (EBUSY) while a handle is open; succeeds after close"),
+    scenario!(close_vs_unload, 32, "a handle closes on one thread while kldunload retries on another"),
     scenario!(kaio_read_worker, 16, "KAIO reads on a non-UFS file (worker path), data and events checked"),
     scenario!(kaio_read_bufcache, 16, "KAIO reads on UFS: misses complete on g_up, hits at submit; counters"),
     scenario!(kaio_bufcache_hole_error, 8, "UFS holes complete inside bstrategy; a bad block gives EIO"),
@@ -50,7 +51,12 @@ pub const ALL: &[Scenario] = &[
     scenario!(kaio_limits, 4, "max_requests_per_proc and max_pinned_per_proc (EAGAIN)"),
     scenario!(kaio_procstat_influx, 16, "procstat -k holds knotes in flux while reads complete: no event may be lost"),
     scenario!(kaio_device_memory, 2, "a KAIO read into a device mapping (fictitious pages) is refused"),
+    scenario!(upcall_modes, 8, "kernel consumer reads/writes/fsyncs in every delivery mode, depth, bad arguments"),
+    scenario!(upcall_cancel, 8, "kernel consumer cancel and destroy with reads in flight, every mode"),
+    scenario!(upcall_rdma, 8, "kernel consumer RDMA over kernel regions, destroy with RECVs waiting, fake NIC provider"),
 ];
+
+use crate::upcalls::{upcall_cancel, upcall_modes, upcall_rdma};
 
 // ---- helpers ---------------------------------------------------------
 
@@ -62,16 +68,21 @@ fn boot_and_load(k: &Kernel) {
     }
 }
 
+/// kldunload once everything was closed: the module may stay busy
+/// (EBUSY) until its own threads have let go of the last requests.
 fn unload() {
-    let e = world::kldunload("kqdafs", false);
-    if e != 0 {
-        fail("scenario", &format!("kldunload kqdafs: errno {e}"));
+    for _ in 0..1000 {
+        match world::kldunload("kqdafs", false) {
+            0 => return end_checks(),
+            e if e == errno::EBUSY => world::nap(1),
+            e => fail("scenario", &format!("kldunload kqdafs: errno {e}")),
+        }
     }
-    end_checks();
+    fail("scenario", "kldunload kqdafs: still busy 1000 ticks after everything was closed");
 }
 
 /// What must hold once the module is gone and no process uses anything.
-fn end_checks() {
+pub(crate) fn end_checks() {
     let held = world::pages_held();
     if held != 0 {
         fail("vm", &format!("{held} page holds never released (vm_page_unhold_pages missing)"));
@@ -188,7 +199,7 @@ fn wait_events(kq: i32, n: usize, ticks: i64) -> Vec<Kevent> {
 
 /// Wait (in virtual time, bounded) until `cond` holds: what the module
 /// finishes on its own threads after an event was delivered.
-fn eventually(cond: impl Fn() -> bool, what: &str) {
+pub(crate) fn eventually(cond: impl Fn() -> bool, what: &str) {
     for _ in 0..1000 {
         if cond() {
             return;
@@ -288,6 +299,46 @@ fn busy_unload(_p: Proc) {
     expect_eq(stat("opens"), 1, "kern.kqdafs.opens");
     expect_eq(world::close(dev.fd), 0, "close");
     unload();
+}
+
+fn close_vs_unload(_p: Proc) {
+    world::boot(&Kernel::default());
+    for round in 0..20 {
+        expect_eq(world::kldload("kqdafs"), 0, "kldload");
+        let closer = world::new_proc(300 + round, 1003);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let opened = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let go = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (d2, o2, g2) = (done.clone(), opened.clone(), go.clone());
+        world::spawn_user(closer, "closer", move || {
+            let fd = world::open_dev("kqdafs", world::O_RDWR);
+            check(fd >= 0, "open");
+            o2.store(true, std::sync::atomic::Ordering::SeqCst);
+            // Both threads runnable from here on: the close races the
+            // unload attempts.
+            while !g2.load(std::sync::atomic::Ordering::SeqCst) {
+                crate::sched::yield_now();
+            }
+            // The last close: devfs runs the cdevpriv destructor after
+            // fo_close, outside the device's thread count.
+            expect_eq(world::close(fd), 0, "close");
+            d2.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        // Spin (never sleep) while the closer spins too: a sleeper would
+        // wait for virtual time, which a spinning thread never lets pass.
+        while !opened.load(std::sync::atomic::Ordering::SeqCst) {
+            crate::sched::yield_now();
+        }
+        go.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut tries = 0;
+        while world::kldunload("kqdafs", false) != 0 {
+            tries += 1;
+            check(tries < 10_000, "unload never succeeded");
+            crate::sched::yield_now();
+        }
+        eventually(|| done.load(std::sync::atomic::Ordering::SeqCst), "the closer finished");
+        end_checks();
+    }
 }
 
 // ---- KAIO --------------------------------------------------------------

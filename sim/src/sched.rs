@@ -53,6 +53,10 @@ struct Thread {
     woke_by_timeout: bool,
     /// Signalled when this thread is given the CPU.
     turn: Arc<Condvar>,
+    /// Scheduling decisions this thread sits out although runnable: a
+    /// preemption (an interrupt storm, a higher-priority thread, another
+    /// CPU racing ahead), injected at random.
+    stalled: u32,
 }
 
 /// A timer the scheduler fires when virtual time reaches it (callout(9)).
@@ -153,11 +157,6 @@ pub fn now() -> u64 {
     world().as_ref().map(|w| w.now).unwrap_or(0)
 }
 
-/// Context switches made so far.
-pub fn switches() -> u64 {
-    world().as_ref().map(|w| w.switches).unwrap_or(0)
-}
-
 /// Wait, holding the world lock, until `me` is the running thread.
 fn wait_turn(mut g: MutexGuard<'static, Option<World>>, me: Tid) -> MutexGuard<'static, Option<World>> {
     let Some(turn) = g.as_ref().map(|w| w.threads[me].turn.clone()) else {
@@ -182,6 +181,7 @@ pub fn spawn(name: &str, ctx: Ctx, setup: Box<dyn FnOnce() + Send>, body: Box<dy
             state: State::Runnable,
             woke_by_timeout: false,
             turn: Arc::new(Condvar::new()),
+            stalled: 0,
         });
         w.threads.len() - 1
     };
@@ -216,6 +216,7 @@ pub fn run_main(setup: Box<dyn FnOnce() + Send>, body: Box<dyn FnOnce() + Send>)
 
 fn exit_thread() {
     let me = me();
+    crate::kernel::thread_exited(me);
     let mut g = world();
     let w = g.as_mut().expect("sim not initialised");
     w.threads[me].state = State::Done;
@@ -233,8 +234,21 @@ fn exit_thread() {
 /// virtual time when everybody sleeps; fails on a deadlock.
 fn pick_next(w: &mut World) {
     loop {
-        let runnable: Vec<Tid> =
-            w.threads.iter().enumerate().filter(|(_, t)| t.state == State::Runnable).map(|(i, _)| i).collect();
+        let mut runnable: Vec<Tid> = w
+            .threads
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.state == State::Runnable && t.stalled == 0)
+            .map(|(i, _)| i)
+            .collect();
+        for t in w.threads.iter_mut() {
+            t.stalled = t.stalled.saturating_sub(1);
+        }
+        if runnable.is_empty() {
+            // Only stalled threads are left: a stall never deadlocks.
+            runnable =
+                w.threads.iter().enumerate().filter(|(_, t)| t.state == State::Runnable).map(|(i, _)| i).collect();
+        }
         if !runnable.is_empty() {
             let pick = runnable[(next_rand(w) % runnable.len() as u64) as usize];
             if w.running != Some(pick) {
@@ -306,6 +320,7 @@ fn pick_next(w: &mut World) {
                 state: State::Runnable,
                 woke_by_timeout: false,
                 turn: Arc::new(Condvar::new()),
+                stalled: 0,
             });
             let setup = crate::kernel::thread_setup_for(tid);
             std::thread::Builder::new()
@@ -328,9 +343,26 @@ pub fn yield_point() {
     let me = me();
     let mut g = world();
     let w = g.as_mut().expect("sim not initialised");
-    if next_rand(w) % w.switch_one_in != 0 {
+    if !next_rand(w).is_multiple_of(w.switch_one_in) {
         return;
     }
+    // Now and then the thread is preempted for a long while.
+    if next_rand(w).is_multiple_of(16) {
+        w.threads[me].stalled = 1 + (next_rand(w) % 2000) as u32;
+    }
+    pick_next(w);
+    if w.running != Some(me) {
+        hand_over(w);
+        drop(wait_turn(g, me));
+    }
+}
+
+/// Let another runnable thread run (scenario code's busy loops).
+pub fn yield_now() {
+    crate::kernel::sim_stack_mask(0);
+    let me = me();
+    let mut g = world();
+    let w = g.as_mut().expect("sim not initialised");
     pick_next(w);
     if w.running != Some(me) {
         hand_over(w);
@@ -389,17 +421,3 @@ pub fn cancel_timer(seq: u64) -> bool {
     before != w.timers.len()
 }
 
-/// Names and contexts of the threads that have not ended.
-pub fn live_threads() -> Vec<(Tid, String, Ctx)> {
-    world()
-        .as_ref()
-        .map(|w| {
-            w.threads
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| t.state != State::Done)
-                .map(|(i, t)| (i, t.name.clone(), t.ctx))
-                .collect()
-        })
-        .unwrap_or_default()
-}

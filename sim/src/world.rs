@@ -39,11 +39,8 @@ extern "C" {
     fn ksim_pages_held() -> c_long;
     fn ksim_bufs_locked() -> c_int;
     fn ksim_bufs_with_cred() -> c_int;
-    fn ksim_bufs_flush(vp: *mut c_void);
-    fn ksim_disk_pending() -> c_int;
     fn ksim_kqueue_report(fd: c_int, naps: c_int) -> c_int;
     fn ksim_kqueue_slot_fop(filt: c_int) -> *const c_void;
-    fn ksim_kqueue_knotes_using(filt: c_int) -> c_int;
     fn ksim_kmod_owns(name: *const c_char, p: *const c_void) -> c_int;
     fn ksim_taskqueues_alive() -> c_int;
     fn ksim_dev_mode(name: *const c_char, uid: *mut c_int, gid: *mut c_int) -> c_int;
@@ -76,12 +73,8 @@ pub const EV_ERROR: u16 = 0x4000;
 pub const EV_DELETE: u16 = 0x0002;
 /// `EV_ADD`.
 pub const EV_ADD: u16 = 0x0001;
-/// `EV_ONESHOT`.
-pub const EV_ONESHOT: u16 = 0x0010;
 /// `O_RDONLY`/`O_WRONLY`/`O_RDWR` (sys/fcntl.h).
 pub const O_RDONLY: i32 = 0;
-/// `O_WRONLY`.
-pub const O_WRONLY: i32 = 1;
 /// `O_RDWR`.
 pub const O_RDWR: i32 = 2;
 /// `VM_PROT_READ | VM_PROT_WRITE`.
@@ -302,11 +295,6 @@ impl File {
         // SAFETY: model call.
         unsafe { ksim_sys_open_file(self.0 as *mut c_void, oflags) }
     }
-    /// Forget the clean cached buffers (a remount would).
-    pub fn flush_cache(&self) {
-        // SAFETY: model call.
-        unsafe { ksim_bufs_flush(self.0 as *mut c_void) }
-    }
 }
 
 /// A pipe (0), socket (1) or O_PATH (2) descriptor.
@@ -379,18 +367,6 @@ pub fn bufs_with_cred() -> i32 {
     unsafe { ksim_bufs_with_cred() }
 }
 
-/// Disk requests not completed.
-pub fn disk_pending() -> i32 {
-    // SAFETY: model call.
-    unsafe { ksim_disk_pending() }
-}
-
-/// Knotes holding a reference on filter slot `filt`.
-pub fn knotes_on(filt: i32) -> i32 {
-    // SAFETY: model call.
-    unsafe { ksim_kqueue_knotes_using(filt) }
-}
-
 /// Whether slot `filt`'s filterops lie in module `name`'s image.
 pub fn slot_owned_by(filt: i32, name: &str) -> bool {
     let n = cs(name);
@@ -417,6 +393,7 @@ pub fn dev_mode(name: &str) -> Option<(i32, i32, i32)> {
 pub fn nap(ticks: u64) {
     static NAP: u8 = 0;
     kernel::check_may_sleep("nap", 0);
+    kernel::sim_stack_mask(0);
     sched::block(&NAP as *const u8 as usize, "nap", ticks.max(1));
 }
 

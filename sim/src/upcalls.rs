@@ -1,0 +1,292 @@
+//! Scenarios of kernel consumers (`kqdafs_kapi(9)`) and the NIC provider
+//! interface (`kqdafs_rdma_provider(9)`), through the test consumer module
+//! (`tests/consumer/kqdafs_consumer_test.c`, linked in as its own module)
+//! and its `debug.kqdafs_ctest.run` sysctl — the same runs, with the same
+//! expectations, as the in-guest `tests/guest/upcall_*.c`.
+
+use crate::report::fail;
+use crate::world::{self, Kernel, Proc};
+use kqdafs_abi::errno;
+
+/// `struct kqdafs_ctest` (tests/consumer/kqdafs_ctest.h).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ctest {
+    pub fd: i32,
+    pub mode: i32,
+    pub op: i32,
+    pub count: u32,
+    pub len: u32,
+    pub depth: u32,
+    pub batch: u32,
+    pub misalign: u32,
+    pub offset: i64,
+    pub error: i32,
+    pub first_error: i32,
+    pub submitted: u32,
+    pub completed: u32,
+    pub eagain: u32,
+    pub cancelled: u32,
+    pub failed: u32,
+    pub cancel_ok: u32,
+    pub cancel_already: u32,
+    pub cancel_noent: u32,
+    pub upcalls: u32,
+    pub max_batch: u32,
+    pub bad: u32,
+    pub timeout: u32,
+    pub bytes: u64,
+    pub mismatch: u64,
+    pub checksum: u64,
+    pub reset: u32,
+    pub msgsize: u32,
+    pub checks: u32,
+    pub checks_bad: u32,
+    pub check_first: i32,
+    pub pad: u32,
+}
+
+// The C header's layout (a wrong size makes the handler's SYSCTL_IN fail).
+const _: () = assert!(std::mem::size_of::<Ctest>() == 144);
+
+/// `KQDAFS_DELIVER_*`.
+pub const DIRECT: i32 = 1;
+/// Delayed upcall from the dispatcher thread.
+pub const DELAYED: i32 = 2;
+/// Polling.
+pub const POLL: i32 = 3;
+const READ: i32 = 1;
+const WRITE: i32 = 2;
+const FSYNC: i32 = 3;
+const CANCEL: i32 = 4;
+const DEPTH: i32 = 5;
+const DESTROY: i32 = 6;
+const RDMA: i32 = 7;
+const RDMA_DESTROY: i32 = 8;
+const NIC: i32 = 9;
+
+extern "C" {
+    fn ksim_file_fill_ctest(vp: *mut std::ffi::c_void);
+}
+
+fn check(cond: bool, what: &str, ct: &Ctest) {
+    if !cond {
+        fail("scenario", &format!("{what}: {ct:?}"));
+    }
+}
+
+fn run(ct: &mut Ctest) {
+    let e = world::sysctl_inout("debug.kqdafs_ctest.run", ct);
+    if e != 0 {
+        fail("scenario", &format!("sysctl debug.kqdafs_ctest.run: errno {e}"));
+    }
+}
+
+fn init(fd: i32, mode: i32, op: i32, count: u32, len: u32) -> Ctest {
+    Ctest { fd, mode, op, count, len, ..Default::default() }
+}
+
+fn counter(name: &str) -> u64 {
+    world::sysctl_u64(&format!("kern.kqdafs.{name}")).unwrap_or(0)
+}
+
+fn load_both() {
+    world::boot(&Kernel::default());
+    if world::kldload("kqdafs_consumer_test") != errno::ENOENT {
+        fail("scenario", "the consumer module loaded without kqdafs (MODULE_DEPEND)");
+    }
+    for m in ["kqdafs", "kqdafs_consumer_test"] {
+        let e = world::kldload(m);
+        if e != 0 {
+            fail("scenario", &format!("kldload {m}: errno {e}"));
+        }
+    }
+}
+
+fn unload_both() {
+    if world::kldunload("kqdafs", false) != errno::EBUSY {
+        fail("scenario", "kqdafs unloaded under its consumer module");
+    }
+    let e = world::kldunload("kqdafs_consumer_test", false);
+    if e != 0 {
+        fail("scenario", &format!("kldunload kqdafs_consumer_test: errno {e}"));
+    }
+    // Completions of the consumers' last requests may still be on their
+    // way out (the module stays busy until then).
+    crate::scenarios::eventually(|| world::kldunload("kqdafs", false) == 0, "kldunload kqdafs succeeds");
+    crate::scenarios::end_checks();
+}
+
+fn all_completed(ct: &Ctest, n: u32) -> bool {
+    ct.error == 0
+        && ct.first_error == 0
+        && ct.submitted == n
+        && ct.completed == n
+        && ct.bad == 0
+        && ct.timeout == 0
+        && ct.failed == 0
+}
+
+/// upcall_modes.c: reads, writes and fsyncs in every delivery mode.
+pub fn upcall_modes(_p: Proc) {
+    load_both();
+    const NREQ: u32 = 16;
+    const RLEN: u32 = 64 * 1024;
+    let file = world::file_create(4 << 20, true);
+    // SAFETY: the model fills the file it made.
+    unsafe { ksim_file_fill_ctest(file.0 as *mut std::ffi::c_void) };
+    let fd = file.open(world::O_RDWR);
+    for mode in [DIRECT, DELAYED, POLL] {
+        let (d0, dl0, p0) = (counter("upcalls_direct"), counter("upcalls_delayed"), counter("upcall_polled"));
+        let mut ct = init(fd, mode, READ, NREQ, RLEN);
+        ct.misalign = 100;
+        ct.batch = 4;
+        ct.offset = 4096;
+        run(&mut ct);
+        check(all_completed(&ct, NREQ), "read: each completed once", &ct);
+        check(ct.bytes == u64::from(NREQ * RLEN) && ct.mismatch == 0, "read: every byte matches", &ct);
+        match mode {
+            DIRECT => {
+                check(ct.upcalls == NREQ && ct.max_batch == 1, "direct: one upcall each", &ct);
+                check(counter("upcalls_direct") - d0 >= u64::from(NREQ), "upcalls_direct", &ct);
+            }
+            DELAYED => {
+                check(ct.upcalls >= 1 && ct.upcalls <= NREQ, "delayed: batched upcalls", &ct);
+                check(counter("upcalls_delayed") - dl0 >= u64::from(NREQ), "upcalls_delayed", &ct);
+            }
+            _ => {
+                check(ct.upcalls == 0, "poll: no upcall", &ct);
+                check(counter("upcall_polled") - p0 >= u64::from(NREQ), "upcall_polled", &ct);
+            }
+        }
+        let mut ct = init(fd, mode, WRITE, NREQ, RLEN);
+        ct.misalign = 8;
+        ct.offset = 2 << 20;
+        run(&mut ct);
+        check(all_completed(&ct, NREQ) && ct.bytes == u64::from(NREQ * RLEN), "write: completed", &ct);
+        let data = file.data();
+        let pat = |off: u64| (((off + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)) >> 56) as u8;
+        let base = 2usize << 20;
+        let bad = (0..(NREQ * RLEN) as usize).find(|&i| data[base + i] != pat((base + i) as u64));
+        check(bad.is_none(), "write: the file holds the pattern", &ct);
+        let mut ct = init(fd, mode, FSYNC, 4, 0);
+        run(&mut ct);
+        check(all_completed(&ct, 4), "fsync: 4 completed", &ct);
+    }
+    let mut ct = init(fd, POLL, DEPTH, 10, 4096);
+    ct.depth = 4;
+    run(&mut ct);
+    check(ct.submitted == 4 && ct.eagain == 6, "depth 4: 4 accepted, 6 EAGAIN", &ct);
+    check(ct.completed == 4 && ct.mismatch == 0 && ct.timeout == 0, "depth 4: accepted complete once", &ct);
+    let mut ct = init(fd, 0, READ, 1, 4096);
+    run(&mut ct);
+    check(ct.error == errno::EINVAL, "delivery mode 0: EINVAL", &ct);
+    let mut ct = init(fd, DIRECT, READ, 1, 4096);
+    ct.depth = 1_000_000;
+    run(&mut ct);
+    check(ct.error == errno::EINVAL, "depth 1000000: EINVAL", &ct);
+    let mut ct = init(63, DIRECT, READ, 1, 4096);
+    run(&mut ct);
+    check(ct.error == errno::EBADF && ct.submitted == 0, "a closed descriptor: EBADF", &ct);
+    let rofd = file.open(world::O_RDONLY);
+    let mut ct = init(rofd, DIRECT, WRITE, 1, 4096);
+    run(&mut ct);
+    check(ct.submitted == 0 && ct.first_error == errno::EBADF, "write on a read-only descriptor: EBADF", &ct);
+    world::close(rofd);
+    check(counter("consumers") == 0, "every consumer destroyed", &ct);
+    world::close(fd);
+    unload_both();
+}
+
+/// upcall_cancel.c: cancel of in-flight reads and destroy with requests
+/// in flight, in every mode.
+pub fn upcall_cancel(_p: Proc) {
+    load_both();
+    const NREQ: u32 = 64;
+    const RLEN: u32 = 64 * 1024;
+    let file = world::file_create(12 * i64::from(NREQ * RLEN), true);
+    // SAFETY: as in upcall_modes.
+    unsafe { ksim_file_fill_ctest(file.0 as *mut std::ffi::c_void) };
+    let fd = file.open(world::O_RDONLY);
+    let mut region = 0i64;
+    for mode in [DIRECT, DELAYED, POLL] {
+        let mut ct = init(fd, mode, CANCEL, NREQ, RLEN);
+        ct.offset = region;
+        ct.depth = NREQ;
+        region += i64::from(NREQ * RLEN);
+        run(&mut ct);
+        check(ct.error == 0 && ct.submitted == NREQ, "cancel: submitted", &ct);
+        check(ct.cancel_ok + ct.cancel_already + ct.cancel_noent == NREQ, "cancel: one answer each", &ct);
+        check(ct.completed == ct.submitted && ct.bad == 0 && ct.timeout == 0, "cancel: each completed once", &ct);
+        check(ct.cancelled == ct.cancel_ok && ct.failed == 0, "cancel: -ECANCELED per successful cancel", &ct);
+        let mut ct = init(fd, mode, DESTROY, NREQ, RLEN);
+        ct.offset = region;
+        ct.depth = NREQ;
+        region += i64::from(NREQ * RLEN);
+        run(&mut ct);
+        check(ct.error == 0 && ct.submitted == NREQ && ct.bad == 0, "destroy: submitted", &ct);
+        if mode == POLL {
+            check(ct.completed == 0, "destroy: unpolled completions dropped", &ct);
+        } else {
+            check(ct.completed == ct.submitted && ct.failed == 0, "destroy: every completion before destroy", &ct);
+        }
+    }
+    world::close(fd);
+    crate::scenarios::eventually(|| counter("requests_inflight") == 0, "nothing left in flight");
+    unload_both();
+}
+
+fn rdma_prepare(mode: i32, op: i32) -> Ctest {
+    const NREQ: u32 = 32;
+    const RLEN: u32 = 4096 + 123;
+    let mut ct = init(-1, mode, op, NREQ, RLEN);
+    ct.misalign = 100;
+    ct.depth = 4 * NREQ;
+    ct.batch = 4;
+    ct
+}
+
+/// upcall_rdma.c: RDMA over kernel memory regions, destroy with RECVs
+/// waiting, and transfers over the test module's fake NIC provider.
+pub fn upcall_rdma(_p: Proc) {
+    load_both();
+    const NREQ: u32 = 32;
+    const RLEN: u64 = 4096 + 123;
+    for mode in [DIRECT, DELAYED, POLL] {
+        let mut ct = rdma_prepare(mode, RDMA);
+        run(&mut ct);
+        check(ct.error == 0 && ct.first_error == 0 && ct.submitted == 4 * NREQ + 5, "rdma: posted", &ct);
+        check(ct.completed == ct.submitted && ct.bad == 0 && ct.timeout == 0, "rdma: each completed once", &ct);
+        check(ct.bytes == 4 * u64::from(NREQ) * RLEN && ct.mismatch == 0, "rdma: bytes", &ct);
+        check(ct.cancel_ok == 2 && ct.cancelled == 2, "rdma: two cancels", &ct);
+        check(ct.msgsize == 2, "rdma: -EMSGSIZE", &ct);
+        check(ct.reset == 1, "rdma: -ECONNRESET", &ct);
+        check(ct.failed == 0, "rdma: no other error", &ct);
+        check(ct.checks > 40 && ct.checks_bad == 0, "rdma: synchronous errno checks", &ct);
+        let mut ct = rdma_prepare(mode, RDMA_DESTROY);
+        run(&mut ct);
+        check(ct.error == 0 && ct.submitted == NREQ && ct.eagain == 1, "rdma destroy: RECVs waiting", &ct);
+        if mode == POLL {
+            check(ct.completed == 0 && ct.bad == 0, "rdma destroy: unpolled dropped", &ct);
+        } else {
+            check(
+                ct.completed == NREQ && ct.cancelled + ct.reset == NREQ && ct.bad == 0,
+                "rdma destroy: every RECV delivered",
+                &ct,
+            );
+        }
+        let mut ct = rdma_prepare(mode, NIC);
+        run(&mut ct);
+        check(ct.error == 0 && ct.submitted == 4 * NREQ + 5, "nic: posted", &ct);
+        let expect = ct.submitted - u32::from(mode == POLL);
+        check(ct.completed == expect && ct.bad == 0 && ct.timeout == 0, "nic: completed once", &ct);
+        check(ct.bytes == 4 * u64::from(NREQ) * RLEN && ct.mismatch == 0, "nic: bytes", &ct);
+        check(ct.failed == 1 && ct.first_error == 5, "nic: the injected EIO (5)", &ct);
+        check(ct.msgsize == 2, "nic: -EMSGSIZE", &ct);
+        check(ct.reset == if mode == POLL { 1 } else { 2 }, "nic: -ECONNRESET", &ct);
+        check(ct.cancel_already == 1 && ct.cancelled == 0, "nic: cancel too late", &ct);
+        check(ct.checks_bad == 0, "nic: synchronous checks", &ct);
+    }
+    check(counter("rdma_providers") == 0, "the fake NIC deregistered", &Ctest::default());
+    unload_both();
+}
