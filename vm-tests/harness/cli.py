@@ -13,7 +13,8 @@ import sys
 import time
 
 from . import (EXIT_FAIL, EXIT_OK, EXIT_SETUP, EXIT_SKIP_REQUIRED, SKIP_LINE,
-               bhyve, console, image, pins, qemu, report, seed, vm)
+               bhyve, console, image, pins, qemu, report, seed, suite,
+               vm)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VMTESTS = os.path.dirname(HERE)
@@ -80,12 +81,16 @@ def err(msg):
 
 
 def skip(a, out):
-    r = report.skipped_report("no FreeBSD image (set FREEBSD_IMAGE=...)")
+    every = suite.find()
+    r = report.skipped_report("no FreeBSD image (set FREEBSD_IMAGE=...)",
+                              suite=every)
     try:
         report.write_all(r, out)
     except OSError as e:
         err("cannot write skip report to %s: %s" % (out, e))
     print(SKIP_LINE, flush=True)
+    print("vm-tests: NOT RUN \u2014 %s, the only tests that execute kernel "
+          "code; each counted as skipped" % every.describe(), flush=True)
     print(r.summary_line(), flush=True)
     return EXIT_SKIP_REQUIRED if a.require_image else EXIT_OK
 
@@ -201,7 +206,7 @@ def main(argv=None):
     meta["vm_exit_code"] = res.exit_code
     if wr.stop_reason:
         meta["stop_reason"] = wr.stop_reason
-    r = report.build(wr, meta, vm_error)
+    r = report.build(wr, meta, vm_error, suite=suite.find())
     report.write_all(r, out, wr)
     if r.failures:
         for title, lines in r.failures:

@@ -1,5 +1,6 @@
 """vm-tests/run end to end: the skip path and full runs against a fake QEMU
 that replays recorded console transcripts (real qemu-img and xorriso)."""
+import glob
 import json
 import os
 import shutil
@@ -11,8 +12,8 @@ import unittest
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness import SKIP_LINE
-from tests.util import TESTS, TRANSCRIPTS, VMTESTS
+from harness import SKIP_LINE, suite
+from tests.util import GUEST, TESTS, TRANSCRIPTS, VMTESTS
 
 RUN = os.path.join(VMTESTS, "run")
 FAKE_QEMU = os.path.join(TESTS, "fake_qemu.py")
@@ -41,26 +42,51 @@ class Base(unittest.TestCase):
 
 
 class SkipPathTest(Base):
-    def test_no_image_skips_loudly(self):
+    def expected_stdout(self):
+        every = suite.find()
+        return (SKIP_LINE + "\nvm-tests: NOT RUN \u2014 %s, the only tests "
+                "that execute kernel code; each counted as skipped\n"
+                "vm-tests: 0 passed, 0 failed, %d skipped\n"
+                % (every.describe(), len(every)))
+
+    def test_no_image_skips_loudly_and_counts_every_case(self):
+        every = suite.find()
+        # the runner's glob and the Makefile's tests/guest/*.c
+        self.assertEqual(len(every.scripts), len(glob.glob(os.path.join(
+            GUEST, "tests", "[0-9][0-9]-*.sh"))))
+        self.assertEqual(len(every.programs) + len(every.helpers),
+                         len(glob.glob(os.path.join(
+                             os.path.dirname(VMTESTS), "tests", "guest",
+                             "*.c"))))
+        self.assertGreater(len(every.programs), 10)
         p = self.run_cli()
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(p.stdout, SKIP_LINE + "\nvm-tests: 0 passed, 0 failed, 1 skipped\n")
+        self.assertEqual(p.stdout, self.expected_stdout())
         self.assertEqual(
             SKIP_LINE,
             "vm-tests: SKIPPED \u2014 no FreeBSD image (set FREEBSD_IMAGE=...)")
         s = json.loads(Path(self.out, "summary.json").read_text())
         self.assertEqual(s["status"], "skipped")
-        self.assertIn("SKIPPED", Path(self.out, "summary.txt").read_text())
-        self.assertTrue(Path(self.out, "results.tap").read_text()
-                        .splitlines()[1].startswith("1..0 # SKIP"))
-        suite = ET.parse(os.path.join(self.out, "junit.xml")).getroot()[0]
-        self.assertEqual(suite.get("skipped"), "1")
-        self.assertEqual(suite.get("failures"), "0")
+        self.assertEqual(s["skipped"], len(every))
+        self.assertEqual([t["name"] for t in s["tests"]],
+                         every.scripts + every.programs)
+        summary = Path(self.out, "summary.txt").read_text()
+        self.assertIn("SKIPPED", summary)
+        self.assertIn("not run: " + every.describe(), summary)
+        tap = Path(self.out, "results.tap").read_text().splitlines()
+        self.assertEqual(tap[1], "1..%d" % len(every))
+        self.assertEqual(tap[2], "ok 1 - %s # SKIP no FreeBSD image (set "
+                         "FREEBSD_IMAGE=...)" % every.scripts[0])
+        self.assertEqual(sum(1 for x in tap if "# SKIP" in x), len(every))
+        suite_el = ET.parse(os.path.join(self.out, "junit.xml")).getroot()[0]
+        self.assertEqual(suite_el.get("skipped"), str(len(every)))
+        self.assertEqual(suite_el.get("tests"), str(len(every)))
+        self.assertEqual(suite_el.get("failures"), "0")
 
     def test_require_image(self):
         p = self.run_cli("--require-image")
         self.assertEqual(p.returncode, 77)
-        self.assertEqual(p.stdout, SKIP_LINE + "\nvm-tests: 0 passed, 0 failed, 1 skipped\n")
+        self.assertEqual(p.stdout, self.expected_stdout())
 
     def test_named_image_missing_is_error(self):
         p = self.run_cli(env={"FREEBSD_IMAGE": os.path.join(self.d, "no")})
@@ -96,11 +122,19 @@ class FakeQemuEndToEndTest(Base):
     def last_line(self, p):
         return p.stdout.strip().splitlines()[-1]
 
+    def not_run(self, reported):
+        """Skips for the suite's cases a transcript does not hold: the
+        scripts it does not report and every C test program (the
+        transcripts' scripts run none)."""
+        every = suite.find()
+        return len(every.scripts) - reported + len(every.programs)
+
     def test_passing_run(self):
         p = self.fake("good.log", "--accel", "tcg", "--memory", "1024")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.last_line(p),
-                         "vm-tests: 5 passed, 0 failed, 0 skipped")
+                         "vm-tests: 5 passed, 0 failed, %d skipped"
+                         % self.not_run(5))
         for f in ("console.log", "results.tap", "junit.xml", "dmesg.txt",
                   "vmstat-m.txt", "bench.json", "summary.txt",
                   "summary.json"):
@@ -115,8 +149,10 @@ class FakeQemuEndToEndTest(Base):
         self.assertEqual(tap[:3], ["TAP version 13", "1..5",
                                    "ok 1 - 10-load-unload"])
         suite = ET.parse(os.path.join(self.out, "junit.xml")).getroot()[0]
-        self.assertEqual((suite.get("tests"), suite.get("failures")),
-                         ("5", "0"))
+        self.assertEqual((suite.get("tests"), suite.get("failures"),
+                          suite.get("skipped")),
+                         (str(5 + self.not_run(5)), "0",
+                          str(self.not_run(5))))
         argv = json.loads(Path(self.argv_file).read_text())
         self.assertIn("tcg,thread=multi", argv)
         self.assertIn("1024", argv)
@@ -129,7 +165,8 @@ class FakeQemuEndToEndTest(Base):
         p = self.fake("failing-test.log")
         self.assertEqual(p.returncode, 1)
         self.assertEqual(self.last_line(p),
-                         "vm-tests: 4 passed, 1 failed, 0 skipped")
+                         "vm-tests: 4 passed, 1 failed, %d skipped"
+                         % self.not_run(5))
         self.assertIn("not ok 3 - 30-no-free-slot",
                       Path(self.out, "results.tap").read_text())
 
@@ -139,7 +176,8 @@ class FakeQemuEndToEndTest(Base):
         self.assertLess(time.monotonic() - t0, 20, "VM not killed promptly")
         self.assertEqual(p.returncode, 1)
         self.assertEqual(self.last_line(p),
-                         "vm-tests: 3 passed, 2 failed, 0 skipped")
+                         "vm-tests: 3 passed, 2 failed, %d skipped"
+                         % self.not_run(5))
         summary = Path(self.out, "summary.txt").read_text()
         self.assertIn("kernel panic during test 4 (40-busy-unload)", summary)
         self.assertIn("panic: page fault", summary)

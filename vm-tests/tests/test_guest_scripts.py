@@ -103,6 +103,11 @@ DUMMY = {
                    'exit 0\n',
     "60-unset.sh": '. "$(dirname "$0")/../lib.sh"\necho "$NOT_SET"\n'
                    'exit 0\n',
+    # what a tests/guest program prints through tests/guest/lib/kqt.c
+    "70-prog.sh": "printf '# kaio_rw (pid %d)\\n' $$\n"
+                  "echo 'ok 1 - read at 0'\n"
+                  "echo 'ok 2 - holes # SKIP no holes here'\n"
+                  "echo '#   a diagnostic'\necho '1..2'\nexit 0\n",
 }
 
 
@@ -162,7 +167,13 @@ class RunnerTest(unittest.TestCase):
             # set -u in lib.sh: an unset variable is an error, not ""
             self.assertEqual(out["60-unset"].outcome, "fail")
             self.assertEqual(r.bench, {"b1": {"ops": 3}})
-            self.assertEqual((r.passed, r.failed, r.skipped), (2, 3, 1),
+            self.assertEqual(out["70-prog"].outcome, "pass")
+            # the program's checks count on the host, its SKIP too
+            self.assertEqual([(n, c.description, c.outcome)
+                              for n, c in r.checks],
+                             [(7, "kaio_rw: read at 0", "pass"),
+                              (7, "kaio_rw: holes", "skip")])
+            self.assertEqual((r.passed, r.failed, r.skipped), (4, 3, 2),
                              shell)
 
     def test_runner_filter(self):
