@@ -128,19 +128,38 @@ payload: kmod user guest-tests
 
 # ---- tests --------------------------------------------------------------
 
-# Every step runs; the log is summed into one closing line by
-# tools/test-summary, and the exit status is the steps' own.
+# Every step of TEST_STEPS runs, in order, even when an earlier one failed
+# (each in its own $(MAKE); a failed `all` leaves test-vm without a payload,
+# which it reports as a failure with every in-guest case not run).  Each
+# step is framed by `=== make test step: NAME ===` and `=== make test
+# step: NAME exit N ===`; tools/test-summary sums the log into one closing
+# line, naming what did not run and every step that failed without a
+# failing test to show for it.  `make test` fails at the end if any step
+# or the summary did.
+TEST_STEPS :=	test-host test-loom test-lint test-man all test-vm-harness test-vm
+
 test:
 	@mkdir -p $(BUILD)
 	@( $(MAKE) --no-print-directory test-steps 2>&1; echo $$? >$(BUILD)/test.rc ) | tee $(BUILD)/test.log
 	@python3 $(TOP)/tools/test-summary $(BUILD)/test.log; summary=$$?; \
 	    rc=$$(cat $(BUILD)/test.rc); [ "$$rc" = 0 ] && [ "$$summary" = 0 ]
 
-test-steps: bootstrap test-host test-loom test-lint test-man all test-vm-harness
+test-steps:
+	@rc=0; for step in $(TEST_STEPS); do \
+	    echo "=== make test step: $$step ==="; \
+	    $(MAKE) --no-print-directory $$step; st=$$?; \
+	    echo "=== make test step: $$step exit $$st ==="; \
+	    [ "$$st" = 0 ] || rc=1; \
+	done; exit $$rc
+
+.PHONY: test-vm
+test-vm:
 	$(TOP)/vm-tests/run --payload $(BUILD)/guest --out $(BUILD)/vm-tests
 
+# --no-fail-fast: a failing (or crashing) test binary does not keep the
+# workspace's other test binaries from running.
 test-host: bootstrap
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --no-fail-fast
 
 test-loom: bootstrap
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(TOP)/target/loom \
