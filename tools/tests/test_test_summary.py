@@ -42,8 +42,9 @@ class TestSummary(unittest.TestCase):
             "test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured\n"
             "Ran 84 tests in 9.8s\n\nOK (skipped=1)\n"
             "vm-tests: SKIPPED \u2014 no FreeBSD image (set FREEBSD_IMAGE=...)\n"
-            "vm-tests: NOT RUN \u2014 19 guest scripts, 14 C test programs, the only tests that "
-            "execute kernel code; each counted as skipped\n"
+            "vm-tests: NOT RUN \u2014 19 guest scripts, 14 C test programs (the only tests that "
+            "execute kernel code), each counted as skipped: no FreeBSD image (set "
+            "FREEBSD_IMAGE=...)\n"
             "vm-tests: 0 passed, 0 failed, 33 skipped\n"
         )
         self.assertEqual(
@@ -101,6 +102,29 @@ class TestSummary(unittest.TestCase):
             "make test: 3 passed, 1 failed, 33 skipped \u2014 not run: the in-guest suite, "
             "19 guest scripts, 14 C test programs (no FreeBSD image (set FREEBSD_IMAGE=...)); "
             "failed steps: test-host (exit 2, no failing test counted)",
+        )
+        self.assertEqual(rc, 1)
+
+    def test_vm_run_that_could_not_start(self):
+        # `all` failed, so test-vm found no payload: vm-tests/run exits 2
+        rc, out = run(
+            "=== make test step: test-vm ===\n"
+            "vm-tests: ERROR: payload dir /w/build/guest lacks kqdafs.ko (build the guest "
+            "payload first, or pass --payload / --no-payload-check)\n"
+            "vm-tests: NOT RUN \u2014 19 guest scripts, 14 C test programs (the only tests that "
+            "execute kernel code), each counted as skipped: setup error: payload dir "
+            "/w/build/guest lacks kqdafs.ko (build the guest payload first, or pass "
+            "--payload / --no-payload-check)\n"
+            "vm-tests: 0 passed, 0 failed, 33 skipped\n"
+            "make[1]: *** [Makefile:160: test-vm] Error 2\n"
+            "=== make test step: test-vm exit 2 ===\n"
+        )
+        self.assertEqual(
+            out,
+            "make test: 0 passed, 1 failed, 33 skipped \u2014 not run: the in-guest suite, "
+            "19 guest scripts, 14 C test programs (setup error: payload dir /w/build/guest "
+            "lacks kqdafs.ko (build the guest payload first, or pass --payload / "
+            "--no-payload-check)); failed steps: test-vm (exit 2, no failing test counted)",
         )
         self.assertEqual(rc, 1)
 

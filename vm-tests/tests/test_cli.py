@@ -12,7 +12,7 @@ import unittest
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness import SKIP_LINE, suite
+from harness import NOT_RUN_LINE, SKIP_LINE, suite
 from tests.util import GUEST, TESTS, TRANSCRIPTS, VMTESTS
 
 RUN = os.path.join(VMTESTS, "run")
@@ -44,10 +44,9 @@ class Base(unittest.TestCase):
 class SkipPathTest(Base):
     def expected_stdout(self):
         every = suite.find()
-        return (SKIP_LINE + "\nvm-tests: NOT RUN \u2014 %s, the only tests "
-                "that execute kernel code; each counted as skipped\n"
-                "vm-tests: 0 passed, 0 failed, %d skipped\n"
-                % (every.describe(), len(every)))
+        return (SKIP_LINE + "\n" + NOT_RUN_LINE % (
+            every.describe(), "no FreeBSD image (set FREEBSD_IMAGE=...)")
+            + "\nvm-tests: 0 passed, 0 failed, %d skipped\n" % len(every))
 
     def test_no_image_skips_loudly_and_counts_every_case(self):
         every = suite.find()
@@ -93,6 +92,14 @@ class SkipPathTest(Base):
         self.assertEqual(p.returncode, 2)
         self.assertIn("does not exist", p.stderr)
         self.assertNotIn("SKIPPED", p.stdout)
+        # nothing ran: every case is counted as not run, and says why
+        every = suite.find()
+        lines = p.stdout.splitlines()
+        self.assertTrue(lines[0].startswith("vm-tests: NOT RUN \u2014 "
+                                            + every.describe()), lines)
+        self.assertIn("setup error: ", lines[0])
+        self.assertEqual(lines[1], "vm-tests: 0 passed, 0 failed, %d "
+                         "skipped" % len(every))
 
 
 @unittest.skipUnless(HAVE_TOOLS, "qemu-img and xorriso needed")
@@ -207,6 +214,9 @@ class FakeQemuEndToEndTest(Base):
                 p = self.fake("good.log")
                 self.assertEqual(p.returncode, 2)
                 self.assertIn(n, p.stderr)
+                self.assertEqual(
+                    self.last_line(p), "vm-tests: 0 passed, 0 failed, %d "
+                    "skipped" % len(suite.find()))
                 Path(self.payload, n).write_bytes(b"\x7fELF")
 
 
