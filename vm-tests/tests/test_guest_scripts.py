@@ -185,3 +185,33 @@ class RunnerTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class MissingPayloadToolTest(unittest.TestCase):
+    """70-serve and 80-bench run tools `make payload` always ships: a
+    payload without them is a failure, not a skip.  (The check comes
+    before anything FreeBSD-specific, so it runs here.)"""
+
+    def run_script(self, name):
+        d = tempfile.mkdtemp(prefix="kqdafs-payload-")
+        try:
+            e = dict(os.environ, KQDAFS_PAYLOAD=d,
+                     KQDAFS_RESULTS=os.path.join(d, "results"),
+                     KQDAFS_SKIP_FILE=os.path.join(d, "skip"))
+            p = subprocess.run(["sh", os.path.join(GUEST, "tests", name)],
+                               env=e, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True,
+                               timeout=30)
+            return p, os.path.exists(os.path.join(d, "skip"))
+        finally:
+            shutil.rmtree(d)
+
+    def test_missing_tools_fail(self):
+        for name, tool in (("70-serve.sh", "kqdafs-serve"),
+                           ("80-bench.sh", "kqdafs-bench")):
+            with self.subTest(name=name):
+                p, skipped = self.run_script(name)
+                self.assertEqual(p.returncode, 1, p.stdout)
+                self.assertFalse(skipped)
+                self.assertIn("FAIL - bin/%s is missing from the payload"
+                              % tool, p.stdout)
