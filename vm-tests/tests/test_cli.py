@@ -102,10 +102,20 @@ class SkipPathTest(Base):
                          "skipped" % len(every))
 
 
-@unittest.skipUnless(HAVE_TOOLS, "qemu-img and xorriso needed")
+# Under CI (CI=true, as CI services set it) a missing tool is a failure:
+# tools/bootstrap.sh installs qemu-utils and xorriso, so a skip there would
+# hide a broken bootstrap.  Elsewhere the tests skip.
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@unittest.skipUnless(HAVE_TOOLS or IN_CI, "qemu-img and xorriso needed")
 class FakeQemuEndToEndTest(Base):
     def setUp(self):
         super().setUp()
+        missing = [t for t in ("qemu-img", "xorriso") if not shutil.which(t)]
+        if missing:
+            self.fail("CI=true but %s not installed (tools/bootstrap.sh "
+                      "installs qemu-utils and xorriso)" % ", ".join(missing))
         self.img = os.path.join(self.d, "FreeBSD-test.qcow2")
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", self.img,
                         "32M"], check=True)
@@ -218,6 +228,36 @@ class FakeQemuEndToEndTest(Base):
                     self.last_line(p), "vm-tests: 0 passed, 0 failed, %d "
                     "skipped" % len(suite.find()))
                 Path(self.payload, n).write_bytes(b"\x7fELF")
+
+
+
+class MissingToolsUnderCiTest(unittest.TestCase):
+    """FakeQemuEndToEndTest skips without qemu-img only outside CI."""
+
+    def run_e2e(self, ci):
+        empty = tempfile.mkdtemp(prefix="kqdafs-nopath-")
+        try:
+            env = {k: v for k, v in os.environ.items() if k != "CI"}
+            env["PATH"] = empty          # no qemu-img, no xorriso
+            if ci:
+                env["CI"] = "true"
+            return subprocess.run(
+                [sys.executable, "-m", "unittest", "-v",
+                 "tests.test_cli.FakeQemuEndToEndTest.test_vm_error_exit"],
+                cwd=VMTESTS, env=env, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, text=True, timeout=60)
+        finally:
+            shutil.rmtree(empty)
+
+    def test_fails_under_ci(self):
+        p = self.run_e2e(ci=True)
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        self.assertIn("CI=true but qemu-img, xorriso not installed", p.stdout)
+
+    def test_skips_elsewhere(self):
+        p = self.run_e2e(ci=False)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn("skipped 'qemu-img and xorriso needed'", p.stdout)
 
 
 if __name__ == "__main__":
