@@ -1,7 +1,11 @@
-"""The KAIO guest tests (guest/tests/6x-kaio-*.sh) and the C programs they
-run (tests/guest/*.c): ordering, names kept in step between shell and C,
-programs the scripts call exist, and (when built) the programs are
-FreeBSD executables."""
+"""Static checks of the guest scripts (guest/tests/*.sh) and the C
+programs they run (tests/guest/*.c) that catch a defect before a VM does:
+order and numbering, dangling program references, names that must agree
+between shell and C, headers, watcher phrases; and (when built) that the
+programs are FreeBSD executables.  Tests that only asserted a string is
+present in a script were dropped: they test no behaviour (what the
+scripts do is only tested by running them in the guest, and a C program
+a script never ran is counted as not run by the harness, report.py)."""
 import glob
 import os
 import re
@@ -21,36 +25,27 @@ def read(p):
         return f.read()
 
 
-class KaioGuestTest(unittest.TestCase):
-    def tests(self):
-        return sorted(os.path.basename(p) for p in
-                      glob.glob(os.path.join(GUEST, "tests", "*.sh")))
+def scripts():
+    return sorted(os.path.basename(p) for p in
+                  glob.glob(os.path.join(GUEST, "tests", "*.sh")))
 
+
+class KaioGuestTest(unittest.TestCase):
     def test_order(self):
-        names = self.tests()
+        names = scripts()
+        # the leak check runs last, after every test that loads kqdafs
         self.assertEqual(names[-1], "90-leaks.sh")
-        kaio = [n for n in names if re.match(r"\d\d-kaio-", n)]
-        self.assertGreaterEqual(len(kaio), 7)
-        for n in ("70-serve.sh", "80-bench.sh"):
-            self.assertIn(n, names)
         self.assertEqual(len(set(n[:2] for n in names)), len(names),
                          "two tests share a number")
 
     def test_programs_called_exist(self):
         progs = {os.path.basename(p)[:-2] for p in
                  glob.glob(os.path.join(CSRC, "*.c"))}
-        for n in self.tests():
+        for n in scripts():
             text = read(os.path.join(GUEST, "tests", n))
             for m in re.finditer(r'(?:run_prog |\$BIN/)((?:kaio|rdma|upcall)_\w+)',
                                  text):
                 self.assertIn(m.group(1), progs, n)
-
-    def test_kaio_tests_unload_and_check(self):
-        for n in self.tests():
-            if re.match(r"\d\d-kaio-", n):
-                text = read(os.path.join(GUEST, "tests", n))
-                self.assertIn("kaio_load", text, n)
-                self.assertIn("kaio_finish", text, n)
 
     def test_sysctl_names_agree(self):
         h = read(KQT_H)
@@ -76,22 +71,6 @@ class KaioGuestTest(unittest.TestCase):
                 if inc.startswith("../"):
                     self.assertTrue(os.path.isfile(os.path.normpath(
                         os.path.join(CSRC, "lib", inc))), inc)
-
-    def test_upcall_script(self):
-        text = read(os.path.join(GUEST, "tests", "68-upcall.sh"))
-        for want in ("kaio_load", "kaio_finish", 'kldload "$CTEST"',
-                     'kldunload "$CTNAME"', "upcall_modes",
-                     "upcall_cancel", "upcall_rdma", "mount_slow_ufs",
-                     "mount_tmpfs"):
-            self.assertIn(want, text)
-        # kqdafs must refuse to unload while the consumer module is loaded
-        self.assertRegex(text, r'if kldunload "\$MODNAME"[^\n]*; then\n'
-                               r'\s*fail ')
-        lib = read(os.path.join(GUEST, "lib.sh"))
-        self.assertIn('CTEST="$KQDAFS_PAYLOAD/kqdafs_consumer_test.ko"', lib)
-        mk = read(os.path.join(REPO, "Makefile"))
-        self.assertRegex(mk, r"cp [^\n]*kqdafs_consumer_test\.ko "
-                             r"\$\(BUILD\)/guest/")
 
     def test_c_prints_no_watcher_phrases(self):
         from harness import console
