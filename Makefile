@@ -165,7 +165,10 @@ test-loom: bootstrap
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(TOP)/target/loom \
 	    $(CARGO) test -p kqdafs --release --lib loom_tests
 
+# vm-tests/lint-guest: static checks of the guest suite's source (not
+# tests, so not counted; a problem fails this step).
 test-lint: bootstrap
+	python3 $(TOP)/vm-tests/lint-guest
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	KQDAFS_GLUE_OUT=$(BUILD)/obj/clippy $(CARGO) $(NIGHTLY) clippy -p kqdafs --release \

@@ -2,7 +2,6 @@
 and a real run of guest/runner.sh with dummy tests on this host, parsed by
 the same watcher/report code the VM run uses."""
 import glob
-import re
 import os
 import shutil
 import subprocess
@@ -12,10 +11,6 @@ import unittest
 from harness import console, report
 from tests.util import GUEST
 
-
-def read(p):
-    with open(p) as f:
-        return f.read()
 
 SCRIPTS = ([os.path.join(GUEST, "runner.sh"), os.path.join(GUEST, "lib.sh"),
             os.path.join(GUEST, "user-data")] +
@@ -47,36 +42,6 @@ class SyntaxTest(unittest.TestCase):
                            stderr=subprocess.STDOUT, text=True)
         self.assertEqual(r.returncode, 0, r.stdout)
 
-    def test_no_bash_only_constructs(self):
-        bad = ("function ", "pipefail", "local ",
-               "source ", "<<<", "${!", "declare ")
-        for p in SCRIPTS:
-            if True:
-                for n, line in enumerate(read(p).splitlines(), 1):
-                    code = line.split("#", 1)[0] if not line.lstrip() \
-                        .startswith("#!") else ""
-                    self.assertIsNone(
-                        re.search(r"\[\s[^]]*\s==\s", code),
-                        "%s:%d uses == in [ ]" % (p, n))
-                    self.assertIsNone(
-                        re.search(r"(^|[;&|(]|\s)\[\[\s", code),
-                        "%s:%d uses [[ ]]" % (p, n))
-                    self.assertIsNone(
-                        re.search(r"(?<![\w*\]])\$'", code),
-                        "%s:%d uses $'...'" % (p, n))
-                    for b in bad:
-                        self.assertNotIn(b, code, "%s:%d uses %r"
-                                         % (p, n, b))
-
-    def test_guest_tests_do_not_print_watcher_phrases(self):
-        # diagnostics must never look like kernel trouble to the watcher
-        for p in glob.glob(os.path.join(GUEST, "tests", "*.sh")):
-            for line in read(p).splitlines():
-                if line.lstrip().startswith(("diag", "fail", "skip",
-                                             "echo")):
-                    self.assertIsNone(console.FATAL_RE.search(line), line)
-                    self.assertIsNone(console.LOR_RE.search(line), line)
-                    self.assertIsNone(console.LEAK_RE.search(line), line)
 
 
 DUMMY = {
