@@ -76,6 +76,30 @@ class TestSummary(unittest.TestCase):
         )
         self.assertEqual(rc, 1)
 
+    def test_an_ordinary_failing_binary_is_counted_once(self):
+        rc, out = run(
+            "     Running unittests src/lib.rs (target/debug/deps/kqdafs-3f2a9c1d0b7e4a55)\n\n"
+            "running 3 tests\ntest a ... ok\ntest b ... FAILED\ntest c ... ok\n\n"
+            "failures:\n\n---- b stdout ----\nthread 'b' panicked at src/x.rs:3:5\n\n"
+            "test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n\n"
+            "error: test failed, to rerun pass `-p kqdafs --lib`\n\nCaused by:\n"
+            "  process didn't exit successfully: `/w/target/debug/deps/kqdafs-3f2a9c1d0b7e4a55` "
+            "(exit status: 101)\n"
+        )
+        self.assertEqual(out, "make test: 2 passed, 1 failed, 0 skipped")
+        self.assertEqual(rc, 1)
+
+    def test_cargo_binary_dies_before_listing_its_tests(self):
+        rc, out = run_log("cargo-dies-before-listing.log")
+        self.assertEqual(
+            out,
+            "make test: 2 passed, 1 failed, 0 skipped \u2014 not run: every test of "
+            "unittests src/lib.rs (target/debug/deps/kqdafs_user-9a41c07e2b5d3f18) (the "
+            "test binary died before listing them: signal: 11, SIGSEGV: invalid memory "
+            "reference)",
+        )
+        self.assertEqual(rc, 1)
+
     def test_expected_failures_and_unexpected_successes(self):
         # neither is a pass: an expected failure is a known-broken test
         # (skipped), an unexpected success a wrong expectation (failed),
