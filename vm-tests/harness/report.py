@@ -12,8 +12,10 @@ Counting rules (the summary line ``vm-tests: N passed, N failed, N skipped``):
   skipped, not ok # TODO -> skipped, not ok -> failed;
 * every check a C test program printed while a script ran (its own TAP,
   passed on by the runner as diagnostics, see suite.py) counts once the
-  same way, so a program's ``# SKIP`` is a skip on the host too, and a
-  program's ``Bail out!`` is one failure;
+  same way, so a program's ``# SKIP`` is a skip on the host too; a
+  program's ``Bail out!``, a closing plan that does not match its checks,
+  and a program that never printed its plan (crashed, killed) are one
+  failure each;
 * with the suite known (``suite=``, as vm-tests/run passes it), every
   guest script the guest did not report and every C test program that
   printed no check count as one skipped case each (``not run``); with no
@@ -170,37 +172,51 @@ PROG_START_RE = re.compile(r"^(\w+) \(pid \d+\)$")
 def program_checks(test, programs=None):
     """[(program, TestResult)]: the TAP checks C test programs printed
     while guest test ``test`` ran (they are its diagnostics).  Only lines
-    between a program's ``NAME (pid N)`` and its ``1..N`` count, so other
-    tools' ``ok`` lines (kqdafs-serve --selftest) are not mistaken for
-    checks.  ``programs``: the names to accept (default any)."""
+    between a program's ``NAME (pid N)`` and its closing ``1..N`` count,
+    so other tools' ``ok`` lines (kqdafs-serve --selftest) are not
+    mistaken for checks.  A ``Bail out!``, a closing plan that does not
+    match the checks printed, and a program that never printed its plan
+    (it crashed, or was killed) are one failure each.  ``programs``: the
+    names to accept (default any)."""
     out = []
-    cur = None
+    cur, seen = None, 0
+
+    def fail(why, lines=()):
+        out.append((cur, TestResult(0, False, "%s: %s" % (cur, why),
+                                    synthetic=True, diagnostics=list(lines))))
+
     for d in test.diagnostics:
         m = PROG_START_RE.match(d)
         if m:
-            cur = m.group(1)
+            if cur is not None:
+                fail("ended without its closing 1..N after %d checks" % seen)
+            cur, seen = m.group(1), 0
             if programs is not None and cur not in programs:
                 cur = None
             continue
         if cur is None:
             continue
-        if tapmod.PLAN_RE.match(d):
+        m = tapmod.PLAN_RE.match(d)
+        if m:
+            if int(m.group(1)) != seen:
+                fail("plan 1..%s but %d checks printed" % (m.group(1), seen))
             cur = None
             continue
         m = tapmod.BAIL_RE.match(d)
         if m:
-            out.append((cur, TestResult(0, False, "%s: Bail out! %s"
-                                        % (cur, m.group(1)), synthetic=True,
-                                        diagnostics=[d])))
+            fail("Bail out! %s" % m.group(1), [d])
             cur = None
             continue
         m = tapmod.RESULT_RE.match(d)
         if m:
+            seen += 1
             desc, directive, reason, _ = tapmod._split_directive(m.group(3))
             out.append((cur, TestResult(int(m.group(2) or 0),
                                         m.group(1) == "ok",
                                         "%s: %s" % (cur, desc), directive,
                                         reason)))
+    if cur is not None:
+        fail("ended without its closing 1..N after %d checks" % seen)
     return out
 
 

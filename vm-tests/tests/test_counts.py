@@ -78,6 +78,21 @@ class RunCountTest(unittest.TestCase):
                       "open /dev/kqdafs (in guest test 2)",
                       [t for t, _ in r.failures])
 
+    def test_a_program_that_crashed_or_miscounted_fails(self):
+        text = RUN.replace(
+            "# ok 1 - register a memory region\n# 1..1\n",
+            "# ok 1 - register a memory region\n# 1..2\n").replace(
+            "# ok 2 - read 1 byte at 4095 # SKIP file system has no holes\n"
+            "#   a kqt diagnostic line\n"
+            "# not ok 3 - EFAULT for an unmapped array\n# 1..3\n",
+            "# ok 2 - read 1 byte at 4095 # SKIP file system has no holes\n")
+        r = build(text)
+        fails = [c.description for _, c in r.checks if c.outcome == "fail"]
+        self.assertEqual(fails, [
+            "kaio_rw: ended without its closing 1..N after 2 checks",
+            "rdma_rw: plan 1..2 but 1 checks printed",
+            "rdma_errno: Bail out! rdma_errno: cannot open /dev/kqdafs"])
+
     def test_other_tools_ok_lines_are_not_checks(self):
         r = build(RUN)
         self.assertFalse(any("kqdafs-serve" in c.description or
@@ -115,14 +130,16 @@ class RunCountTest(unittest.TestCase):
         try:
             r = build(RUN)
             report.write_all(r, d)
-            s = json.load(open(os.path.join(d, "summary.json")))
+            with open(os.path.join(d, "summary.json")) as f:
+                s = json.load(f)
             self.assertEqual((s["passed"], s["failed"], s["skipped"]),
                              (5, 3, 3))
             self.assertEqual(len(s["checks"]), 8)
             suite_el = ET.parse(os.path.join(d, "junit.xml")).getroot()[0]
             self.assertEqual((suite_el.get("tests"), suite_el.get("failures"),
                               suite_el.get("skipped")), ("11", "3", "3"))
-            tap = open(os.path.join(d, "results.tap")).read()
+            with open(os.path.join(d, "results.tap")) as f:
+                tap = f.read()
             self.assertIn("#   ok 2 - kaio_rw: read 1 byte at 4095 # SKIP file "
                           "system has no holes  [guest test 1]", tap)
         finally:
