@@ -172,26 +172,50 @@ payload: kmod user guest-tests
 
 # ---- tests --------------------------------------------------------------
 
-# Every step runs; the log is summed into one closing line by
-# tools/test-summary, and the exit status is the steps' own.
+# Every step of TEST_STEPS runs, in order, even when an earlier one failed
+# (each in its own $(MAKE); a failed `all` leaves test-vm without a payload,
+# which it reports as a failure with every in-guest case not run).  Each
+# step is framed by `=== make test step: NAME ===` and `=== make test
+# step: NAME exit N ===`; tools/test-summary sums the log into one closing
+# line, naming what did not run and every step that failed without a
+# failing test to show for it.  `make test` fails at the end if any step
+# or the summary did.
+TEST_STEPS :=	test-host test-loom test-lint test-man sim-test all test-vm-harness test-vm
+
 test:
 	@mkdir -p $(BUILD)
 	@( $(MAKE) --no-print-directory test-steps 2>&1; echo $$? >$(BUILD)/test.rc ) | tee $(BUILD)/test.log
 	@python3 $(TOP)/tools/test-summary $(BUILD)/test.log; summary=$$?; \
 	    rc=$$(cat $(BUILD)/test.rc); [ "$$rc" = 0 ] && [ "$$summary" = 0 ]
 
-test-steps: bootstrap test-host test-loom test-lint test-man sim-test all test-vm-harness
+test-steps:
+	@rc=0; for step in $(TEST_STEPS); do \
+	    echo "=== make test step: $$step ==="; \
+	    $(MAKE) --no-print-directory $$step; st=$$?; \
+	    echo "=== make test step: $$step exit $$st ==="; \
+	    [ "$$st" = 0 ] || rc=1; \
+	done; exit $$rc
+
+# The VM suite as a step of make test: without an image it counts every
+# in-guest case as skipped (`make vm-test` insists on an image instead).
+.PHONY: test-vm
+test-vm:
 	$(TOP)/vm-tests/run --payload $(BUILD)/guest --out $(BUILD)/vm-tests
 
-# kqdafs-sim links the module's own objects (make sim): it runs in sim-test.
+# --no-fail-fast: a failing (or crashing) test binary does not keep the
+# workspace's other test binaries from running.  kqdafs-sim links the
+# module's own objects (make sim): it runs in sim-test.
 test-host: bootstrap
-	$(CARGO) test --workspace --exclude kqdafs-sim
+	$(CARGO) test --workspace --no-fail-fast --exclude kqdafs-sim
 
 test-loom: bootstrap
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=$(TOP)/target/loom \
 	    $(CARGO) test -p kqdafs --release --lib loom_tests
 
+# vm-tests/lint-guest: static checks of the guest suite's source (not
+# tests, so not counted; a problem fails this step).
 test-lint: bootstrap
+	python3 $(TOP)/vm-tests/lint-guest
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	KQDAFS_GLUE_OUT=$(BUILD)/obj/clippy $(CARGO) $(NIGHTLY) clippy -p kqdafs --release \

@@ -3,7 +3,8 @@
 # Linux host.  Idempotent: each step is skipped when its result is already there.
 #   - Debian packages: clang, lld, libclang-dev (bindgen), llvm (llvm-objcopy,
 #     llvm-nm, llvm-ar for the kernel simulation's link), xorriso (VM seed
-#     images), mandoc (man page lint)
+#     images), qemu-utils (qemu-img: VM disk overlays, and the harness's
+#     end-to-end tests), mandoc (man page lint)
 #   - rustup: nightly + rust-src (kernel build-std), clippy/rustfmt, and the
 #     x86_64-unknown-freebsd std for the userland tools (stable)
 #   - the pinned PyPI ziglang package: FreeBSD 15 headers and a FreeBSD libc
@@ -22,6 +23,7 @@ command -v ld.lld >/dev/null 2>&1 || need_pkgs="$need_pkgs lld"
 ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need_pkgs="$need_pkgs libclang-dev"
 command -v llvm-objcopy >/dev/null 2>&1 || need_pkgs="$need_pkgs llvm"
 command -v xorriso >/dev/null 2>&1 || need_pkgs="$need_pkgs xorriso"
+command -v qemu-img >/dev/null 2>&1 || need_pkgs="$need_pkgs qemu-utils"
 command -v mandoc >/dev/null 2>&1 || need_pkgs="$need_pkgs mandoc"
 if [ -n "$need_pkgs" ]; then
 	if [ "$(id -u)" != 0 ]; then

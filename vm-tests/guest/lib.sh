@@ -14,7 +14,8 @@ MODNAME=kqdafs
 HOGNAME=kqdafs_slothog
 CTEST="$KQDAFS_PAYLOAD/kqdafs_consumer_test.ko"
 CTNAME=kqdafs_consumer_test
-DEVNODE=/dev/kqdafs
+# (KQDAFS_DEVNODE: for host runs of the scripts with stand-in commands)
+DEVNODE=${KQDAFS_DEVNODE:-/dev/kqdafs}
 
 diag() { printf '# %s\n' "$*"; }
 fail() { diag "FAIL - $*"; exit 1; }

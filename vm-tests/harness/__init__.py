@@ -15,6 +15,10 @@ One concern per module:
 * ``cli``     -- ``vm-tests/run`` argument handling and orchestration
 """
 
+# Every in-guest case that did not run, and why (suite.Suite.describe(),
+# the reason); tools/test-summary names it in make test's closing line.
+NOT_RUN_LINE = ("vm-tests: NOT RUN \u2014 %s (the only tests that execute "
+                "kernel code), each counted as skipped: %s")
 SKIP_LINE = "vm-tests: SKIPPED \u2014 no FreeBSD image (set FREEBSD_IMAGE=...)"
 EXIT_OK = 0
 EXIT_FAIL = 1

@@ -12,8 +12,10 @@ import shutil
 import sys
 import time
 
-from . import (EXIT_FAIL, EXIT_OK, EXIT_SETUP, EXIT_SKIP_REQUIRED, SKIP_LINE,
-               bhyve, console, image, pins, qemu, report, seed, vm)
+from . import (EXIT_FAIL, EXIT_OK, EXIT_SETUP, EXIT_SKIP_REQUIRED, NOT_RUN_LINE,
+               SKIP_LINE,
+               bhyve, console, image, pins, qemu, report, seed, suite,
+               vm)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VMTESTS = os.path.dirname(HERE)
@@ -79,15 +81,30 @@ def err(msg):
     print("vm-tests: %s" % msg, file=sys.stderr)
 
 
-def skip(a, out):
-    r = report.skipped_report("no FreeBSD image (set FREEBSD_IMAGE=...)")
+def not_run(out, reason):
+    """Nothing ran: write the reports and print the line that says so,
+    every case of the suite counted as skipped (a setup error still fails
+    the run through its exit status)."""
+    every = suite.find()
+    r = report.skipped_report(reason, suite=every)
     try:
         report.write_all(r, out)
     except OSError as e:
-        err("cannot write skip report to %s: %s" % (out, e))
-    print(SKIP_LINE, flush=True)
+        err("cannot write the report to %s: %s" % (out, e))
+    print(NOT_RUN_LINE % (every.describe(), reason), flush=True)
     print(r.summary_line(), flush=True)
+
+
+def skip(a, out):
+    print(SKIP_LINE, flush=True)
+    not_run(out, "no FreeBSD image (set FREEBSD_IMAGE=...)")
     return EXIT_SKIP_REQUIRED if a.require_image else EXIT_OK
+
+
+def setup_error(out, msg):
+    err("ERROR: %s" % msg)
+    not_run(out, "setup error: %s" % msg)
+    return EXIT_SETUP
 
 
 def main(argv=None):
@@ -96,8 +113,7 @@ def main(argv=None):
     try:
         img, source = image.find_image(a.image, None, a.cache, a.release)
     except image.ImageError as e:
-        err("ERROR: %s" % e)
-        return EXIT_SETUP
+        return setup_error(out, str(e))
     if img is None:
         return skip(a, out)
 
@@ -106,10 +122,10 @@ def main(argv=None):
         missing = [f for f in REQUIRED_PAYLOAD
                    if not os.path.isfile(os.path.join(payload, f))]
         if missing:
-            err("ERROR: payload dir %s lacks %s (build the guest payload "
+            return setup_error(
+                out, "payload dir %s lacks %s (build the guest payload "
                 "first, or pass --payload / --no-payload-check)"
                 % (payload, ", ".join(missing)))
-            return EXIT_SETUP
 
     tools = ["xorriso"]
     if a.bhyve:
@@ -118,12 +134,10 @@ def main(argv=None):
         tools += ["qemu-img"]
     for tool in tools:
         if not shutil.which(tool):
-            err("ERROR: %s not found in PATH" % tool)
-            return EXIT_SETUP
+            return setup_error(out, "%s not found in PATH" % tool)
     if not a.bhyve and not shutil.which(a.qemu):
-        err("ERROR: QEMU binary %s not found (apt-get install "
-            "qemu-system-x86, or --qemu PATH)" % a.qemu)
-        return EXIT_SETUP
+        return setup_error(out, "QEMU binary %s not found (apt-get install "
+                           "qemu-system-x86, or --qemu PATH)" % a.qemu)
 
     os.makedirs(out, exist_ok=True)
     work = os.path.join(out, "work")
@@ -162,8 +176,7 @@ def main(argv=None):
             argv = qemu.command(disk, seed_iso, payload_iso, accel,
                                 a.memory, a.cpus, a.qemu)
     except (image.ImageError, seed.SeedError, OSError) as e:
-        err("ERROR: %s" % e)
-        return EXIT_SETUP
+        return setup_error(out, str(e))
     meta["accel"] = accel
     meta["command"] = " ".join(argv)
 
@@ -201,7 +214,7 @@ def main(argv=None):
     meta["vm_exit_code"] = res.exit_code
     if wr.stop_reason:
         meta["stop_reason"] = wr.stop_reason
-    r = report.build(wr, meta, vm_error)
+    r = report.build(wr, meta, vm_error, suite=suite.find())
     report.write_all(r, out, wr)
     if r.failures:
         for title, lines in r.failures:

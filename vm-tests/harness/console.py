@@ -4,7 +4,7 @@ The watcher is a pure state machine: feed it console lines with a timestamp
 (``feed``), let time pass (``tick``), tell it when the VM exited
 (``vm_exited``), and ask whether the VM must be stopped now
 (``should_stop``).  It never sleeps, never reads a clock itself and never
-touches a process, so recorded transcripts and a fake clock drive it in the
+touches a process, so console transcripts and a fake clock drive it in the
 unit tests exactly as a live QEMU/bhyve console does in ``vm.py``.
 
 Guest protocol (printed by guest/user-data and guest/runner.sh):

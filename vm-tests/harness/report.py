@@ -8,8 +8,18 @@ one column per numeric metric) in bench.txt and summary.txt.
 
 Counting rules (the summary line ``vm-tests: N passed, N failed, N skipped``):
 
-* every guest test counts once: ok -> passed, ok # SKIP -> skipped,
-  not ok # TODO -> skipped, not ok -> failed;
+* every guest test (script) counts once: ok -> passed, ok # SKIP ->
+  skipped, not ok # TODO -> skipped, not ok -> failed;
+* every check a C test program printed while a script ran (its own TAP,
+  passed on by the runner as diagnostics, see suite.py) counts once the
+  same way, so a program's ``# SKIP`` is a skip on the host too; a
+  program's ``Bail out!``, a closing plan that does not match its checks,
+  and a program that never printed its plan (crashed, killed) are one
+  failure each;
+* with the suite known (``suite=``, as vm-tests/run passes it), every
+  guest script the guest did not report and every C test program that
+  printed no check count as one skipped case each (``not run``); with no
+  image at all (``skipped_report``) that is the whole suite;
 * a test that started but never reported (panic, hang) becomes
   ``not ok N - name`` with the harness' reason;
 * planned tests that never ran (run aborted, runner lost them) are failed;
@@ -21,6 +31,7 @@ Counting rules (the summary line ``vm-tests: N passed, N failed, N skipped``):
 
 import json
 import os
+import re
 import xml.etree.ElementTree as ET
 
 from . import tap as tapmod
@@ -35,6 +46,8 @@ ARTIFACTS = ("console.log", "results.tap", "junit.xml", "summary.txt",
 class Report:
     def __init__(self):
         self.tests = []          # normalized TestResult list
+        self.checks = []         # (guest test number or None, TestResult):
+        #                          C program checks and cases not run
         self.plan = 0
         self.status = "failed"
         self.passed = self.failed = self.skipped = 0
@@ -50,8 +63,11 @@ class Report:
             self.passed, self.failed, self.skipped)
 
 
-def build(watch, meta=None, vm_error=None):
-    """Turn a console.WatchResult (+ a hypervisor error) into a Report."""
+def build(watch, meta=None, vm_error=None, suite=None):
+    """Turn a console.WatchResult (+ a hypervisor error) into a Report.
+
+    ``suite`` (a suite.Suite): count its scripts and C test programs that
+    did not run as skipped."""
     r = Report()
     r.meta = dict(meta or {})
     r.durations = dict(watch.durations)
@@ -127,7 +143,8 @@ def build(watch, meta=None, vm_error=None):
         tests.append(h)
     r.tests = tests
     r.plan = len(tests)
-    for x in tests:
+    r.checks = _checks(tests, suite)
+    for x in tests + [c for _, c in r.checks]:
         o = x.outcome
         if o == "pass":
             r.passed += 1
@@ -139,8 +156,98 @@ def build(watch, meta=None, vm_error=None):
         if x.outcome == "fail":
             r.failures.append(("not ok %d - %s" % (x.number, x.description),
                                x.diagnostics[-40:]))
+    for n, c in r.checks:
+        if c.outcome == "fail":
+            r.failures.append(("not ok - %s (in guest test %s)"
+                               % (c.description, n), c.diagnostics[-40:]))
     r.status = "passed" if r.failed == 0 else "failed"
     return r
+
+
+# tap_init() of tests/guest/lib/kqt.c: "# NAME (pid N)" opens a program's
+# checks; its closing plan "1..N" (tap_done) or "Bail out!" ends them.
+PROG_START_RE = re.compile(r"^(\w+) \(pid \d+\)$")
+
+
+def program_checks(test, programs=None):
+    """[(program, TestResult)]: the TAP checks C test programs printed
+    while guest test ``test`` ran (they are its diagnostics).  Only lines
+    between a program's ``NAME (pid N)`` and its closing ``1..N`` count,
+    so other tools' ``ok`` lines (kqdafs-serve --selftest) are not
+    mistaken for checks.  A ``Bail out!``, a closing plan that does not
+    match the checks printed, and a program that never printed its plan
+    (it crashed, or was killed) are one failure each.  ``programs``: the
+    names to accept (default any)."""
+    out = []
+    cur, seen = None, 0
+
+    def fail(why, lines=()):
+        out.append((cur, TestResult(0, False, "%s: %s" % (cur, why),
+                                    synthetic=True, diagnostics=list(lines))))
+
+    for d in test.diagnostics:
+        m = PROG_START_RE.match(d)
+        if m:
+            if cur is not None:
+                fail("ended without its closing 1..N after %d checks" % seen)
+            cur, seen = m.group(1), 0
+            if programs is not None and cur not in programs:
+                cur = None
+            continue
+        if cur is None:
+            continue
+        m = tapmod.PLAN_RE.match(d)
+        if m:
+            if int(m.group(1)) != seen:
+                fail("plan 1..%s but %d checks printed" % (m.group(1), seen))
+            cur = None
+            continue
+        m = tapmod.BAIL_RE.match(d)
+        if m:
+            fail("Bail out! %s" % m.group(1), [d])
+            cur = None
+            continue
+        m = tapmod.RESULT_RE.match(d)
+        if m:
+            seen += 1
+            desc, directive, reason, _ = tapmod._split_directive(m.group(3))
+            out.append((cur, TestResult(int(m.group(2) or 0),
+                                        m.group(1) == "ok",
+                                        "%s: %s" % (cur, desc), directive,
+                                        reason)))
+    if cur is not None:
+        fail("ended without its closing 1..N after %d checks" % seen)
+    return out
+
+
+def _checks(tests, suite):
+    progs = set(suite.programs) if suite is not None else None
+    out, ran = [], set()
+    for x in tests:
+        for prog, c in program_checks(x, progs):
+            ran.add(prog)
+            out.append((x.number, c))
+    if suite is not None:
+        guest = [x for x in tests
+                 if not (x.synthetic and x.description == "harness")]
+        reported = {x.description for x in guest}
+        missing = [n for n in suite.scripts if n not in reported]
+        # A planned test that never reported and never started has no
+        # name ("test N") and already counts as failed: it stands for one
+        # of the missing scripts.
+        unnamed = sum(1 for x in guest if x.description not in suite.scripts)
+        for name in missing[:max(0, len(missing) - unnamed)]:
+            out.append((None, _not_run(name, "not run: not in the "
+                                       "guest's TAP stream")))
+        for name in suite.programs:
+            if name not in ran:
+                out.append((None, _not_run(name, "not run: no check "
+                                           "printed")))
+    return out
+
+
+def _not_run(name, why):
+    return TestResult(0, True, name, "SKIP", why, synthetic=True)
 
 
 def _started_diags(lines, num):
@@ -157,13 +264,22 @@ def _started_diags(lines, num):
     return out[-60:]
 
 
-def skipped_report(reason, meta=None):
+def skipped_report(reason, meta=None, suite=None):
+    """No run at all: every case of ``suite`` (a suite.Suite) is one
+    skipped test with ``reason``; without a suite, one skip stands for
+    the whole unknown suite."""
     r = Report()
     r.meta = dict(meta or {})
     r.status = "skipped"
-    r.skipped = 1
-    r.plan = 0
     r.meta["skip_reason"] = reason
+    names = (suite.scripts + suite.programs) if suite is not None \
+        else ["vm-tests"]
+    r.tests = [TestResult(i, True, name, "SKIP", reason, synthetic=True)
+               for i, name in enumerate(names, 1)]
+    r.plan = len(r.tests)
+    r.skipped = len(r.tests)
+    if suite is not None:
+        r.meta["not_run"] = suite.describe()
     return r
 
 
@@ -196,21 +312,39 @@ def write_all(r, out_dir, watch=None):
 
 
 def write_tap(r, path):
-    lines = ["TAP version 13"]
-    if r.status == "skipped":
-        lines.append("1..0 # SKIP %s" % r.meta.get("skip_reason", ""))
-    else:
-        lines.append("1..%d" % r.plan)
-        for x in r.tests:
-            lines.append(x.tap_line())
-            for d in x.diagnostics:
-                lines.append("# " + d if d else "#")
+    lines = ["TAP version 13", "1..%d" % r.plan]
+    for x in r.tests:
+        lines.append(x.tap_line())
+        for d in x.diagnostics:
+            lines.append("# " + d if d else "#")
+    if r.checks:
+        p, f, s = _tally(c for _, c in r.checks)
+        lines.append("# C program checks and cases not run (counted in "
+                     "the summary line): %d passed, %d failed, %d skipped"
+                     % (p, f, s))
+        for n, c in r.checks:
+            lines.append("#   %s%s" % (c.tap_line().replace(" 0 - ", " - ", 1),
+                                       "" if n is None else
+                                       "  [guest test %d]" % n))
     _write_lines(path, lines)
+
+
+def _tally(results):
+    p = f = s = 0
+    for x in results:
+        o = x.outcome
+        if o == "pass":
+            p += 1
+        elif o == "fail":
+            f += 1
+        else:
+            s += 1
+    return p, f, s
 
 
 def write_junit(r, path):
     suites = ET.Element("testsuites", name="kqdafs-vm-tests")
-    total = len(r.tests) if r.status != "skipped" else 1
+    total = len(r.tests) + len(r.checks)
     suite = ET.SubElement(
         suites, "testsuite", name="kqdafs.vm-tests", tests=str(total),
         failures=str(r.failed), errors="0", skipped=str(r.skipped),
@@ -218,11 +352,17 @@ def write_junit(r, path):
     props = ET.SubElement(suite, "properties")
     for k in sorted(r.meta):
         ET.SubElement(props, "property", name=k, value=str(r.meta[k]))
-    if r.status == "skipped":
-        tc = ET.SubElement(suite, "testcase", classname="vm-tests",
-                           name="vm-tests", time="0")
-        ET.SubElement(tc, "skipped",
-                      message=r.meta.get("skip_reason", "skipped"))
+    for n, c in r.checks:
+        tc = ET.SubElement(suite, "testcase", classname="vm-tests.program",
+                           name=c.description, time="0")
+        o = c.outcome
+        if o == "fail":
+            ET.SubElement(tc, "failure", message=(
+                "not ok in guest test %s" % n)).text = "\n".join(
+                    c.diagnostics)
+        elif o in ("skip", "todo"):
+            ET.SubElement(tc, "skipped", message=(
+                ("TODO " if o == "todo" else "") + c.reason))
     for x in r.tests:
         tc = ET.SubElement(
             suite, "testcase",
@@ -251,6 +391,9 @@ def write_summary(r, path):
     out = ["kqdafs vm-tests: %s" % r.status.upper()]
     if r.status == "skipped":
         out.append("reason: %s" % m.get("skip_reason", ""))
+        if "not_run" in m:
+            out.append("not run: %s (every one counted as skipped)"
+                       % m["not_run"])
     for k in ("image", "image_source", "image_format", "hypervisor", "accel",
               "memory_mb", "cpus", "payload", "duration", "stop_reason",
               "vm_exit_code"):
@@ -289,6 +432,9 @@ def write_json(r, path):
                    "reason": x.reason, "synthetic": x.synthetic,
                    "duration": r.durations.get(x.number),
                    "diagnostics": x.diagnostics} for x in r.tests],
+        "checks": [{"guest_test": n, "name": c.description,
+                    "outcome": c.outcome, "reason": c.reason,
+                    "synthetic": c.synthetic} for n, c in r.checks],
         "warnings": r.warnings,
         "meta": r.meta,
     }

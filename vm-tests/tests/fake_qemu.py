@@ -3,7 +3,8 @@
 
 Checks the command line the harness built (every -drive file exists; the
 disk is a qcow2 overlay with a backing file; the ISOs are there), then
-replays a recorded console transcript on stdout (the "serial port").
+replays a console transcript (tests/synthetic-consoles/: hand-written,
+not recorded) on stdout (the "serial port").
 
 Environment:
   KQDAFS_FAKE_TRANSCRIPT  transcript to replay (required)

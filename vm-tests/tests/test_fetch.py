@@ -3,11 +3,13 @@ import io
 import json
 import lzma
 import os
+import re
 import shutil
 import tempfile
 import unittest
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from unittest import mock
 
 from harness import fetch, image, pins
 
@@ -44,7 +46,19 @@ class ChecksumParsingTest(unittest.TestCase):
             pins.checksum_url("15.0"),
             "https://download.freebsd.org/releases/VM-IMAGES/15.0-RELEASE/"
             "amd64/Latest/CHECKSUM.SHA256")
-        self.assertIsNone(pins.pinned_sha256("15.0"))   # placeholder
+
+    def test_pinned_sha256(self):
+        # whatever pins.py holds now: a placeholder or a SHA256 digest
+        v = pins.RELEASES["15.0"]["sha256"]
+        self.assertTrue(v == pins.PLACEHOLDER or
+                        re.fullmatch(r"[0-9a-fA-F]{64}", v), v)
+        with mock.patch.dict(pins.RELEASES, {
+                "9.9": {"sha256": "AB" * 32},
+                "9.8": {"sha256": pins.PLACEHOLDER}, "9.7": {}}):
+            self.assertEqual(pins.pinned_sha256("9.9"), "ab" * 32)
+            self.assertIsNone(pins.pinned_sha256("9.8"))
+            self.assertIsNone(pins.pinned_sha256("9.7"))
+            self.assertIsNone(pins.pinned_sha256("1.0"))   # not listed
 
 
 class FetchOfflineTest(unittest.TestCase):
@@ -115,6 +129,28 @@ class FetchOfflineTest(unittest.TestCase):
         p = self.run_fetch(pin=self.digest)
         self.assertTrue(os.path.isfile(p))
         self.assertFalse(any("record the pin" in x for x in self.log))
+
+    def pinned(self, digest):
+        return mock.patch.dict(pins.RELEASES, {REL: {"sha256": digest}})
+
+    def test_pin_in_pins_py_accepts_the_matching_image(self):
+        # no CHECKSUM.SHA256 on the mirror: the pin alone verifies
+        with self.pinned(self.digest.upper()):
+            p = self.run_fetch()
+        self.assertEqual(Path(p).read_bytes(), PAYLOAD)
+        marker = json.loads(Path(p + ".verified").read_text())
+        self.assertEqual(marker["sha256_xz"], self.digest)
+        self.assertFalse(any("placeholder" in x or "record the pin" in x
+                             for x in self.log))
+
+    def test_pin_in_pins_py_rejects_a_mismatching_image(self):
+        # even when the mirror's own CHECKSUM.SHA256 agrees with the file
+        self.write_ck(self.digest)
+        with self.pinned("22" * 32):
+            with self.assertRaises(fetch.VerifyError):
+                self.run_fetch()
+        self.assertIsNone(image.cached_image(self.cache, REL))
+        self.assertEqual(os.listdir(self.cache), [])
 
     def test_network_unreachable(self):
         with self.assertRaises(fetch.FetchError) as cm:

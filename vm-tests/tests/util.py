@@ -2,7 +2,8 @@ import os
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 VMTESTS = os.path.dirname(TESTS)
-TRANSCRIPTS = os.path.join(TESTS, "transcripts")
+# Hand-written consoles (not recorded from a VM): synthetic-consoles/README.md
+TRANSCRIPTS = os.path.join(TESTS, "synthetic-consoles")
 GUEST = os.path.join(VMTESTS, "guest")
 
 

@@ -10,7 +10,12 @@
 #                                  (two different slots)
 #   kern.kqdafs.knotes             0 when idle
 #   kern.kqdafs.requests_inflight  0 when idle
-# All are read-only: writing must fail and leave the value unchanged.
+# Every leaf under kern.kqdafs (sysctl -N) is one of the 34 that
+# publish_sysctls() and load() in src/module.rs register, and each of them
+# is there.  32 are read-only: writing must fail and leave the value
+# unchanged.  Two are read-write (the per-process limits,
+# Access::ReadWrite): a write of value+1 reads back, and the old value is
+# restored.
 . "$(dirname "$0")/../lib.sh"
 
 expect_shared=${KQDAFS_EXPECT_SHARED_SLOT:--12}
@@ -54,16 +59,57 @@ for oid in kern.kqdafs.knotes kern.kqdafs.requests_inflight; do
 	[ "$v" = 0 ] || fail "$oid = $v while idle, expected 0"
 done
 
-for oid in kern.kqdafs.version kern.kqdafs.filter_kaio kern.kqdafs.filter_rdma \
-    kern.kqdafs.slot_mode kern.kqdafs.knotes kern.kqdafs.requests_inflight; do
+# The leaves src/module.rs registers (publish_sysctls, and slot_mode in
+# load), read-only and read-write.
+ro="version filter_kaio filter_rdma slot_mode opens knotes requests_inflight
+ioctl_errors attach_refused kaio_submitted kaio_refused kaio_completed
+kaio_cancelled kaio_requests_bufcache kaio_requests_worker kaio_bufcache_hits
+kaio_bufcache_misses kaio_pinned_bytes rdma_posted rdma_refused rdma_completed
+rdma_bytes rdma_mrs rdma_pinned_bytes rdma_endpoints rdma_providers consumers
+upcalls_direct upcalls_delayed upcall_batches upcall_polled workers"
+rw="max_requests_per_proc max_pinned_per_proc"
+
+have=$(sysctl -N kern.kqdafs 2>/dev/null | sed -n 's/^kern\.kqdafs\.//p' | sort)
+want=$(printf '%s\n' $ro $rw | sort)
+if [ "$have" != "$want" ]; then
+	listed="${KQDAFS_RESULTS:-/tmp}/20-sysctl.listed"
+	printf '%s\n' "$want" >"$listed"
+	printf '%s\n' "$have" | diff "$listed" - | sed 's/^/# /'
+	fail "kern.kqdafs leaves differ from the list in 20-sysctl.sh (diff above: < listed, > in the kernel)"
+fi
+nro=0
+for leaf in $ro; do
+	oid=kern.kqdafs.$leaf
 	before=$(sysctl_get "$oid")
 	if sysctl "$oid=7" >/dev/null 2>&1; then
 		fail "writing $oid succeeded; it must be read-only"
 	fi
 	after=$(sysctl_get "$oid")
-	[ "$before" = "$after" ] || fail "$oid changed from '$before' to '$after'"
+	# counters may move on their own (another test's leftovers); the
+	# idle ones and the strings must not
+	case "$leaf" in
+	version|filter_kaio|filter_rdma|slot_mode|knotes|requests_inflight|\
+	    opens|workers|rdma_mrs|rdma_endpoints|rdma_pinned_bytes|\
+	    kaio_pinned_bytes|consumers|rdma_providers)
+		[ "$before" = "$after" ] ||
+		    fail "$oid changed from '$before' to '$after'"
+		;;
+	esac
+	nro=$((nro + 1))
 done
-diag "all kern.kqdafs sysctls are read-only"
+for leaf in $rw; do
+	oid=kern.kqdafs.$leaf
+	before=$(sysctl_get "$oid")
+	is_int "$before" || fail "$oid = '$before' is not an integer"
+	sysctl "$oid=$((before + 1))" >/dev/null ||
+	    fail "writing $oid (read-write) as root failed"
+	now=$(sysctl_get "$oid")
+	sysctl "$oid=$before" >/dev/null || fail "cannot restore $oid to $before"
+	[ "$now" = $((before + 1)) ] ||
+	    fail "$oid reads $now after writing $((before + 1))"
+	[ "$(sysctl_get "$oid")" = "$before" ] || fail "$oid not restored"
+done
+diag "kern.kqdafs: $nro read-only leaves refuse writes; read-write: $rw"
 
 [ -c "$DEVNODE" ] || fail "$DEVNODE missing (or not a character device) while loaded"
 

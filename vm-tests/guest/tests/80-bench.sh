@@ -3,11 +3,12 @@
 # $KQDAFS_RESULTS/bench/kqdafs-bench.json, which runner.sh prints between
 # the KQDAFS-BENCH-JSON markers and the host harness saves as
 # build/vm-tests/bench.json with a comparison table in summary.txt and
-# bench.txt.  Skipped when the payload has no kqdafs-bench.
+# bench.txt.  A payload without kqdafs-bench (make payload always ships
+# it) fails.
 . "$(dirname "$0")/../lib.sh"
 
 BENCH="$BIN/kqdafs-bench"
-[ -x "$BENCH" ] || skip "no bin/kqdafs-bench in the payload"
+[ -x "$BENCH" ] || fail "bin/kqdafs-bench is missing from the payload (make payload always ships it)"
 out="${KQDAFS_RESULTS:-/tmp}/bench/kqdafs-bench.json"
 tmp="$out.tmp"
 mkdir -p "$(dirname "$out")"
