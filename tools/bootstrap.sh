@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install or locate everything the kqdafs build and tests need on a Debian-based
 # Linux host.  Idempotent: each step is skipped when its result is already there.
-#   - Debian packages: clang, lld, libclang-dev (bindgen), xorriso (VM seed
+#   - Debian packages: clang, lld, llvm (llvm-objcopy), libclang-dev (bindgen), xorriso (VM seed
 #     images), mandoc (man page lint)
 #   - rustup: nightly + rust-src (kernel build-std), clippy/rustfmt, and the
 #     x86_64-unknown-freebsd std for the userland tools (stable)
@@ -18,6 +18,7 @@ say() { printf 'bootstrap: %s\n' "$*"; }
 need_pkgs=""
 command -v clang >/dev/null 2>&1 || need_pkgs="$need_pkgs clang"
 command -v ld.lld >/dev/null 2>&1 || need_pkgs="$need_pkgs lld"
+command -v llvm-objcopy >/dev/null 2>&1 || need_pkgs="$need_pkgs llvm"
 ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need_pkgs="$need_pkgs libclang-dev"
 command -v xorriso >/dev/null 2>&1 || need_pkgs="$need_pkgs xorriso"
 command -v mandoc >/dev/null 2>&1 || need_pkgs="$need_pkgs mandoc"
