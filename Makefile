@@ -39,8 +39,17 @@ KLDFLAGS :=	-m elf_x86_64_fbsd -r --build-id=sha1
 
 VERIFY :=	$(TOP)/target/release/kqdafs-verify
 KPI :=		$(BUILD)/kpi-symbols.txt
+OBJCOPY ?=	llvm-objcopy
 
-.PHONY: all bootstrap kmod user guest-tests payload verify test test-steps test-host \
+# The API other modules link against (kqdafs_kapi(9), kqdafs_rdma_provider(9)).
+# kmod/kqdafs.exports is generated from these headers (`make exports`) and
+# used by both builds; `make verify` checks kqdafs.ko against a list derived
+# from the headers afresh, and the verifier's tests check the checked-in one.
+API_HEADERS :=	kmod/kqdafs_kapi.h kmod/kqdafs_rdma_provider.h
+KEXPORTS :=	$(TOP)/kmod/kqdafs.exports
+EXPORTS :=	$(BUILD)/kqdafs-exports.txt
+
+.PHONY: all bootstrap kmod user guest-tests payload verify exports test test-steps test-host \
 	sim-modules sim sim-test sim-costs \
 	test-loom test-verify test-lint test-man test-vm-harness vm-test clean
 
@@ -55,10 +64,16 @@ kmod: $(BUILD)/kqdafs.ko $(BUILD)/kqdafs_slothog.ko $(BUILD)/kqdafs_consumer_tes
 
 # Cargo decides what to rebuild; build.rs leaves the compiled C glue in
 # build/obj/kqdafs (and recompiles it whenever that folder was removed).
+# The kernel linker ignores ELF visibility, so every defined global would be
+# linkable by other modules: as bsd.kmod.mk does with EXPORT_SYMS
+# (kmod_syms.awk, objcopy -L), every defined global but the API is made
+# local.  The module's own relocations and its linker sets (found by
+# section name) do not need global symbols.
 $(BUILD)/kqdafs.ko: bootstrap FORCE
 	@mkdir -p $(BUILD)/obj/kqdafs
 	KQDAFS_GLUE_OUT=$(BUILD)/obj/kqdafs $(KCARGO)
 	ld.lld $(KLDFLAGS) -o $@ $(BUILD)/obj/kqdafs/*.o $(KLIB)
+	$(OBJCOPY) --keep-global-symbols=$(KEXPORTS) $@
 
 $(BUILD)/kqdafs_slothog.ko: tests/slothog/kqdafs_slothog.c bootstrap
 	@mkdir -p $(BUILD)/obj/slothog
@@ -128,10 +143,23 @@ $(KPI): $(VERIFY) tools/verify/kpi/freebsd15-kpi.h bindings/include/vnode_if.h
 	$(VERIFY) kpi-list --headers tools/verify/kpi/freebsd15-kpi.h \
 	    $(foreach a,$(KCPPFLAGS),--clang-arg $(a)) -o $@
 
-verify: kmod $(KPI)
-	$(VERIFY) --kpi $(KPI) --module kqdafs $(BUILD)/kqdafs.ko
-	$(VERIFY) --kpi $(KPI) --module kqdafs_slothog $(BUILD)/kqdafs_slothog.ko
-	$(VERIFY) --kpi $(KPI) --provider $(BUILD)/kqdafs.ko \
+# The export list, derived from the API headers by bindgen.
+$(EXPORTS): $(VERIFY) $(API_HEADERS)
+	@mkdir -p $(BUILD)
+	$(VERIFY) exports-list $(foreach h,$(API_HEADERS),--headers $(h)) \
+	    $(foreach a,$(KCPPFLAGS),--clang-arg $(a)) -o $@
+
+# Regenerate the checked-in list after changing the API headers.
+exports: $(EXPORTS)
+	cp $(EXPORTS) $(KEXPORTS)
+
+# kqdafs.ko must export exactly the API; the two test modules export
+# nothing (no other module depends on them), and the consumer module's
+# imports from kqdafs must be among kqdafs.ko's exports.
+verify: kmod $(KPI) $(EXPORTS)
+	$(VERIFY) --kpi $(KPI) --exports $(EXPORTS) --module kqdafs $(BUILD)/kqdafs.ko
+	$(VERIFY) --kpi $(KPI) --no-exports --module kqdafs_slothog $(BUILD)/kqdafs_slothog.ko
+	$(VERIFY) --kpi $(KPI) --provider $(BUILD)/kqdafs.ko --no-exports \
 	    --module kqdafs_consumer_test $(BUILD)/kqdafs_consumer_test.ko
 	$(TOP)/tests/ko-crosscheck.sh $(BUILD)/kqdafs.ko $(BUILD)/kqdafs_slothog.ko \
 	    $(BUILD)/kqdafs_consumer_test.ko

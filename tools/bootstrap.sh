@@ -2,7 +2,8 @@
 # Install or locate everything the kqdafs build and tests need on a Debian-based
 # Linux host.  Idempotent: each step is skipped when its result is already there.
 #   - Debian packages: clang, lld, libclang-dev (bindgen), llvm (llvm-objcopy,
-#     llvm-nm, llvm-ar for the kernel simulation's link), xorriso (VM seed
+#     llvm-nm, llvm-ar: the exported-symbol step of the .ko link and the
+#     kernel simulation's link), xorriso (VM seed
 #     images), qemu-utils (qemu-img: VM disk overlays, and the harness's
 #     end-to-end tests), mandoc (man page lint)
 #   - rustup: nightly + rust-src (kernel build-std), clippy/rustfmt, and the

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod elf;
 pub mod elf_header;
+pub mod exports;
 pub mod instructions;
 pub mod kpi;
 pub mod kpi_gen;
@@ -42,6 +43,9 @@ pub struct Config {
     pub kpi: KpiMode,
     /// `--module NAME`: an MDT_MODULE entry with this name must exist.
     pub module: Option<String>,
+    /// `--exports FILE` / `--no-exports`: the module must define exactly
+    /// these global symbols (rule 8); `None` skips the rule.
+    pub exports: Option<KpiList>,
 }
 
 /// Run every rule over the contents of one file. `name` is used only for
@@ -89,6 +93,12 @@ pub fn verify_bytes(name: &str, data: &[u8], config: &Config) -> Report {
 
     report.problems.extend(tls::check(&obj));
     report.problems.extend(sections::check(&obj));
+
+    report.exported_symbols = exports::defined_non_local(&obj).len();
+    if let Some(list) = &config.exports {
+        report.exports_checked = true;
+        report.problems.extend(exports::check(&obj, list));
+    }
     report
 }
 
@@ -102,9 +112,11 @@ pub fn verify_file(path: &Path, config: &Config) -> io::Result<Report> {
 /// `MODULE_DEPEND`s on it may leave undefined, since the kernel linker
 /// resolves a module's undefined symbols from its dependencies too
 /// (`linker_file_lookup_symbol` in sys/kern/kern_linker.c searches
-/// `lf->deps`; `link_elf_lookup_symbol` in link_elf_obj.c answers with any
-/// defined symbol of the file).  Local symbols are not included: they are
-/// not meant for other modules.
+/// `lf->deps`).  `link_elf_lookup_symbol1` in link_elf_obj.c answers for a
+/// defined `STB_GLOBAL` symbol always, and for any other defined symbol
+/// only while `debug.link_elf_obj_leak_locals` is 1 (the default): only
+/// `STB_GLOBAL` definitions are counted here, so that a dependent module
+/// that verifies also loads with `leak_locals` 0.
 pub fn provided_symbols(data: &[u8]) -> Result<std::collections::BTreeSet<String>, String> {
     let obj = elf::ElfObject::parse(data).map_err(|e| match e {
         elf::ParseError::Ident(m) | elf::ParseError::Malformed(m) => format!("not a usable ELF object: {m}"),
@@ -113,7 +125,7 @@ pub fn provided_symbols(data: &[u8]) -> Result<std::collections::BTreeSet<String
         .symbols
         .iter()
         .filter(|s| s.index != 0 && !s.is_undefined())
-        .filter(|s| s.bind != object::elf::STB_LOCAL)
+        .filter(|s| s.bind == object::elf::STB_GLOBAL)
         .filter(|s| !s.name.is_empty())
         .map(|s| s.name.clone())
         .collect())

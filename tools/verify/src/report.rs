@@ -22,6 +22,8 @@ pub enum Rule {
     Tls,
     /// Rule 7: no constructor/destructor array sections.
     Constructors,
+    /// Rule 8: the defined global symbols are exactly the export list.
+    Exports,
 }
 
 impl Rule {
@@ -36,6 +38,7 @@ impl Rule {
             Rule::Instructions => "instructions",
             Rule::Tls => "tls",
             Rule::Constructors => "constructors",
+            Rule::Exports => "exports",
         }
     }
 }
@@ -73,6 +76,10 @@ pub struct Report {
     pub instructions: usize,
     /// Names of the MDT_MODULE entries found in the module metadata.
     pub modules: Vec<String>,
+    /// Number of distinct defined global (or weak) symbols.
+    pub exported_symbols: usize,
+    /// Whether rule 8 ran (an export list was given).
+    pub exports_checked: bool,
 }
 
 impl Report {
@@ -109,6 +116,9 @@ impl Report {
                 "kqdafs-verify: {}: OK ({} relocations, {} undefined symbols, {} instructions checked",
                 self.file, self.relocations, self.undefined_symbols, self.instructions
             );
+            if self.exports_checked {
+                line.push_str(&format!(", {} exported symbols", self.exported_symbols));
+            }
             if !self.modules.is_empty() {
                 line.push_str("; module ");
                 line.push_str(&self.modules.join(", "));

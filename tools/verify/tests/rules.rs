@@ -193,7 +193,7 @@ fn linux_target_object_is_caught() {
         .status()
         .expect("clang is required: run tools/bootstrap.sh");
     assert!(status.success());
-    let report = verify(&out, &Config { kpi: KpiMode::Disabled, module: None });
+    let report = verify(&out, &Config { kpi: KpiMode::Disabled, module: None, exports: None });
     assert!(report.has(Rule::ElfHeader), "{report}");
     assert_message(&report, Rule::ElfHeader, "OS ABI is 0");
 }

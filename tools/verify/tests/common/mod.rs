@@ -167,7 +167,7 @@ pub fn real_kpi() -> &'static KpiList {
 }
 
 pub fn config_with_kpi(module: Option<&str>) -> Config {
-    Config { kpi: KpiMode::List(real_kpi().clone()), module: module.map(str::to_string) }
+    Config { kpi: KpiMode::List(real_kpi().clone()), module: module.map(str::to_string), exports: None }
 }
 
 pub fn verify(path: &Path, config: &Config) -> Report {
@@ -185,4 +185,35 @@ pub fn assert_message(report: &Report, rule: Rule, needle: &str) {
         report.problems.iter().any(|p| p.rule == rule && p.message.contains(needle)),
         "no {rule} problem mentioning {needle:?}:\n{report}"
     );
+}
+
+/// Write `names` as a symbol list file (one per line, with a comment) into
+/// the output directory.
+pub fn write_list(names: &[&str], file: &str) -> PathBuf {
+    let path = out_dir().join(file);
+    let mut text = String::from("# test symbol list\n");
+    for n in names {
+        text.push_str(n);
+        text.push('\n');
+    }
+    std::fs::write(&path, text).expect("write symbol list");
+    path
+}
+
+/// `llvm-objcopy --keep-global-symbols=LIST input out`: every defined
+/// global but `names` made local, as the top-level Makefile does to
+/// kqdafs.ko.
+pub fn keep_globals(input: &Path, names: &[&str], out: &str) -> PathBuf {
+    let list = write_list(names, &format!("{out}.keep"));
+    let out = out_dir().join(out);
+    run(
+        "llvm-objcopy",
+        &[format!("--keep-global-symbols={}", list.display()), input.display().to_string(), out.display().to_string()],
+    );
+    out
+}
+
+/// Rules as usual (no KPI check) plus rule 8 with `exports`.
+pub fn config_with_exports(exports: &[&str]) -> Config {
+    Config { kpi: KpiMode::Disabled, module: None, exports: Some(KpiList::from_names(exports.iter().copied())) }
 }
