@@ -57,9 +57,15 @@ impl Filters {
 }
 
 /// The fields of a `struct kevent`, portable (so decoding is tested on the
-/// build host).  [`crate::kqueue::Kqueue`] converts to and from the C
-/// struct; `udata` is the pointer as an integer, the `ext` words are 0.
+/// build host): what a program builds to change a kqueue
+/// (`Kqueue::register`) and reads off a received [`Event`].  `udata` is the
+/// pointer as an integer, the `ext` words are 0.
+///
+/// Anyone can make one, so a `RawEvent` never completes a request:
+/// [`crate::Kaio::complete`] and [`crate::Rdma::complete`] take an
+/// [`Event`], which only the kernel's answer makes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(C)]
 pub struct RawEvent {
     /// `ident`.
     pub ident: u64,
@@ -74,6 +80,116 @@ pub struct RawEvent {
     /// `udata`.
     pub udata: u64,
 }
+
+/// An event as `kevent(2)` delivered it: the proof [`crate::Kaio::complete`]
+/// and [`crate::Rdma::complete`] need before they hand back a buffer or
+/// free a request's slot.
+///
+/// Its fields are read through [`Deref`] to [`RawEvent`] (`ev.ident`,
+/// `ev.udata`, ...) but cannot be set: safe code gets an `Event` only from
+/// `Kqueue::poll` (FreeBSD) or as [`Event::default`] (filter 0, which no
+/// request completes with).  Request ids are small and the `udata` tokens
+/// sequential, so a made-up event naming a request still in flight would
+/// otherwise hand back a buffer the kernel is still writing.  A program
+/// with a `kevent` loop of its own (another reactor) makes `Event`s with
+/// the `unsafe` [`Event::from_raw`].
+///
+/// The layout is that of the C `struct kevent` of FreeBSD's 64-bit
+/// targets (a [`RawEvent`] followed by the four `ext` words), checked at
+/// compile time, so `Kqueue::poll` has the kernel write straight into the
+/// caller's slice.
+///
+/// ```
+/// use kqdafs_user::{Event, RawEvent};
+/// let ev = Event::default();
+/// assert_eq!(ev.filter, 0);
+/// let raw: RawEvent = *ev;
+/// // SAFETY (of this example): filter 0 is no kqdafs filter, so this
+/// // event completes nothing; a real caller passes what kevent(2) wrote.
+/// let again = unsafe { Event::from_raw(raw) };
+/// assert_eq!(again, ev);
+/// ```
+///
+/// Safe code cannot make one out of a [`RawEvent`]:
+///
+/// ```compile_fail
+/// use kqdafs_user::{Event, RawEvent};
+/// let forged = Event::from_raw(RawEvent { ident: 1, udata: 1, ..RawEvent::default() });
+/// ```
+///
+/// ```compile_fail
+/// use kqdafs_user::{Event, RawEvent};
+/// let forged = Event { raw: RawEvent::default(), ext: [0; 4] };
+/// ```
+///
+/// ```compile_fail
+/// use kqdafs_user::Event;
+/// let mut ev = Event::default();
+/// ev.udata = 1; // no `DerefMut`: a delivered event cannot be altered
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(C)]
+pub struct Event {
+    raw: RawEvent,
+    /// `ext[4]`, as the kernel wrote them (0 for the module's events).
+    ext: [u64; 4],
+}
+
+impl Event {
+    /// Wrap an event received from the kernel.
+    ///
+    /// # Safety
+    ///
+    /// `raw` must be an event `kevent(2)` returned (its `ident`, `filter`,
+    /// `fflags`, `data` and `udata` as the kernel wrote them), and not one
+    /// made up or altered by the program: if it names a request of a
+    /// [`crate::Kaio`] or [`crate::Rdma`] (by `ident` and `udata`), completing
+    /// it gives back that request's buffer and tells the program the
+    /// kernel is done with its memory.  Any event of another filter (not a
+    /// kqdafs one) is harmless.
+    pub const unsafe fn from_raw(raw: RawEvent) -> Event {
+        Event { raw, ext: [0; 4] }
+    }
+
+    /// The fields, as a plain [`RawEvent`] (which completes nothing).
+    pub const fn raw(&self) -> RawEvent {
+        self.raw
+    }
+}
+
+impl core::ops::Deref for Event {
+    type Target = RawEvent;
+    fn deref(&self) -> &RawEvent {
+        &self.raw
+    }
+}
+
+/// An event as the fake kernel of the crate's tests delivers it (it plays
+/// the kernel: it makes the event once it is done with the request's
+/// memory; tests that alter one stand for a confused kernel, which the
+/// library must survive).
+#[cfg(test)]
+pub(crate) fn delivered(raw: RawEvent) -> Event {
+    Event { raw, ext: [0; 4] }
+}
+
+/// `Kqueue::poll` hands `&mut [Event]` to `kevent(2)` as `struct kevent *`.
+#[cfg(target_os = "freebsd")]
+const _: () = {
+    use core::mem::{align_of, offset_of, size_of};
+    assert!(size_of::<Event>() == size_of::<libc::kevent>());
+    assert!(align_of::<Event>() == align_of::<libc::kevent>());
+    assert!(offset_of!(Event, raw) == 0);
+    assert!(offset_of!(RawEvent, ident) == offset_of!(libc::kevent, ident));
+    assert!(size_of::<u64>() == size_of::<libc::uintptr_t>());
+    assert!(offset_of!(RawEvent, filter) == offset_of!(libc::kevent, filter));
+    assert!(offset_of!(RawEvent, flags) == offset_of!(libc::kevent, flags));
+    assert!(offset_of!(RawEvent, fflags) == offset_of!(libc::kevent, fflags));
+    assert!(offset_of!(RawEvent, data) == offset_of!(libc::kevent, data));
+    assert!(offset_of!(RawEvent, udata) == offset_of!(libc::kevent, udata));
+    assert!(size_of::<u64>() == size_of::<*mut libc::c_void>());
+    assert!(offset_of!(Event, ext) == offset_of!(libc::kevent, ext));
+};
 
 impl Filters {
     /// [`Filters::classify`] of a whole event.
@@ -130,6 +246,16 @@ mod tests {
         assert!(Filters::from_sysctl_values(-16, -17, "shared").is_none());
         assert!(Filters::from_sysctl_values(-70000, -12, "shared").is_none());
         assert!(Filters::from_sysctl_values(-12, -12, "weird").is_none());
+    }
+
+    #[test]
+    fn a_default_event_is_no_kqdafs_event() {
+        let ev = Event::default();
+        for f in [info(-12, -12, SlotMode::Shared), info(-16, -17, SlotMode::Dedicated)] {
+            assert_eq!(Filters::from_info(&f).unwrap().classify_event(&ev), None);
+        }
+        assert_eq!(ev.raw(), RawEvent::default());
+        assert_eq!(core::mem::size_of::<Event>(), 64, "the size of FreeBSD's struct kevent on 64-bit targets");
     }
 
     #[test]

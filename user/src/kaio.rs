@@ -5,7 +5,7 @@ use crate::backend::Backend;
 use crate::batch::{batch_limit, chunk_ranges, Batch, Pending, Refused, RequestId};
 use crate::buf::KaioBuf;
 use crate::errno::Errno;
-use crate::event::{Filters, KqdafsEvent, RawEvent};
+use crate::event::{Event, Filters, KqdafsEvent, RawEvent};
 use crate::inflight::{Entry, InFlight};
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -290,7 +290,27 @@ impl<T, B: Backend> Kaio<T, B> {
     /// Take the completion `ev` announces: the request leaves the table
     /// and its buffer and data come back.  Events that are not KAIO
     /// completions of this `Kaio` are left alone.
-    pub fn complete(&mut self, ev: &RawEvent) -> Result<Completion<T>, NotOurs> {
+    ///
+    /// `ev` is an [`Event`], which only `Kqueue::poll` (or the `unsafe`
+    /// [`Event::from_raw`]) makes: a made-up [`RawEvent`] must not hand
+    /// back a buffer the kernel is still writing.
+    ///
+    /// ```compile_fail
+    /// # use kqdafs_user::{Backend, Kaio, RawEvent};
+    /// fn forge<B: Backend>(kaio: &mut Kaio<(), B>) {
+    ///     let _ = kaio.complete(&RawEvent { ident: 1, udata: 1, ..RawEvent::default() });
+    /// }
+    /// ```
+    ///
+    /// (while an [`Event`] is accepted:)
+    ///
+    /// ```
+    /// # use kqdafs_user::{Backend, Event, Kaio};
+    /// fn take<B: Backend>(kaio: &mut Kaio<(), B>, ev: &Event) {
+    ///     let _ = kaio.complete(ev);
+    /// }
+    /// ```
+    pub fn complete(&mut self, ev: &Event) -> Result<Completion<T>, NotOurs> {
         if !self.is_kaio_event(ev) {
             return Err(NotOurs::NotKaio);
         }

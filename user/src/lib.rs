@@ -12,7 +12,7 @@
 //! | [`backend`] | the submit/cancel ioctls behind a trait | portable trait, FreeBSD impl |
 //! | [`kaio`] | [`Kaio`], [`Completion`] | portable logic, `Kaio::open` on FreeBSD |
 //! | [`rdma`] | [`Rdma`], [`MemoryRegion`], [`Endpoint`], [`Post`], [`RdmaCompletion`] | portable logic, `Rdma::open` on FreeBSD |
-//! | [`event`] | [`Filters`], [`RawEvent`], slot-mode-aware classification | portable |
+//! | [`event`] | [`Filters`], [`Event`] (delivered by `kevent`), [`RawEvent`], slot-mode-aware classification | portable |
 //! | `kqueue` | `Kqueue` | FreeBSD |
 //! | `device`, `sysctl` | `/dev/kqdafs`, `kern.kqdafs.*` | FreeBSD |
 //!
@@ -84,7 +84,7 @@ pub use backend::{Backend, RdmaBackend};
 pub use batch::{Batch, Refused, RequestId};
 pub use buf::{KaioBuf, PAGE_SIZE};
 pub use errno::Errno;
-pub use event::{Filters, KqdafsEvent, RawEvent};
+pub use event::{Event, Filters, KqdafsEvent, RawEvent};
 pub use kaio::{CancelOutcome, Completion, Kaio, NotOurs, OpenError};
 #[cfg(target_os = "freebsd")]
 pub use kqueue::Kqueue;

@@ -57,7 +57,7 @@ use crate::backend::RdmaBackend;
 use crate::batch::{chunk_ranges, RequestId};
 use crate::buf::KaioBuf;
 use crate::errno::Errno;
-use crate::event::{Filters, KqdafsEvent, RawEvent};
+use crate::event::{Event, Filters, KqdafsEvent, RawEvent};
 use crate::inflight::{Table, Tokened};
 use crate::kaio::{cancel_outcome, decode_outcome, next_token, CancelOutcome};
 use core::fmt;
@@ -740,7 +740,30 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
     /// Take the completion `ev` announces: the request leaves the table and
     /// the caller's data comes back.  Events that are not RDMA completions
     /// of this `Rdma` are left alone.
-    pub fn complete(&mut self, ev: &RawEvent) -> Result<RdmaCompletion<T>, RdmaNotOurs> {
+    ///
+    /// As for [`crate::Kaio::complete`], `ev` is an [`Event`] the kernel
+    /// delivered, never a made-up [`RawEvent`]: taking a request the
+    /// kernel still runs out of the table would lose its real completion.
+    /// (Regions themselves never depend on it: the kernel refuses to
+    /// deregister a region a request still names, and only a successful
+    /// deregistration frees the memory.)
+    ///
+    /// ```compile_fail
+    /// # use kqdafs_user::{RdmaBackend, Rdma, RawEvent};
+    /// fn forge<B: RdmaBackend>(rdma: &mut Rdma<(), B>) {
+    ///     let _ = rdma.complete(&RawEvent { ident: 1, udata: 1, ..RawEvent::default() });
+    /// }
+    /// ```
+    ///
+    /// (while an [`Event`] is accepted:)
+    ///
+    /// ```
+    /// # use kqdafs_user::{Event, RdmaBackend, Rdma};
+    /// fn take<B: RdmaBackend>(rdma: &mut Rdma<(), B>, ev: &Event) {
+    ///     let _ = rdma.complete(ev);
+    /// }
+    /// ```
+    pub fn complete(&mut self, ev: &Event) -> Result<RdmaCompletion<T>, RdmaNotOurs> {
         let done = decode_event(&self.filters, ev).ok_or(RdmaNotOurs::NotRdma)?;
         let entry = self.inflight.take(done.id, done.udata).map_err(|_| RdmaNotOurs::UnknownRequest { id: done.id })?;
         let outcome = decode_outcome(entry.op, entry.len, done.op, done.outcome);

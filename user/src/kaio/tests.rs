@@ -1,6 +1,7 @@
 //! Host tests of the submission and completion logic against a fake kernel.
 
 use super::*;
+use crate::event::delivered;
 use kqdafs_abi::errno::{EALREADY, EBADF, ECANCELED, ENOENT, EOPNOTSUPP};
 use kqdafs_abi::filter::{EventKind, SlotMode};
 use kqdafs_abi::{encode_kaio_data, kaio_fflags, MAX_BATCH};
@@ -39,7 +40,7 @@ impl FakeKernel {
 
     /// Finish request `id`: a READ gets `fill` written into its buffer
     /// (`outcome` bytes of it); returns the event the kqueue would deliver.
-    fn finish(&mut self, id: u64, outcome: Result<u64, i32>, fill: u8) -> RawEvent {
+    fn finish(&mut self, id: u64, outcome: Result<u64, i32>, fill: u8) -> Event {
         let req = self.accepted.remove(&id).expect("finish of an unknown id");
         if let (Ok(n), KaioOp::Read) = (outcome, KaioOp::from_raw(req.op).unwrap()) {
             let n = n.min(req.len) as usize;
@@ -50,14 +51,14 @@ impl FakeKernel {
                 unsafe { core::ptr::write_bytes(req.buf as usize as *mut u8, fill, n) };
             }
         }
-        RawEvent {
+        delivered(RawEvent {
             ident: id,
             filter: self.filter,
             flags: 0,
             fflags: kaio_fflags(KaioOp::from_raw(req.op).unwrap()),
             data: encode_kaio_data(outcome),
             udata: req.udata,
-        }
+        })
     }
 }
 
@@ -268,20 +269,20 @@ fn events_are_classified_in_both_slot_modes() {
         let good = k.backend.finish(id, Ok(0), 0);
         assert!(k.is_kaio_event(&good));
 
-        let read = RawEvent { ident: 3, filter: -1, ..good };
+        let read = delivered(RawEvent { ident: 3, filter: -1, ..*good });
         assert_eq!(k.complete(&read).unwrap_err(), NotOurs::NotKaio, "EVFILT_READ");
-        let rdma = RawEvent { filter: filters.rdma, fflags: EventKind::RDMA.bits() | 1, ..good };
+        let rdma = delivered(RawEvent { filter: filters.rdma, fflags: EventKind::RDMA.bits() | 1, ..*good });
         assert_eq!(k.classify(&rdma), Some(KqdafsEvent::Rdma { op: 1 }));
         assert_eq!(k.complete(&rdma).unwrap_err(), NotOurs::NotKaio);
-        let no_kind = RawEvent { fflags: 3, ..good };
+        let no_kind = delivered(RawEvent { fflags: 3, ..*good });
         assert_eq!(k.complete(&no_kind).unwrap_err(), NotOurs::NotKaio);
-        let bad_op = RawEvent { fflags: EventKind::KAIO.bits() | 77, ..good };
+        let bad_op = delivered(RawEvent { fflags: EventKind::KAIO.bits() | 77, ..*good });
         assert_eq!(k.complete(&bad_op).unwrap_err(), NotOurs::NotKaio);
         if filters.mode == SlotMode::Dedicated {
-            let wrong_filter = RawEvent { filter: filters.rdma, ..good };
+            let wrong_filter = delivered(RawEvent { filter: filters.rdma, ..*good });
             assert_eq!(k.complete(&wrong_filter).unwrap_err(), NotOurs::NotKaio);
         }
-        let other = RawEvent { ident: 999, ..good };
+        let other = delivered(RawEvent { ident: 999, ..*good });
         assert_eq!(k.complete(&other).unwrap_err(), NotOurs::UnknownRequest { id: 999 });
         assert_eq!(k.in_flight(), 1, "nothing above took the request");
         assert_eq!(k.complete(&good).unwrap().user, "s");
@@ -320,19 +321,19 @@ fn outcomes_are_checked() {
     assert_eq!(c.outcome, Err(Errno::ECANCELED));
     assert_eq!(c.buf.unwrap().len(), 0, "a failed READ has no content");
 
-    let mut ev = k.backend.finish(id(1), Ok(16), 0);
+    let mut ev = k.backend.finish(id(1), Ok(16), 0).raw();
     ev.data = 17;
-    assert_eq!(k.complete(&ev).unwrap().outcome, Err(Errno::EIO), "more than asked for");
+    assert_eq!(k.complete(&delivered(ev)).unwrap().outcome, Err(Errno::EIO), "more than asked for");
 
-    let mut ev = k.backend.finish(id(2), Ok(4), 0);
+    let mut ev = k.backend.finish(id(2), Ok(4), 0).raw();
     ev.fflags = kaio_fflags(KaioOp::Write);
-    let c = k.complete(&ev).unwrap();
+    let c = k.complete(&delivered(ev)).unwrap();
     assert_eq!((c.op, c.outcome), (KaioOp::Read, Err(Errno::EIO)), "op changed in flight");
     assert!(c.buf.is_some());
 
-    let mut ev = k.backend.finish(id(3), Ok(0), 0);
+    let mut ev = k.backend.finish(id(3), Ok(0), 0).raw();
     ev.data = i64::MIN;
-    assert_eq!(k.complete(&ev).unwrap().outcome, Err(Errno(i32::MAX)));
+    assert_eq!(k.complete(&delivered(ev)).unwrap().outcome, Err(Errno(i32::MAX)));
 }
 
 #[test]
@@ -372,4 +373,19 @@ fn dropping_with_requests_in_flight_leaks_instead_of_freeing() {
     // SAFETY: the buffer was leaked by the drop above, so its memory is
     // still allocated and owned by nobody.
     unsafe { core::ptr::write_bytes(req.buf as usize as *mut u8, 0x5a, req.len as usize) };
+}
+
+#[test]
+fn only_delivered_events_complete_and_the_default_one_completes_nothing() {
+    // Safe code has two ways to get an `Event`: `Kqueue::poll` and
+    // `Event::default()`; making one from a `RawEvent` needs `unsafe` (see
+    // the compile_fail examples of `Event` and `Kaio::complete`).
+    let mut k = kaio(shared(), 256);
+    let mut b = Batch::new(5);
+    b.read(3, 0, 4096, KaioBuf::aligned(4096).unwrap(), "r");
+    let id = k.submit(b)[0].as_ref().unwrap().get();
+    assert_eq!(k.complete(&Event::default()).unwrap_err(), NotOurs::NotKaio);
+    assert_eq!(k.in_flight(), 1, "the buffer stays with the kernel");
+    let ev = k.backend.finish(id, Ok(4096), 1);
+    assert!(k.complete(&ev).unwrap().buf.is_some());
 }

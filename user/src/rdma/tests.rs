@@ -12,6 +12,7 @@
 
 use super::*;
 use crate::batch::Refused;
+use crate::event::delivered;
 use crate::kaio::{Kaio, NotOurs};
 use crate::{Backend, Batch};
 use kqdafs_abi::errno::{ECANCELED, ECONNRESET, EMSGSIZE};
@@ -102,10 +103,10 @@ impl FakeRdma {
     }
 
     /// Run every transfer that can run; the events delivered so far.
-    fn run(&self) -> Vec<RawEvent> {
+    fn run(&self) -> Vec<Event> {
         let mut st = self.st();
         st.run();
-        core::mem::take(&mut st.events)
+        core::mem::take(&mut st.events).into_iter().map(delivered).collect()
     }
 }
 
@@ -629,7 +630,7 @@ fn events_are_told_apart_in_both_slot_modes() {
 
         // A KAIO completion on the same kqueue (the same filter in shared
         // mode) is not ours, and ours is not the Kaio's.
-        let kaio_ev = RawEvent { filter: filters.kaio, fflags: EventKind::KAIO.bits() | 1, ..good };
+        let kaio_ev = delivered(RawEvent { filter: filters.kaio, fflags: EventKind::KAIO.bits() | 1, ..*good });
         assert_eq!(r.complete(&kaio_ev).unwrap_err(), RdmaNotOurs::NotRdma);
         assert!(decode_event(&filters, &kaio_ev).is_none());
         struct NoKaio;
@@ -648,17 +649,17 @@ fn events_are_told_apart_in_both_slot_modes() {
         let refused: Vec<Result<RequestId, Refused<()>>> = k.submit(b);
         assert_eq!(refused[0].as_ref().unwrap_err().errno, Errno::EOPNOTSUPP);
 
-        let read = RawEvent { filter: -1, ..good };
+        let read = delivered(RawEvent { filter: -1, ..*good });
         assert_eq!(r.complete(&read).unwrap_err(), RdmaNotOurs::NotRdma, "EVFILT_READ");
-        let no_kind = RawEvent { fflags: 1, ..good };
+        let no_kind = delivered(RawEvent { fflags: 1, ..*good });
         assert_eq!(r.complete(&no_kind).unwrap_err(), RdmaNotOurs::NotRdma);
-        let bad_op = RawEvent { fflags: EventKind::RDMA.bits() | 9, ..good };
+        let bad_op = delivered(RawEvent { fflags: EventKind::RDMA.bits() | 9, ..*good });
         assert_eq!(r.complete(&bad_op).unwrap_err(), RdmaNotOurs::NotRdma);
         if filters.mode == SlotMode::Dedicated {
-            let wrong_filter = RawEvent { filter: filters.kaio, ..good };
+            let wrong_filter = delivered(RawEvent { filter: filters.kaio, ..*good });
             assert_eq!(r.complete(&wrong_filter).unwrap_err(), RdmaNotOurs::NotRdma);
         }
-        let other_token = RawEvent { udata: good.udata + 1_000_000, ..good };
+        let other_token = delivered(RawEvent { udata: good.udata + 1_000_000, ..*good });
         assert_eq!(r.complete(&other_token).unwrap_err(), RdmaNotOurs::UnknownRequest { id });
         assert_eq!(r.in_flight(), 1, "nothing above took the request");
         let c = r.complete(&good).unwrap();
@@ -675,11 +676,11 @@ fn odd_outcomes_are_eio() {
     let mut p = Post::new(5);
     p.write(&pair.a, &m, 0, m.remote_key(), 32, 8, "more").write(&pair.a, &m, 0, m.remote_key(), 32, 8, "op");
     r.post(p);
-    let mut evs = r.backend().run();
+    let mut evs: Vec<RawEvent> = r.backend().run().iter().map(Event::raw).collect();
     evs[0].data = 9;
     evs[1].fflags = rdma_fflags(RdmaOp::Read);
-    assert_eq!(r.complete(&evs[0]).unwrap().outcome, Err(Errno::EIO));
-    let c = r.complete(&evs[1]).unwrap();
+    assert_eq!(r.complete(&delivered(evs[0])).unwrap().outcome, Err(Errno::EIO));
+    let c = r.complete(&delivered(evs[1])).unwrap();
     assert_eq!((c.op, c.outcome), (RdmaOp::Write, Err(Errno::EIO)));
 }
 
