@@ -211,7 +211,13 @@ impl<T, B: Backend> Kaio<T, B> {
                 })
                 .collect();
             let mut results = vec![KaioResult::default(); reqs.len()];
-            let call = self.backend.submit(&reqs, &mut results);
+            // SAFETY: each address in `reqs` is that of a buffer `items`
+            // owns; `settle` moves it into the in-flight table when the
+            // kernel took it (or leaks it when the answer is unclear) and
+            // hands it back only on a clean refusal.  From the table it
+            // comes back only through `complete`, with an event the kernel
+            // delivered, or is leaked when the table is dropped.
+            let call = unsafe { self.backend.submit(&reqs, &mut results) };
             for (((i, p), token), res) in items.into_iter().zip(tokens).zip(results) {
                 if let Some(slot) = out.get_mut(i) {
                     *slot = Some(self.settle(p, token, &call, res));

@@ -591,7 +591,13 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
         // SAFETY: the buffer owns `capacity` bytes at `addr`; the bytes
         // from `content` on are spare capacity, written (not read) here.
         unsafe { core::ptr::write_bytes((addr as usize as *mut u8).add(content), 0, len - content) };
-        match self.shared.backend.reg_mr(addr, len as u64, access.bits()) {
+        // SAFETY: the memory is the buffer's; on success it moves into the
+        // MemoryRegion, which accesses it through raw pointers only and
+        // frees it (or turns it back into a plain buffer) only after a
+        // successful deregistration, else leaks it.  On failure nothing was
+        // registered and the buffer goes back.
+        let reg = unsafe { self.shared.backend.reg_mr(addr, len as u64, access.bits()) };
+        match reg {
             Ok(key) if key != 0 => Ok(MemoryRegion {
                 shared: Arc::clone(&self.shared),
                 buf: Some(buf),

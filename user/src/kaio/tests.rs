@@ -63,7 +63,7 @@ impl FakeKernel {
 }
 
 impl Backend for FakeKernel {
-    fn submit(&mut self, reqs: &[KaioRequest], results: &mut [KaioResult]) -> Result<u32, Errno> {
+    unsafe fn submit(&mut self, reqs: &[KaioRequest], results: &mut [KaioResult]) -> Result<u32, Errno> {
         assert_eq!(reqs.len(), results.len());
         assert!(!reqs.is_empty() && reqs.len() <= MAX_BATCH as usize);
         self.calls.push(reqs.len());

@@ -240,7 +240,7 @@ impl State {
 }
 
 impl RdmaBackend for FakeRdma {
-    fn reg_mr(&self, addr: u64, len: u64, access: u32) -> Result<u32, Errno> {
+    unsafe fn reg_mr(&self, addr: u64, len: u64, access: u32) -> Result<u32, Errno> {
         let mut st = self.st();
         let reg = RdmaRegMr { addr, len, access, ..Default::default() };
         let access = validate_reg_mr(&reg, VM_MAXUSER_ADDRESS_LA48).map_err(|e| Errno(e.errno()))?;
@@ -635,7 +635,7 @@ fn events_are_told_apart_in_both_slot_modes() {
         assert!(decode_event(&filters, &kaio_ev).is_none());
         struct NoKaio;
         impl Backend for NoKaio {
-            fn submit(&mut self, _: &[KaioRequest], _: &mut [KaioResult]) -> Result<u32, Errno> {
+            unsafe fn submit(&mut self, _: &[KaioRequest], _: &mut [KaioResult]) -> Result<u32, Errno> {
                 Err(Errno::EOPNOTSUPP)
             }
             fn cancel(&mut self, _: u64) -> Result<i32, Errno> {
