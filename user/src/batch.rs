@@ -8,22 +8,51 @@ use core::ops::Range;
 use kqdafs_abi::{KaioOp, MAX_BATCH};
 use std::os::fd::RawFd;
 
-/// The id of an accepted request (the completion event's `ident`).  Ids are
-/// per descriptor of `/dev/kqdafs` and are reused once the event is
-/// delivered.
+/// An accepted request: the kernel's id (the completion event's `ident`)
+/// and the `udata` token it was submitted with.
+///
+/// The kernel reuses an id once its event is delivered, so the number
+/// alone may name a newer request; the token is unique in the process, so
+/// a `RequestId` names one request only.  Kept after its completion (a
+/// stale id), it is answered [`CancelOutcome::NotFound`] by
+/// [`crate::Kaio::cancel`] and [`crate::Rdma::cancel`] without a call,
+/// even when the kernel gave its number to another request since.
+///
+/// Only the library makes them:
+///
+/// ```compile_fail
+/// let id = kqdafs_user::RequestId { id: 7, token: 1 };
+/// ```
+///
+/// [`CancelOutcome::NotFound`]: crate::CancelOutcome::NotFound
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RequestId(pub u64);
+pub struct RequestId {
+    id: u64,
+    token: u64,
+}
 
 impl RequestId {
-    /// The raw id.
+    /// Request `id` submitted with `token` as its `udata`.
+    pub(crate) const fn new(id: u64, token: u64) -> RequestId {
+        RequestId { id, token }
+    }
+
+    /// The kernel's id (the completion event's `ident`; reused once the
+    /// event is delivered).
     pub const fn get(self) -> u64 {
-        self.0
+        self.id
+    }
+
+    /// The `udata` token (the completion event's `udata`; never reused in
+    /// the process).
+    pub const fn token(self) -> u64 {
+        self.token
     }
 }
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
+        write!(f, "#{}", self.id)
     }
 }
 

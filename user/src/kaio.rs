@@ -22,7 +22,8 @@ pub(crate) fn next_token() -> u64 {
 /// A finished request.
 #[derive(Debug)]
 pub struct Completion<T> {
-    /// Its id (free again: the kernel may reuse it from now on).
+    /// Its id.  The kernel may give the number to a new request from now
+    /// on; this `RequestId` still names only the finished one.
     pub id: RequestId,
     /// The operation submitted.
     pub op: KaioOp,
@@ -241,7 +242,7 @@ impl<T, B: Backend> Kaio<T, B> {
             (id, 0) if id != 0 => {
                 let entry = Entry { op: p.op, token, len: p.len, buf: p.buf, user: p.user };
                 match self.inflight.insert(id, entry) {
-                    Ok(()) => Ok(RequestId(id)),
+                    Ok(()) => Ok(RequestId::new(id, token)),
                     Err(mut entry) => {
                         // The kernel reused an id still in flight: it owns
                         // this buffer now, and its event cannot be told
@@ -270,17 +271,17 @@ impl<T, B: Backend> Kaio<T, B> {
     /// Ask the kernel to cancel `id`.  A request not in flight here is
     /// `NotFound` without a call.  The completion still has to be read.
     pub fn cancel(&mut self, id: RequestId) -> Result<CancelOutcome, Errno> {
-        if !self.inflight.contains(id.0) {
+        if !self.inflight.holds(id) {
             return Ok(CancelOutcome::NotFound);
         }
-        cancel_outcome(self.backend.cancel(id.0)?)
+        cancel_outcome(self.backend.cancel(id.get())?)
     }
 
     /// Cancel every request in flight; returns how many were cancelled
     /// (their completions, with `ECANCELED`, still have to be read).
     pub fn cancel_all(&mut self) -> usize {
-        let ids = self.inflight.ids();
-        ids.into_iter().filter(|&id| self.cancel(RequestId(id)) == Ok(CancelOutcome::Cancelled)).count()
+        let ids = self.inflight.requests();
+        ids.into_iter().filter(|&id| self.cancel(id) == Ok(CancelOutcome::Cancelled)).count()
     }
 
     /// Which kqdafs event `ev` is, if any (both slot modes).
@@ -328,7 +329,13 @@ impl<T, B: Backend> Kaio<T, B> {
                 buf.set_read_len(*outcome.as_ref().unwrap_or(&0));
             }
         }
-        Ok(Completion { id: RequestId(done.id), op: entry.op, outcome, buf: entry.buf, user: entry.user })
+        Ok(Completion {
+            id: RequestId::new(done.id, entry.token),
+            op: entry.op,
+            outcome,
+            buf: entry.buf,
+            user: entry.user,
+        })
     }
 }
 

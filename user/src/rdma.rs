@@ -39,7 +39,8 @@
 //! their endpoint, regions, offsets and length, and the caller's data `T`.
 //! [`Rdma::post`] sends them in calls of at most `RDMA_MAX_BATCH` and
 //! answers per request, in order: a [`RequestId`] (the completion event's
-//! `ident`) or a [`RdmaRefused`] with the errno and the caller's data.  A
+//! `ident` and `udata`, so a stale one never names a newer request the
+//! kernel gave the same number) or a [`RdmaRefused`] with the errno and the caller's data.  A
 //! request naming a region or endpoint of another [`Rdma`] is refused with
 //! `ENOENT` without reaching the kernel (keys are per descriptor).
 //!
@@ -456,7 +457,8 @@ impl<T> Post<T> {
 /// A finished work request.
 #[derive(Debug)]
 pub struct RdmaCompletion<T> {
-    /// Its id (free again: the kernel may reuse it from now on).
+    /// Its id.  The kernel may give the number to a new request from now
+    /// on; this `RequestId` still names only the finished one.
     pub id: RequestId,
     /// The operation posted.
     pub op: RdmaOp,
@@ -704,7 +706,7 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
                 };
                 self.inflight
                     .insert(id, entry)
-                    .map(|()| RequestId(id))
+                    .map(|()| RequestId::new(id, req.udata))
                     .map_err(|entry| self.anomaly(entry.op, entry.user))
             }
             (0, errno) if errno > 0 => Err(RdmaRefused { errno: Errno(errno), op: p.op, user: p.user }),
@@ -725,17 +727,17 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
     /// RDMA requests).  A request not in flight here is `NotFound` without
     /// a call.  The completion still has to be read.
     pub fn cancel(&mut self, id: RequestId) -> Result<CancelOutcome, Errno> {
-        if !self.inflight.contains(id.0) {
+        if !self.inflight.holds(id) {
             return Ok(CancelOutcome::NotFound);
         }
-        cancel_outcome(self.shared.backend.cancel(id.0)?)
+        cancel_outcome(self.shared.backend.cancel(id.get())?)
     }
 
     /// Cancel every request in flight; how many were cancelled (their
     /// completions, with `ECANCELED`, still have to be read).
     pub fn cancel_all(&mut self) -> usize {
-        let ids = self.inflight.ids();
-        ids.into_iter().filter(|&id| self.cancel(RequestId(id)) == Ok(CancelOutcome::Cancelled)).count()
+        let ids = self.inflight.requests();
+        ids.into_iter().filter(|&id| self.cancel(id) == Ok(CancelOutcome::Cancelled)).count()
     }
 
     /// Whether `ev` is an RDMA completion (of any `Rdma`).
@@ -776,7 +778,13 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
         if self.shared.deferred_len() > 0 {
             self.shared.retry_deferred(Some(&entry.keys));
         }
-        Ok(RdmaCompletion { id: RequestId(done.id), op: entry.op, outcome, ep: entry.ep, user: entry.user })
+        Ok(RdmaCompletion {
+            id: RequestId::new(done.id, entry.token),
+            op: entry.op,
+            outcome,
+            ep: entry.ep,
+            user: entry.user,
+        })
     }
 
     /// Retry every deferred deregistration now (they are also retried as

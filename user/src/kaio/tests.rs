@@ -22,6 +22,8 @@ struct FakeKernel {
     garble: Option<KaioResult>,
     accepted: HashMap<u64, KaioRequest>,
     cancel_answer: i32,
+    /// Ids of the cancel calls made.
+    cancels: Vec<u64>,
 }
 
 impl FakeKernel {
@@ -35,6 +37,7 @@ impl FakeKernel {
             garble: None,
             accepted: HashMap::new(),
             cancel_answer: 0,
+            cancels: Vec::new(),
         }
     }
 
@@ -91,7 +94,8 @@ impl Backend for FakeKernel {
         Ok(n)
     }
 
-    fn cancel(&mut self, _id: u64) -> Result<i32, Errno> {
+    fn cancel(&mut self, id: u64) -> Result<i32, Errno> {
+        self.cancels.push(id);
         Ok(self.cancel_answer)
     }
 }
@@ -253,7 +257,7 @@ fn confused_answers_leak_the_buffer_and_never_panic() {
     let mut b = Batch::new(5);
     b.read(3, 0, 8, KaioBuf::aligned(8).unwrap(), "a").read(3, 0, 8, KaioBuf::aligned(8).unwrap(), "b");
     let res = k.submit(b);
-    assert_eq!(*res[0].as_ref().unwrap(), RequestId(7));
+    assert_eq!(res[0].as_ref().unwrap().get(), 7);
     let second = res[1].as_ref().unwrap_err();
     assert_eq!((second.errno, second.user, second.buf.is_none()), (Errno::EIO, "b", true));
     assert_eq!(k.anomalies(), 1);
@@ -342,7 +346,8 @@ fn cancel_maps_the_kernel_answer() {
     let mut b = Batch::new(5);
     b.fsync(3, "s");
     let id = *k.submit(b)[0].as_ref().unwrap();
-    assert_eq!(k.cancel(RequestId(42)), Ok(CancelOutcome::NotFound));
+    assert_eq!(k.cancel(RequestId::new(42, id.token())), Ok(CancelOutcome::NotFound));
+    assert!(k.backend().cancels.is_empty(), "not in flight here: no call");
     for (answer, want) in [
         (0, Ok(CancelOutcome::Cancelled)),
         (EALREADY, Ok(CancelOutcome::Already)),
@@ -388,4 +393,30 @@ fn only_delivered_events_complete_and_the_default_one_completes_nothing() {
     assert_eq!(k.in_flight(), 1, "the buffer stays with the kernel");
     let ev = k.backend.finish(id, Ok(4096), 1);
     assert!(k.complete(&ev).unwrap().buf.is_some());
+}
+
+#[test]
+fn a_stale_id_cancels_nothing_once_the_kernel_reuses_its_number() {
+    let mut k = kaio(shared(), 256);
+    let mut b = Batch::new(5);
+    b.read(3, 0, 4096, KaioBuf::aligned(4096).unwrap(), "old");
+    let old = *k.submit(b)[0].as_ref().unwrap();
+    let old_ev = k.backend.finish(old.get(), Ok(4096), 1);
+    assert_eq!(k.complete(&old_ev).unwrap().id, old);
+    // The kernel gives the freed number to the next request.
+    k.backend.next_id = old.get();
+    let mut b = Batch::new(5);
+    b.read(3, 0, 4096, KaioBuf::aligned(4096).unwrap(), "new");
+    let new = *k.submit(b)[0].as_ref().unwrap();
+    assert_eq!(new.get(), old.get(), "the same number");
+    assert_ne!(new, old, "another request");
+    assert_eq!(k.cancel(old), Ok(CancelOutcome::NotFound));
+    assert!(k.backend().cancels.is_empty(), "no call: the new request is not touched");
+    assert_eq!(k.complete(&old_ev).unwrap_err(), NotOurs::UnknownRequest { id: old.get() }, "nor by the old event");
+    assert_eq!(k.in_flight(), 1);
+    assert_eq!(k.cancel(new), Ok(CancelOutcome::Cancelled));
+    assert_eq!(k.backend().cancels, vec![new.get()]);
+    let ev = k.backend.finish(new.get(), Err(ECANCELED), 0);
+    let c = k.complete(&ev).unwrap();
+    assert_eq!((c.id, c.user, c.outcome), (new, "new", Err(Errno::ECANCELED)));
 }

@@ -694,7 +694,7 @@ fn cancel_a_waiting_recv_and_map_the_answers() {
     let res = r.post(p);
     let (id1, id2) = (*res[0].as_ref().unwrap(), *res[1].as_ref().unwrap());
     assert_eq!(r.cancel(id1), Ok(CancelOutcome::Cancelled));
-    assert_eq!(r.cancel(RequestId(777)), Ok(CancelOutcome::NotFound), "not ours: no call");
+    assert_eq!(r.cancel(RequestId::new(777, id1.token())), Ok(CancelOutcome::NotFound), "not ours: no call");
     let done = drain(&mut r);
     assert_eq!((done.len(), done[0].user, done[0].outcome), (1, "r1", Err(Errno::ECANCELED)));
     assert_eq!(r.cancel(id1), Ok(CancelOutcome::NotFound), "completed");
@@ -909,4 +909,33 @@ fn admission_counts_requests_until_their_events_are_read() {
     let mut p = Post::new(5);
     p.recv(&pair.b, &m, 16, 8, "r5");
     assert_eq!(errs(&r.post(p)), vec![None]);
+}
+
+#[test]
+fn a_stale_id_cancels_nothing_once_the_kernel_reuses_its_number() {
+    let mut r = rdma(shared());
+    let m = r.alloc_region(64, ALL).unwrap();
+    let pair = r.ep_pair().unwrap();
+    let mut p = Post::new(5);
+    p.recv(&pair.a, &m, 0, 8, "old");
+    let old = *r.post(p)[0].as_ref().unwrap();
+    assert_eq!(r.cancel(old), Ok(CancelOutcome::Cancelled));
+    let done = drain(&mut r);
+    assert_eq!((done[0].id, done[0].outcome), (old, Err(Errno::ECANCELED)));
+    // The kernel gives the freed number to the next request.
+    r.backend().st().next_id = old.get();
+    let mut p = Post::new(5);
+    p.recv(&pair.a, &m, 8, 8, "new");
+    let new = *r.post(p)[0].as_ref().unwrap();
+    assert_eq!(new.get(), old.get(), "the same number");
+    assert_ne!(new, old, "another request");
+    assert_eq!(r.cancel(old), Ok(CancelOutcome::NotFound));
+    // The new RECV was not cancelled: a SEND still meets it.
+    let mut p = Post::new(5);
+    p.send(&pair.b, &m, 16, 4, "s");
+    r.post(p);
+    let done = drain(&mut r);
+    let got: HashMap<_, _> = done.iter().map(|c| (c.user, (c.id, c.outcome))).collect();
+    assert_eq!(got["new"], (new, Ok(4)));
+    assert_eq!(r.in_flight(), 0);
 }
