@@ -122,7 +122,10 @@ impl<T> Batch<T> {
 
     /// Read `len` bytes of `fd` at `offset` into `buf` (from its start).
     /// On completion the buffer's length is the number of bytes read.
-    /// `len` above `buf.capacity()` is refused with `EINVAL`.
+    /// `len` above `buf.capacity()` is refused with `EINVAL`.  Spare
+    /// capacity of a buffer made from a `Vec` is zeroed up to `len` when
+    /// the request is submitted, so every byte the completion exposes is
+    /// initialised whatever the kernel did.
     pub fn read(&mut self, fd: RawFd, offset: u64, len: usize, buf: KaioBuf, user: T) -> &mut Self {
         self.push(KaioOp::Read, fd, offset, len as u64, Some(buf), user);
         self

@@ -204,7 +204,17 @@ impl<T, B: Backend> Kaio<T, B> {
                         fd: p.fd,
                         kq: p.kq,
                         offset: p.offset,
-                        buf: p.buf.as_mut().filter(|_| p.op.transfers_data()).map_or(0, KaioBuf::kernel_addr),
+                        buf: match p.buf.as_mut() {
+                            Some(buf) if p.op.transfers_data() => {
+                                if p.op == KaioOp::Read {
+                                    // What the READ may fill is initialised
+                                    // before the kernel gets it.
+                                    buf.init_to(usize::try_from(p.len).unwrap_or(usize::MAX));
+                                }
+                                buf.kernel_addr()
+                            }
+                            _ => 0,
+                        },
                         len: p.len,
                         udata: token,
                         ..Default::default()

@@ -588,11 +588,8 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
         if len == 0 || len as u64 > RDMA_MAX_MR_LEN {
             return Err((Errno::EINVAL, buf));
         }
-        let content = buf.len();
+        buf.zero_spare();
         let addr = buf.kernel_addr();
-        // SAFETY: the buffer owns `capacity` bytes at `addr`; the bytes
-        // from `content` on are spare capacity, written (not read) here.
-        unsafe { core::ptr::write_bytes((addr as usize as *mut u8).add(content), 0, len - content) };
         // SAFETY: the memory is the buffer's; on success it moves into the
         // MemoryRegion, which accesses it through raw pointers only and
         // frees it (or turns it back into a plain buffer) only after a

@@ -44,9 +44,15 @@ impl FakeKernel {
     /// Finish request `id`: a READ gets `fill` written into its buffer
     /// (`outcome` bytes of it); returns the event the kqueue would deliver.
     fn finish(&mut self, id: u64, outcome: Result<u64, i32>, fill: u8) -> Event {
+        self.finish_writing(id, outcome, fill, usize::MAX)
+    }
+
+    /// [`FakeKernel::finish`] by a kernel that writes at most `written`
+    /// bytes of a READ, whatever the outcome it reports.
+    fn finish_writing(&mut self, id: u64, outcome: Result<u64, i32>, fill: u8, written: usize) -> Event {
         let req = self.accepted.remove(&id).expect("finish of an unknown id");
         if let (Ok(n), KaioOp::Read) = (outcome, KaioOp::from_raw(req.op).unwrap()) {
-            let n = n.min(req.len) as usize;
+            let n = (n.min(req.len) as usize).min(written);
             if n > 0 {
                 // SAFETY: the library gave this address and length for a
                 // buffer it keeps alive (and untouched) until the event is
@@ -419,4 +425,35 @@ fn a_stale_id_cancels_nothing_once_the_kernel_reuses_its_number() {
     let ev = k.backend.finish(new.get(), Err(ECANCELED), 0);
     let c = k.complete(&ev).unwrap();
     assert_eq!((c.id, c.user, c.outcome), (new, "new", Err(Errno::ECANCELED)));
+}
+
+#[test]
+fn bytes_a_read_may_fill_are_zeroed_at_submit_not_trusted_to_the_kernel() {
+    let mut k = kaio(shared(), 256);
+    // Spare capacity that holds stale bytes (and could be uninitialised).
+    let mut v = vec![0xffu8; 4096];
+    v.truncate(3);
+    v.copy_from_slice(b"abc");
+    let mut b = Batch::new(5);
+    b.read(3, 0, 100, KaioBuf::from(v), "r");
+    let id = k.submit(b)[0].as_ref().unwrap().get();
+    // A kernel that says it read 100 bytes but wrote none of them.
+    let ev = k.backend.finish_writing(id, Ok(100), 0xab, 0);
+    let c = k.complete(&ev).unwrap();
+    assert_eq!(c.outcome, Ok(100));
+    let buf = c.buf.unwrap();
+    assert_eq!((buf.len(), buf.capacity()), (100, 4096));
+    assert_eq!(&buf[..3], b"abc", "nothing written over the old content");
+    assert!(buf[3..].iter().all(|&x| x == 0), "zeroed at submit, not left to the kernel");
+
+    // The next READ into the same buffer zeroes nothing again (already
+    // initialised) and shows what the kernel wrote.
+    let mut b = Batch::new(5);
+    b.read(3, 0, 200, buf, "again");
+    let id = k.submit(b)[0].as_ref().unwrap().get();
+    let ev = k.backend.finish_writing(id, Ok(200), 0xcd, 50);
+    let buf = k.complete(&ev).unwrap().buf.unwrap();
+    assert_eq!(buf.len(), 200);
+    assert!(buf[..50].iter().all(|&x| x == 0xcd));
+    assert!(buf[50..].iter().all(|&x| x == 0), "the rest initialised before submit");
 }
