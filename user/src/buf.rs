@@ -133,6 +133,13 @@ impl KaioBuf {
         }
     }
 
+    /// The memory, as a raw pointer with the buffer's provenance (for a
+    /// [`crate::MemoryRegion`], which reaches it only through raw
+    /// pointers while it is registered).
+    pub(crate) fn as_raw_mut_ptr(&mut self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
     /// Address of the memory, for the request the kernel is given.
     pub(crate) fn kernel_addr(&mut self) -> u64 {
         if self.cap == 0 {

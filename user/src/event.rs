@@ -85,7 +85,7 @@ pub struct RawEvent {
 /// and [`crate::Rdma::complete`] need before they hand back a buffer or
 /// free a request's slot.
 ///
-/// Its fields are read through [`Deref`] to [`RawEvent`] (`ev.ident`,
+/// Its fields are read through [`Deref`](core::ops::Deref) to [`RawEvent`] (`ev.ident`,
 /// `ev.udata`, ...) but cannot be set: safe code gets an `Event` only from
 /// `Kqueue::poll` (FreeBSD) or as [`Event::default`] (filter 0, which no
 /// request completes with).  Request ids are small and the `udata` tokens

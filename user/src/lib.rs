@@ -77,6 +77,7 @@ pub mod kaio;
 #[cfg(target_os = "freebsd")]
 pub mod kqueue;
 pub mod rdma;
+mod shared_mem;
 #[cfg(target_os = "freebsd")]
 pub mod sysctl;
 

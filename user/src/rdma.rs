@@ -10,10 +10,42 @@
 //! `&mut [u8]`** (that would promise the compiler the bytes cannot change
 //! under the reference).  It owns its page-aligned allocation and is read
 //! and written through copying accessors ([`MemoryRegion::read_at`],
-//! [`MemoryRegion::write_at`], [`MemoryRegion::to_vec`]) that use raw
+//! [`MemoryRegion::write_at`], [`MemoryRegion::to_vec`]) that use volatile raw
 //! pointer copies only.  Work requests name regions by key, as verbs do;
 //! what the bytes are while transfers run is the program's business, never
 //! a memory-safety question.
+//!
+//! # Reading and writing a region
+//!
+//! The kernel moves bytes into and out of a registered region on its own
+//! threads, at any time, with nothing in the program's memory model to
+//! order those accesses with the program's.  So the accessors
+//! ([`MemoryRegion::read_at`], [`MemoryRegion::write_at`],
+//! [`MemoryRegion::fill`], [`MemoryRegion::to_vec`]) use **volatile**
+//! accesses through the region's own pointer (8-byte words where aligned,
+//! single bytes at the ends), never a reference to the region's bytes and
+//! never a pointer rebuilt from the integer address the kernel was given.
+//! What that gives, exactly:
+//!
+//! * The compiler assumes nothing about the bytes between two accesses
+//!   and never invents, merges or drops one; no Rust reference is ever
+//!   invalidated by the kernel writing the memory.  (Volatile is Rust's
+//!   tool for memory that something outside the program changes; Rust's
+//!   model has no finer promise for it.)
+//! * While a transfer runs over a range (a RECV or a READ into it, a peer's
+//!   WRITE into it; a SEND, WRITE or a peer's READ out of it), reading the
+//!   range may give any mix of old and new bytes, torn at any granularity,
+//!   and writing it may let any mix reach the other side.  The bytes are
+//!   what the transfer left once **its completion event has been read**
+//!   (the kernel finishes the copy before it activates the knote, and
+//!   `kevent(2)` orders the two).  A peer's one-sided WRITE or READ
+//!   completes on the peer's side only: as in verbs, the program needs a
+//!   message of its own (a SEND after it) to know it is over.
+//! * Nothing makes the copies atomic with respect to each other: two
+//!   threads with `&MemoryRegion` may read concurrently; writing needs
+//!   `&mut`.
+//!
+//! # Lifetime
 //!
 //! * Dropping a region deregisters it.  If the kernel answers `EBUSY` (a
 //!   work request naming it has not completed), the allocation is **kept
@@ -61,6 +93,7 @@ use crate::errno::Errno;
 use crate::event::{Event, Filters, KqdafsEvent, RawEvent};
 use crate::inflight::{Table, Tokened};
 use crate::kaio::{cancel_outcome, decode_outcome, next_token, CancelOutcome};
+use crate::shared_mem;
 use core::fmt;
 use kqdafs_abi::rdma::{RDMA_MAX_BATCH, RDMA_MAX_MR_LEN};
 use kqdafs_abi::{MrAccess, RdmaOp, RdmaRequest, RdmaResult};
@@ -147,7 +180,8 @@ pub struct MemoryRegion<B: RdmaBackend> {
     /// `Some` until dropped or given back; never dereferenced as a slice
     /// while registered.
     buf: Option<KaioBuf>,
-    /// Start of the memory (from the buffer, taken once).
+    /// Start of the memory: the buffer's own pointer (never rebuilt from
+    /// the integer address the kernel was given).
     addr: *mut u8,
     len: usize,
     key: u32,
@@ -202,29 +236,34 @@ impl<B: RdmaBackend> MemoryRegion<B> {
         }
     }
 
-    /// Copy `src` into the region at `offset` (`EFAULT` if it does not fit).
+    /// Copy `src` into the region at `offset` (`EFAULT` if it does not
+    /// fit), with volatile writes (see "Reading and writing a region" in
+    /// [`crate::rdma`]).
     pub fn write_at(&mut self, offset: usize, src: &[u8]) -> Result<(), Errno> {
         self.range(offset, src.len())?;
-        // SAFETY: `addr..addr+len` is our allocation (range checked above);
-        // raw copy, no reference to the region's bytes is created (the
-        // kernel may write them concurrently); `src` is a separate borrow.
-        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), self.addr.add(offset), src.len()) };
+        // SAFETY: `addr..addr+len` is our allocation (range checked above),
+        // `addr` carries the buffer's provenance; only raw volatile
+        // accesses, no reference to the region's bytes is created (the
+        // kernel may access them concurrently); `src` is a separate borrow.
+        unsafe { shared_mem::copy_in(src, self.addr.add(offset)) };
         Ok(())
     }
 
-    /// Copy `dst.len()` bytes of the region at `offset` into `dst`.
+    /// Copy `dst.len()` bytes of the region at `offset` into `dst`, with
+    /// volatile reads (see "Reading and writing a region" in
+    /// [`crate::rdma`]).
     pub fn read_at(&self, offset: usize, dst: &mut [u8]) -> Result<(), Errno> {
         self.range(offset, dst.len())?;
         // SAFETY: as in write_at, in the other direction.
-        unsafe { core::ptr::copy_nonoverlapping(self.addr.add(offset), dst.as_mut_ptr(), dst.len()) };
+        unsafe { shared_mem::copy_out(self.addr.add(offset), dst) };
         Ok(())
     }
 
-    /// Set every byte to `byte`.
+    /// Set every byte to `byte` (volatile writes).
     pub fn fill(&mut self, byte: u8) {
         // SAFETY: our allocation of `len` bytes, written through the raw
         // pointer only.
-        unsafe { core::ptr::write_bytes(self.addr, byte, self.len) };
+        unsafe { shared_mem::fill(self.addr, byte, self.len) };
     }
 
     /// A copy of the whole region.
@@ -589,6 +628,9 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
             return Err((Errno::EINVAL, buf));
         }
         buf.zero_spare();
+        // The pointer the region dereferences keeps the buffer's
+        // provenance; the kernel gets the same address as an integer.
+        let ptr = buf.as_raw_mut_ptr();
         let addr = buf.kernel_addr();
         // SAFETY: the memory is the buffer's; on success it moves into the
         // MemoryRegion, which accesses it through raw pointers only and
@@ -597,14 +639,9 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
         // registered and the buffer goes back.
         let reg = unsafe { self.shared.backend.reg_mr(addr, len as u64, access.bits()) };
         match reg {
-            Ok(key) if key != 0 => Ok(MemoryRegion {
-                shared: Arc::clone(&self.shared),
-                buf: Some(buf),
-                addr: addr as usize as *mut u8,
-                len,
-                key,
-                access,
-            }),
+            Ok(key) if key != 0 => {
+                Ok(MemoryRegion { shared: Arc::clone(&self.shared), buf: Some(buf), addr: ptr, len, key, access })
+            }
             Ok(_) => {
                 // Key 0 is no key: the kernel may hold the pages under a
                 // name we cannot use.  Keep the memory away from anyone.
