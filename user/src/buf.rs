@@ -9,6 +9,36 @@
 //! owned by the in-flight table, and the only way back is
 //! [`crate::Completion::buf`] (or [`crate::Refused::buf`] when the request
 //! was refused at submit time).
+//!
+//! # `fork`
+//!
+//! The kernel holds the buffer's physical pages from submission to
+//! completion (as it holds an RDMA region's, see `docs/rdma.md`).  A
+//! `fork(2)` while a READ is in flight makes those pages copy-on-write:
+//! if the parent then writes **any byte on the same pages** before the
+//! READ completes, the parent gets fresh copies and the kernel's bytes
+//! land in pages only the child (or nobody) sees.  The completion then
+//! reports `n` bytes read while the buffer holds what it held at the
+//! copy: stale, or part old and part new.  That is wrong data, never
+//! undefined behaviour (the memory stays allocated and every byte of it
+//! initialised, see [`KaioBuf`]), but nothing tells the program.
+//!
+//! * A buffer from a `Vec` shares its first and last pages with other heap
+//!   data, which the parent may write at any time: do not `fork` with
+//!   such READs in flight.
+//! * A [`KaioBuf::aligned`] buffer whose capacity is a multiple of
+//!   [`PAGE_SIZE`] has its pages to itself, and the program cannot write
+//!   it while the kernel owns it, so nothing in the parent makes those
+//!   pages copy; or mark the memory `minherit(2)` `INHERIT_NONE` (or
+//!   `INHERIT_SHARE`) before submitting.  `posix_spawn(3)` (which
+//!   `std::process::Command` uses when it can) does not copy the parent.
+//! * WRITEs are not affected (the held pages keep the content given).
+//! * The child inherits the `Kaio` and its table but not the kqueue
+//!   (`kqueue(2)` queues are not inherited), so it never sees these
+//!   completions: its copies of the buffers stay in its table and are
+//!   leaked if it drops the `Kaio`.  It shares the parent's descriptor of
+//!   `/dev/kqdafs`, so [`crate::Kaio::cancel_all`] in the child cancels
+//!   the parent's requests.
 
 use crate::errno::Errno;
 use core::fmt;

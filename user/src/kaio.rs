@@ -111,6 +111,24 @@ impl std::error::Error for OpenError {}
 /// 0 before dropping.  The same holds for a buffer whose fate the kernel's
 /// answer left unclear (see [`Refused::buf`]); [`Kaio::anomalies`] counts
 /// such answers.
+///
+/// # Completions that never come
+///
+/// A request's event is lost if its knote is deleted (`EV_DELETE` of the
+/// request's id on the kqdafs filter through `Kqueue::register`), rewritten
+/// (`EV_ADD` of it, which replaces its `udata`: the event then matches no
+/// request) or its kqueue closed.  The kernel still runs the I/O to its
+/// end, but nothing announces it: the request stays in
+/// [`Kaio::in_flight`], its buffer in the table, and the buffer is leaked
+/// when the `Kaio` is dropped, as above.  [`Kaio::cancel`] of it may
+/// answer `NotFound` or `Already` while it is still counted here.  Never is a buffer freed or handed back while the kernel might
+/// write it.
+///
+/// # `fork`
+///
+/// See [`crate::buf`]: a READ in flight across a `fork` may lose its bytes
+/// in the parent (never memory safety); page-aligned whole-page buffers
+/// avoid it.
 pub struct Kaio<T, B: Backend> {
     backend: B,
     filters: Filters,

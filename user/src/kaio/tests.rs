@@ -457,3 +457,27 @@ fn bytes_a_read_may_fill_are_zeroed_at_submit_not_trusted_to_the_kernel() {
     assert!(buf[..50].iter().all(|&x| x == 0xcd));
     assert!(buf[50..].iter().all(|&x| x == 0), "the rest initialised before submit");
 }
+
+#[test]
+fn a_deleted_or_rewritten_knote_leaves_the_request_in_flight_and_its_buffer_is_leaked() {
+    // EV_ADD on the request's knote replaces its udata: the event that
+    // arrives names no request; EV_DELETE: no event at all.  Either way
+    // the buffer must stay with the table (and be leaked at drop), never
+    // come back while the kernel may still write it.
+    let mut k = kaio(shared(), 256);
+    let mut b = Batch::new(5);
+    b.read(3, 0, 4096, KaioBuf::aligned(4096).unwrap(), "rewritten");
+    b.read(3, 4096, 4096, KaioBuf::aligned(4096).unwrap(), "deleted");
+    let res = k.submit(b);
+    let (rewritten, deleted) = (*res[0].as_ref().unwrap(), *res[1].as_ref().unwrap());
+    let late = k.backend().accepted[&deleted.get()];
+    let ev = k.backend.finish(rewritten.get(), Ok(4096), 1);
+    let other_udata = delivered(RawEvent { udata: 0xdead_beef, ..*ev });
+    assert_eq!(k.complete(&other_udata).unwrap_err(), NotOurs::UnknownRequest { id: rewritten.get() });
+    assert_eq!(k.in_flight(), 2, "both still owned by the table");
+    drop(k);
+    // SAFETY: the buffers of both requests were leaked by the drop, so a
+    // late write of the kernel lands in memory still allocated and owned
+    // by nobody.
+    unsafe { core::ptr::write_bytes(late.buf as usize as *mut u8, 0x5a, late.len as usize) };
+}
