@@ -72,6 +72,15 @@ pub struct Refused<T> {
     pub user: T,
 }
 
+impl<T> fmt::Display for Refused<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KAIO {:?} refused: {}", self.op, self.errno)
+    }
+}
+
+/// The message says the errno (so it is not given again as a `source`).
+impl<T: fmt::Debug> std::error::Error for Refused<T> {}
+
 /// One request waiting in a [`Batch`].
 #[derive(Debug)]
 pub(crate) struct Pending<T> {
@@ -172,6 +181,16 @@ mod tests {
             assert_eq!(v.iter().map(|r| r.len()).sum::<usize>(), n);
             assert!(v.iter().all(|r| !r.is_empty() && r.len() <= 256));
         }
+    }
+
+    #[test]
+    fn refused_is_an_error() {
+        let r = Refused { errno: Errno::EBADF, op: KaioOp::Read, buf: None, user: "x" };
+        let shown = r.to_string();
+        assert!(shown.starts_with("KAIO Read refused: "), "{shown}");
+        assert!(shown.ends_with(&Errno::EBADF.to_string()), "{shown}");
+        let e: Box<dyn std::error::Error> = Box::new(r);
+        assert_eq!(e.to_string(), shown);
     }
 
     #[test]

@@ -371,6 +371,15 @@ pub struct RdmaRefused<T> {
     pub user: T,
 }
 
+impl<T> fmt::Display for RdmaRefused<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RDMA {:?} refused: {}", self.op, self.errno)
+    }
+}
+
+/// The message says the errno (so it is not given again as a `source`).
+impl<T: fmt::Debug> std::error::Error for RdmaRefused<T> {}
+
 /// One work request waiting in a [`Post`].
 #[derive(Debug)]
 struct PendingWr<T> {
