@@ -28,7 +28,7 @@ pub trait Backend {
     /// never will be.  [`crate::Kaio`] keeps this promise (it owns the
     /// buffers); implementations may rely on it.
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0133
     /// # use kqdafs_user::Backend;
     /// # use kqdafs_abi::{KaioRequest, KaioResult};
     /// fn submit<B: Backend>(b: &mut B, reqs: &[KaioRequest], out: &mut [KaioResult]) {
@@ -79,7 +79,7 @@ pub trait RdmaBackend {
     /// `dereg_mr` of the returned key succeeds (for ever if it never
     /// does).  [`crate::Rdma::register`] keeps this promise.
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0133
     /// # use kqdafs_user::RdmaBackend;
     /// fn register<B: RdmaBackend>(b: &B) {
     ///     let v = vec![0u8; 4096];

@@ -20,7 +20,7 @@ use std::os::fd::RawFd;
 ///
 /// Only the library makes them:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0451
 /// let id = kqdafs_user::RequestId { id: 7, token: 1 };
 /// ```
 ///

@@ -61,7 +61,7 @@ impl Device {
     /// must stay allocated for the rest of the process's life.  The
     /// `kr_udata` given is returned in that event.
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0133
     /// # fn f(dev: &kqdafs_user::device::Device, r: &[kqdafs_abi::KaioRequest], o: &mut [kqdafs_abi::KaioResult]) {
     /// let _ = dev.kaio_submit(r, o); // needs `unsafe`
     /// # }
@@ -134,7 +134,7 @@ impl Device {
     /// the process's life.  (With `LOCAL_WRITE` and `REMOTE_WRITE` both
     /// clear, requests may still read them.)
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0133
     /// # fn f(dev: &kqdafs_user::device::Device) {
     /// let v = vec![0u8; 4096];
     /// let _ = dev.rdma_reg_mr(v.as_ptr() as u64, 4096, 1); // needs `unsafe`

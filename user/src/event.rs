@@ -112,17 +112,17 @@ pub struct RawEvent {
 ///
 /// Safe code cannot make one out of a [`RawEvent`]:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0133
 /// use kqdafs_user::{Event, RawEvent};
 /// let forged = Event::from_raw(RawEvent { ident: 1, udata: 1, ..RawEvent::default() });
 /// ```
 ///
-/// ```compile_fail
+/// ```compile_fail,E0451
 /// use kqdafs_user::{Event, RawEvent};
 /// let forged = Event { raw: RawEvent::default(), ext: [0; 4] };
 /// ```
 ///
-/// ```compile_fail
+/// ```compile_fail,E0594
 /// use kqdafs_user::Event;
 /// let mut ev = Event::default();
 /// ev.udata = 1; // no `DerefMut`: a delivered event cannot be altered

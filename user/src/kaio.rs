@@ -330,7 +330,7 @@ impl<T, B: Backend> Kaio<T, B> {
     /// [`Event::from_raw`]) makes: a made-up [`RawEvent`] must not hand
     /// back a buffer the kernel is still writing.
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0308
     /// # use kqdafs_user::{Backend, Kaio, RawEvent};
     /// fn forge<B: Backend>(kaio: &mut Kaio<(), B>) {
     ///     let _ = kaio.complete(&RawEvent { ident: 1, udata: 1, ..RawEvent::default() });

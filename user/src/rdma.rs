@@ -799,7 +799,7 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
     /// deregister a region a request still names, and only a successful
     /// deregistration frees the memory.)
     ///
-    /// ```compile_fail
+    /// ```compile_fail,E0308
     /// # use kqdafs_user::{RdmaBackend, Rdma, RawEvent};
     /// fn forge<B: RdmaBackend>(rdma: &mut Rdma<(), B>) {
     ///     let _ = rdma.complete(&RawEvent { ident: 1, udata: 1, ..RawEvent::default() });
