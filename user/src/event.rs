@@ -1,31 +1,71 @@
 //! Telling kqdafs events apart from the rest of a kqueue's events.
 
-use kqdafs_abi::filter::{decode_fflags, EventKind, SlotMode};
+use kqdafs_abi::filter::{
+    decode_fflags, EventKind, SlotMode, EVFILT_KAIO_DEDICATED, EVFILT_RDMA_DEDICATED, SHARED_SLOT,
+};
 use kqdafs_abi::KqdafsInfo;
 
-/// The filter numbers the running module claimed.
+/// The filter numbers the running module claimed: one of the two
+/// configurations the module can be in, and nothing else.
+///
+/// The numbers decide which delivered events [`crate::Kaio::complete`] and
+/// [`crate::Rdma::complete`] look at, so they cannot be set freely: with
+/// the filter of, say, `EVFILT_USER` or `EVFILT_PROC` (events whose
+/// `ident`, `data` or `udata` the program chooses), a delivered but
+/// made-up event could pass for a completion.  Only the module's own slots
+/// are representable: [`Filters::shared`] (`-12` for both kinds, a stock
+/// kernel) and [`Filters::dedicated`] (`-16` and `-17`, a patched kernel),
+/// which only the module's knotes use.
+///
+/// ```compile_fail,E0451
+/// use kqdafs_abi::filter::SlotMode;
+/// let user = kqdafs_user::Filters { kaio: -11, rdma: -11, mode: SlotMode::Shared };
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Filters {
-    /// Filter of KAIO events.
-    pub kaio: i16,
-    /// Filter of RDMA events (the same as `kaio` in shared mode).
-    pub rdma: i16,
-    /// How they were claimed.
-    pub mode: SlotMode,
+    kaio: i16,
+    rdma: i16,
+    mode: SlotMode,
 }
 
 impl Filters {
+    /// Both kinds on the one slot a stock kernel leaves free (`-12`),
+    /// told apart by the kind bit in `fflags`.
+    pub const fn shared() -> Filters {
+        Filters { kaio: SHARED_SLOT, rdma: SHARED_SLOT, mode: SlotMode::Shared }
+    }
+
+    /// `EVFILT_KAIO` (`-16`) and `EVFILT_RDMA` (`-17`) of a kernel patched
+    /// with `patches/`.
+    pub const fn dedicated() -> Filters {
+        Filters { kaio: EVFILT_KAIO_DEDICATED, rdma: EVFILT_RDMA_DEDICATED, mode: SlotMode::Dedicated }
+    }
+
+    /// Filter of KAIO events.
+    pub const fn kaio(&self) -> i16 {
+        self.kaio
+    }
+
+    /// Filter of RDMA events (the same as [`Filters::kaio`] in shared
+    /// mode).
+    pub const fn rdma(&self) -> i16 {
+        self.rdma
+    }
+
+    /// How they were claimed.
+    pub const fn mode(&self) -> SlotMode {
+        self.mode
+    }
+
     /// From the module's `KQDAFS_IOC_INFO` answer; `None` if it reports no
-    /// filters (not loaded yet) or an unknown mode.
+    /// filters (not loaded yet), an unknown mode, or numbers that are not
+    /// those of its mode (see [`Filters`]).
     pub fn from_info(info: &KqdafsInfo) -> Option<Filters> {
-        let mode = info.slot_mode()?;
-        if info.filter_kaio >= 0 || info.filter_rdma >= 0 {
-            return None;
-        }
-        if (mode == SlotMode::Shared) != (info.filter_kaio == info.filter_rdma) {
-            return None;
-        }
-        Some(Filters { kaio: info.filter_kaio, rdma: info.filter_rdma, mode })
+        let want = match info.slot_mode()? {
+            SlotMode::Shared => Filters::shared(),
+            SlotMode::Dedicated => Filters::dedicated(),
+        };
+        (info.filter_kaio == want.kaio && info.filter_rdma == want.rdma).then_some(want)
     }
 
     /// From the values of `kern.kqdafs.filter_kaio`, `filter_rdma` and
@@ -256,6 +296,21 @@ mod tests {
         }
         assert_eq!(ev.raw(), RawEvent::default());
         assert_eq!(core::mem::size_of::<Event>(), 64, "the size of FreeBSD's struct kevent on 64-bit targets");
+    }
+
+    #[test]
+    fn only_the_modules_own_slots_are_filters() {
+        assert_eq!(Filters::from_info(&info(-12, -12, SlotMode::Shared)), Some(Filters::shared()));
+        assert_eq!(Filters::from_info(&info(-16, -17, SlotMode::Dedicated)), Some(Filters::dedicated()));
+        // EVFILT_USER (-11) and EVFILT_PROC (-5) deliver events whose
+        // fields the program chooses; other slots are never claimed.
+        assert!(Filters::from_info(&info(-11, -11, SlotMode::Shared)).is_none());
+        assert!(Filters::from_info(&info(-5, -5, SlotMode::Shared)).is_none());
+        assert!(Filters::from_info(&info(-11, -5, SlotMode::Dedicated)).is_none());
+        assert!(Filters::from_info(&info(-17, -16, SlotMode::Dedicated)).is_none());
+        assert!(Filters::from_sysctl_values(-11, -11, "shared").is_none());
+        let f = Filters::dedicated();
+        assert_eq!((f.kaio(), f.rdma(), f.mode()), (-16, -17, SlotMode::Dedicated));
     }
 
     #[test]

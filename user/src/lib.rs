@@ -66,7 +66,10 @@
 //!   completion; only an [`Event`] (made by `Kqueue::poll`, or by the
 //!   `unsafe` [`Event::from_raw`]) completes a request, and a
 //!   [`RequestId`] carries the request's unique token, so neither a
-//!   made-up event nor a stale id reaches another request;
+//!   made-up event nor a stale id reaches another request; and the
+//!   [`Filters`] a `Kaio` or `Rdma` looks at can only be the module's own
+//!   slots, so no event of a filter whose fields the program chooses
+//!   (`EVFILT_USER`, ...) passes for a completion;
 //! * what gives the kernel a raw address (`Device::kaio_submit`,
 //!   `Device::rdma_reg_mr`, `Device::raw_ioctl`, [`Backend::submit`],
 //!   [`RdmaBackend::reg_mr`]) is `unsafe`, with its contract stated;

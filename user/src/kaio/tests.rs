@@ -107,15 +107,15 @@ impl Backend for FakeKernel {
 }
 
 fn shared() -> Filters {
-    Filters { kaio: -12, rdma: -12, mode: SlotMode::Shared }
+    Filters::shared()
 }
 
 fn dedicated() -> Filters {
-    Filters { kaio: -16, rdma: -17, mode: SlotMode::Dedicated }
+    Filters::dedicated()
 }
 
 fn kaio(filters: Filters, max_batch: u32) -> Kaio<&'static str, FakeKernel> {
-    Kaio::with_backend(FakeKernel::new(filters.kaio), filters, max_batch)
+    Kaio::with_backend(FakeKernel::new(filters.kaio()), filters, max_batch)
 }
 
 fn ids<T: fmt::Debug>(v: &[Result<RequestId, Refused<T>>]) -> Vec<u64> {
@@ -281,15 +281,15 @@ fn events_are_classified_in_both_slot_modes() {
 
         let read = delivered(RawEvent { ident: 3, filter: -1, ..*good });
         assert_eq!(k.complete(&read).unwrap_err(), NotOurs::NotKaio, "EVFILT_READ");
-        let rdma = delivered(RawEvent { filter: filters.rdma, fflags: EventKind::RDMA.bits() | 1, ..*good });
+        let rdma = delivered(RawEvent { filter: filters.rdma(), fflags: EventKind::RDMA.bits() | 1, ..*good });
         assert_eq!(k.classify(&rdma), Some(KqdafsEvent::Rdma { op: 1 }));
         assert_eq!(k.complete(&rdma).unwrap_err(), NotOurs::NotKaio);
         let no_kind = delivered(RawEvent { fflags: 3, ..*good });
         assert_eq!(k.complete(&no_kind).unwrap_err(), NotOurs::NotKaio);
         let bad_op = delivered(RawEvent { fflags: EventKind::KAIO.bits() | 77, ..*good });
         assert_eq!(k.complete(&bad_op).unwrap_err(), NotOurs::NotKaio);
-        if filters.mode == SlotMode::Dedicated {
-            let wrong_filter = delivered(RawEvent { filter: filters.rdma, ..*good });
+        if filters.mode() == SlotMode::Dedicated {
+            let wrong_filter = delivered(RawEvent { filter: filters.rdma(), ..*good });
             assert_eq!(k.complete(&wrong_filter).unwrap_err(), NotOurs::NotKaio);
         }
         let other = delivered(RawEvent { ident: 999, ..*good });

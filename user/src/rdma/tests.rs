@@ -353,17 +353,17 @@ impl RdmaBackend for FakeRdma {
 }
 
 fn shared() -> Filters {
-    Filters { kaio: -12, rdma: -12, mode: SlotMode::Shared }
+    Filters::shared()
 }
 
 fn dedicated() -> Filters {
-    Filters { kaio: -16, rdma: -17, mode: SlotMode::Dedicated }
+    Filters::dedicated()
 }
 
 type R = Rdma<&'static str, FakeRdma>;
 
 fn rdma(filters: Filters) -> R {
-    Rdma::with_backend(FakeRdma::new(filters.rdma), filters, RDMA_MAX_BATCH)
+    Rdma::with_backend(FakeRdma::new(filters.rdma()), filters, RDMA_MAX_BATCH)
 }
 
 const ALL: MrAccess = MrAccess::all();
@@ -630,7 +630,7 @@ fn events_are_told_apart_in_both_slot_modes() {
 
         // A KAIO completion on the same kqueue (the same filter in shared
         // mode) is not ours, and ours is not the Kaio's.
-        let kaio_ev = delivered(RawEvent { filter: filters.kaio, fflags: EventKind::KAIO.bits() | 1, ..*good });
+        let kaio_ev = delivered(RawEvent { filter: filters.kaio(), fflags: EventKind::KAIO.bits() | 1, ..*good });
         assert_eq!(r.complete(&kaio_ev).unwrap_err(), RdmaNotOurs::NotRdma);
         assert!(decode_event(&filters, &kaio_ev).is_none());
         struct NoKaio;
@@ -655,8 +655,8 @@ fn events_are_told_apart_in_both_slot_modes() {
         assert_eq!(r.complete(&no_kind).unwrap_err(), RdmaNotOurs::NotRdma);
         let bad_op = delivered(RawEvent { fflags: EventKind::RDMA.bits() | 9, ..*good });
         assert_eq!(r.complete(&bad_op).unwrap_err(), RdmaNotOurs::NotRdma);
-        if filters.mode == SlotMode::Dedicated {
-            let wrong_filter = delivered(RawEvent { filter: filters.kaio, ..*good });
+        if filters.mode() == SlotMode::Dedicated {
+            let wrong_filter = delivered(RawEvent { filter: filters.kaio(), ..*good });
             assert_eq!(r.complete(&wrong_filter).unwrap_err(), RdmaNotOurs::NotRdma);
         }
         let other_token = delivered(RawEvent { udata: good.udata + 1_000_000, ..*good });

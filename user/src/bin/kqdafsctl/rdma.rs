@@ -143,6 +143,6 @@ fn run() -> Result<String, String> {
     Ok(format!(
         "write/read {} bytes, send/recv, send before recv, zero length, EMSGSIZE, ECONNRESET; filter {}",
         LEN - 8,
-        r.filters().rdma
+        r.filters().rdma()
     ))
 }
