@@ -121,8 +121,8 @@ impl std::error::Error for OpenError {}
 /// end, but nothing announces it: the request stays in
 /// [`Kaio::in_flight`], its buffer in the table, and the buffer is leaked
 /// when the `Kaio` is dropped, as above.  [`Kaio::cancel`] of it may
-/// answer `NotFound` or `Already` while it is still counted here.  Never is a buffer freed or handed back while the kernel might
-/// write it.
+/// answer `NotFound` or `Already` while it is still counted here.  Never
+/// is a buffer freed or handed back while the kernel might write it.
 ///
 /// # `fork`
 ///
