@@ -1,0 +1,298 @@
+//! Host tests: a fake kernel behind `Backend` and a fake completion queue
+//! whose descriptor is one end of a socket pair (readable while events
+//! wait, as a kqueue is).
+
+use super::*;
+use kqdafs_abi::errno::{EBADF, ECANCELED};
+use kqdafs_abi::{encode_kaio_data, kaio_fflags, KaioOp, KaioRequest, KaioResult};
+use kqdafs_user::RawEvent;
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+/// The fake kernel: what was accepted, what completed, the queue.
+struct Fake {
+    st: Mutex<St>,
+    /// Readable end (the queue's descriptor) and writable end.
+    rx: UnixStream,
+    tx: UnixStream,
+    drains: AtomicU64,
+}
+
+#[derive(Default)]
+struct St {
+    next_id: u64,
+    pending: Vec<(u64, KaioRequest)>,
+    events: VecDeque<RawEvent>,
+    cancels: Vec<u64>,
+}
+
+impl Fake {
+    fn new() -> Arc<Fake> {
+        let (rx, tx) = UnixStream::pair().unwrap();
+        rx.set_nonblocking(true).unwrap();
+        Arc::new(Fake { st: Mutex::new(St { next_id: 1, ..St::default() }), rx, tx, drains: AtomicU64::new(0) })
+    }
+
+    fn st(&self) -> MutexGuard<'_, St> {
+        self.st.lock().unwrap()
+    }
+
+    /// Queue the event of `req` (id `id`) with `outcome`; a READ gets
+    /// `fill` in its first `outcome` bytes.  The queue's descriptor is
+    /// readable while events wait.
+    fn complete(&self, st: &mut St, id: u64, req: &KaioRequest, outcome: Result<u64, i32>, fill: u8) {
+        let op = KaioOp::from_raw(req.op).unwrap();
+        if let (Ok(n), KaioOp::Read) = (outcome, op) {
+            // SAFETY: the library gave this address and length for a
+            // buffer it keeps (and does not touch) until the event is
+            // taken; this is what the kernel does.
+            unsafe { core::ptr::write_bytes(req.buf as usize as *mut u8, fill, n.min(req.len) as usize) };
+        }
+        if st.events.is_empty() {
+            (&self.tx).write_all(&[1]).unwrap();
+        }
+        st.events.push_back(RawEvent {
+            ident: id,
+            filter: Filters::shared().kaio(),
+            flags: 0,
+            fflags: kaio_fflags(op),
+            data: encode_kaio_data(outcome),
+            udata: req.udata,
+        });
+    }
+
+    /// Complete everything pending: READs read their whole length of
+    /// `fill`, WRITEs write it all.  How many.
+    fn finish_all(&self, fill: u8) -> usize {
+        let mut st = self.st();
+        let pending = core::mem::take(&mut st.pending);
+        for (id, req) in &pending {
+            self.complete(&mut st, *id, req, Ok(req.len), fill);
+        }
+        pending.len()
+    }
+
+    fn pending(&self) -> usize {
+        self.st().pending.len()
+    }
+}
+
+struct FakeBackend(Arc<Fake>);
+
+impl Backend for FakeBackend {
+    unsafe fn submit(&mut self, reqs: &[KaioRequest], results: &mut [KaioResult]) -> Result<u32, Errno> {
+        let mut st = self.0.st();
+        let mut n = 0;
+        for (req, res) in reqs.iter().zip(results.iter_mut()) {
+            *res = if req.fd == 99 {
+                KaioResult { id: 0, error: EBADF, pad: 0 }
+            } else {
+                let id = st.next_id;
+                st.next_id += 1;
+                st.pending.push((id, *req));
+                n += 1;
+                KaioResult { id, error: 0, pad: 0 }
+            };
+        }
+        Ok(n)
+    }
+
+    fn cancel(&mut self, id: u64) -> Result<i32, Errno> {
+        let mut st = self.0.st();
+        st.cancels.push(id);
+        match st.pending.iter().position(|(i, _)| *i == id) {
+            Some(i) => {
+                let (id, req) = st.pending.remove(i);
+                self.0.complete(&mut st, id, &req, Err(ECANCELED), 0);
+                Ok(0)
+            }
+            None => Ok(kqdafs_abi::kaio::CANCEL_NOENT),
+        }
+    }
+}
+
+struct FakeQueue(Arc<Fake>);
+
+impl AsRawFd for FakeQueue {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.rx.as_raw_fd()
+    }
+}
+
+// SAFETY: the descriptor is that of `rx`, owned by the `Fake` the queue
+// keeps alive, and never changes.
+unsafe impl CompletionQueue for FakeQueue {
+    fn drain(&self, out: &mut [Event]) -> Result<usize, Errno> {
+        self.0.drains.fetch_add(1, Ordering::Relaxed);
+        let mut st = self.0.st();
+        let mut n = 0;
+        while n < out.len() {
+            let Some(raw) = st.events.pop_front() else { break };
+            // SAFETY: the fake kernel plays the kernel: it queues the
+            // event once it is done with the request's memory.
+            out[n] = unsafe { Event::from_raw(raw) };
+            n += 1;
+        }
+        if st.events.is_empty() {
+            // Not readable any more (as a kqueue with nothing queued).
+            let mut sink = [0u8; 64];
+            while matches!((&self.0.rx).read(&mut sink), Ok(k) if k > 0) {}
+        }
+        Ok(n)
+    }
+}
+
+fn start(fake: &Arc<Fake>) -> AsyncKaio<FakeBackend, FakeQueue> {
+    AsyncKaio::start(FakeBackend(Arc::clone(fake)), Filters::shared(), 256, FakeQueue(Arc::clone(fake))).unwrap()
+}
+
+/// Complete everything as it is submitted, from another thread, until
+/// `stop` is set; bursts counted.
+fn kernel_thread(fake: Arc<Fake>, stop: Arc<core::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut bursts = 0;
+        while !stop.load(Ordering::Relaxed) {
+            if fake.finish_all(0x5a) > 0 {
+                bursts += 1;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        bursts
+    })
+}
+
+struct Fd(RawFd);
+
+impl AsRawFd for Fd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+#[test]
+fn read_write_fsync_give_their_buffers_back() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let fake = Fake::new();
+        let kaio = start(&fake);
+        let file = Fd(3);
+        let read = tokio::spawn(kaio.read_at(&file, KaioBuf::aligned(4096).unwrap(), 8192));
+        let write = tokio::spawn(kaio.write_at(&file, b"hello".to_vec(), 0));
+        let sync = tokio::spawn(kaio.fsync(&file));
+        while fake.pending() < 3 {
+            tokio::task::yield_now().await;
+        }
+        {
+            let st = fake.st();
+            let read = st.pending.iter().find(|(_, r)| r.op == KaioOp::Read as u32).unwrap().1;
+            assert_eq!((read.offset, read.len), (8192, 4096));
+        }
+        assert_eq!(fake.finish_all(0xab), 3);
+        let (n, buf) = read.await.unwrap();
+        assert_eq!(n.unwrap(), 4096);
+        assert!(buf.is_page_aligned() && buf.len() == 4096 && buf.iter().all(|&b| b == 0xab));
+        let (n, v) = write.await.unwrap();
+        assert_eq!((n.unwrap(), v), (5, b"hello".to_vec()));
+        sync.await.unwrap().unwrap();
+        assert_eq!(kaio.in_flight(), 0);
+        let s = kaio.stats();
+        assert_eq!(s.completions, 3);
+        assert!(s.drains >= 1 && s.drains <= 3, "{s:?}");
+    });
+}
+
+#[test]
+fn a_refused_request_gives_its_buffer_back_at_once() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let fake = Fake::new();
+        let kaio = start(&fake);
+        let (r, v) = kaio.read_at(&Fd(99), vec![7u8; 10], 0).await;
+        assert_eq!(r.unwrap_err().raw_os_error(), Some(EBADF));
+        assert_eq!(v, vec![7u8; 10], "the same buffer, untouched");
+        assert_eq!(kaio.in_flight(), 0);
+    });
+}
+
+#[test]
+fn a_dropped_future_cancels_and_the_driver_frees_the_buffer_after_the_kernel() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let fake = Fake::new();
+        let kaio = start(&fake);
+        let fut = kaio.read_at(&Fd(3), KaioBuf::aligned(4096).unwrap(), 0);
+        let timed_out = tokio::time::timeout(Duration::from_millis(5), fut).await;
+        assert!(timed_out.is_err(), "nothing completes it");
+        // Dropped: cancelled; the kernel answers with ECANCELED.
+        assert_eq!(fake.st().cancels.len(), 1);
+        while kaio.in_flight() > 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(kaio.stats().completions, 1);
+    });
+}
+
+#[test]
+fn the_driver_stops_when_the_last_handle_goes() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let fake = Fake::new();
+    rt.block_on(async {
+        let kaio = start(&fake);
+        drop(kaio);
+        for _ in 0..1000 {
+            if Arc::strong_count(&fake) == 1 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    });
+    // The driver task ended and dropped its queue: only our handle is left.
+    assert_eq!(Arc::strong_count(&fake), 1);
+}
+
+/// The #4728 shape: many tasks on the multi-threaded runtime, each waiting
+/// for its own completion, completions arriving in bursts from another
+/// thread.  Every drain must be followed by its completions, never by a
+/// storm of wake-ups: at most one `kevent` call per completion, and an
+/// empty one only when a burst raced a drain.
+#[test]
+fn no_busy_loop_under_the_multi_threaded_runtime() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
+    let fake = Fake::new();
+    let stop = Arc::new(core::sync::atomic::AtomicBool::new(false));
+    let kernel = kernel_thread(Arc::clone(&fake), Arc::clone(&stop));
+    let tasks = 32;
+    let reads_per_task = 20;
+    let kaio = rt.block_on(async {
+        let kaio = start(&fake);
+        let mut joins = Vec::new();
+        for t in 0..tasks {
+            let kaio = kaio.clone();
+            joins.push(tokio::spawn(async move {
+                let mut buf = KaioBuf::aligned(512).unwrap();
+                for i in 0..reads_per_task {
+                    let (r, b) = kaio.read_at(&Fd(3), buf, (t * reads_per_task + i) as u64 * 512).await;
+                    assert_eq!(r.unwrap(), 512);
+                    assert!(b.iter().all(|&x| x == 0x5a));
+                    buf = b;
+                }
+            }));
+        }
+        for j in joins {
+            j.await.unwrap();
+        }
+        kaio
+    });
+    stop.store(true, Ordering::Relaxed);
+    let bursts = kernel.join().unwrap();
+    let s = kaio.stats();
+    let completions = (tasks * reads_per_task) as u64;
+    assert_eq!(s.completions, completions);
+    assert_eq!(fake.drains.load(Ordering::Relaxed), s.drains, "every drain is one call");
+    assert!(s.drains <= completions, "at most one kevent per completion: {s:?}");
+    assert!(s.empty_drains <= bursts, "an empty drain only when a burst raced one: {s:?}, {bursts} bursts");
+    assert!(s.drains <= bursts + s.empty_drains + 1, "one drain per burst: {s:?}, {bursts} bursts");
+    eprintln!("{completions} completions in {bursts} bursts: {s:?}");
+}
