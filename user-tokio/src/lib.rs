@@ -3,7 +3,8 @@
 //! [`AsyncKaio`] submits reads, writes and fsyncs through a
 //! [`kqdafs_user::Kaio`] and returns futures whose output carries the
 //! owned buffer back, as tokio-uring does: `read_at(fd, buf, pos)` resolves
-//! to `(io::Result<usize>, buf)`.
+//! to `(io::Result<usize>, buf)`.  [`AsyncKaio::batch`] submits many
+//! requests in one call, each with its own future.
 //!
 //! # How completions reach the futures
 //!
@@ -280,6 +281,102 @@ impl<B: Backend + Send + 'static, Q: CompletionQueue> AsyncKaio<B, Q> {
     pub fn fsync(&self, fd: &impl AsRawFd) -> Fsync<B, Q> {
         Fsync { op: Op::new(self, Request::Fsync { fd: fd.as_raw_fd() }) }
     }
+
+    /// An empty batch: requests pushed into it are submitted together
+    /// (in as few `KQDAFS_IOC_KAIO_SUBMIT` calls as the module's batch
+    /// limit allows) by [`AsyncBatch::submit`].
+    pub fn batch(&self) -> AsyncBatch<B, Q> {
+        AsyncBatch { kaio: self.clone(), requests: Vec::new() }
+    }
+}
+
+/// Requests submitted together; each gets its own [`BatchOp`] future.
+pub struct AsyncBatch<B: Backend + Send + 'static, Q: CompletionQueue> {
+    kaio: AsyncKaio<B, Q>,
+    requests: Vec<Request>,
+}
+
+impl<B: Backend + Send + 'static, Q: CompletionQueue> AsyncBatch<B, Q> {
+    /// As [`AsyncKaio::read_at`].
+    pub fn read_at(&mut self, fd: &impl AsRawFd, buf: KaioBuf, pos: u64) -> &mut Self {
+        let len = buf.capacity();
+        self.requests.push(Request::Read { fd: fd.as_raw_fd(), pos, len, buf });
+        self
+    }
+
+    /// As [`AsyncKaio::write_at`].
+    pub fn write_at(&mut self, fd: &impl AsRawFd, buf: KaioBuf, pos: u64) -> &mut Self {
+        self.requests.push(Request::Write { fd: fd.as_raw_fd(), pos, buf });
+        self
+    }
+
+    /// As [`AsyncKaio::fsync`].
+    pub fn fsync(&mut self, fd: &impl AsRawFd) -> &mut Self {
+        self.requests.push(Request::Fsync { fd: fd.as_raw_fd() });
+        self
+    }
+
+    /// Requests in the batch.
+    pub fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty()
+    }
+
+    /// Submit every request now; one future per request, in order.  A
+    /// refused request's future is ready at once with the errno and its
+    /// buffer.
+    pub fn submit(self) -> Vec<BatchOp<B, Q>> {
+        let shared = &self.kaio.alive.shared;
+        let mut batch = Batch::new(shared.queue.get_ref().as_raw_fd());
+        let slots: Vec<Arc<Slot>> = self
+            .requests
+            .into_iter()
+            .map(|req| {
+                let slot = Arc::new(Slot { state: Mutex::new(SlotState::Waiting(None)) });
+                push(&mut batch, req, Arc::clone(&slot));
+                slot
+            })
+            .collect();
+        let results = shared.kaio().submit(batch);
+        slots
+            .into_iter()
+            .zip(results)
+            .map(|(slot, res)| {
+                let state = match res {
+                    Ok(id) => OpState::InFlight { slot, id },
+                    Err(refused) => OpState::Refused(refused.errno, refused.buf),
+                };
+                BatchOp { op: Op { alive: Arc::clone(&self.kaio.alive), state } }
+            })
+            .collect()
+    }
+}
+
+/// The future of one request of an [`AsyncBatch`]: bytes transferred (0
+/// for an fsync) and the buffer (`None` for an fsync).
+pub struct BatchOp<B: Backend + Send + 'static, Q: CompletionQueue> {
+    op: Op<B, Q>,
+}
+
+impl<B: Backend + Send + 'static, Q: CompletionQueue> Future for BatchOp<B, Q> {
+    type Output = (io::Result<usize>, Option<KaioBuf>);
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.op.poll_op(cx).map(|(r, buf)| (io_result(r), buf))
+    }
+}
+
+/// Push `req` into `batch` with `slot` as its data.
+fn push(batch: &mut Batch<Arc<Slot>>, req: Request, slot: Arc<Slot>) {
+    match req {
+        Request::Read { fd, pos, len, buf } => batch.read(fd, pos, len, buf, slot),
+        Request::Write { fd, pos, buf } => batch.write(fd, pos, buf, slot),
+        Request::Fsync { fd } => batch.fsync(fd, slot),
+    };
 }
 
 /// The driver task: drain on readability, complete everything drained,
@@ -346,7 +443,12 @@ enum Request {
 
 enum OpState {
     Start(Request),
-    InFlight { slot: Arc<Slot>, id: RequestId },
+    InFlight {
+        slot: Arc<Slot>,
+        id: RequestId,
+    },
+    /// Refused at submission (a batch's request): ready at once.
+    Refused(Errno, Option<KaioBuf>),
     Finished,
 }
 
@@ -370,11 +472,7 @@ impl<B: Backend + Send + 'static, Q: CompletionQueue> Op<B, Q> {
                 let slot = Arc::new(Slot { state: Mutex::new(SlotState::Waiting(Some(cx.waker().clone()))) });
                 let shared = &self.alive.shared;
                 let mut batch = Batch::new(shared.queue.get_ref().as_raw_fd());
-                match req {
-                    Request::Read { fd, pos, len, buf } => batch.read(fd, pos, len, buf, Arc::clone(&slot)),
-                    Request::Write { fd, pos, buf } => batch.write(fd, pos, buf, Arc::clone(&slot)),
-                    Request::Fsync { fd } => batch.fsync(fd, Arc::clone(&slot)),
-                };
+                push(&mut batch, req, Arc::clone(&slot));
                 let res = shared.kaio().submit(batch).pop();
                 match res {
                     Some(Ok(id)) => {
@@ -386,6 +484,7 @@ impl<B: Backend + Send + 'static, Q: CompletionQueue> Op<B, Q> {
                     None => Poll::Ready((Err(Errno::EIO), None)),
                 }
             }
+            OpState::Refused(errno, buf) => Poll::Ready((Err(errno), buf)),
             OpState::InFlight { slot, id } => {
                 let mut st = slot.lock();
                 match core::mem::replace(&mut *st, SlotState::Taken) {

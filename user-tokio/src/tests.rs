@@ -26,6 +26,8 @@ struct St {
     pending: Vec<(u64, KaioRequest)>,
     events: VecDeque<RawEvent>,
     cancels: Vec<u64>,
+    /// Submit calls made.
+    calls: usize,
 }
 
 impl Fake {
@@ -84,6 +86,7 @@ struct FakeBackend(Arc<Fake>);
 impl Backend for FakeBackend {
     unsafe fn submit(&mut self, reqs: &[KaioRequest], results: &mut [KaioResult]) -> Result<u32, Errno> {
         let mut st = self.0.st();
+        st.calls += 1;
         let mut n = 0;
         for (req, res) in reqs.iter().zip(results.iter_mut()) {
             *res = if req.fd == 99 {
@@ -295,4 +298,37 @@ fn no_busy_loop_under_the_multi_threaded_runtime() {
     assert!(s.empty_drains <= bursts, "an empty drain only when a burst raced one: {s:?}, {bursts} bursts");
     assert!(s.drains <= bursts + s.empty_drains + 1, "one drain per burst: {s:?}, {bursts} bursts");
     eprintln!("{completions} completions in {bursts} bursts: {s:?}");
+}
+
+#[test]
+fn a_batch_is_one_submit_call_and_each_request_its_own_future() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let fake = Fake::new();
+        let kaio = start(&fake);
+        let mut batch = kaio.batch();
+        batch
+            .read_at(&Fd(3), KaioBuf::aligned(100).unwrap(), 0)
+            .write_at(&Fd(3), KaioBuf::from(b"abc".to_vec()), 7)
+            .read_at(&Fd(99), KaioBuf::from(vec![1u8; 4]), 0)
+            .fsync(&Fd(3));
+        assert_eq!(batch.len(), 4);
+        let mut ops = batch.submit();
+        assert_eq!(fake.pending(), 3, "submitted before any future is polled");
+        assert_eq!(fake.st().calls, 1, "in one call");
+        // The refused one is ready at once, with its buffer.
+        let (r, buf) = ops.remove(2).await;
+        assert_eq!(r.unwrap_err().raw_os_error(), Some(EBADF));
+        assert_eq!(buf.unwrap().as_slice(), &[1u8; 4]);
+        fake.finish_all(0x11);
+        let mut got = Vec::new();
+        for op in ops {
+            let (r, buf) = op.await;
+            got.push((r.unwrap(), buf.map(|b| b.into_vec())));
+        }
+        assert_eq!(got[0], (100, Some(vec![0x11; 100])));
+        assert_eq!(got[1], (3, Some(b"abc".to_vec())));
+        assert_eq!(got[2], (0, None));
+        assert_eq!(kaio.in_flight(), 0);
+    });
 }
