@@ -37,7 +37,8 @@
 //! # Buffers
 //!
 //! Any [`OwnedBuf`]: [`KaioBuf`] (page-aligned when made with
-//! [`KaioBuf::aligned`]) and `Vec<u8>` (no copy either way).  A read fills
+//! [`KaioBuf::aligned`]), `Vec<u8>` (no copy either way) and, with the
+//! `bytes` feature (on by default), `bytes::BytesMut`.  A read fills
 //! the buffer from its start, up to its capacity, and its length is then
 //! the number of bytes read.
 //!
@@ -116,6 +117,20 @@ impl OwnedBuf for Vec<u8> {
     /// copied).
     fn from_kaio(buf: KaioBuf) -> Self {
         buf.into_vec()
+    }
+}
+
+/// Through `Vec<u8>`: no copy when the `BytesMut` owns its whole
+/// allocation (its content is moved to the start if it was advanced); a
+/// copy when it shares it with other handles.
+#[cfg(feature = "bytes")]
+impl OwnedBuf for bytes::BytesMut {
+    fn into_kaio(self) -> KaioBuf {
+        KaioBuf::from(Vec::<u8>::from(self))
+    }
+
+    fn from_kaio(buf: KaioBuf) -> Self {
+        bytes::BytesMut::from(bytes::Bytes::from(buf.into_vec()))
     }
 }
 

@@ -332,3 +332,26 @@ fn a_batch_is_one_submit_call_and_each_request_its_own_future() {
         assert_eq!(kaio.in_flight(), 0);
     });
 }
+
+#[cfg(feature = "bytes")]
+#[test]
+fn bytes_mut_buffers_work_too() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let fake = Fake::new();
+        let kaio = start(&fake);
+        let mut b = bytes::BytesMut::with_capacity(64);
+        b.extend_from_slice(b"xy");
+        let read = tokio::spawn(kaio.read_at(&Fd(3), b, 0));
+        let write = tokio::spawn(kaio.write_at(&Fd(3), bytes::BytesMut::from(&b"hello"[..]), 0));
+        while fake.pending() < 2 {
+            tokio::task::yield_now().await;
+        }
+        fake.finish_all(0x33);
+        let (n, b) = read.await.unwrap();
+        assert_eq!(n.unwrap(), b.len());
+        assert!(b.len() >= 64 && b.iter().all(|&x| x == 0x33), "read up to its capacity");
+        let (n, b) = write.await.unwrap();
+        assert_eq!((n.unwrap(), &b[..]), (5, &b"hello"[..]));
+    });
+}
