@@ -88,6 +88,33 @@ unsafe impl CompletionQueue for kqdafs_user::Kqueue {
     }
 }
 
+/// A completion queue as a [`mio::event::Source`], for event loops without
+/// tokio: register it for `Interest::READABLE`; when it is readable, drain
+/// it ([`CompletionQueue::drain`]), hand every event to
+/// [`kqdafs_user::Kaio::complete`], and drain again while a drain fills
+/// its whole array (mio is edge-triggered: readiness comes back only with
+/// new events).
+///
+/// The driver of [`AsyncKaio`] is this loop on tokio.
+#[cfg(feature = "mio")]
+#[derive(Debug)]
+pub struct MioSource<Q: CompletionQueue>(pub Q);
+
+#[cfg(feature = "mio")]
+impl<Q: CompletionQueue> mio::event::Source for MioSource<Q> {
+    fn register(&mut self, registry: &mio::Registry, token: mio::Token, interests: mio::Interest) -> io::Result<()> {
+        mio::unix::SourceFd(&self.0.as_raw_fd()).register(registry, token, interests)
+    }
+
+    fn reregister(&mut self, registry: &mio::Registry, token: mio::Token, interests: mio::Interest) -> io::Result<()> {
+        mio::unix::SourceFd(&self.0.as_raw_fd()).reregister(registry, token, interests)
+    }
+
+    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        mio::unix::SourceFd(&self.0.as_raw_fd()).deregister(registry)
+    }
+}
+
 /// An owned buffer a request can take and give back: moved into the
 /// request as a [`KaioBuf`], and back when it completes.
 pub trait OwnedBuf: Send + 'static {

@@ -355,3 +355,41 @@ fn bytes_mut_buffers_work_too() {
         assert_eq!((n.unwrap(), &b[..]), (5, &b"hello"[..]));
     });
 }
+
+/// The loop a mio user writes, on the fake queue: readable after a burst,
+/// drained once, not readable again until the next burst.
+#[cfg(feature = "mio")]
+#[test]
+fn the_queue_as_a_mio_source() {
+    use mio::{Events, Interest, Poll, Token};
+    let fake = Fake::new();
+    let mut kaio: Kaio<&str, FakeBackend> = Kaio::with_backend(FakeBackend(Arc::clone(&fake)), Filters::shared(), 256);
+    let mut source = MioSource(FakeQueue(Arc::clone(&fake)));
+    let mut poll = Poll::new().unwrap();
+    poll.registry().register(&mut source, Token(7), Interest::READABLE).unwrap();
+    let mut events = Events::with_capacity(8);
+    let mut drained = [Event::default(); 4];
+    for round in 0..3 {
+        let mut b = Batch::new(source.0.as_raw_fd());
+        for _ in 0..6 {
+            b.read(3, 0, 16, KaioBuf::aligned(16).unwrap(), "r");
+        }
+        assert!(kaio.submit(b).iter().all(|r| r.is_ok()));
+        poll.poll(&mut events, Some(Duration::ZERO)).unwrap();
+        assert!(events.is_empty(), "round {round}: nothing completed yet");
+        fake.finish_all(1);
+        poll.poll(&mut events, Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(events.iter().map(|e| (e.token(), e.is_readable())).collect::<Vec<_>>(), vec![(Token(7), true)]);
+        let mut done = 0;
+        loop {
+            let n = source.0.drain(&mut drained).unwrap();
+            done += drained[..n].iter().filter(|ev| kaio.complete(ev).is_ok()).count();
+            if n < drained.len() {
+                break;
+            }
+        }
+        assert_eq!((done, kaio.in_flight()), (6, 0));
+    }
+    assert_eq!(fake.drains.load(Ordering::Relaxed), 6, "two drains per round of six (arrays of four)");
+    poll.registry().deregister(&mut source).unwrap();
+}
