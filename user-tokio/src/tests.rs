@@ -3,12 +3,16 @@
 //! wait, as a kqueue is).
 
 use super::*;
+use core::sync::atomic::{AtomicU64, Ordering};
 use kqdafs_abi::errno::{EBADF, ECANCELED};
 use kqdafs_abi::{encode_kaio_data, kaio_fflags, KaioOp, KaioRequest, KaioResult};
 use kqdafs_user::RawEvent;
+use kqdafs_user::{Backend, Filters};
 use std::collections::VecDeque;
 use std::io::{Read, Write};
+use std::os::fd::RawFd;
 use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// The fake kernel: what was accepted, what completed, the queue.
@@ -361,6 +365,7 @@ fn bytes_mut_buffers_work_too() {
 #[cfg(feature = "mio")]
 #[test]
 fn the_queue_as_a_mio_source() {
+    use kqdafs_user::{Batch, Kaio};
     use mio::{Events, Interest, Poll, Token};
     let fake = Fake::new();
     let mut kaio: Kaio<&str, FakeBackend> = Kaio::with_backend(FakeBackend(Arc::clone(&fake)), Filters::shared(), 256);
@@ -392,4 +397,153 @@ fn the_queue_as_a_mio_source() {
     }
     assert_eq!(fake.drains.load(Ordering::Relaxed), 6, "two drains per round of six (arrays of four)");
     poll.registry().deregister(&mut source).unwrap();
+}
+
+/// The fake kernel's RDMA side: regions and endpoints by number, work
+/// requests completed with their whole length by `finish_rdma` (no bytes
+/// move: what is tested here is the plumbing), cancel of a waiting one.
+struct FakeRdma(Arc<Fake>, Mutex<RdmaSt>);
+
+#[derive(Default)]
+struct RdmaSt {
+    next_key: u32,
+    next_ep: u32,
+    pending: Vec<(u64, kqdafs_abi::RdmaRequest)>,
+}
+
+impl FakeRdma {
+    fn finish_rdma(&self) -> usize {
+        let pending = core::mem::take(&mut self.1.lock().unwrap().pending);
+        let mut st = self.0.st();
+        for (id, req) in &pending {
+            self.queue(&mut st, *id, req, Ok(req.len));
+        }
+        pending.len()
+    }
+
+    fn queue(&self, st: &mut St, id: u64, req: &kqdafs_abi::RdmaRequest, outcome: Result<u64, i32>) {
+        let op = kqdafs_abi::RdmaOp::from_raw(req.op).unwrap();
+        if st.events.is_empty() {
+            (&self.0.tx).write_all(&[1]).unwrap();
+        }
+        st.events.push_back(RawEvent {
+            ident: id,
+            filter: Filters::shared().rdma(),
+            flags: 0,
+            fflags: kqdafs_abi::rdma::rdma_fflags(op),
+            data: encode_kaio_data(outcome),
+            udata: req.udata,
+        });
+    }
+}
+
+/// A handle on the fake (each `Rdma` owns one).
+#[derive(Clone)]
+struct FakeRdmaRef(Arc<FakeRdma>);
+
+impl core::ops::Deref for FakeRdmaRef {
+    type Target = FakeRdma;
+    fn deref(&self) -> &FakeRdma {
+        &self.0
+    }
+}
+
+impl kqdafs_user::RdmaBackend for FakeRdmaRef {
+    unsafe fn reg_mr(&self, _addr: u64, _len: u64, _access: u32) -> Result<u32, Errno> {
+        let mut st = self.1.lock().unwrap();
+        st.next_key += 1;
+        Ok(st.next_key)
+    }
+
+    fn dereg_mr(&self, key: u32) -> Result<(), Errno> {
+        let st = self.1.lock().unwrap();
+        let names = |r: &kqdafs_abi::RdmaRequest| r.local_key == key || r.remote_key == key;
+        if st.pending.iter().any(|(_, r)| names(r)) {
+            return Err(Errno::EBUSY);
+        }
+        Ok(())
+    }
+
+    fn ep_pair(&self) -> Result<[u32; 2], Errno> {
+        let mut st = self.1.lock().unwrap();
+        st.next_ep += 2;
+        Ok([st.next_ep - 1, st.next_ep])
+    }
+
+    fn ep_close(&self, _ep: u32) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    fn post(&self, reqs: &[kqdafs_abi::RdmaRequest], results: &mut [kqdafs_abi::RdmaResult]) -> Result<u32, Errno> {
+        let mut st = self.0 .0.st();
+        let mut rst = self.1.lock().unwrap();
+        for (req, res) in reqs.iter().zip(results.iter_mut()) {
+            let id = st.next_id;
+            st.next_id += 1;
+            rst.pending.push((id, *req));
+            *res = kqdafs_abi::RdmaResult { id, error: 0, pad: 0 };
+        }
+        st.calls += 1;
+        Ok(reqs.len() as u32)
+    }
+
+    fn cancel(&self, id: u64) -> Result<i32, Errno> {
+        let mut st = self.0 .0.st();
+        st.cancels.push(id);
+        let mut rst = self.1.lock().unwrap();
+        match rst.pending.iter().position(|(i, _)| *i == id) {
+            Some(i) => {
+                let (id, req) = rst.pending.remove(i);
+                drop(rst);
+                self.queue(&mut st, id, &req, Err(ECANCELED));
+                Ok(0)
+            }
+            None => Ok(kqdafs_abi::kaio::CANCEL_NOENT),
+        }
+    }
+}
+
+#[test]
+fn rdma_posts_resolve_to_the_bytes_moved_and_a_dropped_one_is_cancelled() {
+    use kqdafs_abi::MrAccess;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let fake = Fake::new();
+        let backend = FakeRdmaRef(Arc::new(FakeRdma(Arc::clone(&fake), Mutex::new(RdmaSt::default()))));
+        let rdma = AsyncRdma::start(backend.clone(), Filters::shared(), 256, FakeQueue(Arc::clone(&fake))).unwrap();
+        let a = rdma.alloc_region(4096, MrAccess::all()).unwrap();
+        let b = rdma.alloc_region(4096, MrAccess::all()).unwrap();
+        let pair = rdma.ep_pair().unwrap();
+        let mut p = rdma.post();
+        p.write(&pair.a, &a, 0, b.remote_key(), 0, 100).recv(&pair.b, &b, 0, 50).send(&pair.a, &a, 0, 10);
+        assert_eq!(p.len(), 3);
+        let ops = p.submit();
+        assert_eq!(fake.st().calls, 1, "one post call");
+        // A region of another descriptor: refused without reaching it.
+        let fake2 = Fake::new();
+        let backend2 = FakeRdmaRef(Arc::new(FakeRdma(Arc::clone(&fake2), Mutex::new(RdmaSt::default()))));
+        let other = AsyncRdma::start(backend2, Filters::shared(), 256, FakeQueue(Arc::clone(&fake2))).unwrap();
+        let foreign = other.alloc_region(64, MrAccess::all()).unwrap();
+        let mut p = rdma.post();
+        p.recv(&pair.b, &foreign, 0, 8);
+        let refused = p.submit().pop().unwrap().await;
+        assert_eq!(refused.unwrap_err().raw_os_error(), Some(Errno::ENOENT.0));
+        assert_eq!(backend.finish_rdma(), 3);
+        let mut got = Vec::new();
+        for op in ops {
+            got.push(op.await.unwrap());
+        }
+        assert_eq!(got, vec![100, 50, 10]);
+        // Dropped before its completion: cancelled, the completion read by
+        // the driver.
+        let mut p = rdma.post();
+        p.recv(&pair.b, &b, 0, 8);
+        let op = p.submit().pop().unwrap();
+        assert!(tokio::time::timeout(Duration::from_millis(5), op).await.is_err());
+        assert_eq!(fake.st().cancels.len(), 1);
+        while rdma.in_flight() > 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(rdma.stats().completions, 4);
+    });
 }
