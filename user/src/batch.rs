@@ -8,22 +8,51 @@ use core::ops::Range;
 use kqdafs_abi::{KaioOp, MAX_BATCH};
 use std::os::fd::RawFd;
 
-/// The id of an accepted request (the completion event's `ident`).  Ids are
-/// per descriptor of `/dev/kqdafs` and are reused once the event is
-/// delivered.
+/// An accepted request: the kernel's id (the completion event's `ident`)
+/// and the `udata` token it was submitted with.
+///
+/// The kernel reuses an id once its event is delivered, so the number
+/// alone may name a newer request; the token is unique in the process, so
+/// a `RequestId` names one request only.  Kept after its completion (a
+/// stale id), it is answered [`CancelOutcome::NotFound`] by
+/// [`crate::Kaio::cancel`] and [`crate::Rdma::cancel`] without a call,
+/// even when the kernel gave its number to another request since.
+///
+/// Only the library makes them:
+///
+/// ```compile_fail,E0451
+/// let id = kqdafs_user::RequestId { id: 7, token: 1 };
+/// ```
+///
+/// [`CancelOutcome::NotFound`]: crate::CancelOutcome::NotFound
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RequestId(pub u64);
+pub struct RequestId {
+    id: u64,
+    token: u64,
+}
 
 impl RequestId {
-    /// The raw id.
+    /// Request `id` submitted with `token` as its `udata`.
+    pub(crate) const fn new(id: u64, token: u64) -> RequestId {
+        RequestId { id, token }
+    }
+
+    /// The kernel's id (the completion event's `ident`; reused once the
+    /// event is delivered).
     pub const fn get(self) -> u64 {
-        self.0
+        self.id
+    }
+
+    /// The `udata` token (the completion event's `udata`; never reused in
+    /// the process).
+    pub const fn token(self) -> u64 {
+        self.token
     }
 }
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
+        write!(f, "#{}", self.id)
     }
 }
 
@@ -42,6 +71,15 @@ pub struct Refused<T> {
     /// The caller's data.
     pub user: T,
 }
+
+impl<T> fmt::Display for Refused<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KAIO {:?} refused: {}", self.op, self.errno)
+    }
+}
+
+/// The message says the errno (so it is not given again as a `source`).
+impl<T: fmt::Debug> std::error::Error for Refused<T> {}
 
 /// One request waiting in a [`Batch`].
 #[derive(Debug)]
@@ -93,7 +131,10 @@ impl<T> Batch<T> {
 
     /// Read `len` bytes of `fd` at `offset` into `buf` (from its start).
     /// On completion the buffer's length is the number of bytes read.
-    /// `len` above `buf.capacity()` is refused with `EINVAL`.
+    /// `len` above `buf.capacity()` is refused with `EINVAL`.  Spare
+    /// capacity of a buffer made from a `Vec` is zeroed up to `len` when
+    /// the request is submitted, so every byte the completion exposes is
+    /// initialised whatever the kernel did.
     pub fn read(&mut self, fd: RawFd, offset: u64, len: usize, buf: KaioBuf, user: T) -> &mut Self {
         self.push(KaioOp::Read, fd, offset, len as u64, Some(buf), user);
         self
@@ -140,6 +181,16 @@ mod tests {
             assert_eq!(v.iter().map(|r| r.len()).sum::<usize>(), n);
             assert!(v.iter().all(|r| !r.is_empty() && r.len() <= 256));
         }
+    }
+
+    #[test]
+    fn refused_is_an_error() {
+        let r = Refused { errno: Errno::EBADF, op: KaioOp::Read, buf: None, user: "x" };
+        let shown = r.to_string();
+        assert!(shown.starts_with("KAIO Read refused: "), "{shown}");
+        assert!(shown.ends_with(&Errno::EBADF.to_string()), "{shown}");
+        let e: Box<dyn std::error::Error> = Box::new(r);
+        assert_eq!(e.to_string(), shown);
     }
 
     #[test]

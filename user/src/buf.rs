@@ -9,6 +9,36 @@
 //! owned by the in-flight table, and the only way back is
 //! [`crate::Completion::buf`] (or [`crate::Refused::buf`] when the request
 //! was refused at submit time).
+//!
+//! # `fork`
+//!
+//! The kernel holds the buffer's physical pages from submission to
+//! completion (as it holds an RDMA region's, see `docs/rdma.md`).  A
+//! `fork(2)` while a READ is in flight makes those pages copy-on-write:
+//! if the parent then writes **any byte on the same pages** before the
+//! READ completes, the parent gets fresh copies and the kernel's bytes
+//! land in pages only the child (or nobody) sees.  The completion then
+//! reports `n` bytes read while the buffer holds what it held at the
+//! copy: stale, or part old and part new.  That is wrong data, never
+//! undefined behaviour (the memory stays allocated and every byte of it
+//! initialised, see [`KaioBuf`]), but nothing tells the program.
+//!
+//! * A buffer from a `Vec` shares its first and last pages with other heap
+//!   data, which the parent may write at any time: do not `fork` with
+//!   such READs in flight.
+//! * A [`KaioBuf::aligned`] buffer whose capacity is a multiple of
+//!   [`PAGE_SIZE`] has its pages to itself, and the program cannot write
+//!   it while the kernel owns it, so nothing in the parent makes those
+//!   pages copy; or mark the memory `minherit(2)` `INHERIT_NONE` (or
+//!   `INHERIT_SHARE`) before submitting.  `posix_spawn(3)` (which
+//!   `std::process::Command` uses when it can) does not copy the parent.
+//! * WRITEs are not affected (the held pages keep the content given).
+//! * The child inherits the `Kaio` and its table but not the kqueue
+//!   (`kqueue(2)` queues are not inherited), so it never sees these
+//!   completions: its copies of the buffers stay in its table and are
+//!   leaked if it drops the `Kaio`.  It shares the parent's descriptor of
+//!   `/dev/kqdafs`, so [`crate::Kaio::cancel_all`] in the child cancels
+//!   the parent's requests.
 
 use crate::errno::Errno;
 use core::fmt;
@@ -33,10 +63,18 @@ enum Origin {
 ///
 /// A READ fills it from offset 0 and sets `len` to the bytes read; a WRITE
 /// writes its `len` bytes of content.
+///
+/// A buffer made from a `Vec` may have spare capacity that was never
+/// initialised.  The bytes a READ may fill are zeroed when it is submitted
+/// (once: the buffer remembers how far it is initialised), so what a
+/// completion exposes is initialised whatever the kernel did or claims to
+/// have done, never on the kernel's word alone.
 pub struct KaioBuf {
     ptr: NonNull<u8>,
     cap: usize,
     len: usize,
+    /// Bytes `0..init` are initialised (`len <= init <= cap`).
+    init: usize,
     origin: Origin,
 }
 
@@ -52,13 +90,13 @@ impl KaioBuf {
     /// allocated.
     pub fn aligned(capacity: usize) -> Result<KaioBuf, Errno> {
         if capacity == 0 {
-            return Ok(KaioBuf { ptr: NonNull::dangling(), cap: 0, len: 0, origin: Origin::Aligned });
+            return Ok(KaioBuf { ptr: NonNull::dangling(), cap: 0, len: 0, init: 0, origin: Origin::Aligned });
         }
         let layout = Layout::from_size_align(capacity, PAGE_SIZE).map_err(|_| Errno::ENOMEM)?;
         // SAFETY: the layout has a nonzero size.
         let raw = unsafe { alloc_zeroed(layout) };
         let ptr = NonNull::new(raw).ok_or(Errno::ENOMEM)?;
-        Ok(KaioBuf { ptr, cap: capacity, len: capacity, origin: Origin::Aligned })
+        Ok(KaioBuf { ptr, cap: capacity, len: capacity, init: capacity, origin: Origin::Aligned })
     }
 
     /// Bytes of content.
@@ -107,6 +145,7 @@ impl KaioBuf {
         // `src`, which is borrowed while we own the buffer.
         unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.as_ptr(), n) };
         self.len = n;
+        self.init = self.init.max(n);
         n
     }
 
@@ -124,6 +163,13 @@ impl KaioBuf {
         }
     }
 
+    /// The memory, as a raw pointer with the buffer's provenance (for a
+    /// [`crate::MemoryRegion`], which reaches it only through raw
+    /// pointers while it is registered).
+    pub(crate) fn as_raw_mut_ptr(&mut self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
     /// Address of the memory, for the request the kernel is given.
     pub(crate) fn kernel_addr(&mut self) -> u64 {
         if self.cap == 0 {
@@ -133,14 +179,35 @@ impl KaioBuf {
         }
     }
 
+    /// Make sure the first `n` bytes (at most the capacity) are
+    /// initialised, zeroing those that may not be: before a READ of `n`
+    /// bytes is submitted.
+    pub(crate) fn init_to(&mut self, n: usize) {
+        let n = n.min(self.cap);
+        if n > self.init {
+            // SAFETY: `ptr` is valid for `cap >= n` bytes, owned by us;
+            // written, not read.
+            unsafe { core::ptr::write_bytes(self.ptr.as_ptr().add(self.init), 0, n - self.init) };
+            self.init = n;
+        }
+    }
+
+    /// Zero every byte past the content (all of them initialised from now
+    /// on): before the memory is registered as an RDMA region.
+    pub(crate) fn zero_spare(&mut self) {
+        // SAFETY: `ptr` is valid for `cap >= len` bytes, owned by us;
+        // written, not read.
+        unsafe { core::ptr::write_bytes(self.ptr.as_ptr().add(self.len), 0, self.cap - self.len) };
+        self.init = self.cap;
+    }
+
     /// After a READ of `n` bytes completed: the first `n` bytes are the
-    /// data.  `n` above the capacity (a kernel that wrote more than it was
-    /// given) is clamped; the caller reports it as an error anyway.
+    /// data.  They were initialised before the READ was submitted
+    /// ([`KaioBuf::init_to`]), so nothing rests on the kernel having
+    /// written them; `n` beyond that (a kernel that claims more than it was
+    /// given) is clamped, and the caller reports it as an error anyway.
     pub(crate) fn set_read_len(&mut self, n: usize) {
-        // Aligned: zero-filled at allocation, every byte is initialised.
-        // Vec: bytes past the old length are initialised because the kernel
-        // wrote exactly `n` of them from offset 0.
-        self.len = n.min(self.cap);
+        self.len = n.min(self.init);
     }
 
     /// Give the memory up without freeing it: for buffers the kernel may
@@ -158,7 +225,7 @@ impl From<Vec<u8>> for KaioBuf {
         let (len, cap) = (v.len(), v.capacity());
         // Vec's pointer is never null (dangling when cap is 0).
         let ptr = NonNull::new(v.as_mut_ptr()).unwrap_or(NonNull::dangling());
-        KaioBuf { ptr, cap, len, origin: Origin::Vec }
+        KaioBuf { ptr, cap, len, init: len, origin: Origin::Vec }
     }
 }
 
@@ -227,6 +294,27 @@ mod tests {
         b.set_read_len(100);
         assert_eq!(b.len(), 8);
         assert_eq!(b.into_vec(), b"hello wo".to_vec());
+    }
+
+    #[test]
+    fn spare_capacity_is_zeroed_before_it_can_become_content() {
+        let mut v = vec![0xffu8; 64];
+        v.truncate(3);
+        let mut b = KaioBuf::from(v);
+        b.set_read_len(50);
+        assert_eq!(b.len(), 3, "not initialised here: not content on anyone's word");
+        b.init_to(40);
+        b.set_read_len(50);
+        assert_eq!(b.len(), 40);
+        assert_eq!(&b[..3], &[0xff; 3], "the content stays");
+        assert!(b[3..].iter().all(|&x| x == 0), "the rest was zeroed");
+        b.truncate(1);
+        b.init_to(20);
+        b.set_read_len(40);
+        assert_eq!(b.len(), 40, "already initialised: not zeroed again");
+        b.init_to(1000);
+        b.set_read_len(1000);
+        assert_eq!(b.len(), 64, "clamped to the capacity");
     }
 
     #[test]

@@ -43,7 +43,30 @@ impl Device {
     /// `KQDAFS_IOC_KAIO_SUBMIT`: submit `reqs`, the kernel fills `results`
     /// (same length, 1 to `MAX_BATCH`, else `EINVAL` without a call).
     /// Returns how many were accepted.
-    pub fn kaio_submit(&self, reqs: &[KaioRequest], results: &mut [KaioResult]) -> io::Result<u32> {
+    ///
+    /// [`crate::Kaio`] is the safe way to submit: it owns each buffer until
+    /// the request's completion event is taken.
+    ///
+    /// # Safety
+    ///
+    /// Each request's `kr_buf` is an address the kernel writes (READ) or
+    /// reads (WRITE) `kr_len` bytes at, **after this call returns**, until
+    /// the request completes.  For every request the kernel accepts
+    /// (`results[i].id != 0`; and for any whose answer is neither a clean
+    /// acceptance nor a clean refusal) those bytes must stay allocated, and
+    /// must not be read or written by the program (for a WRITE: not
+    /// written) other than through raw pointers, until its completion
+    /// event has been returned by `kevent(2)`; if that event will never be
+    /// read (its knote deleted, its kqueue or this descriptor closed) they
+    /// must stay allocated for the rest of the process's life.  The
+    /// `kr_udata` given is returned in that event.
+    ///
+    /// ```compile_fail,E0133
+    /// # fn f(dev: &kqdafs_user::device::Device, r: &[kqdafs_abi::KaioRequest], o: &mut [kqdafs_abi::KaioResult]) {
+    /// let _ = dev.kaio_submit(r, o); // needs `unsafe`
+    /// # }
+    /// ```
+    pub unsafe fn kaio_submit(&self, reqs: &[KaioRequest], results: &mut [KaioResult]) -> io::Result<u32> {
         let count = u32::try_from(reqs.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
         if reqs.len() != results.len() || count == 0 || count > MAX_BATCH {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
@@ -97,9 +120,27 @@ impl Device {
     /// `KQDAFS_IOC_RDMA_REG_MR`: hold `len` bytes at `addr` with `access`
     /// (`MrAccess` bits); the region's key.
     ///
-    /// The memory must stay allocated until the region is deregistered (or
-    /// the descriptor closed): [`crate::MemoryRegion`] makes sure of it.
-    pub fn rdma_reg_mr(&self, addr: u64, len: u64, access: u32) -> io::Result<u32> {
+    /// [`crate::Rdma::register`] is the safe way: a [`crate::MemoryRegion`]
+    /// owns the memory and never lends it out as a slice.
+    ///
+    /// # Safety
+    ///
+    /// From now until a `KQDAFS_IOC_RDMA_DEREG_MR` of the returned key
+    /// succeeds, the kernel may read and write the `len` bytes at `addr` at
+    /// any time (a peer's WRITE, a RECV, on a kernel thread).  Until then
+    /// they must stay allocated and be accessed by the program only through
+    /// raw pointers (volatile copies), never through a reference; if this
+    /// descriptor is closed first they must stay allocated for the rest of
+    /// the process's life.  (With `LOCAL_WRITE` and `REMOTE_WRITE` both
+    /// clear, requests may still read them.)
+    ///
+    /// ```compile_fail,E0133
+    /// # fn f(dev: &kqdafs_user::device::Device) {
+    /// let v = vec![0u8; 4096];
+    /// let _ = dev.rdma_reg_mr(v.as_ptr() as u64, 4096, 1); // needs `unsafe`
+    /// # }
+    /// ```
+    pub unsafe fn rdma_reg_mr(&self, addr: u64, len: u64, access: u32) -> io::Result<u32> {
         let mut reg = RdmaRegMr { addr, len, access, ..Default::default() };
         self.ioctl_with(KQDAFS_IOC_RDMA_REG_MR, &mut reg)?;
         Ok(reg.key)
@@ -145,7 +186,18 @@ impl Device {
     }
 
     /// Issue a raw ioctl with a buffer (for tests of the ABI's error paths).
-    pub fn raw_ioctl(&self, cmd: u32, buf: &mut [u8]) -> io::Result<()> {
+    ///
+    /// # Safety
+    ///
+    /// The kernel reads `buf` as the argument of `cmd`: if `cmd` is a
+    /// command whose argument holds addresses (`KQDAFS_IOC_KAIO_SUBMIT`,
+    /// `KQDAFS_IOC_RDMA_POST`, `KQDAFS_IOC_RDMA_REG_MR`), the contract of
+    /// the matching method ([`Device::kaio_submit`],
+    /// [`Device::rdma_reg_mr`]) holds for the memory those addresses name,
+    /// and the arrays they name must be valid for the call.  Commands the
+    /// module does not know (the intended use) and `KQDAFS_IOC_INFO` need
+    /// nothing.
+    pub unsafe fn raw_ioctl(&self, cmd: u32, buf: &mut [u8]) -> io::Result<()> {
         if buf.len() < kqdafs_abi::ioctl::param_len(cmd) {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }

@@ -1,6 +1,7 @@
 //! The in-flight table: what the library holds for each request the kernel
 //! accepted, keyed by request id, until its completion event arrives.
 
+use crate::batch::RequestId;
 use crate::buf::KaioBuf;
 use kqdafs_abi::KaioOp;
 use std::collections::HashMap;
@@ -68,9 +69,20 @@ impl<E: Tokened> Table<E> {
         self.map.contains_key(&id)
     }
 
+    /// Whether the request `id` submitted with `token` is in flight (not
+    /// a newer one the kernel gave the same id).
+    pub(crate) fn holds(&self, id: RequestId) -> bool {
+        self.map.get(&id.get()).is_some_and(|e| e.token() == id.token())
+    }
+
     /// Ids in flight (any order).
     pub(crate) fn ids(&self) -> Vec<u64> {
         self.map.keys().copied().collect()
+    }
+
+    /// The requests in flight, with their tokens (any order).
+    pub(crate) fn requests(&self) -> Vec<RequestId> {
+        self.map.iter().map(|(&id, e)| RequestId::new(id, e.token())).collect()
     }
 
     /// The entries (any order).
@@ -135,14 +147,25 @@ impl<T> InFlight<T> {
         self.table.len() == 0
     }
 
-    /// Whether `id` is in flight.
+    /// Whether a request with kernel id `id` is in flight.
     pub fn contains(&self, id: u64) -> bool {
         self.table.contains(id)
+    }
+
+    /// Whether the request `id` (kernel id and token) is in flight; false
+    /// for a stale id whose number the kernel gave to a newer request.
+    pub fn holds(&self, id: RequestId) -> bool {
+        self.table.holds(id)
     }
 
     /// Ids in flight (any order).
     pub fn ids(&self) -> Vec<u64> {
         self.table.ids()
+    }
+
+    /// The requests in flight, with their tokens (any order).
+    pub fn requests(&self) -> Vec<RequestId> {
+        self.table.requests()
     }
 
     /// Buffer bytes the kernel holds.

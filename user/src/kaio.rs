@@ -5,7 +5,7 @@ use crate::backend::Backend;
 use crate::batch::{batch_limit, chunk_ranges, Batch, Pending, Refused, RequestId};
 use crate::buf::KaioBuf;
 use crate::errno::Errno;
-use crate::event::{Filters, KqdafsEvent, RawEvent};
+use crate::event::{Event, Filters, KqdafsEvent, RawEvent};
 use crate::inflight::{Entry, InFlight};
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +22,8 @@ pub(crate) fn next_token() -> u64 {
 /// A finished request.
 #[derive(Debug)]
 pub struct Completion<T> {
-    /// Its id (free again: the kernel may reuse it from now on).
+    /// Its id.  The kernel may give the number to a new request from now
+    /// on; this `RequestId` still names only the finished one.
     pub id: RequestId,
     /// The operation submitted.
     pub op: KaioOp,
@@ -110,6 +111,24 @@ impl std::error::Error for OpenError {}
 /// 0 before dropping.  The same holds for a buffer whose fate the kernel's
 /// answer left unclear (see [`Refused::buf`]); [`Kaio::anomalies`] counts
 /// such answers.
+///
+/// # Completions that never come
+///
+/// A request's event is lost if its knote is deleted (`EV_DELETE` of the
+/// request's id on the kqdafs filter through `Kqueue::register`), rewritten
+/// (`EV_ADD` of it, which replaces its `udata`: the event then matches no
+/// request) or its kqueue closed.  The kernel still runs the I/O to its
+/// end, but nothing announces it: the request stays in
+/// [`Kaio::in_flight`], its buffer in the table, and the buffer is leaked
+/// when the `Kaio` is dropped, as above.  [`Kaio::cancel`] of it may
+/// answer `NotFound` or `Already` while it is still counted here.  Never
+/// is a buffer freed or handed back while the kernel might write it.
+///
+/// # `fork`
+///
+/// See [`crate::buf`]: a READ in flight across a `fork` may lose its bytes
+/// in the parent (never memory safety); page-aligned whole-page buffers
+/// avoid it.
 pub struct Kaio<T, B: Backend> {
     backend: B,
     filters: Filters,
@@ -203,7 +222,17 @@ impl<T, B: Backend> Kaio<T, B> {
                         fd: p.fd,
                         kq: p.kq,
                         offset: p.offset,
-                        buf: p.buf.as_mut().filter(|_| p.op.transfers_data()).map_or(0, KaioBuf::kernel_addr),
+                        buf: match p.buf.as_mut() {
+                            Some(buf) if p.op.transfers_data() => {
+                                if p.op == KaioOp::Read {
+                                    // What the READ may fill is initialised
+                                    // before the kernel gets it.
+                                    buf.init_to(usize::try_from(p.len).unwrap_or(usize::MAX));
+                                }
+                                buf.kernel_addr()
+                            }
+                            _ => 0,
+                        },
                         len: p.len,
                         udata: token,
                         ..Default::default()
@@ -211,7 +240,13 @@ impl<T, B: Backend> Kaio<T, B> {
                 })
                 .collect();
             let mut results = vec![KaioResult::default(); reqs.len()];
-            let call = self.backend.submit(&reqs, &mut results);
+            // SAFETY: each address in `reqs` is that of a buffer `items`
+            // owns; `settle` moves it into the in-flight table when the
+            // kernel took it (or leaks it when the answer is unclear) and
+            // hands it back only on a clean refusal.  From the table it
+            // comes back only through `complete`, with an event the kernel
+            // delivered, or is leaked when the table is dropped.
+            let call = unsafe { self.backend.submit(&reqs, &mut results) };
             for (((i, p), token), res) in items.into_iter().zip(tokens).zip(results) {
                 if let Some(slot) = out.get_mut(i) {
                     *slot = Some(self.settle(p, token, &call, res));
@@ -235,7 +270,7 @@ impl<T, B: Backend> Kaio<T, B> {
             (id, 0) if id != 0 => {
                 let entry = Entry { op: p.op, token, len: p.len, buf: p.buf, user: p.user };
                 match self.inflight.insert(id, entry) {
-                    Ok(()) => Ok(RequestId(id)),
+                    Ok(()) => Ok(RequestId::new(id, token)),
                     Err(mut entry) => {
                         // The kernel reused an id still in flight: it owns
                         // this buffer now, and its event cannot be told
@@ -264,17 +299,17 @@ impl<T, B: Backend> Kaio<T, B> {
     /// Ask the kernel to cancel `id`.  A request not in flight here is
     /// `NotFound` without a call.  The completion still has to be read.
     pub fn cancel(&mut self, id: RequestId) -> Result<CancelOutcome, Errno> {
-        if !self.inflight.contains(id.0) {
+        if !self.inflight.holds(id) {
             return Ok(CancelOutcome::NotFound);
         }
-        cancel_outcome(self.backend.cancel(id.0)?)
+        cancel_outcome(self.backend.cancel(id.get())?)
     }
 
     /// Cancel every request in flight; returns how many were cancelled
     /// (their completions, with `ECANCELED`, still have to be read).
     pub fn cancel_all(&mut self) -> usize {
-        let ids = self.inflight.ids();
-        ids.into_iter().filter(|&id| self.cancel(RequestId(id)) == Ok(CancelOutcome::Cancelled)).count()
+        let ids = self.inflight.requests();
+        ids.into_iter().filter(|&id| self.cancel(id) == Ok(CancelOutcome::Cancelled)).count()
     }
 
     /// Which kqdafs event `ev` is, if any (both slot modes).
@@ -290,7 +325,27 @@ impl<T, B: Backend> Kaio<T, B> {
     /// Take the completion `ev` announces: the request leaves the table
     /// and its buffer and data come back.  Events that are not KAIO
     /// completions of this `Kaio` are left alone.
-    pub fn complete(&mut self, ev: &RawEvent) -> Result<Completion<T>, NotOurs> {
+    ///
+    /// `ev` is an [`Event`], which only `Kqueue::poll` (or the `unsafe`
+    /// [`Event::from_raw`]) makes: a made-up [`RawEvent`] must not hand
+    /// back a buffer the kernel is still writing.
+    ///
+    /// ```compile_fail,E0308
+    /// # use kqdafs_user::{Backend, Kaio, RawEvent};
+    /// fn forge<B: Backend>(kaio: &mut Kaio<(), B>) {
+    ///     let _ = kaio.complete(&RawEvent { ident: 1, udata: 1, ..RawEvent::default() });
+    /// }
+    /// ```
+    ///
+    /// (while an [`Event`] is accepted:)
+    ///
+    /// ```
+    /// # use kqdafs_user::{Backend, Event, Kaio};
+    /// fn take<B: Backend>(kaio: &mut Kaio<(), B>, ev: &Event) {
+    ///     let _ = kaio.complete(ev);
+    /// }
+    /// ```
+    pub fn complete(&mut self, ev: &Event) -> Result<Completion<T>, NotOurs> {
         if !self.is_kaio_event(ev) {
             return Err(NotOurs::NotKaio);
         }
@@ -302,7 +357,13 @@ impl<T, B: Backend> Kaio<T, B> {
                 buf.set_read_len(*outcome.as_ref().unwrap_or(&0));
             }
         }
-        Ok(Completion { id: RequestId(done.id), op: entry.op, outcome, buf: entry.buf, user: entry.user })
+        Ok(Completion {
+            id: RequestId::new(done.id, entry.token),
+            op: entry.op,
+            outcome,
+            buf: entry.buf,
+            user: entry.user,
+        })
     }
 }
 

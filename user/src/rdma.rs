@@ -10,10 +10,42 @@
 //! `&mut [u8]`** (that would promise the compiler the bytes cannot change
 //! under the reference).  It owns its page-aligned allocation and is read
 //! and written through copying accessors ([`MemoryRegion::read_at`],
-//! [`MemoryRegion::write_at`], [`MemoryRegion::to_vec`]) that use raw
+//! [`MemoryRegion::write_at`], [`MemoryRegion::to_vec`]) that use volatile raw
 //! pointer copies only.  Work requests name regions by key, as verbs do;
 //! what the bytes are while transfers run is the program's business, never
 //! a memory-safety question.
+//!
+//! # Reading and writing a region
+//!
+//! The kernel moves bytes into and out of a registered region on its own
+//! threads, at any time, with nothing in the program's memory model to
+//! order those accesses with the program's.  So the accessors
+//! ([`MemoryRegion::read_at`], [`MemoryRegion::write_at`],
+//! [`MemoryRegion::fill`], [`MemoryRegion::to_vec`]) use **volatile**
+//! accesses through the region's own pointer (8-byte words where aligned,
+//! single bytes at the ends), never a reference to the region's bytes and
+//! never a pointer rebuilt from the integer address the kernel was given.
+//! What that gives, exactly:
+//!
+//! * The compiler assumes nothing about the bytes between two accesses
+//!   and never invents, merges or drops one; no Rust reference is ever
+//!   invalidated by the kernel writing the memory.  (Volatile is Rust's
+//!   tool for memory that something outside the program changes; Rust's
+//!   model has no finer promise for it.)
+//! * While a transfer runs over a range (a RECV or a READ into it, a peer's
+//!   WRITE into it; a SEND, WRITE or a peer's READ out of it), reading the
+//!   range may give any mix of old and new bytes, torn at any granularity,
+//!   and writing it may let any mix reach the other side.  The bytes are
+//!   what the transfer left once **its completion event has been read**
+//!   (the kernel finishes the copy before it activates the knote, and
+//!   `kevent(2)` orders the two).  A peer's one-sided WRITE or READ
+//!   completes on the peer's side only: as in verbs, the program needs a
+//!   message of its own (a SEND after it) to know it is over.
+//! * Nothing makes the copies atomic with respect to each other: two
+//!   threads with `&MemoryRegion` may read concurrently; writing needs
+//!   `&mut`.
+//!
+//! # Lifetime
 //!
 //! * Dropping a region deregisters it.  If the kernel answers `EBUSY` (a
 //!   work request naming it has not completed), the allocation is **kept
@@ -39,7 +71,8 @@
 //! their endpoint, regions, offsets and length, and the caller's data `T`.
 //! [`Rdma::post`] sends them in calls of at most `RDMA_MAX_BATCH` and
 //! answers per request, in order: a [`RequestId`] (the completion event's
-//! `ident`) or a [`RdmaRefused`] with the errno and the caller's data.  A
+//! `ident` and `udata`, so a stale one never names a newer request the
+//! kernel gave the same number) or a [`RdmaRefused`] with the errno and the caller's data.  A
 //! request naming a region or endpoint of another [`Rdma`] is refused with
 //! `ENOENT` without reaching the kernel (keys are per descriptor).
 //!
@@ -57,9 +90,10 @@ use crate::backend::RdmaBackend;
 use crate::batch::{chunk_ranges, RequestId};
 use crate::buf::KaioBuf;
 use crate::errno::Errno;
-use crate::event::{Filters, KqdafsEvent, RawEvent};
+use crate::event::{Event, Filters, KqdafsEvent, RawEvent};
 use crate::inflight::{Table, Tokened};
 use crate::kaio::{cancel_outcome, decode_outcome, next_token, CancelOutcome};
+use crate::shared_mem;
 use core::fmt;
 use kqdafs_abi::rdma::{RDMA_MAX_BATCH, RDMA_MAX_MR_LEN};
 use kqdafs_abi::{MrAccess, RdmaOp, RdmaRequest, RdmaResult};
@@ -146,7 +180,8 @@ pub struct MemoryRegion<B: RdmaBackend> {
     /// `Some` until dropped or given back; never dereferenced as a slice
     /// while registered.
     buf: Option<KaioBuf>,
-    /// Start of the memory (from the buffer, taken once).
+    /// Start of the memory: the buffer's own pointer (never rebuilt from
+    /// the integer address the kernel was given).
     addr: *mut u8,
     len: usize,
     key: u32,
@@ -201,29 +236,34 @@ impl<B: RdmaBackend> MemoryRegion<B> {
         }
     }
 
-    /// Copy `src` into the region at `offset` (`EFAULT` if it does not fit).
+    /// Copy `src` into the region at `offset` (`EFAULT` if it does not
+    /// fit), with volatile writes (see "Reading and writing a region" in
+    /// [`crate::rdma`]).
     pub fn write_at(&mut self, offset: usize, src: &[u8]) -> Result<(), Errno> {
         self.range(offset, src.len())?;
-        // SAFETY: `addr..addr+len` is our allocation (range checked above);
-        // raw copy, no reference to the region's bytes is created (the
-        // kernel may write them concurrently); `src` is a separate borrow.
-        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), self.addr.add(offset), src.len()) };
+        // SAFETY: `addr..addr+len` is our allocation (range checked above),
+        // `addr` carries the buffer's provenance; only raw volatile
+        // accesses, no reference to the region's bytes is created (the
+        // kernel may access them concurrently); `src` is a separate borrow.
+        unsafe { shared_mem::copy_in(src, self.addr.add(offset)) };
         Ok(())
     }
 
-    /// Copy `dst.len()` bytes of the region at `offset` into `dst`.
+    /// Copy `dst.len()` bytes of the region at `offset` into `dst`, with
+    /// volatile reads (see "Reading and writing a region" in
+    /// [`crate::rdma`]).
     pub fn read_at(&self, offset: usize, dst: &mut [u8]) -> Result<(), Errno> {
         self.range(offset, dst.len())?;
         // SAFETY: as in write_at, in the other direction.
-        unsafe { core::ptr::copy_nonoverlapping(self.addr.add(offset), dst.as_mut_ptr(), dst.len()) };
+        unsafe { shared_mem::copy_out(self.addr.add(offset), dst) };
         Ok(())
     }
 
-    /// Set every byte to `byte`.
+    /// Set every byte to `byte` (volatile writes).
     pub fn fill(&mut self, byte: u8) {
         // SAFETY: our allocation of `len` bytes, written through the raw
         // pointer only.
-        unsafe { core::ptr::write_bytes(self.addr, byte, self.len) };
+        unsafe { shared_mem::fill(self.addr, byte, self.len) };
     }
 
     /// A copy of the whole region.
@@ -330,6 +370,15 @@ pub struct RdmaRefused<T> {
     /// The caller's data.
     pub user: T,
 }
+
+impl<T> fmt::Display for RdmaRefused<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RDMA {:?} refused: {}", self.op, self.errno)
+    }
+}
+
+/// The message says the errno (so it is not given again as a `source`).
+impl<T: fmt::Debug> std::error::Error for RdmaRefused<T> {}
 
 /// One work request waiting in a [`Post`].
 #[derive(Debug)]
@@ -456,7 +505,8 @@ impl<T> Post<T> {
 /// A finished work request.
 #[derive(Debug)]
 pub struct RdmaCompletion<T> {
-    /// Its id (free again: the kernel may reuse it from now on).
+    /// Its id.  The kernel may give the number to a new request from now
+    /// on; this `RequestId` still names only the finished one.
     pub id: RequestId,
     /// The operation posted.
     pub op: RdmaOp,
@@ -586,20 +636,21 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
         if len == 0 || len as u64 > RDMA_MAX_MR_LEN {
             return Err((Errno::EINVAL, buf));
         }
-        let content = buf.len();
+        buf.zero_spare();
+        // The pointer the region dereferences keeps the buffer's
+        // provenance; the kernel gets the same address as an integer.
+        let ptr = buf.as_raw_mut_ptr();
         let addr = buf.kernel_addr();
-        // SAFETY: the buffer owns `capacity` bytes at `addr`; the bytes
-        // from `content` on are spare capacity, written (not read) here.
-        unsafe { core::ptr::write_bytes((addr as usize as *mut u8).add(content), 0, len - content) };
-        match self.shared.backend.reg_mr(addr, len as u64, access.bits()) {
-            Ok(key) if key != 0 => Ok(MemoryRegion {
-                shared: Arc::clone(&self.shared),
-                buf: Some(buf),
-                addr: addr as usize as *mut u8,
-                len,
-                key,
-                access,
-            }),
+        // SAFETY: the memory is the buffer's; on success it moves into the
+        // MemoryRegion, which accesses it through raw pointers only and
+        // frees it (or turns it back into a plain buffer) only after a
+        // successful deregistration, else leaks it.  On failure nothing was
+        // registered and the buffer goes back.
+        let reg = unsafe { self.shared.backend.reg_mr(addr, len as u64, access.bits()) };
+        match reg {
+            Ok(key) if key != 0 => {
+                Ok(MemoryRegion { shared: Arc::clone(&self.shared), buf: Some(buf), addr: ptr, len, key, access })
+            }
             Ok(_) => {
                 // Key 0 is no key: the kernel may hold the pages under a
                 // name we cannot use.  Keep the memory away from anyone.
@@ -698,7 +749,7 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
                 };
                 self.inflight
                     .insert(id, entry)
-                    .map(|()| RequestId(id))
+                    .map(|()| RequestId::new(id, req.udata))
                     .map_err(|entry| self.anomaly(entry.op, entry.user))
             }
             (0, errno) if errno > 0 => Err(RdmaRefused { errno: Errno(errno), op: p.op, user: p.user }),
@@ -719,17 +770,17 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
     /// RDMA requests).  A request not in flight here is `NotFound` without
     /// a call.  The completion still has to be read.
     pub fn cancel(&mut self, id: RequestId) -> Result<CancelOutcome, Errno> {
-        if !self.inflight.contains(id.0) {
+        if !self.inflight.holds(id) {
             return Ok(CancelOutcome::NotFound);
         }
-        cancel_outcome(self.shared.backend.cancel(id.0)?)
+        cancel_outcome(self.shared.backend.cancel(id.get())?)
     }
 
     /// Cancel every request in flight; how many were cancelled (their
     /// completions, with `ECANCELED`, still have to be read).
     pub fn cancel_all(&mut self) -> usize {
-        let ids = self.inflight.ids();
-        ids.into_iter().filter(|&id| self.cancel(RequestId(id)) == Ok(CancelOutcome::Cancelled)).count()
+        let ids = self.inflight.requests();
+        ids.into_iter().filter(|&id| self.cancel(id) == Ok(CancelOutcome::Cancelled)).count()
     }
 
     /// Whether `ev` is an RDMA completion (of any `Rdma`).
@@ -740,14 +791,43 @@ impl<T, B: RdmaBackend> Rdma<T, B> {
     /// Take the completion `ev` announces: the request leaves the table and
     /// the caller's data comes back.  Events that are not RDMA completions
     /// of this `Rdma` are left alone.
-    pub fn complete(&mut self, ev: &RawEvent) -> Result<RdmaCompletion<T>, RdmaNotOurs> {
+    ///
+    /// As for [`crate::Kaio::complete`], `ev` is an [`Event`] the kernel
+    /// delivered, never a made-up [`RawEvent`]: taking a request the
+    /// kernel still runs out of the table would lose its real completion.
+    /// (Regions themselves never depend on it: the kernel refuses to
+    /// deregister a region a request still names, and only a successful
+    /// deregistration frees the memory.)
+    ///
+    /// ```compile_fail,E0308
+    /// # use kqdafs_user::{RdmaBackend, Rdma, RawEvent};
+    /// fn forge<B: RdmaBackend>(rdma: &mut Rdma<(), B>) {
+    ///     let _ = rdma.complete(&RawEvent { ident: 1, udata: 1, ..RawEvent::default() });
+    /// }
+    /// ```
+    ///
+    /// (while an [`Event`] is accepted:)
+    ///
+    /// ```
+    /// # use kqdafs_user::{Event, RdmaBackend, Rdma};
+    /// fn take<B: RdmaBackend>(rdma: &mut Rdma<(), B>, ev: &Event) {
+    ///     let _ = rdma.complete(ev);
+    /// }
+    /// ```
+    pub fn complete(&mut self, ev: &Event) -> Result<RdmaCompletion<T>, RdmaNotOurs> {
         let done = decode_event(&self.filters, ev).ok_or(RdmaNotOurs::NotRdma)?;
         let entry = self.inflight.take(done.id, done.udata).map_err(|_| RdmaNotOurs::UnknownRequest { id: done.id })?;
         let outcome = decode_outcome(entry.op, entry.len, done.op, done.outcome);
         if self.shared.deferred_len() > 0 {
             self.shared.retry_deferred(Some(&entry.keys));
         }
-        Ok(RdmaCompletion { id: RequestId(done.id), op: entry.op, outcome, ep: entry.ep, user: entry.user })
+        Ok(RdmaCompletion {
+            id: RequestId::new(done.id, entry.token),
+            op: entry.op,
+            outcome,
+            ep: entry.ep,
+            user: entry.user,
+        })
     }
 
     /// Retry every deferred deregistration now (they are also retried as

@@ -65,16 +65,18 @@ mod freebsd {
         let filters = Filters::from_info(&info).ok_or_else(|| format!("inconsistent info: {info:?}"))?;
         println!("abi_version={}", info.abi_version);
         println!("module_version={}", info.module_version);
-        println!("filter_kaio={}", filters.kaio);
-        println!("filter_rdma={}", filters.rdma);
-        println!("slot_mode={}", filters.mode.name());
+        println!("filter_kaio={}", filters.kaio());
+        println!("filter_rdma={}", filters.rdma());
+        println!("slot_mode={}", filters.mode().name());
         println!("max_batch={}", info.max_batch);
         println!("max_requests_per_proc={}", info.max_requests_per_proc);
         println!("max_pinned_per_proc={}", info.max_pinned_per_proc);
         let sys_kaio = sysctl::read_int("kern.kqdafs.filter_kaio").map_err(|e| e.to_string())?;
         let sys_rdma = sysctl::read_int("kern.kqdafs.filter_rdma").map_err(|e| e.to_string())?;
         let sys_mode = sysctl::read_string("kern.kqdafs.slot_mode").map_err(|e| e.to_string())?;
-        if sys_kaio != i64::from(filters.kaio) || sys_rdma != i64::from(filters.rdma) || sys_mode != filters.mode.name()
+        if sys_kaio != i64::from(filters.kaio())
+            || sys_rdma != i64::from(filters.rdma())
+            || sys_mode != filters.mode().name()
         {
             return Err(format!("sysctl disagrees with ioctl: {sys_kaio} {sys_rdma} {sys_mode}"));
         }
@@ -104,7 +106,11 @@ mod freebsd {
         ];
         for (what, cmd, errno) in cases {
             let mut buf = vec![0xa5u8; 8192];
-            match dev.raw_ioctl(cmd, &mut buf) {
+            // SAFETY: none of these commands is one the module accepts (each
+            // has a wrong number, group, size or direction), so the kernel
+            // takes no address from `buf`; the buffer is larger than any
+            // size the commands encode.
+            match unsafe { dev.raw_ioctl(cmd, &mut buf) } {
                 Ok(()) => return Err(format!("{what}: accepted")),
                 Err(e) if e.raw_os_error() == Some(errno) => {}
                 Err(e) => return Err(format!("{what}: {e}, expected errno {errno}")),
@@ -121,7 +127,7 @@ mod freebsd {
         let dev = Device::open().map_err(|e| format!("open /dev/kqdafs: {e}"))?;
         let info = dev.info().map_err(|e| format!("KQDAFS_IOC_INFO: {e}"))?;
         let filters = Filters::from_info(&info).ok_or("module reports no filters")?;
-        for filter in [filters.kaio, filters.rdma] {
+        for filter in [filters.kaio(), filters.rdma()] {
             // SAFETY: kqueue(2) takes no arguments.
             let kq = unsafe { libc::kqueue() };
             if kq == -1 {

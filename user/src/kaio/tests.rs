@@ -1,6 +1,7 @@
 //! Host tests of the submission and completion logic against a fake kernel.
 
 use super::*;
+use crate::event::delivered;
 use kqdafs_abi::errno::{EALREADY, EBADF, ECANCELED, ENOENT, EOPNOTSUPP};
 use kqdafs_abi::filter::{EventKind, SlotMode};
 use kqdafs_abi::{encode_kaio_data, kaio_fflags, MAX_BATCH};
@@ -21,6 +22,8 @@ struct FakeKernel {
     garble: Option<KaioResult>,
     accepted: HashMap<u64, KaioRequest>,
     cancel_answer: i32,
+    /// Ids of the cancel calls made.
+    cancels: Vec<u64>,
 }
 
 impl FakeKernel {
@@ -34,15 +37,22 @@ impl FakeKernel {
             garble: None,
             accepted: HashMap::new(),
             cancel_answer: 0,
+            cancels: Vec::new(),
         }
     }
 
     /// Finish request `id`: a READ gets `fill` written into its buffer
     /// (`outcome` bytes of it); returns the event the kqueue would deliver.
-    fn finish(&mut self, id: u64, outcome: Result<u64, i32>, fill: u8) -> RawEvent {
+    fn finish(&mut self, id: u64, outcome: Result<u64, i32>, fill: u8) -> Event {
+        self.finish_writing(id, outcome, fill, usize::MAX)
+    }
+
+    /// [`FakeKernel::finish`] by a kernel that writes at most `written`
+    /// bytes of a READ, whatever the outcome it reports.
+    fn finish_writing(&mut self, id: u64, outcome: Result<u64, i32>, fill: u8, written: usize) -> Event {
         let req = self.accepted.remove(&id).expect("finish of an unknown id");
         if let (Ok(n), KaioOp::Read) = (outcome, KaioOp::from_raw(req.op).unwrap()) {
-            let n = n.min(req.len) as usize;
+            let n = (n.min(req.len) as usize).min(written);
             if n > 0 {
                 // SAFETY: the library gave this address and length for a
                 // buffer it keeps alive (and untouched) until the event is
@@ -50,19 +60,19 @@ impl FakeKernel {
                 unsafe { core::ptr::write_bytes(req.buf as usize as *mut u8, fill, n) };
             }
         }
-        RawEvent {
+        delivered(RawEvent {
             ident: id,
             filter: self.filter,
             flags: 0,
             fflags: kaio_fflags(KaioOp::from_raw(req.op).unwrap()),
             data: encode_kaio_data(outcome),
             udata: req.udata,
-        }
+        })
     }
 }
 
 impl Backend for FakeKernel {
-    fn submit(&mut self, reqs: &[KaioRequest], results: &mut [KaioResult]) -> Result<u32, Errno> {
+    unsafe fn submit(&mut self, reqs: &[KaioRequest], results: &mut [KaioResult]) -> Result<u32, Errno> {
         assert_eq!(reqs.len(), results.len());
         assert!(!reqs.is_empty() && reqs.len() <= MAX_BATCH as usize);
         self.calls.push(reqs.len());
@@ -90,21 +100,22 @@ impl Backend for FakeKernel {
         Ok(n)
     }
 
-    fn cancel(&mut self, _id: u64) -> Result<i32, Errno> {
+    fn cancel(&mut self, id: u64) -> Result<i32, Errno> {
+        self.cancels.push(id);
         Ok(self.cancel_answer)
     }
 }
 
 fn shared() -> Filters {
-    Filters { kaio: -12, rdma: -12, mode: SlotMode::Shared }
+    Filters::shared()
 }
 
 fn dedicated() -> Filters {
-    Filters { kaio: -16, rdma: -17, mode: SlotMode::Dedicated }
+    Filters::dedicated()
 }
 
 fn kaio(filters: Filters, max_batch: u32) -> Kaio<&'static str, FakeKernel> {
-    Kaio::with_backend(FakeKernel::new(filters.kaio), filters, max_batch)
+    Kaio::with_backend(FakeKernel::new(filters.kaio()), filters, max_batch)
 }
 
 fn ids<T: fmt::Debug>(v: &[Result<RequestId, Refused<T>>]) -> Vec<u64> {
@@ -252,7 +263,7 @@ fn confused_answers_leak_the_buffer_and_never_panic() {
     let mut b = Batch::new(5);
     b.read(3, 0, 8, KaioBuf::aligned(8).unwrap(), "a").read(3, 0, 8, KaioBuf::aligned(8).unwrap(), "b");
     let res = k.submit(b);
-    assert_eq!(*res[0].as_ref().unwrap(), RequestId(7));
+    assert_eq!(res[0].as_ref().unwrap().get(), 7);
     let second = res[1].as_ref().unwrap_err();
     assert_eq!((second.errno, second.user, second.buf.is_none()), (Errno::EIO, "b", true));
     assert_eq!(k.anomalies(), 1);
@@ -268,20 +279,20 @@ fn events_are_classified_in_both_slot_modes() {
         let good = k.backend.finish(id, Ok(0), 0);
         assert!(k.is_kaio_event(&good));
 
-        let read = RawEvent { ident: 3, filter: -1, ..good };
+        let read = delivered(RawEvent { ident: 3, filter: -1, ..*good });
         assert_eq!(k.complete(&read).unwrap_err(), NotOurs::NotKaio, "EVFILT_READ");
-        let rdma = RawEvent { filter: filters.rdma, fflags: EventKind::RDMA.bits() | 1, ..good };
+        let rdma = delivered(RawEvent { filter: filters.rdma(), fflags: EventKind::RDMA.bits() | 1, ..*good });
         assert_eq!(k.classify(&rdma), Some(KqdafsEvent::Rdma { op: 1 }));
         assert_eq!(k.complete(&rdma).unwrap_err(), NotOurs::NotKaio);
-        let no_kind = RawEvent { fflags: 3, ..good };
+        let no_kind = delivered(RawEvent { fflags: 3, ..*good });
         assert_eq!(k.complete(&no_kind).unwrap_err(), NotOurs::NotKaio);
-        let bad_op = RawEvent { fflags: EventKind::KAIO.bits() | 77, ..good };
+        let bad_op = delivered(RawEvent { fflags: EventKind::KAIO.bits() | 77, ..*good });
         assert_eq!(k.complete(&bad_op).unwrap_err(), NotOurs::NotKaio);
-        if filters.mode == SlotMode::Dedicated {
-            let wrong_filter = RawEvent { filter: filters.rdma, ..good };
+        if filters.mode() == SlotMode::Dedicated {
+            let wrong_filter = delivered(RawEvent { filter: filters.rdma(), ..*good });
             assert_eq!(k.complete(&wrong_filter).unwrap_err(), NotOurs::NotKaio);
         }
-        let other = RawEvent { ident: 999, ..good };
+        let other = delivered(RawEvent { ident: 999, ..*good });
         assert_eq!(k.complete(&other).unwrap_err(), NotOurs::UnknownRequest { id: 999 });
         assert_eq!(k.in_flight(), 1, "nothing above took the request");
         assert_eq!(k.complete(&good).unwrap().user, "s");
@@ -320,19 +331,19 @@ fn outcomes_are_checked() {
     assert_eq!(c.outcome, Err(Errno::ECANCELED));
     assert_eq!(c.buf.unwrap().len(), 0, "a failed READ has no content");
 
-    let mut ev = k.backend.finish(id(1), Ok(16), 0);
+    let mut ev = k.backend.finish(id(1), Ok(16), 0).raw();
     ev.data = 17;
-    assert_eq!(k.complete(&ev).unwrap().outcome, Err(Errno::EIO), "more than asked for");
+    assert_eq!(k.complete(&delivered(ev)).unwrap().outcome, Err(Errno::EIO), "more than asked for");
 
-    let mut ev = k.backend.finish(id(2), Ok(4), 0);
+    let mut ev = k.backend.finish(id(2), Ok(4), 0).raw();
     ev.fflags = kaio_fflags(KaioOp::Write);
-    let c = k.complete(&ev).unwrap();
+    let c = k.complete(&delivered(ev)).unwrap();
     assert_eq!((c.op, c.outcome), (KaioOp::Read, Err(Errno::EIO)), "op changed in flight");
     assert!(c.buf.is_some());
 
-    let mut ev = k.backend.finish(id(3), Ok(0), 0);
+    let mut ev = k.backend.finish(id(3), Ok(0), 0).raw();
     ev.data = i64::MIN;
-    assert_eq!(k.complete(&ev).unwrap().outcome, Err(Errno(i32::MAX)));
+    assert_eq!(k.complete(&delivered(ev)).unwrap().outcome, Err(Errno(i32::MAX)));
 }
 
 #[test]
@@ -341,7 +352,8 @@ fn cancel_maps_the_kernel_answer() {
     let mut b = Batch::new(5);
     b.fsync(3, "s");
     let id = *k.submit(b)[0].as_ref().unwrap();
-    assert_eq!(k.cancel(RequestId(42)), Ok(CancelOutcome::NotFound));
+    assert_eq!(k.cancel(RequestId::new(42, id.token())), Ok(CancelOutcome::NotFound));
+    assert!(k.backend().cancels.is_empty(), "not in flight here: no call");
     for (answer, want) in [
         (0, Ok(CancelOutcome::Cancelled)),
         (EALREADY, Ok(CancelOutcome::Already)),
@@ -372,4 +384,100 @@ fn dropping_with_requests_in_flight_leaks_instead_of_freeing() {
     // SAFETY: the buffer was leaked by the drop above, so its memory is
     // still allocated and owned by nobody.
     unsafe { core::ptr::write_bytes(req.buf as usize as *mut u8, 0x5a, req.len as usize) };
+}
+
+#[test]
+fn only_delivered_events_complete_and_the_default_one_completes_nothing() {
+    // Safe code has two ways to get an `Event`: `Kqueue::poll` and
+    // `Event::default()`; making one from a `RawEvent` needs `unsafe` (see
+    // the compile_fail examples of `Event` and `Kaio::complete`).
+    let mut k = kaio(shared(), 256);
+    let mut b = Batch::new(5);
+    b.read(3, 0, 4096, KaioBuf::aligned(4096).unwrap(), "r");
+    let id = k.submit(b)[0].as_ref().unwrap().get();
+    assert_eq!(k.complete(&Event::default()).unwrap_err(), NotOurs::NotKaio);
+    assert_eq!(k.in_flight(), 1, "the buffer stays with the kernel");
+    let ev = k.backend.finish(id, Ok(4096), 1);
+    assert!(k.complete(&ev).unwrap().buf.is_some());
+}
+
+#[test]
+fn a_stale_id_cancels_nothing_once_the_kernel_reuses_its_number() {
+    let mut k = kaio(shared(), 256);
+    let mut b = Batch::new(5);
+    b.read(3, 0, 4096, KaioBuf::aligned(4096).unwrap(), "old");
+    let old = *k.submit(b)[0].as_ref().unwrap();
+    let old_ev = k.backend.finish(old.get(), Ok(4096), 1);
+    assert_eq!(k.complete(&old_ev).unwrap().id, old);
+    // The kernel gives the freed number to the next request.
+    k.backend.next_id = old.get();
+    let mut b = Batch::new(5);
+    b.read(3, 0, 4096, KaioBuf::aligned(4096).unwrap(), "new");
+    let new = *k.submit(b)[0].as_ref().unwrap();
+    assert_eq!(new.get(), old.get(), "the same number");
+    assert_ne!(new, old, "another request");
+    assert_eq!(k.cancel(old), Ok(CancelOutcome::NotFound));
+    assert!(k.backend().cancels.is_empty(), "no call: the new request is not touched");
+    assert_eq!(k.complete(&old_ev).unwrap_err(), NotOurs::UnknownRequest { id: old.get() }, "nor by the old event");
+    assert_eq!(k.in_flight(), 1);
+    assert_eq!(k.cancel(new), Ok(CancelOutcome::Cancelled));
+    assert_eq!(k.backend().cancels, vec![new.get()]);
+    let ev = k.backend.finish(new.get(), Err(ECANCELED), 0);
+    let c = k.complete(&ev).unwrap();
+    assert_eq!((c.id, c.user, c.outcome), (new, "new", Err(Errno::ECANCELED)));
+}
+
+#[test]
+fn bytes_a_read_may_fill_are_zeroed_at_submit_not_trusted_to_the_kernel() {
+    let mut k = kaio(shared(), 256);
+    // Spare capacity that holds stale bytes (and could be uninitialised).
+    let mut v = vec![0xffu8; 4096];
+    v.truncate(3);
+    v.copy_from_slice(b"abc");
+    let mut b = Batch::new(5);
+    b.read(3, 0, 100, KaioBuf::from(v), "r");
+    let id = k.submit(b)[0].as_ref().unwrap().get();
+    // A kernel that says it read 100 bytes but wrote none of them.
+    let ev = k.backend.finish_writing(id, Ok(100), 0xab, 0);
+    let c = k.complete(&ev).unwrap();
+    assert_eq!(c.outcome, Ok(100));
+    let buf = c.buf.unwrap();
+    assert_eq!((buf.len(), buf.capacity()), (100, 4096));
+    assert_eq!(&buf[..3], b"abc", "nothing written over the old content");
+    assert!(buf[3..].iter().all(|&x| x == 0), "zeroed at submit, not left to the kernel");
+
+    // The next READ into the same buffer zeroes nothing again (already
+    // initialised) and shows what the kernel wrote.
+    let mut b = Batch::new(5);
+    b.read(3, 0, 200, buf, "again");
+    let id = k.submit(b)[0].as_ref().unwrap().get();
+    let ev = k.backend.finish_writing(id, Ok(200), 0xcd, 50);
+    let buf = k.complete(&ev).unwrap().buf.unwrap();
+    assert_eq!(buf.len(), 200);
+    assert!(buf[..50].iter().all(|&x| x == 0xcd));
+    assert!(buf[50..].iter().all(|&x| x == 0), "the rest initialised before submit");
+}
+
+#[test]
+fn a_deleted_or_rewritten_knote_leaves_the_request_in_flight_and_its_buffer_is_leaked() {
+    // EV_ADD on the request's knote replaces its udata: the event that
+    // arrives names no request; EV_DELETE: no event at all.  Either way
+    // the buffer must stay with the table (and be leaked at drop), never
+    // come back while the kernel may still write it.
+    let mut k = kaio(shared(), 256);
+    let mut b = Batch::new(5);
+    b.read(3, 0, 4096, KaioBuf::aligned(4096).unwrap(), "rewritten");
+    b.read(3, 4096, 4096, KaioBuf::aligned(4096).unwrap(), "deleted");
+    let res = k.submit(b);
+    let (rewritten, deleted) = (*res[0].as_ref().unwrap(), *res[1].as_ref().unwrap());
+    let late = k.backend().accepted[&deleted.get()];
+    let ev = k.backend.finish(rewritten.get(), Ok(4096), 1);
+    let other_udata = delivered(RawEvent { udata: 0xdead_beef, ..*ev });
+    assert_eq!(k.complete(&other_udata).unwrap_err(), NotOurs::UnknownRequest { id: rewritten.get() });
+    assert_eq!(k.in_flight(), 2, "both still owned by the table");
+    drop(k);
+    // SAFETY: the buffers of both requests were leaked by the drop, so a
+    // late write of the kernel lands in memory still allocated and owned
+    // by nobody.
+    unsafe { core::ptr::write_bytes(late.buf as usize as *mut u8, 0x5a, late.len as usize) };
 }

@@ -12,6 +12,7 @@
 
 use super::*;
 use crate::batch::Refused;
+use crate::event::delivered;
 use crate::kaio::{Kaio, NotOurs};
 use crate::{Backend, Batch};
 use kqdafs_abi::errno::{ECANCELED, ECONNRESET, EMSGSIZE};
@@ -102,10 +103,10 @@ impl FakeRdma {
     }
 
     /// Run every transfer that can run; the events delivered so far.
-    fn run(&self) -> Vec<RawEvent> {
+    fn run(&self) -> Vec<Event> {
         let mut st = self.st();
         st.run();
-        core::mem::take(&mut st.events)
+        core::mem::take(&mut st.events).into_iter().map(delivered).collect()
     }
 }
 
@@ -239,7 +240,7 @@ impl State {
 }
 
 impl RdmaBackend for FakeRdma {
-    fn reg_mr(&self, addr: u64, len: u64, access: u32) -> Result<u32, Errno> {
+    unsafe fn reg_mr(&self, addr: u64, len: u64, access: u32) -> Result<u32, Errno> {
         let mut st = self.st();
         let reg = RdmaRegMr { addr, len, access, ..Default::default() };
         let access = validate_reg_mr(&reg, VM_MAXUSER_ADDRESS_LA48).map_err(|e| Errno(e.errno()))?;
@@ -352,17 +353,17 @@ impl RdmaBackend for FakeRdma {
 }
 
 fn shared() -> Filters {
-    Filters { kaio: -12, rdma: -12, mode: SlotMode::Shared }
+    Filters::shared()
 }
 
 fn dedicated() -> Filters {
-    Filters { kaio: -16, rdma: -17, mode: SlotMode::Dedicated }
+    Filters::dedicated()
 }
 
 type R = Rdma<&'static str, FakeRdma>;
 
 fn rdma(filters: Filters) -> R {
-    Rdma::with_backend(FakeRdma::new(filters.rdma), filters, RDMA_MAX_BATCH)
+    Rdma::with_backend(FakeRdma::new(filters.rdma()), filters, RDMA_MAX_BATCH)
 }
 
 const ALL: MrAccess = MrAccess::all();
@@ -629,12 +630,12 @@ fn events_are_told_apart_in_both_slot_modes() {
 
         // A KAIO completion on the same kqueue (the same filter in shared
         // mode) is not ours, and ours is not the Kaio's.
-        let kaio_ev = RawEvent { filter: filters.kaio, fflags: EventKind::KAIO.bits() | 1, ..good };
+        let kaio_ev = delivered(RawEvent { filter: filters.kaio(), fflags: EventKind::KAIO.bits() | 1, ..*good });
         assert_eq!(r.complete(&kaio_ev).unwrap_err(), RdmaNotOurs::NotRdma);
         assert!(decode_event(&filters, &kaio_ev).is_none());
         struct NoKaio;
         impl Backend for NoKaio {
-            fn submit(&mut self, _: &[KaioRequest], _: &mut [KaioResult]) -> Result<u32, Errno> {
+            unsafe fn submit(&mut self, _: &[KaioRequest], _: &mut [KaioResult]) -> Result<u32, Errno> {
                 Err(Errno::EOPNOTSUPP)
             }
             fn cancel(&mut self, _: u64) -> Result<i32, Errno> {
@@ -648,17 +649,17 @@ fn events_are_told_apart_in_both_slot_modes() {
         let refused: Vec<Result<RequestId, Refused<()>>> = k.submit(b);
         assert_eq!(refused[0].as_ref().unwrap_err().errno, Errno::EOPNOTSUPP);
 
-        let read = RawEvent { filter: -1, ..good };
+        let read = delivered(RawEvent { filter: -1, ..*good });
         assert_eq!(r.complete(&read).unwrap_err(), RdmaNotOurs::NotRdma, "EVFILT_READ");
-        let no_kind = RawEvent { fflags: 1, ..good };
+        let no_kind = delivered(RawEvent { fflags: 1, ..*good });
         assert_eq!(r.complete(&no_kind).unwrap_err(), RdmaNotOurs::NotRdma);
-        let bad_op = RawEvent { fflags: EventKind::RDMA.bits() | 9, ..good };
+        let bad_op = delivered(RawEvent { fflags: EventKind::RDMA.bits() | 9, ..*good });
         assert_eq!(r.complete(&bad_op).unwrap_err(), RdmaNotOurs::NotRdma);
-        if filters.mode == SlotMode::Dedicated {
-            let wrong_filter = RawEvent { filter: filters.kaio, ..good };
+        if filters.mode() == SlotMode::Dedicated {
+            let wrong_filter = delivered(RawEvent { filter: filters.kaio(), ..*good });
             assert_eq!(r.complete(&wrong_filter).unwrap_err(), RdmaNotOurs::NotRdma);
         }
-        let other_token = RawEvent { udata: good.udata + 1_000_000, ..good };
+        let other_token = delivered(RawEvent { udata: good.udata + 1_000_000, ..*good });
         assert_eq!(r.complete(&other_token).unwrap_err(), RdmaNotOurs::UnknownRequest { id });
         assert_eq!(r.in_flight(), 1, "nothing above took the request");
         let c = r.complete(&good).unwrap();
@@ -675,11 +676,11 @@ fn odd_outcomes_are_eio() {
     let mut p = Post::new(5);
     p.write(&pair.a, &m, 0, m.remote_key(), 32, 8, "more").write(&pair.a, &m, 0, m.remote_key(), 32, 8, "op");
     r.post(p);
-    let mut evs = r.backend().run();
+    let mut evs: Vec<RawEvent> = r.backend().run().iter().map(Event::raw).collect();
     evs[0].data = 9;
     evs[1].fflags = rdma_fflags(RdmaOp::Read);
-    assert_eq!(r.complete(&evs[0]).unwrap().outcome, Err(Errno::EIO));
-    let c = r.complete(&evs[1]).unwrap();
+    assert_eq!(r.complete(&delivered(evs[0])).unwrap().outcome, Err(Errno::EIO));
+    let c = r.complete(&delivered(evs[1])).unwrap();
     assert_eq!((c.op, c.outcome), (RdmaOp::Write, Err(Errno::EIO)));
 }
 
@@ -693,7 +694,7 @@ fn cancel_a_waiting_recv_and_map_the_answers() {
     let res = r.post(p);
     let (id1, id2) = (*res[0].as_ref().unwrap(), *res[1].as_ref().unwrap());
     assert_eq!(r.cancel(id1), Ok(CancelOutcome::Cancelled));
-    assert_eq!(r.cancel(RequestId(777)), Ok(CancelOutcome::NotFound), "not ours: no call");
+    assert_eq!(r.cancel(RequestId::new(777, id1.token())), Ok(CancelOutcome::NotFound), "not ours: no call");
     let done = drain(&mut r);
     assert_eq!((done.len(), done[0].user, done[0].outcome), (1, "r1", Err(Errno::ECANCELED)));
     assert_eq!(r.cancel(id1), Ok(CancelOutcome::NotFound), "completed");
@@ -908,4 +909,33 @@ fn admission_counts_requests_until_their_events_are_read() {
     let mut p = Post::new(5);
     p.recv(&pair.b, &m, 16, 8, "r5");
     assert_eq!(errs(&r.post(p)), vec![None]);
+}
+
+#[test]
+fn a_stale_id_cancels_nothing_once_the_kernel_reuses_its_number() {
+    let mut r = rdma(shared());
+    let m = r.alloc_region(64, ALL).unwrap();
+    let pair = r.ep_pair().unwrap();
+    let mut p = Post::new(5);
+    p.recv(&pair.a, &m, 0, 8, "old");
+    let old = *r.post(p)[0].as_ref().unwrap();
+    assert_eq!(r.cancel(old), Ok(CancelOutcome::Cancelled));
+    let done = drain(&mut r);
+    assert_eq!((done[0].id, done[0].outcome), (old, Err(Errno::ECANCELED)));
+    // The kernel gives the freed number to the next request.
+    r.backend().st().next_id = old.get();
+    let mut p = Post::new(5);
+    p.recv(&pair.a, &m, 8, 8, "new");
+    let new = *r.post(p)[0].as_ref().unwrap();
+    assert_eq!(new.get(), old.get(), "the same number");
+    assert_ne!(new, old, "another request");
+    assert_eq!(r.cancel(old), Ok(CancelOutcome::NotFound));
+    // The new RECV was not cancelled: a SEND still meets it.
+    let mut p = Post::new(5);
+    p.send(&pair.b, &m, 16, 4, "s");
+    r.post(p);
+    let done = drain(&mut r);
+    let got: HashMap<_, _> = done.iter().map(|c| (c.user, (c.id, c.outcome))).collect();
+    assert_eq!(got["new"], (new, Ok(4)));
+    assert_eq!(r.in_flight(), 0);
 }

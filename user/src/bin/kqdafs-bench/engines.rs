@@ -5,7 +5,7 @@
 
 use crate::cli::Budget;
 use crate::report::Rng;
-use kqdafs_user::{Batch, DeviceKaio, Kaio, KaioBuf, Kqueue, RawEvent};
+use kqdafs_user::{Batch, DeviceKaio, Event, Kaio, KaioBuf, Kqueue};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
@@ -71,7 +71,7 @@ pub fn kaio(w: &Work) -> Result<Measure, String> {
     for _ in 0..w.depth {
         free.push(KaioBuf::aligned(w.block).map_err(|e| format!("buffer: {e}"))?);
     }
-    let mut events = vec![RawEvent::default(); w.depth.max(1)];
+    let mut events = vec![Event::default(); w.depth.max(1)];
     loop {
         // Refill the queue with one submit call (split at max_batch).
         let mut batch = Batch::new(kq.as_raw_fd());
@@ -132,7 +132,7 @@ pub fn posix_aio(w: &Work) -> Result<Measure, String> {
     let mut free: Vec<usize> = (0..w.depth).collect();
     let mut lat = Vec::new();
     let mut failure = None;
-    let mut events = vec![RawEvent::default(); w.depth.max(1)];
+    let mut events = vec![Event::default(); w.depth.max(1)];
     loop {
         while failure.is_none() && !free.is_empty() && gate.admit() {
             let Some(off) = rng.offset(w.size, w.block) else { return Err("file smaller than a block".into()) };

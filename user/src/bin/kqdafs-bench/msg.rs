@@ -12,7 +12,7 @@
 use crate::cli::Budget;
 use crate::engines::{ns, Gate, Measure, STALL};
 use kqdafs_abi::MrAccess;
-use kqdafs_user::{DeviceRdma, Errno, Kqueue, Post, RawEvent, Rdma};
+use kqdafs_user::{DeviceRdma, Errno, Event, Kqueue, Post, Rdma};
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Instant;
@@ -35,7 +35,7 @@ pub fn probe() -> Result<(), String> {
     }
 }
 
-fn poll(kq: &Kqueue, evs: &mut [RawEvent], in_flight: usize) -> Result<usize, String> {
+fn poll(kq: &Kqueue, evs: &mut [Event], in_flight: usize) -> Result<usize, String> {
     let n = kq.poll(evs, Some(STALL)).map_err(|e| format!("kevent: {e}"))?;
     if n == 0 {
         return Err(format!("no completion for {STALL:?} with {in_flight} messages in flight"));
@@ -58,7 +58,7 @@ pub fn rdma_send(w: &MsgWork) -> Result<Measure, String> {
     let mut sent_at: VecDeque<Instant> = VecDeque::new();
     let mut lat = Vec::new();
     let mut failure = None;
-    let mut evs = vec![RawEvent::default(); 2 * w.depth];
+    let mut evs = vec![Event::default(); 2 * w.depth];
     let mut p = Post::new(kqfd);
     for slot in 0..w.depth {
         p.recv(&pair.b, &inbox, (slot * w.block) as u64, len, slot);
@@ -124,7 +124,7 @@ pub fn rdma_write(w: &MsgWork) -> Result<Measure, String> {
     let mut free: Vec<usize> = (0..w.depth).collect();
     let mut lat = Vec::new();
     let mut failure = None;
-    let mut evs = vec![RawEvent::default(); w.depth];
+    let mut evs = vec![Event::default(); w.depth];
     loop {
         let mut p = Post::new(kqfd);
         while failure.is_none() && !free.is_empty() && gate.admit() {
@@ -205,7 +205,7 @@ pub fn socketpair(w: &MsgWork) -> Result<Measure, String> {
     let mut rd_got = 0usize;
     let mut issuing = true;
     let mut lat = Vec::new();
-    let mut evs = vec![RawEvent::default(); 4];
+    let mut evs = vec![Event::default(); 4];
     loop {
         // Write while fewer than `depth` messages are in flight.
         let mut blocked = false;

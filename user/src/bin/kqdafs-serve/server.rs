@@ -1,7 +1,7 @@
 //! The event loop (FreeBSD).
 
 use crate::proto::{self, Get, LineBuf};
-use kqdafs_user::{Batch, Completion, DeviceKaio, Errno, Kaio, KaioBuf, Kqueue, RawEvent};
+use kqdafs_user::{Batch, Completion, DeviceKaio, Errno, Event, Kaio, KaioBuf, Kqueue};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::fs::File;
@@ -79,7 +79,7 @@ pub fn serve(listener: TcpListener, root: &Path, max_clients: Option<u64>) -> Re
     let kaio = Kaio::open().map_err(|e| e.to_string())?;
     kq.watch_read(listener.as_raw_fd(), LISTENER).map_err(|e| format!("kevent: {e}"))?;
     let mut s = Server { kq, kaio, listener, root, conns: HashMap::new(), next_conn: 1, stats: Stats::default() };
-    let mut events = vec![RawEvent::default(); 64];
+    let mut events = vec![Event::default(); 64];
     loop {
         let done = max_clients.is_some_and(|m| s.stats.clients >= m);
         if done && s.conns.is_empty() && s.kaio.in_flight() == 0 {
@@ -93,7 +93,7 @@ pub fn serve(listener: TcpListener, root: &Path, max_clients: Option<u64>) -> Re
 }
 
 impl Server<'_> {
-    fn dispatch(&mut self, ev: &RawEvent) {
+    fn dispatch(&mut self, ev: &Event) {
         if self.kaio.is_kaio_event(ev) {
             if let Ok(done) = self.kaio.complete(ev) {
                 self.completed(done);

@@ -2,7 +2,7 @@
 //! library, one line of verdict.
 
 use kqdafs_abi::{MrAccess, RdmaOp};
-use kqdafs_user::{DeviceRdma, Errno, Kqueue, MemoryRegion, Post, RawEvent, Rdma, RdmaCompletion};
+use kqdafs_user::{DeviceRdma, Errno, Event, Kqueue, MemoryRegion, Post, Rdma, RdmaCompletion};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
@@ -34,7 +34,7 @@ fn pattern(off: usize) -> u8 {
 /// Wait for `n` completions of `r` (other events on the kqueue are an error).
 fn wait(r: &mut DeviceRdma<&'static str>, kq: &Kqueue, n: usize) -> Result<Vec<Done>, String> {
     let mut out = Vec::new();
-    let mut evs = vec![RawEvent::default(); 16];
+    let mut evs = vec![Event::default(); 16];
     let end = Instant::now() + TIMEOUT;
     while out.len() < n {
         let left = end.saturating_duration_since(Instant::now());
@@ -143,6 +143,6 @@ fn run() -> Result<String, String> {
     Ok(format!(
         "write/read {} bytes, send/recv, send before recv, zero length, EMSGSIZE, ECONNRESET; filter {}",
         LEN - 8,
-        r.filters().rdma
+        r.filters().rdma()
     ))
 }
