@@ -134,7 +134,8 @@ fn main() {
 fn trampolines(objects: &[PathBuf]) -> String {
     let mut funcs = std::collections::BTreeSet::new();
     for obj in objects {
-        let out = Command::new("llvm-nm").arg("--defined-only").arg("--extern-only").arg(obj).output().expect("llvm-nm");
+        let out =
+            Command::new("llvm-nm").arg("--defined-only").arg("--extern-only").arg(obj).output().expect("llvm-nm");
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             let mut f = line.split_whitespace();
             let (Some(_), Some(kind), Some(name)) = (f.next(), f.next(), f.next()) else {

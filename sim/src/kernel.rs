@@ -480,9 +480,9 @@ pub fn count(what: &str) {
     *COUNTS.lock().unwrap_or_else(|e| e.into_inner()).entry(what.to_string()).or_default() += 1;
 }
 
-/// The counter `what`.
-pub fn counter(what: &str) -> u64 {
-    COUNTS.lock().unwrap_or_else(|e| e.into_inner()).get(what).copied().unwrap_or(0)
+/// Start counting from zero.
+pub fn reset_counters() {
+    COUNTS.lock().unwrap_or_else(|e| e.into_inner()).clear();
 }
 
 /// Every counter.
@@ -584,7 +584,12 @@ struct LibcSigaction {
 pub fn install_fault_handler() {
     const SA_SIGINFO: c_int = 4;
     const SA_ONSTACK: c_int = 0x0800_0000;
-    let act = LibcSigaction { handler: on_fault as extern "C" fn(c_int, *mut SigInfo, *mut c_void) as usize, mask: [0; 16], flags: SA_SIGINFO | SA_ONSTACK, restorer: 0 };
+    let act = LibcSigaction {
+        handler: on_fault as extern "C" fn(c_int, *mut SigInfo, *mut c_void) as usize,
+        mask: [0; 16],
+        flags: SA_SIGINFO | SA_ONSTACK,
+        restorer: 0,
+    };
     for sig in [11, 7] {
         // SAFETY: installs a handler with a valid sigaction structure.
         unsafe { sigaction(sig, &act, std::ptr::null_mut()) };

@@ -26,6 +26,9 @@ use std::time::Instant;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child-cost") {
+        return costs::run_child(&args[1]);
+    }
     if args.first().map(String::as_str) == Some("--child") {
         let name = &args[1];
         let seed: u64 = args[2].parse().expect("seed");

@@ -33,9 +33,17 @@ macro_rules! scenario {
 
 /// Every scenario, in the order they run.
 pub const ALL: &[Scenario] = &[
-    scenario!(load_unload, 4, "kldload/kldunload x20 on a stock kernel: shared slot -12, sysctls, device, clean malloc type"),
+    scenario!(
+        load_unload,
+        4,
+        "kldload/kldunload x20 on a stock kernel: shared slot -12, sysctls, device, clean malloc type"
+    ),
     scenario!(load_dedicated, 2, "a kernel with patches/0001: dedicated slots -16/-17"),
-    scenario!(load_no_free_slot, 2, "slot -12 taken by another module: kldload fails (ENOEXEC) and leaves nothing behind"),
+    scenario!(
+        load_no_free_slot,
+        2,
+        "slot -12 taken by another module: kldload fails (ENOEXEC) and leaves nothing behind"
+    ),
     scenario!(info_ioctl, 2, "KQDAFS_IOC_INFO, unknown commands (ENOTTY), a bad user address (EFAULT)"),
     scenario!(busy_unload, 4, "kldunload refused (EBUSY) while a handle is open; succeeds after close"),
     scenario!(close_vs_unload, 32, "a handle closes on one thread while kldunload retries on another"),
@@ -53,7 +61,11 @@ pub const ALL: &[Scenario] = &[
     scenario!(kaio_device_memory, 2, "a KAIO read into a device mapping (fictitious pages) is refused"),
     scenario!(upcall_modes, 8, "kernel consumer reads/writes/fsyncs in every delivery mode, depth, bad arguments"),
     scenario!(upcall_cancel, 8, "kernel consumer cancel and destroy with reads in flight, every mode"),
-    scenario!(upcall_rdma, 8, "kernel consumer RDMA over kernel regions, destroy with RECVs waiting, fake NIC provider"),
+    scenario!(
+        upcall_rdma,
+        8,
+        "kernel consumer RDMA over kernel regions, destroy with RECVs waiting, fake NIC provider"
+    ),
 ];
 
 use crate::upcalls::{upcall_cancel, upcall_modes, upcall_rdma};
@@ -214,7 +226,8 @@ fn filter_kaio() -> i16 {
 }
 
 fn stat(name: &str) -> u64 {
-    world::sysctl_u64(&format!("kern.kqdafs.{name}")).unwrap_or_else(|e| fail("scenario", &format!("sysctl {name}: {e}")))
+    world::sysctl_u64(&format!("kern.kqdafs.{name}"))
+        .unwrap_or_else(|e| fail("scenario", &format!("sysctl {name}: {e}")))
 }
 
 /// Check that `buf` holds the file's bytes [off, off + len).
@@ -422,8 +435,7 @@ fn kaio_bufcache_hole_error(_p: Proc) {
     let mut dev = Dev::open();
     let a = dev.mem.alloc(8192);
     let b = dev.mem.alloc(8192);
-    let (e, _, n) =
-        dev.submit(&[read_req(fd, kq, 32768, a, 8192, 1), read_req(fd, kq, 3 * 32768 + 100, b, 8192, 2)]);
+    let (e, _, n) = dev.submit(&[read_req(fd, kq, 32768, a, 8192, 1), read_req(fd, kq, 3 * 32768 + 100, b, 8192, 2)]);
     expect_eq((e, n), (0, 2), "submit");
     for ev in wait_events(kq, 2, 10_000) {
         if ev.udata == 1 {

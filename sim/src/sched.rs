@@ -420,4 +420,3 @@ pub fn cancel_timer(seq: u64) -> bool {
     w.timers.retain(|t| t.seq != seq);
     before != w.timers.len()
 }
-

@@ -34,8 +34,13 @@ extern "C" {
     fn ksim_file_foreign_cred_writes(vp: *mut c_void) -> u64;
     fn ksim_sys_open_file(vp: *mut c_void, oflags: c_int) -> c_int;
     fn ksim_sys_open_other(kind: c_int) -> c_int;
-    fn ksim_sysctl(name: *const c_char, old: *mut c_void, oldlen: *mut usize, new: *const c_void, newlen: usize)
-        -> c_int;
+    fn ksim_sysctl(
+        name: *const c_char,
+        old: *mut c_void,
+        oldlen: *mut usize,
+        new: *const c_void,
+        newlen: usize,
+    ) -> c_int;
     fn ksim_pages_held() -> c_long;
     fn ksim_bufs_locked() -> c_int;
     fn ksim_bufs_with_cred() -> c_int;
@@ -198,14 +203,7 @@ pub fn kqueue() -> i32 {
 pub fn kevent(kq: i32, changes: &[Kevent], events: &mut [Kevent], timo: i64) -> i32 {
     // SAFETY: the slices are valid for the lengths passed.
     unsafe {
-        ksim_sys_kevent(
-            kq,
-            changes.as_ptr(),
-            changes.len() as c_int,
-            events.as_mut_ptr(),
-            events.len() as c_int,
-            timo,
-        )
+        ksim_sys_kevent(kq, changes.as_ptr(), changes.len() as c_int, events.as_mut_ptr(), events.len() as c_int, timo)
     }
 }
 
