@@ -10,9 +10,9 @@
 #                                  (two different slots)
 #   kern.kqdafs.knotes             0 when idle
 #   kern.kqdafs.requests_inflight  0 when idle
-# Every leaf under kern.kqdafs (sysctl -N) is one of the 34 that
+# Every leaf under kern.kqdafs (sysctl -N) is one of the 35 that
 # publish_sysctls() and load() in src/module.rs register, and each of them
-# is there.  32 are read-only: writing must fail and leave the value
+# is there.  33 are read-only: writing must fail and leave the value
 # unchanged.  Two are read-write (the per-process limits,
 # Access::ReadWrite): a write of value+1 reads back, and the old value is
 # restored.
@@ -62,8 +62,9 @@ done
 # The leaves src/module.rs registers (publish_sysctls, and slot_mode in
 # load), read-only and read-write.
 ro="version filter_kaio filter_rdma slot_mode opens knotes requests_inflight
-ioctl_errors attach_refused kaio_submitted kaio_refused kaio_completed
-kaio_cancelled kaio_requests_bufcache kaio_requests_worker kaio_bufcache_hits
+ioctl_errors attach_refused knote_renotified kaio_submitted kaio_refused
+kaio_completed kaio_cancelled kaio_requests_bufcache kaio_requests_worker
+kaio_bufcache_hits
 kaio_bufcache_misses kaio_pinned_bytes rdma_posted rdma_refused rdma_completed
 rdma_bytes rdma_mrs rdma_pinned_bytes rdma_endpoints rdma_providers consumers
 upcalls_direct upcalls_delayed upcall_batches upcall_polled workers"
