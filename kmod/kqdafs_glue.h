@@ -38,6 +38,7 @@ int	kqdafs_rs_cdev_open(struct cdev *dev, int oflags, int devtype,
 	    struct thread *td);
 int	kqdafs_rs_cdev_ioctl(struct cdev *dev, u_long cmd, caddr_t data,
 	    int fflag, struct thread *td);
+void	kqdafs_rs_handle_dtor(void *data);
 int	kqdafs_rs_filt_attach(struct knote *kn);
 void	kqdafs_rs_filt_detach(struct knote *kn);
 int	kqdafs_rs_filt_event(struct knote *kn, long hint);
@@ -69,6 +70,9 @@ int	kqdafs_taskqueue_create(struct taskqueue **tqp, const char *name,
 	    int nthreads);
 void	kqdafs_task_init(struct task *task, task_fn_t *fn, void *ctx);
 void	kqdafs_printf(const char *msg);
+void	kqdafs_handle_dtor(void *data);
+void	kqdafs_dtor_drain(void);
+void	kqdafs_unload_grace(const char *wmesg);
 void	kqdafs_pause_ticks(int ticks);
 void	kqdafs_panic(const char *msg) __dead2;
 

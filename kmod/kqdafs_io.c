@@ -626,7 +626,7 @@ kqdafs_bufread_drain(void)
 	while (atomic_load_acq_int(&kqdafs_bufread_iodones) != 0)
 		pause("kqdbrd", 1);
 	/* The last callback may still be returning from its final store. */
-	pause("kqdbrd", 1);
+	kqdafs_unload_grace("kqdbrd");
 }
 
 /*

@@ -165,6 +165,55 @@ kqdafs_task_init(struct task *task, task_fn_t *fn, void *ctx)
 	TASK_INIT(task, 0, fn, ctx);
 }
 
+/*
+ * Destructors of /dev/kqdafs handles in flight.  devfs calls a cdevpriv
+ * destructor after fo_close, outside the device's si_threadcount
+ * (devfs_vnops.c devfs_close_f → devfs_fpdrop), so destroy_dev() does not
+ * wait for it.  The handle's gate ticket is what keeps the module loaded;
+ * the Rust destructor lets go of it as its very last action, and this
+ * wrapper's decrement is all that follows on this stack.  Unload waits for
+ * the count to drain (kqdafs_dtor_drain), then for the grace period.  A
+ * destructor cannot start once the gate is closed: every handle holds a
+ * ticket until its destructor ends, and the count is raised before it.
+ */
+static volatile u_int kqdafs_dtors;
+
+void
+kqdafs_handle_dtor(void *data)
+{
+
+	atomic_add_int(&kqdafs_dtors, 1);
+	kqdafs_rs_handle_dtor(data);
+	/* Last: from here only the return is left (kqdafs_dtor_drain). */
+	atomic_subtract_rel_int(&kqdafs_dtors, 1);
+}
+
+void
+kqdafs_dtor_drain(void)
+{
+
+	while (atomic_load_acq_int(&kqdafs_dtors) != 0)
+		pause("kqddtr", 1);
+	kqdafs_unload_grace("kqddtr");
+}
+
+/*
+ * After the last decrement of an in-flight count (kqdafs_dtor_drain,
+ * kqdafs_bufread_drain) the thread that made it still executes this
+ * module's text: the instructions of its return.  Nothing in the kernel
+ * tells when that is done; a thread that was preempted between the store
+ * and the return (an interrupt, a higher-priority thread) resumes within
+ * a scheduling quantum.  The grace period is ten of them (hz / 10 clock
+ * ticks, 100 ms, at least 2 ticks): unload is rare, and this is the window
+ * in which the image must not go away.
+ */
+void
+kqdafs_unload_grace(const char *wmesg)
+{
+
+	pause(wmesg, MAX(hz / 10, 2));
+}
+
 /* pause(9): sleep at least `ticks` clock ticks.  Sleeps. */
 void
 kqdafs_pause_ticks(int ticks)

@@ -29,6 +29,21 @@ pub struct DeviceHandle {
     _ticket: crate::gate::Ticket<'static>,
 }
 
+impl DeviceHandle {
+    /// The handle's file is gone (the cdevpriv destructor): let go of
+    /// everything, the handle's own memory included, and leave the usage
+    /// gate last.  Once the ticket is gone `MOD_UNLOAD` may proceed and the
+    /// malloc type be torn down (`malloc_uninit`), so nothing may be freed
+    /// after it; the glue's wrapper only counts down afterwards.
+    pub fn close(handle: KBox<DeviceHandle>) {
+        let DeviceHandle { requests, rdma, _open, _ticket } = KBox::into_inner(handle);
+        drop(requests);
+        drop(rdma);
+        drop(_open);
+        drop(_ticket);
+    }
+}
+
 /// `d_open`: create the handle.  `ENXIO` while the module is loading or
 /// unloading.
 pub fn open() -> Result<(), Errno> {

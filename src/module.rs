@@ -155,8 +155,10 @@ fn unload() -> Result<(), Errno> {
     if !crate::request::USAGE.release_storage() {
         kprintln!("kqdafs: warning: usage charges outlive the module's requests");
     }
-    // Nothing holds the gate any more, but a buffer completion that
-    // completed the last request may still be returning through the glue.
+    // Nothing holds the gate any more, but a handle destructor that let
+    // go of the last ticket, or a buffer completion that completed the
+    // last request, may still be returning through the glue.
+    crate::kpi::cdev::drain_destructors();
     crate::kpi::vnio::drain_bufread_callbacks();
     STATS.filter_kaio.store(0, Ordering::Relaxed);
     STATS.filter_rdma.store(0, Ordering::Relaxed);

@@ -472,7 +472,34 @@ extern "C" fn sim_count(what: *const c_char) {
 /// sim/build.rs).
 #[no_mangle]
 extern "C" fn sim_kpi_called(name: *const c_char) {
-    count(&format!("kpi:{}", cstr(name)));
+    let name = cstr(name);
+    count(&format!("kpi:{name}"));
+    let me = sched::me();
+    let stall = with(|e| {
+        let t = e.threads.entry(me).or_default();
+        (t.module_depth > 0).then_some(()).and(STALLS.lock().ok().and_then(|s| {
+            s.iter()
+                .find(|(thread, kpi, what, _)| {
+                    *thread == sched::name_of(me) && *kpi == name && (what.is_empty() || *what == t.module_what)
+                })
+                .map(|s| s.3)
+        }))
+    });
+    if let Some(n) = stall {
+        sched::stall_me(n);
+    }
+}
+
+/// Injected preemptions: (thread name, KPI, module callback it is called
+/// from ("" for any), scheduling decisions to sit out).
+static STALLS: Mutex<Vec<(String, String, String, u32)>> = Mutex::new(Vec::new());
+
+/// From now on, whenever thread `thread` calls KPI `kpi` from inside the
+/// module callback `what` (as the sim entered it, e.g. "cdevpriv
+/// destructor"), it is preempted for `n` scheduling decisions: the window
+/// after whatever the module did last stays open while the others run.
+pub fn stall_at(thread: &str, kpi: &str, what: &str, n: u32) {
+    STALLS.lock().unwrap_or_else(|e| e.into_inner()).push((thread.into(), kpi.into(), what.into(), n));
 }
 
 /// Count one event of kind `what`.

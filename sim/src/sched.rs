@@ -357,6 +357,20 @@ pub fn yield_point() {
     }
 }
 
+/// The calling thread sits out the next `n` scheduling decisions, from
+/// now (an injected preemption; see [`crate::kernel::stall_at`]).
+pub fn stall_me(n: u32) {
+    let me = me();
+    let mut g = world();
+    let w = g.as_mut().expect("sim not initialised");
+    w.threads[me].stalled = n;
+    pick_next(w);
+    if w.running != Some(me) {
+        hand_over(w);
+        drop(wait_turn(g, me));
+    }
+}
+
 /// Let another runnable thread run (scenario code's busy loops).
 pub fn yield_now() {
     crate::kernel::sim_stack_mask(0);

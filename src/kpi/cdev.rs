@@ -37,20 +37,36 @@ impl Drop for Cdev {
 }
 
 /// Destructor devfs calls when the last reference to an open file of the
-/// device goes away (close, process exit, or after `devfs_clear_cdevpriv`).
-unsafe extern "C" fn handle_dtor(data: *mut c_void) {
+/// device goes away (close, process exit, or after `devfs_clear_cdevpriv`),
+/// through the glue's counting wrapper `kqdafs_handle_dtor`, which unload
+/// drains ([`drain_destructors`]).
+///
+/// # Safety
+/// Called once per attached handle with the pointer `attach_handle` gave
+/// devfs.
+#[no_mangle]
+pub unsafe extern "C" fn kqdafs_rs_handle_dtor(data: *mut c_void) {
     // SAFETY: `data` is the pointer `attach_handle` gave devfs, from
     // KBox::into_raw of a DeviceHandle; devfs calls the destructor once.
-    drop(unsafe { KBox::from_raw(data.cast::<DeviceHandle>()) });
+    DeviceHandle::close(unsafe { KBox::from_raw(data.cast::<DeviceHandle>()) });
 }
+
+/// Wait until no handle destructor is still running module code, then for
+/// the grace period (`MOD_UNLOAD`, after the usage gate closed).  Sleeps.
+pub fn drain_destructors() {
+    // SAFETY: takes no argument; only reads the glue's counter and sleeps.
+    unsafe { sys::kqdafs_dtor_drain() }
+}
+
+const _: [unsafe extern "C" fn(*mut c_void); 2] = [sys::kqdafs_rs_handle_dtor, kqdafs_rs_handle_dtor];
 
 /// Tie `handle` to the file being opened (`devfs_set_cdevpriv(9)`).  On
 /// failure the handle is dropped here and the errno returned.
 pub fn attach_handle(handle: KBox<DeviceHandle>) -> Result<(), Errno> {
     let raw = KBox::into_raw(handle);
     // SAFETY: called from d_open, where devfs has a current file; devfs
-    // keeps `raw` until it calls handle_dtor exactly once.
-    let ret = unsafe { sys::devfs_set_cdevpriv(raw.cast(), Some(handle_dtor)) };
+    // keeps `raw` until it calls the destructor exactly once.
+    let ret = unsafe { sys::devfs_set_cdevpriv(raw.cast(), Some(sys::kqdafs_handle_dtor)) };
     if ret != 0 {
         // SAFETY: devfs refused the pointer, so we still own it.
         drop(unsafe { KBox::from_raw(raw) });
