@@ -687,15 +687,19 @@ kqdafs_bufread_copy(struct kqdafs_bufread *br, struct buf *bp)
 	boff = (size_t)(from - bstart);
 	n = (size_t)(to - from);
 	if (buf_mapped(bp)) {
-		/* We never pass GB_UNMAPPED, so getblk() mapped b_data. */
+		/*
+		 * getblk() mapped it anyway (the vfs.unmapped_buf_allowed
+		 * tunable is 0).
+		 */
 		kqdafs_copy_to_pages(br->br_ma,
 		    br->br_pgoff + (size_t)(from - br->br_offset),
 		    bp->b_data + boff, n);
 		return (0);
 	}
 	/*
-	 * Defensive: an unmapped VMIO buffer.  b_pages[] holds the vnode's
-	 * pages from trunc_page(b_offset) on; copy through the direct map.
+	 * An unmapped VMIO buffer (GB_UNMAPPED): b_pages[] holds the vnode's
+	 * pages from trunc_page(b_offset) on, wired by the buffer while we
+	 * hold it locked; copy through the direct map.
 	 */
 	if ((bp->b_flags & B_VMIO) == 0)
 		return (EIO);
@@ -896,11 +900,16 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 		 * says its contents are valid, including a delayed-write
 		 * buffer, whose dirty data is what a read must see (getblk
 		 * writes out a B_DELWRI buffer that is not B_CACHE before
-		 * returning it).  No GB_UNMAPPED, so b_data is mapped; no
-		 * PCATCH, no timeout: it waits for a busy buffer and for
-		 * buffer space, and returns NULL only on failure.
+		 * returning it).  GB_UNMAPPED, as ffs_read() passes: most
+		 * UFS data buffers are unmapped in 15, and without the flag
+		 * every hit on one would allocate buffer KVA, pmap_qenter it
+		 * (a TLB shootdown later) and might sleep in bufspace_wait
+		 * with the vnode locked; the copy goes through b_pages and
+		 * the direct map anyway (kqdafs_bufread_copy).  No PCATCH,
+		 * no timeout: it waits for a busy buffer and for buffer
+		 * space, and returns NULL only on failure.
 		 */
-		bp = getblk(vp, lbn, size, 0, 0, 0);
+		bp = getblk(vp, lbn, size, 0, 0, GB_UNMAPPED);
 		if (bp == NULL) {
 			/* The blocks not reached count as failed. */
 			kqdafs_bufread_fail(br, EIO);

@@ -444,6 +444,10 @@ fn kaio_read_bufcache(_p: Proc) {
     // ffs_read passes NOCRED: no cached buffer may keep the reader's
     // credential (and its jail) alive.
     expect_eq(world::bufs_with_cred(), 0, "cached buffers holding a read credential");
+    // ffs_read passes GB_UNMAPPED: getblk never has to map a buffer
+    // (buffer KVA, pmap_qenter, a TLB shootdown later) for the module.
+    let mapped = kernel::counters().get("getblk_kva_mapped").copied().unwrap_or(0);
+    expect_eq(mapped, 0, "getblk calls that mapped a buffer into KVA");
     for f in [fd, kq, dev.fd] {
         expect_eq(world::close(f), 0, "close");
     }
