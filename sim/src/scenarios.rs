@@ -71,9 +71,10 @@ pub const ALL: &[Scenario] = &[
         8,
         "kernel consumer RDMA over kernel regions, destroy with RECVs waiting, fake NIC provider"
     ),
+    scenario!(upcall_unload_busy, 8, "kldunload of the consumer module while one of its runs is in flight"),
 ];
 
-use crate::upcalls::{upcall_cancel, upcall_modes, upcall_rdma};
+use crate::upcalls::{upcall_cancel, upcall_modes, upcall_rdma, upcall_unload_busy};
 
 // ---- helpers ---------------------------------------------------------
 

@@ -290,3 +290,47 @@ pub fn upcall_rdma(_p: Proc) {
     check(counter("rdma_providers") == 0, "the fake NIC deregistered", &Ctest::default());
     unload_both();
 }
+
+/// Review item 5: the consumer module must not be unloadable while one of
+/// its runs holds consumers (their upcalls point into it).  A run of 64
+/// reads of 64 KiB off the disk in one thread; kldunload of the consumer
+/// module in another, again and again.
+pub fn upcall_unload_busy(_p: Proc) {
+    load_both();
+    let file = world::file_create(8 << 20, true);
+    // SAFETY: as in upcall_modes.
+    unsafe { ksim_file_fill_ctest(file.0 as *mut std::ffi::c_void) };
+    let runner = world::new_proc(400, 1004);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d2 = done.clone();
+    world::spawn_user(runner, "runner", move || {
+        let fd = file.open(world::O_RDONLY);
+        let mut ct = init(fd, DELAYED, READ, 64, 64 * 1024);
+        ct.depth = 64;
+        let e = world::sysctl_inout("debug.kqdafs_ctest.run", &mut ct);
+        // Either the run finished, or it never started (ENXIO: the
+        // module was on its way out).
+        check(e == 0 || e == 6, "run answered (0 or ENXIO)", &ct);
+        if e == 0 {
+            check(all_completed(&ct, 64), "the run completed", &ct);
+        }
+        world::close(fd);
+        d2.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    world::nap(2);
+    let mut unloaded = false;
+    for _ in 0..10_000 {
+        match world::kldunload("kqdafs_consumer_test", false) {
+            0 => {
+                unloaded = true;
+                break;
+            }
+            e if e == errno::EBUSY => world::nap(1),
+            e => fail("scenario", &format!("kldunload kqdafs_consumer_test: errno {e}")),
+        }
+    }
+    check(unloaded, "the consumer module unloads once its run ended", &Ctest::default());
+    crate::scenarios::eventually(|| done.load(std::sync::atomic::Ordering::SeqCst), "the runner finished");
+    crate::scenarios::eventually(|| world::kldunload("kqdafs", false) == 0, "kldunload kqdafs succeeds");
+    crate::scenarios::end_checks();
+}

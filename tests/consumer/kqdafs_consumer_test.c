@@ -39,6 +39,18 @@
 
 static MALLOC_DEFINE(M_CTEST, "kqdafs_ctest", "kqdafs consumer test");
 
+/*
+ * What keeps this module loaded, as a module built on kqdafs_kapi(9) must
+ * count it: runs of the sysctl handler in progress (their consumers and
+ * upcalls point into this module), behind a closed bit that MOD_UNLOAD
+ * sets only while none runs, so that none can start afterwards; and
+ * providers still registered (kqdafs calls their nic_ops), a failed
+ * deregistration included.
+ */
+#define	CTEST_CLOSED	0x80000000u
+static volatile u_int ctest_gate;
+static volatile u_int ctest_providers;
+
 /* Longest wait for the completions of one run. */
 #define	CTEST_WAIT_SECONDS	60
 
@@ -932,6 +944,8 @@ ctest_rdma(struct kqdafs_ctest *ct)
 		nic = nic_create(rd.rd_size);
 		error = kqdafs_rdma_provider_register(KQDAFS_CTEST_NIC_NAME,
 		    &nic_ops, nic, &nic->n_prov);
+		if (error == 0)
+			atomic_add_int(&ctest_providers, 1);
 		if (error != 0) {
 			nic_free(nic);
 			nic = NULL;
@@ -976,9 +990,14 @@ out:
 		/* No endpoint, no transfer left: deregistration succeeds. */
 		error = kqdafs_rdma_provider_deregister(nic->n_prov);
 		ctest_expect(run, 60, error, 0);
-		if (error == 0)
+		if (error == 0) {
 			nic_free(nic);
-		/* Else leak it: the provider still points at it. */
+			atomic_subtract_rel_int(&ctest_providers, 1);
+		}
+		/*
+		 * Else leak it: the provider still points at it, and the
+		 * module stays loaded (MOD_UNLOAD answers EBUSY).
+		 */
 	}
 	*ct = run->cr_ct;
 	free(rd.rd_a, M_CTEST);
@@ -1065,6 +1084,19 @@ out:
 }
 
 static int
+ctest_enter(void)
+{
+	u_int v;
+
+	do {
+		v = atomic_load_acq_int(&ctest_gate);
+		if ((v & CTEST_CLOSED) != 0)
+			return (ENXIO);
+	} while (!atomic_cmpset_int(&ctest_gate, v, v + 1));
+	return (0);
+}
+
+static int
 ctest_sysctl_run(SYSCTL_HANDLER_ARGS)
 {
 	struct kqdafs_ctest ct;
@@ -1072,11 +1104,16 @@ ctest_sysctl_run(SYSCTL_HANDLER_ARGS)
 
 	if (req->newptr == NULL || req->newlen != sizeof(ct))
 		return (EINVAL);
-	error = SYSCTL_IN(req, &ct, sizeof(ct));
+	error = ctest_enter();
 	if (error != 0)
 		return (error);
-	ctest_run(req->td, &ct);
-	return (SYSCTL_OUT(req, &ct, sizeof(ct)));
+	error = SYSCTL_IN(req, &ct, sizeof(ct));
+	if (error == 0) {
+		ctest_run(req->td, &ct);
+		error = SYSCTL_OUT(req, &ct, sizeof(ct));
+	}
+	atomic_subtract_rel_int(&ctest_gate, 1);
+	return (error);
 }
 
 static SYSCTL_NODE(_debug, OID_AUTO, kqdafs_ctest, CTLFLAG_RD | CTLFLAG_MPSAFE,
@@ -1091,9 +1128,17 @@ ctest_modevent(module_t mod __unused, int what, void *arg __unused)
 
 	switch (what) {
 	case MOD_LOAD:
-	case MOD_UNLOAD:
-	case MOD_QUIESCE:
 	case MOD_SHUTDOWN:
+		return (0);
+	case MOD_QUIESCE:
+		if (atomic_load_acq_int(&ctest_gate) != 0 ||
+		    atomic_load_acq_int(&ctest_providers) != 0)
+			return (EBUSY);
+		return (0);
+	case MOD_UNLOAD:
+		if (atomic_load_acq_int(&ctest_providers) != 0 ||
+		    !atomic_cmpset_int(&ctest_gate, 0, CTEST_CLOSED))
+			return (EBUSY);
 		return (0);
 	default:
 		return (EOPNOTSUPP);
