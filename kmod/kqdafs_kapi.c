@@ -147,3 +147,26 @@ kqdafs_taskqueue_drain(struct taskqueue *tq, struct task *task)
 
 	taskqueue_drain(tq, task);
 }
+
+/*
+ * Whether the calling thread is one of tq's own (subr_taskqueue.c
+ * taskqueue_member): draining a task of tq from there would wait for
+ * itself.
+ */
+int
+kqdafs_taskqueue_is_current(struct taskqueue *tq)
+{
+
+	return (taskqueue_member(tq, curthread));
+}
+
+/*
+ * Take task off tq if it is queued (subr_taskqueue.c taskqueue_cancel):
+ * 0, or EBUSY if it is running now.
+ */
+int
+kqdafs_taskqueue_cancel(struct taskqueue *tq, struct task *task)
+{
+
+	return (taskqueue_cancel(tq, task, NULL));
+}

@@ -45,5 +45,9 @@ int	kqdafs_hz(void);
 void	kqdafs_taskqueue_enqueue(struct taskqueue *tq, struct task *task);
 /* taskqueue_drain(9). Sleeps. */
 void	kqdafs_taskqueue_drain(struct taskqueue *tq, struct task *task);
+/* taskqueue_member(9) of the calling thread. */
+int	kqdafs_taskqueue_is_current(struct taskqueue *tq);
+/* taskqueue_cancel(9): EBUSY if the task is running. */
+int	kqdafs_taskqueue_cancel(struct taskqueue *tq, struct task *task);
 
 #endif /* !_KQDAFS_KAPI_GLUE_H_ */

@@ -9,7 +9,8 @@
  * with the queue unlocked; taskqueue_drain: sleeps while the task is
  * pending or running, WITNESS_WARN(WARN_GIANTOK | WARN_SLEEPOK, ...);
  * taskqueue_free: the queue stops, its threads run what is left and exit,
- * and it waits for them; taskqueue_thread_loop; taskqueue_thread_enqueue:
+ * and it waits for them; taskqueue_member; taskqueue_cancel;
+ * taskqueue_thread_loop; taskqueue_thread_enqueue:
  * wakeup of *(struct taskqueue **)context; taskqueue_start_threads).
  */
 #include "ksim.h"
@@ -29,6 +30,7 @@ struct taskqueue {
 	int			 tq_tcount;	/* threads alive */
 	int			 tq_started;
 	struct task		*tq_running[16];
+	struct thread		*tq_threads[16];
 	int			 tq_nthreads;
 };
 
@@ -104,6 +106,7 @@ ksim_tq_loop(void *arg)
 	struct taskqueue *tq = t->tq;
 
 	mtx_lock(&tq->tq_mutex);
+	tq->tq_threads[t->slot] = curthread;
 	while (tq->tq_active) {
 		ksim_tq_run_locked(tq, t->slot);
 		if (!tq->tq_active)
@@ -111,6 +114,7 @@ ksim_tq_loop(void *arg)
 		_sleep(tq, &tq->tq_mutex.lock_object, 0, "-", 0, 0, 0);
 	}
 	ksim_tq_run_locked(tq, t->slot);
+	tq->tq_threads[t->slot] = NULL;
 	tq->tq_tcount--;
 	sim_wakeup(&tq->tq_tcount, 0);
 	mtx_unlock(&tq->tq_mutex);
@@ -188,6 +192,41 @@ taskqueue_drain(struct taskqueue *tq, struct task *task)
 		_sleep(task, &tq->tq_mutex.lock_object, PWAIT, "tq_drain", 0,
 		    0, 0);
 	mtx_unlock(&tq->tq_mutex);
+}
+
+/* taskqueue_member (subr_taskqueue.c): td is one of tq's threads. */
+int
+taskqueue_member(struct taskqueue *tq, struct thread *td)
+{
+	int i;
+
+	sim_yield();
+	for (i = 0; i < 16; i++)
+		if (tq->tq_threads[i] == td)
+			return (1);
+	return (0);
+}
+
+/*
+ * taskqueue_cancel (subr_taskqueue.c, taskqueue_cancel_locked): a queued
+ * task is taken off the queue, its pending count reported and cleared;
+ * EBUSY if it is running now.
+ */
+int
+taskqueue_cancel(struct taskqueue *tq, struct task *task, u_int *pendp)
+{
+	int error;
+
+	sim_yield();
+	mtx_lock(&tq->tq_mutex);
+	if (task->ta_pending > 0)
+		STAILQ_REMOVE(&tq->tq_queue, task, task, ta_link);
+	if (pendp != NULL)
+		*pendp = task->ta_pending;
+	task->ta_pending = 0;
+	error = ksim_task_is_running(tq, task) ? EBUSY : 0;
+	mtx_unlock(&tq->tq_mutex);
+	return (error);
 }
 
 /* taskqueue_free (subr_taskqueue.c): taskqueue_terminate, then free. */

@@ -72,9 +72,10 @@ pub const ALL: &[Scenario] = &[
         "kernel consumer RDMA over kernel regions, destroy with RECVs waiting, fake NIC provider"
     ),
     scenario!(upcall_unload_busy, 8, "kldunload of the consumer module while one of its runs is in flight"),
+    scenario!(upcall_destroy_other, 8, "a delayed upcall destroys another consumer whose delivery is queued"),
 ];
 
-use crate::upcalls::{upcall_cancel, upcall_modes, upcall_rdma, upcall_unload_busy};
+use crate::upcalls::{upcall_cancel, upcall_destroy_other, upcall_modes, upcall_rdma, upcall_unload_busy};
 
 // ---- helpers ---------------------------------------------------------
 

@@ -64,6 +64,7 @@ const DESTROY: i32 = 6;
 const RDMA: i32 = 7;
 const RDMA_DESTROY: i32 = 8;
 const NIC: i32 = 9;
+const DESTROY_OTHER: i32 = 10;
 
 extern "C" {
     fn ksim_file_fill_ctest(vp: *mut std::ffi::c_void);
@@ -333,4 +334,36 @@ pub fn upcall_unload_busy(_p: Proc) {
     crate::scenarios::eventually(|| done.load(std::sync::atomic::Ordering::SeqCst), "the runner finished");
     crate::scenarios::eventually(|| world::kldunload("kqdafs", false) == 0, "kldunload kqdafs succeeds");
     crate::scenarios::end_checks();
+}
+
+/// Review item 6: kqdafs_kapi(9) lets a delayed upcall destroy another
+/// consumer.  The upcall runs on the dispatcher's only thread; if the other
+/// consumer's delivery task is queued there, draining it from that thread
+/// would wait for itself.  Reads on two cached files so that both
+/// consumers' completions are queued before the dispatcher runs.
+pub fn upcall_destroy_other(_p: Proc) {
+    load_both();
+    let file = world::file_create(4 << 20, true);
+    // SAFETY: as in upcall_modes.
+    unsafe { ksim_file_fill_ctest(file.0 as *mut std::ffi::c_void) };
+    let fd = file.open(world::O_RDONLY);
+    // Warm the first half: the destroyer's first reads complete at
+    // submit; the other consumer's read (the 7th) and the rest come from
+    // the disk, while the destroyer's upcall waits before it destroys.
+    let mut warm = init(fd, DIRECT, READ, 4, 64 * 1024);
+    run(&mut warm);
+    for round in 0..4 {
+        let mut ct = init(fd, DELAYED, DESTROY_OTHER, 8, 64 * 1024);
+        ct.offset = i64::from(round) * (1 << 20);
+        ct.depth = 16;
+        ct.batch = 1 + round;
+        run(&mut ct);
+        check(all_completed(&ct, 8), "destroy other: every request completed once", &ct);
+        check(ct.mismatch == 0, "destroy other: the data", &ct);
+    }
+    let mut ct = init(fd, DIRECT, DESTROY_OTHER, 8, 4096);
+    run(&mut ct);
+    check(ct.error == errno::EINVAL, "destroy other: only from a delayed upcall (EINVAL)", &ct);
+    world::close(fd);
+    unload_both();
 }

@@ -447,10 +447,26 @@ impl DispatchQueue {
         unsafe { sys::kqdafs_taskqueue_enqueue(*self.tq.get(), task.0.get()) }
     }
 
-    /// Wait until `task` is neither queued nor running.  Sleeps.
+    /// Wait until `task` is neither queued nor running.  Sleeps.  Not
+    /// from the queue's own thread ([`DispatchQueue::is_current`]): it
+    /// would wait for itself.
     pub fn drain(&self, task: &OwnedTask) {
         // SAFETY: as in `enqueue`.
         unsafe { sys::kqdafs_taskqueue_drain(*self.tq.get(), task.0.get()) }
+    }
+
+    /// Whether the calling thread is the queue's own (a delayed upcall).
+    pub fn is_current(&self) -> bool {
+        // SAFETY: the queue lives until drop; taskqueue_member only reads
+        // its thread list.
+        unsafe { sys::kqdafs_taskqueue_is_current(*self.tq.get()) != 0 }
+    }
+
+    /// Take `task` off the queue if it is queued; `EBUSY` if it is
+    /// running now.
+    pub fn cancel(&self, task: &OwnedTask) -> Result<(), Errno> {
+        // SAFETY: as in `enqueue`.
+        Errno::result(unsafe { sys::kqdafs_taskqueue_cancel(*self.tq.get(), task.0.get()) })
     }
 }
 

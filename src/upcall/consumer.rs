@@ -339,7 +339,16 @@ impl Consumer {
         }
         // Every request left the table with its completion handed over or
         // queued, and each queueing enqueued the task under the mutex.
-        DISPATCH.with(|q| q.drain(&c.task));
+        // From a delayed upcall (kqdafs_kapi(9) allows destroying another
+        // consumer there) this is the dispatcher's only thread: draining
+        // would wait for itself, so the task is taken off the queue
+        // instead (it cannot be running: this thread runs another's) and
+        // its completions are delivered below.
+        DISPATCH.with(|q| {
+            if !q.is_current() || q.cancel(&c.task).is_err() {
+                q.drain(&c.task);
+            }
+        });
         match c.params.delivery {
             // Deliver what is still owed (normally nothing after the drain).
             Delivery::Direct | Delivery::Delayed => c.run(),

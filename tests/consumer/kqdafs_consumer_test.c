@@ -128,6 +128,41 @@ ctest_upcall(void *arg, const struct kqdafs_completion *c, u_int n)
 	mtx_unlock(&run->cr_mtx);
 }
 
+/*
+ * KQDAFS_CTEST_DESTROY_OTHER: the upcall of the consumer that does the
+ * reads destroys the other consumer, as kqdafs_kapi(9) allows a delayed
+ * upcall to, on its first call once the other consumer's one request (the
+ * next to last) was submitted; its delivery may then be queued behind the
+ * destroyer's.
+ */
+struct ctest_other {
+	struct ctest_run	*co_run;
+	struct kqdafs_consumer	*co_other;
+	volatile u_int		 co_armed;	/* the other's request is in */
+};
+
+static void
+ctest_upcall_destroy_other(void *arg, const struct kqdafs_completion *c,
+    u_int n)
+{
+	struct ctest_other *co;
+	struct kqdafs_consumer *other;
+
+	co = arg;
+	ctest_upcall(co->co_run, c, n);
+	if (!atomic_load_acq_int(&co->co_armed) || co->co_other == NULL)
+		return;
+	/*
+	 * Let the other's read complete meanwhile: its delivery is then
+	 * queued on the dispatcher, behind this very call.
+	 */
+	pause("ctdstr", MAX(hz / 10, 2));
+	other = co->co_other;
+	co->co_other = NULL;
+	if (other != NULL)
+		kqdafs_consumer_destroy(other);
+}
+
 /* Wait for the completion of every submitted request. */
 static void
 ctest_wait(struct ctest_run *run, struct kqdafs_consumer *kc)
@@ -237,6 +272,7 @@ ctest_submit(struct ctest_run *run, struct kqdafs_consumer *kc,
 	off = ct->ct_offset + (off_t)i * ct->ct_len;
 	switch (ct->ct_op) {
 	case KQDAFS_CTEST_READ:
+	case KQDAFS_CTEST_DESTROY_OTHER:
 	case KQDAFS_CTEST_DEPTH:
 	case KQDAFS_CTEST_CANCEL:
 	case KQDAFS_CTEST_DESTROY:
@@ -282,8 +318,12 @@ ctest_valid(const struct kqdafs_ctest *ct)
 	if (ct->ct_count == 0 || ct->ct_count > KQDAFS_CTEST_MAX_COUNT ||
 	    ct->ct_len > KQDAFS_CTEST_MAX_LEN || ct->ct_misalign >= PAGE_SIZE ||
 	    ct->ct_offset < 0 || ct->ct_op < KQDAFS_CTEST_READ ||
-	    ct->ct_op > KQDAFS_CTEST_NIC)
+	    ct->ct_op > KQDAFS_CTEST_DESTROY_OTHER)
 		return (0);
+	/* The destroying upcall must be one that may sleep. */
+	if (ct->ct_op == KQDAFS_CTEST_DESTROY_OTHER)
+		return (ct->ct_mode == KQDAFS_DELIVER_DELAYED &&
+		    ct->ct_count >= 2 && ct->ct_len > 0);
 	if (ct->ct_op == KQDAFS_CTEST_RDMA ||
 	    ct->ct_op == KQDAFS_CTEST_RDMA_DESTROY ||
 	    ct->ct_op == KQDAFS_CTEST_NIC)
@@ -1010,7 +1050,9 @@ out:
 static void
 ctest_run(struct thread *td, struct kqdafs_ctest *ct)
 {
-	struct kqdafs_consumer *kc;
+	struct kqdafs_consumer_args args;
+	struct kqdafs_consumer *kc, *other;
+	struct ctest_other co;
 	struct ctest_run *run;
 	struct file *fp;
 	uint64_t off;
@@ -1046,14 +1088,45 @@ ctest_run(struct thread *td, struct kqdafs_ctest *ct)
 			    (char)kqdafs_ctest_byte(off + j);
 	}
 
-	error = ctest_create(run, ct, "kqdafs_ctest", ct->ct_depth, &kc);
+	other = NULL;
+	if (ct->ct_op == KQDAFS_CTEST_DESTROY_OTHER) {
+		error = ctest_create(run, ct, "kqdafs_ctest other",
+		    ct->ct_depth, &other);
+		if (error != 0) {
+			run->cr_ct.ct_error = error;
+			goto out;
+		}
+		co.co_run = run;
+		co.co_other = other;
+		co.co_armed = 0;
+		memset(&args, 0, sizeof(args));
+		args.ca_name = "kqdafs_ctest destroyer";
+		args.ca_delivery = KQDAFS_DELIVER_DELAYED;
+		args.ca_upcall = ctest_upcall_destroy_other;
+		args.ca_arg = &co;
+		args.ca_depth = ct->ct_depth;
+		args.ca_batch = ct->ct_batch;
+		error = kqdafs_consumer_create(&args, &kc);
+		if (error != 0)
+			kqdafs_consumer_destroy(other);
+	} else
+		error = ctest_create(run, ct, "kqdafs_ctest", ct->ct_depth,
+		    &kc);
 	if (error != 0) {
 		run->cr_ct.ct_error = error;
 		goto out;
 	}
 
 	for (i = 0; i < ct->ct_count; i++) {
-		error = ctest_submit(run, kc, fp, i);
+		/*
+		 * The next to last request of DESTROY_OTHER goes to the
+		 * other consumer; then the destroyer is armed, and its last
+		 * request gives its upcall a call to destroy in.
+		 */
+		error = ctest_submit(run, i == ct->ct_count - 2 &&
+		    other != NULL ? other : kc, fp, i);
+		if (i == ct->ct_count - 2 && other != NULL)
+			atomic_store_rel_int(&co.co_armed, 1);
 		mtx_lock(&run->cr_mtx);
 		if (error == 0) {
 			run->cr_reqs[i].cr_submitted = 1;
@@ -1073,6 +1146,9 @@ ctest_run(struct thread *td, struct kqdafs_ctest *ct)
 		ctest_wait(run, kc);
 	/* Waits for every request; afterwards no upcall runs. */
 	kqdafs_consumer_destroy(kc);
+	/* The upcall never ran (nothing submitted): destroy it here. */
+	if (ct->ct_op == KQDAFS_CTEST_DESTROY_OTHER && co.co_other != NULL)
+		kqdafs_consumer_destroy(co.co_other);
 	if (ct->ct_op == KQDAFS_CTEST_READ)
 		ctest_check_reads(run);
 out:

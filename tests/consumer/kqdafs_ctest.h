@@ -24,6 +24,8 @@
 #define	KQDAFS_CTEST_RDMA	7	/* RDMA over kernel regions (below) */
 #define	KQDAFS_CTEST_RDMA_DESTROY 8	/* RDMA: destroy with RECVs waiting */
 #define	KQDAFS_CTEST_NIC	9	/* RDMA over a fake NIC provider */
+#define	KQDAFS_CTEST_DESTROY_OTHER 10	/* read; a delayed upcall destroys */
+					/* another consumer (holding one read) */
 
 /*
  * KQDAFS_CTEST_RDMA with ct_count N, ct_len L (>= 2; N * L at most

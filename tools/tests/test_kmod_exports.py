@@ -77,7 +77,8 @@ class KmodExportsTest(unittest.TestCase):
             path = os.path.join(d, "exports.mk")
             with open(path, "w") as f:
                 f.write(mk)
-            p = subprocess.run(["bmake", "-C", KMOD, "-f", path], capture_output=True, text=True)
+            # cwd, not -C: Debian's bmake (20200710) has no -C.
+            p = subprocess.run(["bmake", "-f", path], cwd=KMOD, capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         out = p.stdout.split("\n")
         self.assertEqual(out[0], "LIST", p.stdout)
