@@ -48,6 +48,31 @@ pub trait FilterTable {
     fn add(&mut self, slot: i16) -> Result<(), AddError>;
     /// `kqueue_del_filteropts(slot)`.
     fn del(&mut self, slot: i16) -> Result<(), DelError>;
+    /// Wait a little before trying a refused removal again (`pause(9)`).
+    fn pause(&mut self) {}
+}
+
+/// Tries of a removal the kernel refuses with `EBUSY`, a tick apart.
+/// `kqueue_del_filteropts` refuses while `for_refcnt` is not zero, which
+/// every `kevent(2)` naming the filter raises for the duration of its
+/// registration (`kqueue_fo_find`/`kqueue_fo_release` in kern_event.c),
+/// even one the filter's `f_attach` refuses: such a refusal ends within a
+/// registration.  Knotes hold it for good, but each also holds the usage
+/// gate, so none exists when the module gives slots back.
+pub const DEL_TRIES: u32 = 100;
+
+/// `del` with [`DEL_TRIES`] tries while the kernel answers `Busy`.
+fn del_retrying(table: &mut impl FilterTable, slot: i16) -> Result<(), DelError> {
+    let mut tries = 1;
+    loop {
+        match table.del(slot) {
+            Err(DelError::Busy) if tries < DEL_TRIES => {
+                tries += 1;
+                table.pause();
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The slots the module holds.
@@ -92,10 +117,18 @@ pub fn claim(table: &mut impl FilterTable, kernel_syscount: i32) -> Result<Claim
 fn claim_dedicated(table: &mut impl FilterTable) -> Option<ClaimedSlots> {
     table.add(EVFILT_KAIO_DEDICATED).ok()?;
     if table.add(EVFILT_RDMA_DEDICATED).is_err() {
-        // Just added and not yet published: no knote can use it, so the
-        // removal cannot be refused for long (see `release_slot` callers).
-        let _ = table.del(EVFILT_KAIO_DEDICATED);
-        return None;
+        // Give -16 back to fall back to the shared slot.  A kevent(2)
+        // naming -16 meanwhile makes the kernel refuse for a moment
+        // (DEL_TRIES).  If it still refuses, -16 stays ours and serves as
+        // the one shared slot: a slot the module holds is never left
+        // pointing into it after unload, and a slot it gave back is never
+        // used again.
+        return match del_retrying(table, EVFILT_KAIO_DEDICATED) {
+            Ok(()) | Err(DelError::NotRegistered) => None,
+            Err(DelError::Busy) => {
+                Some(ClaimedSlots { mode: SlotMode::Shared, kaio: EVFILT_KAIO_DEDICATED, rdma: EVFILT_KAIO_DEDICATED })
+            }
+        };
     }
     Some(ClaimedSlots { mode: SlotMode::Dedicated, kaio: EVFILT_KAIO_DEDICATED, rdma: EVFILT_RDMA_DEDICATED })
 }
@@ -111,12 +144,13 @@ pub struct StillInUse {
     pub lost: Option<i16>,
 }
 
-/// Give back every slot, all or nothing: if one removal is refused, the
-/// slots already removed are claimed again.
+/// Give back every slot, all or nothing: a removal the kernel refuses is
+/// tried again ([`DEL_TRIES`]); if it still refuses, the slots already
+/// removed are claimed again.
 pub fn release(table: &mut impl FilterTable, claimed: &ClaimedSlots) -> Result<(), StillInUse> {
     let mut released: Option<i16> = None;
     for slot in claimed.slots() {
-        match table.del(slot) {
+        match del_retrying(table, slot) {
             Ok(()) | Err(DelError::NotRegistered) => released = Some(slot),
             Err(DelError::Busy) => {
                 let lost = released.filter(|&again| table.add(again).is_err());
@@ -140,6 +174,9 @@ mod tests {
         taken: BTreeMap<i16, &'static str>,
         busy: Vec<i16>,
         touched: Vec<i16>,
+        /// Refusals left before a busy slot frees up (0: busy for good).
+        busy_for: u32,
+        pauses: u32,
     }
 
     impl Table {
@@ -151,7 +188,7 @@ mod tests {
                     taken.insert(slot, "kernel");
                 }
             }
-            Table { syscount: STOCK_EVFILT_SYSCOUNT, taken, busy: vec![], touched: vec![] }
+            Table { syscount: STOCK_EVFILT_SYSCOUNT, taken, busy: vec![], touched: vec![], busy_for: 0, pauses: 0 }
         }
 
         fn patched() -> Table {
@@ -175,6 +212,10 @@ mod tests {
         fn del(&mut self, slot: i16) -> Result<(), DelError> {
             self.touched.push(slot);
             if self.busy.contains(&slot) {
+                if self.busy_for == 1 {
+                    self.busy.retain(|&s| s != slot);
+                }
+                self.busy_for = self.busy_for.saturating_sub(1);
                 return Err(DelError::Busy);
             }
             match self.taken.get(&slot) {
@@ -184,6 +225,10 @@ mod tests {
                 }
                 _ => Err(DelError::NotRegistered),
             }
+        }
+
+        fn pause(&mut self) {
+            self.pauses += 1;
         }
     }
 
@@ -244,6 +289,50 @@ mod tests {
         let c = claim(&mut t, n).unwrap();
         assert_eq!(c.mode, SlotMode::Shared);
         assert_eq!(ours(&t), vec![-12]);
+    }
+
+    /// A kevent(2) naming -16 while the module falls back (review item 3):
+    /// the refused removal is tried again and succeeds.
+    #[test]
+    fn fallback_retries_a_briefly_refused_removal() {
+        let mut t = Table::patched();
+        t.taken.insert(-17, "other");
+        t.busy.push(-16);
+        t.busy_for = 3;
+        let n = t.syscount;
+        let c = claim(&mut t, n).unwrap();
+        assert_eq!(c, ClaimedSlots { mode: SlotMode::Shared, kaio: -12, rdma: -12 });
+        assert_eq!(ours(&t), vec![-12], "-16 was given back after the refusals");
+        assert_eq!(t.pauses, 3);
+    }
+
+    /// A removal refused for good: -16 stays ours and is the shared slot;
+    /// nothing the module does not hold is used, nothing it holds is lost.
+    #[test]
+    fn fallback_keeps_a_slot_it_cannot_give_back() {
+        let mut t = Table::patched();
+        t.taken.insert(-17, "other");
+        t.busy.push(-16);
+        let n = t.syscount;
+        let c = claim(&mut t, n).unwrap();
+        assert_eq!(c, ClaimedSlots { mode: SlotMode::Shared, kaio: -16, rdma: -16 });
+        assert_eq!(ours(&t), vec![-16]);
+        assert_eq!(t.pauses, DEL_TRIES - 1);
+        t.busy.clear();
+        release(&mut t, &c).unwrap();
+        assert!(ours(&t).is_empty(), "unload gives it back");
+    }
+
+    #[test]
+    fn release_retries_a_briefly_refused_removal() {
+        let mut t = Table::patched();
+        let n = t.syscount;
+        let c = claim(&mut t, n).unwrap();
+        t.busy.push(-17);
+        t.busy_for = 5;
+        release(&mut t, &c).unwrap();
+        assert!(ours(&t).is_empty());
+        assert_eq!(t.pauses, 5);
     }
 
     #[test]

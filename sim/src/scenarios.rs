@@ -44,6 +44,7 @@ pub const ALL: &[Scenario] = &[
         2,
         "slot -12 taken by another module: kldload fails (ENOEXEC) and leaves nothing behind"
     ),
+    scenario!(load_slot_race, 16, "a patched kernel with -17 taken: kevent(2) on -16 races the fallback to -12"),
     scenario!(info_ioctl, 2, "KQDAFS_IOC_INFO, unknown commands (ENOTTY), a bad user address (EFAULT)"),
     scenario!(busy_unload, 4, "kldunload refused (EBUSY) while a handle is open; succeeds after close"),
     scenario!(close_vs_unload, 32, "a handle closes on one thread while kldunload retries on another"),
@@ -289,6 +290,42 @@ fn load_no_free_slot(_p: Proc) {
         "console says why (dmesg has the reason)",
     );
     end_checks();
+}
+
+/// Review item 3: giving -16 back can be refused while a kevent(2) names
+/// it (kqueue_fo_find holds for_refcnt); the module must never leave a
+/// slot pointing into itself, nor use one it gave back.
+fn load_slot_race(_p: Proc) {
+    world::boot(&Kernel { patched: true, taken: vec![-17] });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    let user = world::new_proc(500, 1005);
+    world::spawn_user(user, "kevent-16", move || {
+        let kq = world::kqueue();
+        let add = Kevent { ident: 1, filter: -16, flags: world::EV_ADD, ..Default::default() };
+        let mut out = [Kevent::default(); 1];
+        for _ in 0..20_000 {
+            if s2.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            // Refused (EINVAL from the kernel or the module): only the
+            // registration's reference on the slot matters here.
+            world::kevent(kq, &[add], &mut out, 0);
+        }
+        world::close(kq);
+    });
+    crate::sched::yield_now();
+    expect_eq(world::kldload("kqdafs"), 0, "kldload");
+    let kaio = filter_kaio();
+    check(kaio == -12 || kaio == -16, "a slot the module holds");
+    check(world::slot_owned_by(kaio.into(), "kqdafs"), "the published slot is the module's");
+    check(!world::slot_owned_by(-16, "kqdafs") || kaio == -16, "-16 not left behind while -12 is used");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    world::nap(2);
+    unload();
+    for s in [-12, -16] {
+        check(!world::slot_owned_by(s, "kqdafs"), "every slot given back");
+    }
 }
 
 fn libc_enoexec() -> i32 {

@@ -34,6 +34,11 @@ impl FilterTable for KernelFilters {
             Err(_) => Err(DelError::NotRegistered),
         }
     }
+
+    fn pause(&mut self) {
+        // MOD_LOAD and MOD_UNLOAD run in process context: may sleep.
+        super::thread::pause_ticks(1);
+    }
 }
 
 /// The kernel's `EVFILT_SYSCOUNT`, as published by a kernel carrying the
