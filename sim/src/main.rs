@@ -14,6 +14,7 @@
 
 mod costs;
 mod kernel;
+mod random;
 mod report;
 mod scenarios;
 mod sched;

@@ -74,7 +74,14 @@ pub const ALL: &[Scenario] = &[
     ),
     scenario!(upcall_unload_busy, 8, "kldunload of the consumer module while one of its runs is in flight"),
     scenario!(upcall_destroy_other, 8, "a delayed upcall destroys another consumer whose delivery is queued"),
+    scenario!(
+        random_driver,
+        64,
+        "three processes of random valid and garbage ioctls, submits, cancels, waits, closes and kills; unload/reload"
+    ),
 ];
+
+use crate::random::random_driver;
 
 use crate::upcalls::{upcall_cancel, upcall_destroy_other, upcall_modes, upcall_rdma, upcall_unload_busy};
 

@@ -1,0 +1,260 @@
+//! The seeded random driver: processes that issue sequences of valid and
+//! garbage ioctls, submits, cancels, kevent waits, closes and exits, while
+//! the kernel thread tries to unload and reload the module, with every
+//! check of the simulation on.  The seed (`KQDAFS_SIM_SEED`) replays a
+//! failing sequence exactly: every choice comes from the scheduler's
+//! generator.
+
+use crate::report::fail;
+use crate::sched::rand;
+use crate::world::{self, Kernel, Kevent, Proc};
+use kqdafs_abi::errno;
+use kqdafs_abi::ioctl::*;
+use kqdafs_abi::kaio::{KaioCancel, KaioOp, KaioRequest, KaioSubmit};
+use kqdafs_abi::rdma::{RdmaDeregMr, RdmaEpClose, RdmaEpPair, RdmaOp, RdmaPost, RdmaRegMr, RdmaRequest};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+fn pick(n: u64) -> u64 {
+    rand() % n.max(1)
+}
+
+/// An answer the module may give to an ioctl: 0 or an errno it documents.
+fn plausible(e: i32) -> bool {
+    e == 0
+        || [
+            errno::ENOENT,
+            errno::EBADF,
+            errno::EFAULT,
+            errno::EBUSY,
+            errno::EINVAL,
+            errno::ENOSPC,
+            errno::ESPIPE,
+            errno::EAGAIN,
+            errno::EALREADY,
+            errno::EMSGSIZE,
+            errno::EOPNOTSUPP,
+            errno::ENOTCONN,
+            errno::ENOTTY,
+            6,  // ENXIO: the module is on its way out
+            12, // ENOMEM
+        ]
+        .contains(&e)
+}
+
+/// One process: `steps` random operations, then exit.
+fn process_body(steps: u32, ufs: world::File, tmp: world::File, done: Arc<AtomicUsize>) {
+    let mem = world::mmap(1 << 20, world::PROT_RW, false);
+    let ro = world::mmap(8192, world::PROT_R, false);
+    let mut fds: Vec<i32> = Vec::new();
+    let (mut devs, mut files, mut kqs): (Vec<i32>, Vec<i32>, Vec<i32>) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ids: Vec<u64> = Vec::new();
+    let addr = |k: u64| -> u64 {
+        match k {
+            0..=6 => mem + pick(1 << 19),
+            7 => ro,
+            8 => 0x1f0_0000_0000 + pick(1 << 20),
+            9 => 0,
+            _ => mem + (1 << 19),
+        }
+    };
+    // Mostly one of `good`, now and then any descriptor or a bad number.
+    let choose = |good: &Vec<i32>, all: &Vec<i32>| -> i32 {
+        match pick(10) {
+            0 => pick(70) as i32 - 3,
+            1 if !all.is_empty() => all[pick(all.len() as u64) as usize],
+            _ if !good.is_empty() => good[pick(good.len() as u64) as usize],
+            _ => -1,
+        }
+    };
+    for _ in 0..steps {
+        let fd = choose(&devs, &fds);
+        let opened = |v: i32, list: &mut Vec<i32>, fds: &mut Vec<i32>| {
+            if v >= 0 {
+                list.push(v);
+                fds.push(v);
+            }
+        };
+        match pick(12) {
+            0 => opened(world::open_dev("kqdafs", world::O_RDWR), &mut devs, &mut fds),
+            1 => opened(ufs.open(if pick(2) == 0 { world::O_RDONLY } else { world::O_RDWR }), &mut files, &mut fds),
+            2 => opened(tmp.open(world::O_RDWR), &mut files, &mut fds),
+            3 => opened(world::kqueue(), &mut kqs, &mut fds),
+            4 | 5 => {
+                // A batch of KAIO requests, each valid or not.
+                let n = 1 + pick(6) as usize;
+                let reqs = mem + (1 << 19) + 4096;
+                let results = reqs + 64 * 8;
+                let arg = results + 16 * 8;
+                for i in 0..n {
+                    let op = [KaioOp::Read, KaioOp::Read, KaioOp::Read, KaioOp::Write, KaioOp::Write, KaioOp::Fsync]
+                        .get(pick(7) as usize)
+                        .map_or(9, |o| *o as u32);
+                    let len = [4096u64, 4096, 70_000, 1, 0, 1 << 25][pick(6) as usize];
+                    let r = KaioRequest {
+                        op,
+                        flags: u32::from(pick(32) == 0),
+                        fd: choose(&files, &fds),
+                        kq: choose(&kqs, &fds),
+                        offset: [0i64, 4096, 300_000, 900_000, -1, i64::MAX][pick(6) as usize],
+                        buf: if op == KaioOp::Fsync as u32 { 0 } else { addr(pick(11)) },
+                        len: if op == KaioOp::Fsync as u32 { 0 } else { len },
+                        udata: rand(),
+                        reserved: [u64::from(pick(32) == 0), 0],
+                    };
+                    world::put(reqs + 64 * i as u64, &r);
+                }
+                world::put(arg, &KaioSubmit { reqs, results, count: n as u32, ..Default::default() });
+                let e = world::ioctl(fd, KQDAFS_IOC_KAIO_SUBMIT, if pick(16) == 0 { addr(8) } else { arg });
+                check(plausible(e), "KAIO submit", e);
+                if e == 0 {
+                    for i in 0..n {
+                        let id: u64 = world::get(results + 16 * i as u64);
+                        if id != 0 {
+                            ids.push(id);
+                        }
+                    }
+                }
+            }
+            6 => {
+                let a = mem + (1 << 19) + 8192;
+                let id = if ids.is_empty() || pick(4) == 0 { rand() } else { ids[pick(ids.len() as u64) as usize] };
+                world::put(a, &KaioCancel { id, ..Default::default() });
+                let e = world::ioctl(fd, KQDAFS_IOC_CANCEL, a);
+                check(plausible(e), "cancel", e);
+            }
+            7 => {
+                let mut evs = [Kevent::default(); 8];
+                world::kevent(choose(&kqs, &fds), &[], &mut evs, pick(3) as i64);
+            }
+            8 => {
+                // RDMA: a region, a pair, a post, each possibly garbage.
+                let a = mem + (1 << 19) + 12_288;
+                let e = match pick(5) {
+                    0 => {
+                        world::put(
+                            a,
+                            &RdmaRegMr {
+                                addr: addr(pick(11)),
+                                len: [0u64, 4096, 65_536, 1 << 31][pick(4) as usize],
+                                access: pick(8) as u32,
+                                ..Default::default()
+                            },
+                        );
+                        world::ioctl(fd, KQDAFS_IOC_RDMA_REG_MR, a)
+                    }
+                    1 => {
+                        world::put(a, &RdmaDeregMr { key: pick(5) as u32, ..Default::default() });
+                        world::ioctl(fd, KQDAFS_IOC_RDMA_DEREG_MR, a)
+                    }
+                    2 => {
+                        world::put(a, &RdmaEpPair::default());
+                        world::ioctl(fd, KQDAFS_IOC_RDMA_EP_PAIR, a)
+                    }
+                    3 => {
+                        world::put(a, &RdmaEpClose { ep: pick(5) as u32, ..Default::default() });
+                        world::ioctl(fd, KQDAFS_IOC_RDMA_EP_CLOSE, a)
+                    }
+                    _ => {
+                        let ops = [RdmaOp::Write, RdmaOp::Read, RdmaOp::Send, RdmaOp::Recv];
+                        let r = RdmaRequest {
+                            op: ops[pick(4) as usize] as u32,
+                            ep: pick(4) as u32,
+                            kq: choose(&kqs, &fds),
+                            local_key: pick(4) as u32,
+                            remote_key: pick(4) as u32,
+                            len: [0u64, 100, 4096, 1 << 30][pick(4) as usize],
+                            udata: rand(),
+                            ..Default::default()
+                        };
+                        let (reqs, res, arg) = (a + 256, a + 512, a + 768);
+                        world::put(reqs, &r);
+                        world::put(arg, &RdmaPost { reqs, results: res, count: 1, ..Default::default() });
+                        world::ioctl(fd, KQDAFS_IOC_RDMA_POST, arg)
+                    }
+                };
+                check(plausible(e), "RDMA ioctl", e);
+            }
+            9 => {
+                // Garbage commands of the module's group, any direction.
+                let dir = [IOC_IN, IOC_OUT, IOC_INOUT][pick(3) as usize];
+                let cmd = ioc(dir, KQDAFS_IOC_GROUP, pick(16) as u8, pick(200) as usize);
+                let e = world::ioctl(fd, cmd, addr(pick(11)));
+                check(plausible(e), "garbage ioctl", e);
+            }
+            10 => {
+                if !fds.is_empty() && pick(3) == 0 {
+                    let i = pick(fds.len() as u64) as usize;
+                    let f = fds.swap_remove(i);
+                    for list in [&mut devs, &mut files, &mut kqs] {
+                        list.retain(|&x| x != f);
+                    }
+                    world::close(f);
+                }
+            }
+            _ => world::nap(1 + pick(3)),
+        }
+    }
+    // kill -9: every descriptor goes.
+    world::exit();
+    done.fetch_add(1, Ordering::SeqCst);
+}
+
+fn check(ok: bool, what: &str, e: i32) {
+    if !ok {
+        fail("random", &format!("{what}: answered {e}, which the module does not document"));
+    }
+}
+
+/// `random_driver`: three processes of 150 random steps each, and unload
+/// and reload attempts meanwhile.
+pub fn random_driver(_p: Proc) {
+    world::boot(&Kernel { patched: pick(2) == 0, taken: vec![] });
+    if world::kldload("kqdafs") != 0 {
+        fail("random", "kldload");
+    }
+    let ufs = world::file_create(1 << 20, true);
+    let tmp = world::file_create(1 << 20, false);
+    if pick(2) == 0 {
+        ufs.hole(3);
+        ufs.bad(5);
+    }
+    let done = Arc::new(AtomicUsize::new(0));
+    const PROCS: usize = 3;
+    for p in 0..PROCS {
+        let d = done.clone();
+        let proc_ = world::new_proc(600 + p as i32, 2000 + p as u32);
+        world::spawn_user(proc_, &format!("random{p}"), move || process_body(150, ufs, tmp, d));
+    }
+    let mut loaded = true;
+    while done.load(Ordering::SeqCst) < PROCS {
+        world::nap(1 + pick(8));
+        if pick(3) == 0 {
+            if loaded {
+                match world::kldunload("kqdafs", false) {
+                    0 => loaded = false,
+                    e if e == errno::EBUSY => {}
+                    e => fail("random", &format!("kldunload: {e}")),
+                }
+            } else {
+                match world::kldload("kqdafs") {
+                    0 => loaded = true,
+                    e => fail("random", &format!("kldload again: {e}")),
+                }
+            }
+        }
+    }
+    if loaded {
+        crate::scenarios::eventually(|| world::kldunload("kqdafs", false) == 0, "the last unload");
+    }
+    crate::scenarios::end_checks();
+    let c = crate::kernel::counters();
+    let n = |k: &str| c.get(&format!("kpi:{k}")).copied().unwrap_or(0);
+    println!(
+        "random: {} KPI calls, {} page holds, {} knote registrations, {} getblk",
+        c.iter().filter(|(k, _)| k.starts_with("kpi:")).map(|(_, v)| v).sum::<u64>(),
+        n("vm_fault_quick_hold_pages"),
+        n("kqfd_register"),
+        n("getblk")
+    );
+}
