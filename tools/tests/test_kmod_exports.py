@@ -77,8 +77,10 @@ class KmodExportsTest(unittest.TestCase):
             path = os.path.join(d, "exports.mk")
             with open(path, "w") as f:
                 f.write(mk)
-            # cwd, not -C: Debian's bmake (20200710) has no -C.
-            p = subprocess.run(["bmake", "-f", path], cwd=KMOD, capture_output=True, text=True)
+            # cwd, not -C: Debian's bmake (20200710) has no -C.  Without
+            # GNU make's MAKEFLAGS (under `make test`), which bmake rejects.
+            env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+            p = subprocess.run(["bmake", "-f", path], cwd=KMOD, env=env, capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         out = p.stdout.split("\n")
         self.assertEqual(out[0], "LIST", p.stdout)
