@@ -35,6 +35,7 @@
 #include <vm/pmap.h>
 #include <vm/vm_map.h>
 #include <vm/vm_page.h>
+#include <vm/vm_phys.h>
 #include <vm/vm_extern.h>
 #include <vm/vnode_pager.h>
 
@@ -343,17 +344,26 @@ kqdafs_kva_pages(uint64_t va, size_t len, struct vm_page **ma, int max)
 	 * addresses of pages they allocated (uma_small_alloc), and larger
 	 * allocations come from kmem_malloc(), which backs kernel_object
 	 * pages and enters them with pmap_enter(..., PMAP_ENTER_WIRED).
-	 * Either way each page has a struct vm_page (PHYS_TO_VM_PAGE) that
-	 * stays put while the memory stays allocated; nothing is held here.
-	 * An unmapped address yields physical address 0 or no vm_page.
+	 * Either way each page has a struct vm_page that stays put while the
+	 * memory stays allocated; nothing is held here.
+	 *
+	 * An address the caller got wrong must be refused, not translated:
+	 * pmap_kextract() checks no PG_V bit (amd64 pmap.c reads the page
+	 * tables through the recursive map), and PHYS_TO_VM_PAGE() never
+	 * answers NULL on amd64 (VM_PHYSSEG_DENSE).  So: the direct map by
+	 * arithmetic, anything else through pmap_extract(kernel_pmap), which
+	 * answers 0 for an invalid mapping; vm_phys_paddr_to_vm_page(), NULL
+	 * outside the physical segments (RAM); and no fictitious page (device
+	 * memory, kqdafs_page_dmap_ok).
 	 */
 	n = 0;
 	for (p = start; p < end; p += PAGE_SIZE) {
-		pa = pmap_kextract(p);
+		pa = VIRT_IN_DMAP(p) ? DMAP_TO_PHYS(p) :
+		    pmap_extract(kernel_pmap, p);
 		if (pa == 0)
 			return (-1);
-		m = PHYS_TO_VM_PAGE(pa);
-		if (m == NULL)
+		m = vm_phys_paddr_to_vm_page(pa);
+		if (m == NULL || !kqdafs_page_dmap_ok(m))
 			return (-1);
 		ma[n++] = m;
 	}

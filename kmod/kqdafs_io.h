@@ -85,12 +85,13 @@ void	kqdafs_pages_release(struct vm_page **ma, int count);
 
 /*
  * The pages under [va, va + len) of wired kernel memory (malloc(9),
- * contigmalloc(9), kmem_malloc()): pmap_kextract() and PHYS_TO_VM_PAGE()
- * per page, into ma (room for max entries).  Nothing is held: the caller
- * keeps the memory allocated while the pages are used.  Returns the page
- * count (> 0), or -1 if len is 0, the range wraps, starts below
- * VM_MIN_KERNEL_ADDRESS, needs more than max pages, or a page has no
- * physical page or no struct vm_page.  Never sleeps.
+ * contigmalloc(9), kmem_malloc()): the direct map or
+ * pmap_extract(kernel_pmap), then vm_phys_paddr_to_vm_page(), per page,
+ * into ma (room for max entries).  Nothing is held: the caller keeps the
+ * memory allocated while the pages are used.  Returns the page count
+ * (> 0), or -1 if len is 0, the range wraps, lies outside the direct map
+ * and the kernel map, needs more than max pages, or a page is not mapped,
+ * not RAM, or device memory.  Never sleeps.
  */
 int	kqdafs_kva_pages(uint64_t va, size_t len, struct vm_page **ma,
 	    int max);

@@ -35,6 +35,7 @@
 #include <vm/vm_extern.h>
 #include <vm/vm_map.h>
 #include <vm/vm_page.h>
+#include <vm/vm_phys.h>
 
 #include "ksim_world.h"
 
@@ -319,7 +320,14 @@ vm_page_unhold_pages(vm_page_t *ma, int count)
 		ksim_page_unhold(*ma++);
 }
 
-/* pmap_kextract (amd64 pmap.c). */
+/*
+ * pmap_kextract (amd64 pmap.c): a direct-map address is translated
+ * arithmetically; any other is looked up through the recursive page-table
+ * map (vtopde/vtopte) without checking PG_V: for a kernel address with no
+ * mapping it reads a page table that may not exist (a fault) or returns a
+ * frame that is not the caller's.  The sim's kernel map has no mappings
+ * of its own, so any such call is that case.
+ */
 vm_paddr_t
 pmap_kextract(vm_offset_t va)
 {
@@ -327,8 +335,73 @@ pmap_kextract(vm_offset_t va)
 	sim_yield();
 	if (va >= kva_layout.dmap_low && va < kva_layout.dmap_high)
 		return (DMAP_TO_PHYS(va));
-	/* Kernel map addresses outside the sim: an invalid PTE reads 0. */
+	ksim_failf("vm", "pmap_kextract(%#lx): an unmapped kernel address; "
+	    "amd64 pmap_kextract reads its page tables without checking "
+	    "PG_V (a fault or a wrong frame)", (unsigned long)va);
+}
+
+/*
+ * kva_alloc/kva_free (vm_kern.c): kernel address space with nothing mapped
+ * (vmem_alloc of kernel_arena, M_NOWAIT: 0 if there is none).  The sim
+ * hands out addresses of its kernel map, which maps nothing.
+ */
+vm_offset_t
+kva_alloc(vm_size_t size)
+{
+	static vm_offset_t next;
+
+	sim_yield();
+	if (next == 0)
+		next = kva_layout.km_low + (1UL << 30);
+	next += round_page(size) + PAGE_SIZE;
+	return (next - round_page(size));
+}
+
+void
+kva_free(vm_offset_t addr, vm_size_t size)
+{
+
+	sim_yield();
+	if (addr < kva_layout.km_low || addr >= kva_layout.km_high)
+		ksim_failf("vm", "kva_free of %#lx: not kernel address space",
+		    (unsigned long)addr);
+}
+
+/* kernel_pmap (amd64 pmap.c kernel_pmap_store). */
+struct pmap kernel_pmap_store;
+
+/*
+ * pmap_extract (amd64 pmap.c): walks the pmap with pmap_pde/pmap_pde_to_pte,
+ * each checking PG_V; an address with no valid mapping answers 0.  The
+ * kernel pmap maps the direct map; the sim's kernel map has nothing else.
+ */
+vm_paddr_t
+pmap_extract(pmap_t pmap, vm_offset_t va)
+{
+
+	sim_yield();
+	if (pmap != kernel_pmap)
+		ksim_failf("vm", "pmap_extract of a user pmap is not modelled");
+	if (va >= kva_layout.dmap_low && va < kva_layout.dmap_high)
+		return (DMAP_TO_PHYS(va));
 	return (0);
+}
+
+int	sim_is_ram(uint64_t pa);
+
+/*
+ * vm_phys_paddr_to_vm_page (vm_phys.c): the page of a physical address in
+ * one of the physical segments (RAM), NULL otherwise.  The sim's RAM is
+ * the host memory it allocated (kernel malloc, user memory, buffers).
+ */
+vm_page_t
+vm_phys_paddr_to_vm_page(vm_paddr_t pa)
+{
+
+	sim_yield();
+	if (!sim_is_ram(pa))
+		return (NULL);
+	return (ksim_page_for(pa, 0));
 }
 
 /* PHYS_TO_VM_PAGE (vm_page.c, VM_PHYSSEG_DENSE): never NULL. */

@@ -400,6 +400,10 @@ pub fn mtypes_live() -> Vec<(String, i64, i64)> {
     with(|e| e.mtypes.values().filter(|t| t.1 != 0).cloned().collect())
 }
 
+/// The sim's "RAM": every block of host memory the models allocated, by
+/// start address (kernel malloc, user memory, buffers, page tables).
+static RAM: Mutex<BTreeMap<usize, usize>> = Mutex::new(BTreeMap::new());
+
 /// Host memory for the models (aligned, zeroed).
 #[no_mangle]
 extern "C" fn sim_host_alloc(size: usize, align: usize) -> *mut c_void {
@@ -409,12 +413,25 @@ extern "C" fn sim_host_alloc(size: usize, align: usize) -> *mut c_void {
     if p.is_null() {
         fail("sim", "host out of memory");
     }
+    RAM.lock().unwrap_or_else(|e| e.into_inner()).insert(p as usize, layout.size());
     p.cast()
+}
+
+/// Whether the physical page of (host) address `pa` holds memory the sim
+/// allocated and has not freed: such a page is RAM.
+#[no_mangle]
+extern "C" fn sim_is_ram(pa: u64) -> c_int {
+    let page = pa as usize & !4095;
+    let ram = RAM.lock().unwrap_or_else(|e| e.into_inner());
+    // Blocks are disjoint: the last one starting before the page's end
+    // overlaps the page, or none does.
+    c_int::from(ram.range(..page + 4096).next_back().is_some_and(|(start, len)| start + len > page))
 }
 
 #[no_mangle]
 extern "C" fn sim_host_free(p: *mut c_void, size: usize, align: usize) {
     let layout = std::alloc::Layout::from_size_align(size.max(1) + 16, align.max(16)).expect("layout");
+    RAM.lock().unwrap_or_else(|e| e.into_inner()).remove(&(p as usize));
     // SAFETY: p came from sim_host_alloc with the same size and alignment.
     unsafe { std::alloc::dealloc(p.cast(), layout) }
 }

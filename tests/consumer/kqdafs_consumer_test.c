@@ -32,6 +32,7 @@
 #include <vm/vm_param.h>
 #include <vm/pmap.h>
 #include <vm/vm_page.h>
+#include <vm/vm_extern.h>
 
 #include "kqdafs_kapi.h"
 #include "kqdafs_rdma_provider.h"
@@ -521,7 +522,9 @@ ctest_rdma_full(struct ctest_rdma *rd)
 	struct kqdafs_rdma_wr wr;
 	struct kqdafs_ctest *ct;
 	struct ctest_run *run;
+	vm_offset_t kva;
 	uint64_t id, L, i;
+	uint32_t key;
 	u_int m, n;
 
 	run = rd->rd_run;
@@ -554,6 +557,13 @@ ctest_rdma_full(struct ctest_rdma *rd)
 	if (ctest_rdma_post(rd, KQDAFS_RDMA_RECV, rd->rd_ep[0], rd->rd_kb, 0,
 	    0, 0, L, &id) == 0)
 		ctest_cancel(run, rd->rd_kc, id);
+	/* Kernel address space with nothing mapped: refused (EINVAL). */
+	kva = kva_alloc(PAGE_SIZE);
+	if (kva != 0) {
+		ctest_expect(run, 61, kqdafs_rdma_reg_mr(rd->rd_kc,
+		    (void *)kva, PAGE_SIZE, 0, &key), EINVAL);
+		kva_free(kva, PAGE_SIZE);
+	}
 	/* Region C busy while a RECV waits on it; free once it is cancelled. */
 	id = 0;
 	if (ctest_rdma_post(rd, KQDAFS_RDMA_RECV, rd->rd_ep[0], rd->rd_kc_key,
