@@ -33,9 +33,10 @@ struct kqdafs_rdma_provider;
  * into the page array rx_pages[0 .. rx_npages) (wired pages of a memory
  * region, as bus_dmamap_load_ma(9) takes them): read for WRITE and SEND,
  * written for READ and RECV.  The pages stay valid, and the range stays
- * unused by kqdafs, until the transfer is completed.  The structure
- * itself is valid only during rpo_post; rx_token identifies the
- * transfer until then.
+ * unused by kqdafs, until the transfer is completed.  rx_offset may
+ * exceed a page: for bus_dmamap_load_ma(9) pass rx_pages + rx_offset /
+ * PAGE_SIZE and rx_offset % PAGE_SIZE.  The structure itself is valid
+ * only during rpo_post; rx_token identifies the transfer until then.
  */
 struct kqdafs_rdma_xfer {
 	void		*rx_token;	/* for kqdafs_rdma_provider_complete */
@@ -93,7 +94,8 @@ int	kqdafs_rdma_provider_deregister(struct kqdafs_rdma_provider *p);
  * runs here); what must be freed is freed on the kqdafs completion
  * thread.  Exactly once per transfer; may be called from rpo_post.
  * Context: any thread that may take a default mutex -- an ithread, a
- * callout, a taskqueue -- not an interrupt filter.  Never sleeps.
+ * callout, a taskqueue -- not an interrupt filter, nor a C_DIRECT_EXEC
+ * callout (it runs in the clock interrupt).  Never sleeps.
  */
 void	kqdafs_rdma_provider_complete(void *token, int error, uint64_t bytes);
 
