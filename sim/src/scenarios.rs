@@ -127,6 +127,22 @@ pub(crate) fn end_checks() {
     }
 }
 
+/// close(2) of each descriptor, each expected to succeed.
+fn close_all(fds: &[i32]) {
+    for &f in fds {
+        expect_eq(world::close(f), 0, "close");
+    }
+}
+
+/// The module loaded on a stock kernel, a file of `size` bytes (UFS or
+/// not) opened with `oflags`, a kqueue and a `/dev/kqdafs` handle.
+fn kaio_env(size: i64, ufs: bool, oflags: i32) -> (world::File, i32, i32, Dev) {
+    boot_and_load(&Kernel::default());
+    let file = world::file_create(size, ufs);
+    let fd = file.open(oflags);
+    (file, fd, world::kqueue(), Dev::open())
+}
+
 fn check(cond: bool, what: &str) {
     if !cond {
         fail("scenario", what);
@@ -452,27 +468,17 @@ fn read_batch(dev: &mut Dev, file: &world::File, fd: i32, kq: i32, n: usize, len
 }
 
 fn kaio_read_worker(_p: Proc) {
-    boot_and_load(&Kernel::default());
-    let file = world::file_create(1 << 20, false);
-    let fd = file.open(world::O_RDONLY);
-    let kq = world::kqueue();
-    let mut dev = Dev::open();
+    let (file, fd, kq, mut dev) = kaio_env(1 << 20, false, world::O_RDONLY);
     read_batch(&mut dev, &file, fd, kq, 8, 4096, 8192);
     read_batch(&mut dev, &file, fd, kq, 3, 70_000, 100_000);
     check(stat("kaio_requests_worker") >= 11, "worker path counted");
     expect_eq(stat("kaio_requests_bufcache"), 0, "no buffer-cache reads on tmpfs");
-    for f in [fd, kq, dev.fd] {
-        expect_eq(world::close(f), 0, "close");
-    }
+    close_all(&[fd, kq, dev.fd]);
     unload();
 }
 
 fn kaio_read_bufcache(_p: Proc) {
-    boot_and_load(&Kernel::default());
-    let file = world::file_create(300_000, true);
-    let fd = file.open(world::O_RDONLY);
-    let kq = world::kqueue();
-    let mut dev = Dev::open();
+    let (file, fd, kq, mut dev) = kaio_env(300_000, true, world::O_RDONLY);
     read_batch(&mut dev, &file, fd, kq, 4, 4096, 40_000);
     let misses = stat("kaio_bufcache_misses");
     check(misses >= 4, "first reads miss");
@@ -494,9 +500,7 @@ fn kaio_read_bufcache(_p: Proc) {
     // (buffer KVA, pmap_qenter, a TLB shootdown later) for the module.
     let mapped = kernel::counters().get("getblk_kva_mapped").copied().unwrap_or(0);
     expect_eq(mapped, 0, "getblk calls that mapped a buffer into KVA");
-    for f in [fd, kq, dev.fd] {
-        expect_eq(world::close(f), 0, "close");
-    }
+    close_all(&[fd, kq, dev.fd]);
     unload();
 }
 
@@ -520,9 +524,7 @@ fn kaio_bufcache_hole_error(_p: Proc) {
             expect_eq(decode_kaio_data(ev.data), Err(5), "bad block: EIO");
         }
     }
-    for f in [fd, kq, dev.fd] {
-        expect_eq(world::close(f), 0, "close");
-    }
+    close_all(&[fd, kq, dev.fd]);
     unload();
 }
 
@@ -563,9 +565,7 @@ fn kaio_write_fsync(_p: Proc) {
         // aio_process_rw/aio_process_sync: the I/O runs with the
         // submitter's credential in td_ucred, not the worker's (kernel's).
         expect_eq(file.foreign_cred_writes(), 0, "writes and fsyncs run with another td_ucred");
-        for f in [fd, kq, dev.fd] {
-            expect_eq(world::close(f), 0, "close");
-        }
+        close_all(&[fd, kq, dev.fd]);
     }
     unload();
 }
@@ -617,18 +617,12 @@ fn kaio_errnos(_p: Proc) {
     expect_eq(world::pages_held(), 0, "nothing held after refusals");
     expect_eq(stat("requests_inflight"), 0, "nothing in flight");
     expect_eq(dev.cancel(12345), (0, errno::ENOENT), "cancel of an unknown id");
-    for f in [fd, kq, pipe, opath, dev.fd] {
-        expect_eq(world::close(f), 0, "close");
-    }
+    close_all(&[fd, kq, pipe, opath, dev.fd]);
     unload();
 }
 
 fn kaio_cancel(_p: Proc) {
-    boot_and_load(&Kernel::default());
-    let file = world::file_create(1 << 20, true);
-    let fd = file.open(world::O_RDONLY);
-    let kq = world::kqueue();
-    let mut dev = Dev::open();
+    let (_, fd, kq, mut dev) = kaio_env(1 << 20, true, world::O_RDONLY);
     let n = 16;
     let bufs: Vec<u64> = (0..n).map(|_| dev.mem.alloc(4096)).collect();
     let reqs: Vec<KaioRequest> =
@@ -653,9 +647,7 @@ fn kaio_cancel(_p: Proc) {
         }
         expect_eq(dev.cancel(ev.ident), (0, errno::ENOENT), "cancel after delivery");
     }
-    for f in [fd, kq, dev.fd] {
-        expect_eq(world::close(f), 0, "close");
-    }
+    close_all(&[fd, kq, dev.fd]);
     unload();
 }
 
@@ -719,11 +711,7 @@ fn kaio_exit_midflight(_p: Proc) {
 }
 
 fn kaio_user_delete(_p: Proc) {
-    boot_and_load(&Kernel::default());
-    let file = world::file_create(1 << 20, true);
-    let fd = file.open(world::O_RDONLY);
-    let kq = world::kqueue();
-    let mut dev = Dev::open();
+    let (_, fd, kq, mut dev) = kaio_env(1 << 20, true, world::O_RDONLY);
     let buf = dev.mem.alloc(8192);
     let (e, res, _) = dev.submit(&[read_req(fd, kq, 0, buf, 8192, 5)]);
     expect_eq(e, 0, "submit");
@@ -741,18 +729,12 @@ fn kaio_user_delete(_p: Proc) {
         check(tries < 1000, "the deleted request's I/O never ended");
         world::nap(2);
     }
-    for f in [fd, kq, dev.fd] {
-        expect_eq(world::close(f), 0, "close");
-    }
+    close_all(&[fd, kq, dev.fd]);
     unload();
 }
 
 fn kaio_limits(_p: Proc) {
-    boot_and_load(&Kernel::default());
-    let file = world::file_create(1 << 20, false);
-    let fd = file.open(world::O_RDONLY);
-    let kq = world::kqueue();
-    let mut dev = Dev::open();
+    let (_, fd, kq, mut dev) = kaio_env(1 << 20, false, world::O_RDONLY);
     expect_eq(world::sysctl_set("kern.kqdafs.max_requests_per_proc", &4u64.to_ne_bytes()), 0, "set limit");
     let reqs: Vec<KaioRequest> = (0..6).map(|i| read_req(fd, kq, 0, dev.mem.alloc(4096), 4096, i)).collect();
     let (e, results, n) = dev.submit(&reqs);
@@ -778,18 +760,12 @@ fn kaio_limits(_p: Proc) {
     wait_events(kq, 1, 10_000);
     eventually(|| world::pages_held() == 0, "the delivered read lets go of its pages");
     expect_eq(world::close(ufd), 0, "close");
-    for f in [fd, kq, dev.fd] {
-        expect_eq(world::close(f), 0, "close");
-    }
+    close_all(&[fd, kq, dev.fd]);
     unload();
 }
 
 fn kaio_procstat_influx(p: Proc) {
-    boot_and_load(&Kernel::default());
-    let file = world::file_create(1 << 20, true);
-    let fd = file.open(world::O_RDONLY);
-    let kq = world::kqueue();
-    let mut dev = Dev::open();
+    let (_, fd, kq, mut dev) = kaio_env(1 << 20, true, world::O_RDONLY);
     submit_reads(&mut dev, fd, kq, 8);
     // procstat -k in another thread of the process, again and again.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -808,9 +784,7 @@ fn kaio_procstat_influx(p: Proc) {
     println!("kern.kqdafs.knote_renotified = {}", stat("knote_renotified"));
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     world::nap(3);
-    for f in [fd, kq, dev.fd] {
-        expect_eq(world::close(f), 0, "close");
-    }
+    close_all(&[fd, kq, dev.fd]);
     unload();
 }
 
@@ -835,8 +809,6 @@ fn kaio_device_memory(_p: Proc) {
         expect_eq(world::close(fd), 0, "close");
     }
     expect_eq(world::pages_held(), 0, "device pages released");
-    for f in [kq, dev.fd] {
-        expect_eq(world::close(f), 0, "close");
-    }
+    close_all(&[kq, dev.fd]);
     unload();
 }

@@ -350,6 +350,13 @@ pub fn yield_point() {
     if next_rand(w).is_multiple_of(16) {
         w.threads[me].stalled = 1 + (next_rand(w) % 2000) as u32;
     }
+    switch_away(g, me);
+}
+
+/// Let the scheduler choose the next thread and, if it is not `me`, hand
+/// the CPU over and wait until `me` is chosen again.
+fn switch_away(mut g: MutexGuard<'static, Option<World>>, me: Tid) {
+    let w = g.as_mut().expect("sim not initialised");
     pick_next(w);
     if w.running != Some(me) {
         hand_over(w);
@@ -364,24 +371,13 @@ pub fn stall_me(n: u32) {
     let mut g = world();
     let w = g.as_mut().expect("sim not initialised");
     w.threads[me].stalled = n;
-    pick_next(w);
-    if w.running != Some(me) {
-        hand_over(w);
-        drop(wait_turn(g, me));
-    }
+    switch_away(g, me);
 }
 
 /// Let another runnable thread run (scenario code's busy loops).
 pub fn yield_now() {
     crate::kernel::sim_stack_mask(0);
-    let me = me();
-    let mut g = world();
-    let w = g.as_mut().expect("sim not initialised");
-    pick_next(w);
-    if w.running != Some(me) {
-        hand_over(w);
-        drop(wait_turn(g, me));
-    }
+    switch_away(world(), me());
 }
 
 /// Sleep on `chan` until [`wakeup`] or `timo` ticks (0: no timeout).
