@@ -51,7 +51,7 @@ EXPORTS :=	$(BUILD)/kqdafs-exports.txt
 
 .PHONY: all bootstrap kmod user guest-tests payload verify exports test test-steps test-host \
 	sim-modules sim sim-test sim-costs \
-	test-loom test-verify test-lint test-man test-vm-harness vm-test clean
+	test-loom test-verify test-lint test-man test-examples test-vm-harness vm-test clean
 
 all: verify user payload
 
@@ -208,7 +208,7 @@ payload: kmod user guest-tests
 # line, naming what did not run and every step that failed without a
 # failing test to show for it.  `make test` fails at the end if any step
 # or the summary did.
-TEST_STEPS :=	test-host test-loom test-lint test-man sim-test all test-vm-harness test-vm
+TEST_STEPS :=	test-host test-loom test-lint test-man test-examples sim-test all test-vm-harness test-vm
 
 test:
 	@mkdir -p $(BUILD)
@@ -253,6 +253,13 @@ test-lint: bootstrap
 
 test-man:
 	mandoc -Tlint -Wwarning man/*.4 man/*.9
+
+# The example programs of the man pages (kqdafs(4) EXAMPLES), pulled out of
+# the page source by tools/man-examples and compiled as written with the
+# guest tests' FreeBSD 15 cross compiler and warnings against kqdafs.h
+# (tests/man/: also the extractor's own rules).
+test-examples: bootstrap
+	python3 -m unittest discover -s tests/man -t tests/man
 
 test-vm-harness:
 	python3 -m unittest discover -s vm-tests/tests -t vm-tests
