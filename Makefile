@@ -166,9 +166,11 @@ verify: kmod $(KPI) $(EXPORTS)
 
 # ---- userland (cross-built for FreeBSD) ---------------------------------
 
+# The library, the tools and the examples (user/examples/: KAIO read
+# batch, RDMA loopback) in $(UBIN) and $(UBIN)/examples.
 user: bootstrap
 	CARGO_TARGET_X86_64_UNKNOWN_FREEBSD_LINKER=$(TOP)/tools/freebsd-cc \
-	    $(CARGO) build -p kqdafs-user --release --target $(UTARGET)
+	    $(CARGO) build -p kqdafs-user --release --target $(UTARGET) --lib --bins --examples
 
 # ---- in-guest C test programs (tests/guest/) -----------------------------
 
@@ -249,7 +251,7 @@ test-lint: bootstrap
 	KQDAFS_GLUE_OUT=$(BUILD)/obj/clippy $(CARGO) $(NIGHTLY) clippy -p kqdafs --release \
 	    -Z build-std=core,alloc -Z json-target-spec --target $(KTARGET) -- -D warnings
 	CARGO_TARGET_X86_64_UNKNOWN_FREEBSD_LINKER=$(TOP)/tools/freebsd-cc \
-	    $(CARGO) clippy -p kqdafs-user --release --target $(UTARGET) -- -D warnings
+	    $(CARGO) clippy -p kqdafs-user --release --target $(UTARGET) --lib --bins --examples -- -D warnings
 
 test-man:
 	mandoc -Tlint -Wwarning man/*.4 man/*.9
