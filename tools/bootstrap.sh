@@ -6,8 +6,9 @@
 #     kernel simulation's link), xorriso (VM seed
 #     images), qemu-utils (qemu-img: VM disk overlays, and the harness's
 #     end-to-end tests), mandoc (man page lint)
-#   - rustup: nightly + rust-src (kernel build-std), clippy/rustfmt, and the
-#     x86_64-unknown-freebsd std for the userland tools (stable)
+#   - rustup (installed from https://sh.rustup.rs when missing, without
+#     questions): nightly + rust-src (kernel build-std), clippy/rustfmt, and
+#     the x86_64-unknown-freebsd std for the userland tools (stable)
 #   - the pinned PyPI ziglang package: FreeBSD 15 headers and a FreeBSD libc
 #     for linking userland binaries, into .toolchain/ (project-local)
 set -eu
@@ -38,13 +39,36 @@ if [ -n "$need_pkgs" ]; then
 	apt-get install -y -qq $need_pkgs >/dev/null
 fi
 
-if ! command -v rustup >/dev/null 2>&1; then
-	if [ -x "$HOME/.cargo/bin/rustup" ]; then
-		PATH="$HOME/.cargo/bin:$PATH"
-	else
-		say "rustup not found; install it from rustup.rs first"
-		exit 1
+# rustup, installed non-interactively when missing: rustup-init from
+# https://sh.rustup.rs, as rustup.rs documents it, with -y (no questions),
+# the minimal profile and stable as the default toolchain (the userland
+# tools; nightly is added below).  Downloaded to a file first, so a failed
+# download is not taken for an empty script that succeeded.  rustup-init
+# leaves the PATH to us (--no-modify-path): the Makefile puts
+# $HOME/.cargo/bin first.
+install_rustup() {
+	command -v curl >/dev/null 2>&1 || return 1
+	_init=$(mktemp) || return 1
+	if curl --proto '=https' --tlsv1.2 -sSf -o "$_init" https://sh.rustup.rs &&
+	    sh "$_init" -y --profile minimal --default-toolchain stable --no-modify-path; then
+		rm -f "$_init"
+		return 0
 	fi
+	rm -f "$_init"
+	return 1
+}
+
+if ! command -v rustup >/dev/null 2>&1; then
+	if [ ! -x "$HOME/.cargo/bin/rustup" ]; then
+		say "rustup not found; installing it (https://sh.rustup.rs, -y --profile minimal)"
+		if ! install_rustup || [ ! -x "$HOME/.cargo/bin/rustup" ]; then
+			say "could not install rustup: it is a prerequisite; install it with"
+			say "  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal"
+			say "and run make again"
+			exit 1
+		fi
+	fi
+	PATH="$HOME/.cargo/bin:$PATH"
 fi
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
