@@ -5,7 +5,8 @@
 #     llvm-nm, llvm-ar: the exported-symbol step of the .ko link and the
 #     kernel simulation's link), xorriso (VM seed
 #     images), qemu-utils (qemu-img: VM disk overlays, and the harness's
-#     end-to-end tests), mandoc (man page lint)
+#     end-to-end tests), mandoc (man page lint), bmake (the tests that
+#     evaluate kmod/Makefile and the port skeleton as BSD make does)
 #   - rustup (installed from https://sh.rustup.rs when missing, without
 #     questions): nightly + rust-src (kernel build-std), clippy/rustfmt, and
 #     the x86_64-unknown-freebsd std for the userland tools (stable)
@@ -27,6 +28,7 @@ command -v llvm-objcopy >/dev/null 2>&1 || need_pkgs="$need_pkgs llvm"
 command -v xorriso >/dev/null 2>&1 || need_pkgs="$need_pkgs xorriso"
 command -v qemu-img >/dev/null 2>&1 || need_pkgs="$need_pkgs qemu-utils"
 command -v mandoc >/dev/null 2>&1 || need_pkgs="$need_pkgs mandoc"
+command -v bmake >/dev/null 2>&1 || need_pkgs="$need_pkgs bmake"
 if [ -n "$need_pkgs" ]; then
 	if [ "$(id -u)" != 0 ]; then
 		say "missing Debian packages:$need_pkgs (run as root or install them)"

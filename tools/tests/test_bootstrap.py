@@ -70,7 +70,7 @@ class BootstrapRustupTest(unittest.TestCase):
         os.makedirs(self.home)
         self.bin = os.path.join(self.d, "bin")
         os.makedirs(self.bin)
-        for tool in ("clang", "ld.lld", "llvm-objcopy", "xorriso", "qemu-img", "mandoc"):
+        for tool in ("clang", "ld.lld", "llvm-objcopy", "xorriso", "qemu-img", "mandoc", "bmake"):
             write_exe(os.path.join(self.bin, tool), "#!/bin/sh\nexit 0\n")
         for tool in ("apt-get", "apt-cache"):
             write_exe(os.path.join(self.bin, tool), "#!/bin/sh\necho \"unexpected $0 $*\" >&2\nexit 97\n")
