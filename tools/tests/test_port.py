@@ -8,14 +8,16 @@ bmake (its `.include <bsd.port.mk>` and kmod/Makefile's
 * pkg-plist is exactly what the port installs: the module kmod/Makefile
   builds (KMOD) under KMODDIR, and the tools, header, manual pages and
   examples the port's post-install loops over;
-* those lists are the tree's own: the [[bin]] targets of user/Cargo.toml,
-  abi/include/, man/, user/examples/;
+* those lists are the tree's own: the tools `make payload` ships
+  (USER_TOOLS, each a [[bin]] of a workspace package), abi/include/, man/,
+  user/examples/;
 * Makefile.crates lists every crates.io package of Cargo.lock at its
   locked version (as `make cargo-crates` would), and the port's version
   is the workspace's.
 """
 import glob
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -70,9 +72,19 @@ class PortTest(unittest.TestCase):
         self.assertEqual(sorted(got), sorted(want))
 
     def test_installed_lists_are_the_trees(self):
-        with open(os.path.join(TOP, "user", "Cargo.toml"), "rb") as f:
-            bins = [b["name"] for b in tomllib.load(f).get("bin", [])]
-        self.assertEqual(sorted(self.v["KQDAFS_TOOLS"]), sorted(bins))
+        # The tools are the ones `make payload` ships (USER_TOOLS), each a
+        # [[bin]] of a workspace package (the port builds them by name).
+        with open(os.path.join(TOP, "Makefile")) as f:
+            tools = re.search(r"^USER_TOOLS\s*:?=\s*(.*)$", f.read(), re.M)[1].split()
+        self.assertEqual(sorted(self.v["KQDAFS_TOOLS"]), sorted(tools))
+        with open(os.path.join(TOP, "Cargo.toml"), "rb") as f:
+            members = tomllib.load(f)["workspace"]["members"]
+        bins = []
+        for m in members:
+            with open(os.path.join(TOP, m, "Cargo.toml"), "rb") as f:
+                bins += [b["name"] for b in tomllib.load(f).get("bin", [])]
+        for t in tools:
+            self.assertIn(t, bins)
         self.assertEqual(sorted(self.v["KQDAFS_INCLUDES"]),
                          sorted(os.listdir(os.path.join(TOP, "abi", "include"))))
         self.assertEqual(sorted(self.v["KQDAFS_MAN4"]),
