@@ -91,7 +91,7 @@ pub fn check(obj: &ElfObject<'_>) -> Vec<Problem> {
 }
 
 fn check_padded(s: &Section<'_>, problems: &mut Vec<Problem>) {
-    if s.size % PAGE_SIZE != 0 {
+    if !s.size.is_multiple_of(PAGE_SIZE) {
         problems.push(Problem::new(
             Rule::Layout,
             format!(
