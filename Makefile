@@ -40,9 +40,11 @@ FREEBSD_VERSION := 1500001
 
 # The kernel C flags (design notes, "Toolchain recipe"; sys/conf/kmod.mk:
 # frame pointers in leaf functions too); build.rs uses the same for the glue
-# it compiles.  Not kern.mk's -fstack-protector-strong: this clang reaches
-# __stack_chk_guard through the GOT (R_X86_64_REX_GOTPCRELX), which the
-# verifier rejects; rustc's canaries use R_X86_64_PC32.
+# it compiles.  Not kern.mk's -fstack-protector-strong: Debian's clang 14
+# reaches __stack_chk_guard through the GOT for FreeBSD targets
+# (R_X86_64_REX_GOTPCRELX, which the kernel linker does not apply and the
+# verifier rejects), where a newer clang (zig's 22.1 here) and rustc's
+# canaries use R_X86_64_PC32.
 KCPPFLAGS :=	-target x86_64-unknown-freebsd15.0 -D_KERNEL -DKLD_MODULE \
 		-D__FreeBSD_version=$(FREEBSD_VERSION) -nostdinc \
 		-I$(ZINC)/x86_64-freebsd-none -I$(ZINC)/generic-freebsd \

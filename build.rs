@@ -145,9 +145,9 @@ fn generate_bindings(root: &Path, out: &Path, defines: &[String]) {
 
 /// Code generation flags of the glue in the module (`kern.mk`'s amd64
 /// `-mcmodel=kernel`, no PIC).
-/// Not kern.mk's `-fstack-protector-strong`: clang then loads
+/// Not kern.mk's `-fstack-protector-strong`: Debian's clang 14 then loads
 /// `__stack_chk_guard` through the GOT (R_X86_64_REX_GOTPCRELX), which the
-/// verifier rejects (see the Makefile).
+/// kernel linker does not apply (see the Makefile).
 const KERNEL_CODEGEN: &[&str] = &["-mcmodel=kernel", "-fno-pic", "-fstack-protector"];
 /// The same glue for the simulation: small code model, position
 /// independent, so it links into an ordinary (PIE) Linux executable.
