@@ -98,5 +98,19 @@ class KmodNativeMakeTest(unittest.TestCase):
         self.assertNotIn("+", line.split("build -p")[0].split("cargo")[-1])
 
 
+class TopLevelToolchainTest(unittest.TestCase):
+    """The top-level Makefile builds the kernel crate with the pinned nightly
+    and everything else with stable."""
+
+    def test_nightly_is_the_pin(self):
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "NIGHTLY", "RUSTUP_TOOLCHAIN")}
+        p = subprocess.run(["make", "--no-print-directory",
+                            "--eval=print-toolchains: ; @echo $(NIGHTLY) $(RUSTUP_TOOLCHAIN)",
+                            "print-toolchains"], cwd=TOP, env=env, capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.split(), ["+" + pinned(), "stable"])
+
+
 if __name__ == "__main__":
     unittest.main()
