@@ -14,9 +14,22 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 TOP :=		$(CURDIR)
 BUILD :=	$(TOP)/build
 CARGO ?=	cargo
-NIGHTLY ?=	+nightly
+# The kernel crate (and the simulation's build of it) needs the nightly
+# pinned in rust-toolchain.toml, named explicitly so that no other nightly
+# is picked up; `make NIGHTLY=` for a cargo that is not rustup's proxy.
+# Every other cargo run here (host tools and tests, the FreeBSD userland
+# cross-build, whose std the pinned nightly does not ship for FreeBSD) uses
+# stable: RUSTUP_TOOLCHAIN overrides rust-toolchain.toml, `+toolchain`
+# overrides both.
+RUST_NIGHTLY :=	$(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' $(TOP)/rust-toolchain.toml)
+NIGHTLY ?=	+$(RUST_NIGHTLY)
+export RUSTUP_TOOLCHAIN ?= stable
 KTARGET :=	$(TOP)/targets/x86_64-kqdafs-kernel.json
-KCARGO :=	$(CARGO) $(NIGHTLY) build -p kqdafs --release \
+# kern.mk builds the kernel's C with -fstack-protector-strong (MK_SSP); the
+# Rust code gets the same canaries.  __stack_chk_guard and __stack_chk_fail
+# come from the kernel (sys/kern/stack_protector.c).
+KRUSTFLAGS :=	-Z stack-protector=strong
+KCARGO :=	RUSTFLAGS="$(KRUSTFLAGS)" $(CARGO) $(NIGHTLY) build -p kqdafs --release \
 		    -Z build-std=core,alloc -Z json-target-spec --target $(KTARGET)
 KLIB :=		$(TOP)/target/x86_64-kqdafs-kernel/release/libkqdafs.a
 UTARGET :=	x86_64-unknown-freebsd
@@ -25,17 +38,27 @@ USER_TOOLS :=	kqdafsctl kqdafs-serve kqdafs-bench
 ZINC :=		$(TOP)/.toolchain/zig/lib/libc/include
 FREEBSD_VERSION := 1500001
 
-# The kernel C flags (design notes, "Toolchain recipe"); build.rs uses the
-# same for the glue it compiles.
+# The kernel C flags (design notes, "Toolchain recipe"; sys/conf/kmod.mk:
+# frame pointers in leaf functions too); build.rs uses the same for the glue
+# it compiles.  Not kern.mk's -fstack-protector-strong: Debian's clang 14
+# reaches __stack_chk_guard through the GOT for FreeBSD targets
+# (R_X86_64_REX_GOTPCRELX, which the kernel linker does not apply and the
+# verifier rejects), where a newer clang (zig's 22.1 here) and rustc's
+# canaries use R_X86_64_PC32.
 KCPPFLAGS :=	-target x86_64-unknown-freebsd15.0 -D_KERNEL -DKLD_MODULE \
 		-D__FreeBSD_version=$(FREEBSD_VERSION) -nostdinc \
 		-I$(ZINC)/x86_64-freebsd-none -I$(ZINC)/generic-freebsd \
 		-I$(TOP)/bindings/include -include opt_global.h
 KCFLAGS :=	$(KCPPFLAGS) -mcmodel=kernel -mno-red-zone -mno-mmx -mno-sse \
 		-msoft-float -fno-asynchronous-unwind-tables -ffreestanding \
-		-fwrapv -fno-common -fno-omit-frame-pointer -fstack-protector \
+		-fwrapv -fno-common -fno-omit-frame-pointer \
+		-mno-omit-leaf-frame-pointer -fstack-protector \
 		-fno-pic -O2 -Wall -Werror
-KLDFLAGS :=	-m elf_x86_64_fbsd -r --build-id=sha1
+# Every .ko is linked with the module linker script (targets/kmod.ld, the
+# equivalent of the ldscript.kmod.amd64 a native build uses): one .text and
+# one .rodata, each padded to a page, for link_elf_protect().
+KLDSCRIPT :=	$(TOP)/targets/kmod.ld
+KLDFLAGS :=	-m elf_x86_64_fbsd -r --build-id=sha1 -T $(KLDSCRIPT)
 
 VERIFY :=	$(TOP)/target/release/kqdafs-verify
 KPI :=		$(BUILD)/kpi-symbols.txt
@@ -75,7 +98,7 @@ $(BUILD)/kqdafs.ko: bootstrap FORCE
 	ld.lld $(KLDFLAGS) -o $@ $(BUILD)/obj/kqdafs/*.o $(KLIB)
 	$(OBJCOPY) --keep-global-symbols=$(KEXPORTS) $@
 
-$(BUILD)/kqdafs_slothog.ko: tests/slothog/kqdafs_slothog.c bootstrap
+$(BUILD)/kqdafs_slothog.ko: tests/slothog/kqdafs_slothog.c $(KLDSCRIPT) bootstrap
 	@mkdir -p $(BUILD)/obj/slothog
 	clang $(KCFLAGS) -c -o $(BUILD)/obj/slothog/kqdafs_slothog.o $<
 	ld.lld $(KLDFLAGS) -o $@ $(BUILD)/obj/slothog/kqdafs_slothog.o
@@ -84,7 +107,7 @@ $(BUILD)/kqdafs_slothog.ko: tests/slothog/kqdafs_slothog.c bootstrap
 # on kqdafs), which also registers a fake kqdafs_rdma_provider(9) NIC.
 $(BUILD)/kqdafs_consumer_test.ko: tests/consumer/kqdafs_consumer_test.c \
     tests/consumer/kqdafs_ctest.h kmod/kqdafs_kapi.h kmod/kqdafs_rdma_provider.h \
-    bootstrap
+    $(KLDSCRIPT) bootstrap
 	@mkdir -p $(BUILD)/obj/consumer
 	clang $(KCFLAGS) -I$(TOP)/kmod -c -o $(BUILD)/obj/consumer/kqdafs_consumer_test.o $<
 	ld.lld $(KLDFLAGS) -o $@ $(BUILD)/obj/consumer/kqdafs_consumer_test.o
@@ -248,7 +271,8 @@ test-lint: bootstrap
 	python3 $(TOP)/vm-tests/lint-guest
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	KQDAFS_GLUE_OUT=$(BUILD)/obj/clippy $(CARGO) $(NIGHTLY) clippy -p kqdafs --release \
+	KQDAFS_GLUE_OUT=$(BUILD)/obj/clippy RUSTFLAGS="$(KRUSTFLAGS)" \
+	    $(CARGO) $(NIGHTLY) clippy -p kqdafs --release \
 	    -Z build-std=core,alloc -Z json-target-spec --target $(KTARGET) -- -D warnings
 	CARGO_TARGET_X86_64_UNKNOWN_FREEBSD_LINKER=$(TOP)/tools/freebsd-cc \
 	    $(CARGO) clippy -p kqdafs-user --release --target $(UTARGET) --lib --bins --examples -- -D warnings

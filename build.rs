@@ -75,9 +75,15 @@ fn kernel_defines(root: &Path) -> Vec<String> {
         "x86_64-unknown-freebsd15.0".to_string(),
         "-D_KERNEL".to_string(),
         "-DKLD_MODULE".to_string(),
-        format!("-D__FreeBSD_version={FREEBSD_VERSION}"),
         "-nostdinc".to_string(),
     ];
+    // A native build (kmod/Makefile) takes __FreeBSD_version from
+    // ${SYSDIR}/sys/param.h, as bsd.kmod.mk does for the C glue (which
+    // holds DECLARE_MODULE); the headers shipped with zig leave it to the
+    // compiler.
+    if env::var_os("KQDAFS_NATIVE").is_none() {
+        args.push(format!("-D__FreeBSD_version={FREEBSD_VERSION}"));
+    }
     let sysinc = match env::var("KQDAFS_SYSINC") {
         Ok(dirs) => dirs.split(':').map(PathBuf::from).collect::<Vec<_>>(),
         Err(_) => {
@@ -139,10 +145,13 @@ fn generate_bindings(root: &Path, out: &Path, defines: &[String]) {
 
 /// Code generation flags of the glue in the module (`kern.mk`'s amd64
 /// `-mcmodel=kernel`, no PIC).
-const KERNEL_CODEGEN: &[&str] = &["-mcmodel=kernel", "-fno-pic"];
+/// Not kern.mk's `-fstack-protector-strong`: Debian's clang 14 then loads
+/// `__stack_chk_guard` through the GOT (R_X86_64_REX_GOTPCRELX), which the
+/// kernel linker does not apply (see the Makefile).
+const KERNEL_CODEGEN: &[&str] = &["-mcmodel=kernel", "-fno-pic", "-fstack-protector"];
 /// The same glue for the simulation: small code model, position
 /// independent, so it links into an ordinary (PIE) Linux executable.
-const KERNSIM_CODEGEN: &[&str] = &["-mcmodel=small", "-fPIE"];
+const KERNSIM_CODEGEN: &[&str] = &["-mcmodel=small", "-fPIE", "-fstack-protector"];
 
 fn compile_glue(root: &Path, defines: &[String], codegen: &[&str]) {
     let mut build = cc::Build::new();
@@ -163,7 +172,7 @@ fn compile_glue(root: &Path, defines: &[String], codegen: &[&str]) {
         "-fwrapv",
         "-fno-common",
         "-fno-omit-frame-pointer",
-        "-fstack-protector",
+        "-mno-omit-leaf-frame-pointer",
         "-O2",
         "-Werror",
         "-Wno-unused-parameter",

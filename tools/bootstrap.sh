@@ -8,8 +8,9 @@
 #     end-to-end tests), mandoc (man page lint), bmake (the tests that
 #     evaluate kmod/Makefile and the port skeleton as BSD make does)
 #   - rustup (installed from https://sh.rustup.rs when missing, without
-#     questions): nightly + rust-src (kernel build-std), clippy/rustfmt, and
-#     the x86_64-unknown-freebsd std for the userland tools (stable)
+#     questions): the nightly pinned in rust-toolchain.toml + rust-src
+#     (kernel build-std), clippy/rustfmt; stable with clippy/rustfmt and the
+#     x86_64-unknown-freebsd std for the userland tools
 #   - the pinned PyPI ziglang package: FreeBSD 15 headers and a FreeBSD libc
 #     for linking userland binaries, into .toolchain/ (project-local)
 set -eu
@@ -73,19 +74,31 @@ if ! command -v rustup >/dev/null 2>&1; then
 	PATH="$HOME/.cargo/bin:$PATH"
 fi
 
-rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-if ! rustup component list --toolchain nightly --installed | grep -q '^rust-src'; then
-	say "adding rust-src to nightly"
-	rustup component add rust-src --toolchain nightly
+# The kernel build's nightly: exactly the one rust-toolchain.toml pins (the
+# Makefile names it with `+`).  Everything else builds with stable; the
+# toolchain is named each time, since rust-toolchain.toml would otherwise
+# choose the pinned nightly inside the tree.
+nightly=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$top/rust-toolchain.toml")
+[ -n "$nightly" ] || { say "no channel in rust-toolchain.toml"; exit 1; }
+if ! rustup toolchain list | grep -q "^$nightly-"; then
+	say "installing the pinned $nightly (rust-toolchain.toml)"
+	rustup toolchain install "$nightly" --profile minimal
+fi
+for c in rust-src clippy rustfmt; do
+	rustup component list --toolchain "$nightly" --installed | grep -q "^$c" ||
+	    rustup component add "$c" --toolchain "$nightly"
+done
+if ! rustup toolchain list | grep -q '^stable-'; then
+	say "installing stable (host tools, tests, FreeBSD userland)"
+	rustup toolchain install stable --profile minimal
 fi
 for c in clippy rustfmt; do
-	rustup component list --toolchain nightly --installed | grep -q "^$c" ||
-	    rustup component add "$c" --toolchain nightly
-	rustup component list --installed | grep -q "^$c" || rustup component add "$c"
+	rustup component list --toolchain stable --installed | grep -q "^$c" ||
+	    rustup component add "$c" --toolchain stable
 done
-if ! rustup target list --installed | grep -q '^x86_64-unknown-freebsd$'; then
+if ! rustup target list --toolchain stable --installed | grep -q '^x86_64-unknown-freebsd$'; then
 	say "adding the x86_64-unknown-freebsd target (userland tools)"
-	rustup target add x86_64-unknown-freebsd
+	rustup target add x86_64-unknown-freebsd --toolchain stable
 fi
 
 if [ ! -f "$tooldir/zig-$ZIGLANG_VERSION/ziglang/lib/libc/include/generic-freebsd/sys/event.h" ]; then

@@ -11,6 +11,11 @@
 #   # ...diagnostics streamed live...
 #   ok 1 - 10-load-unload
 #   === KQDAFS-TAP-END ===
+#   === KQDAFS-RESULTS-BEGIN ===          the results again, one short line
+#   kqdafs-result 1 ok 10-load-unload     each, printed after the tests so
+#   kqdafs-result 2 skip 20-sysctl why    that no kernel message can split
+#   kqdafs-results 2                      them (the harness parses this block
+#   === KQDAFS-RESULTS-END ===            first; a split TAP line is lost)
 #   === KQDAFS-DMESG-BEGIN === / END, === KQDAFS-VMSTAT-BEGIN === / END,
 #   === KQDAFS-BENCH-JSON-BEGIN === / END  (only when a test wrote JSON)
 #
@@ -22,6 +27,9 @@
 #   KQDAFS_TEST_TIMEOUT  seconds per test (default 300)
 #   KQDAFS_TESTS         space-separated test names to run (default: all)
 #   KQDAFS_PAYLOAD       payload root (default: parent of this directory)
+#   KQDAFS_GUEST_TOOLS   commands the tests need; a missing one is a
+#                        "Bail out!" before any test runs (an image built
+#                        from base packages may lack some)
 
 set -u
 
@@ -33,6 +41,9 @@ fi
 : "${KQDAFS_TEST_TIMEOUT:=300}"
 : "${KQDAFS_TESTS:=}"
 : "${KQDAFS_RESULTS:=/tmp/kqdafs-results}"
+: "${KQDAFS_GUEST_TOOLS:=kldload kldunload kldstat sysctl dmesg vmstat timeout
+    mdconfig newfs mount umount sync kill sleep awk sed grep head tail wc sort
+    tr date uname cat rm mkdir chmod tar poweroff}"
 export KQDAFS_PAYLOAD KQDAFS_TEST_TIMEOUT KQDAFS_RESULTS
 rm -rf "$KQDAFS_RESULTS"
 mkdir -p "$KQDAFS_RESULTS/bench"
@@ -63,8 +74,26 @@ prefix() {
 	done
 }
 
+# Prints the compact result block (see above) from $KQDAFS_RESULTS/summary.
+results_block() {
+	echo "=== KQDAFS-RESULTS-BEGIN ==="
+	cat "$KQDAFS_RESULTS/summary" 2>/dev/null
+	echo "kqdafs-results $1"
+	echo "=== KQDAFS-RESULTS-END ==="
+}
+
 echo "=== KQDAFS-TAP-BEGIN ==="
 echo "TAP version 13"
+missing=""
+for tool in $KQDAFS_GUEST_TOOLS; do
+	command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+done
+if [ -n "$missing" ]; then
+	echo "Bail out! guest tools missing:$missing"
+	echo "=== KQDAFS-TAP-END ==="
+	results_block 0
+	exit 1
+fi
 echo "1..$n"
 echo "# kernel: $(uname -v 2>/dev/null)"
 echo "# ident: $(uname -i 2>/dev/null)  test timeout: ${KQDAFS_TEST_TIMEOUT}s"
@@ -89,22 +118,31 @@ for t in $tests; do
 	case "$rc" in
 	0)
 		echo "ok $i - $name"
+		status=ok
 		;;
 	77)
 		reason=$(cat "$skipf" 2>/dev/null | head -n 1)
 		echo "ok $i - $name # SKIP ${reason:-no reason given}"
+		status="skip $name ${reason:-no reason given}"
 		;;
 	124)
 		echo "not ok $i - $name # timed out after ${KQDAFS_TEST_TIMEOUT}s"
 		failed=$((failed + 1))
+		status=not-ok
 		;;
 	*)
 		echo "not ok $i - $name # exit status $rc after ${secs}s"
 		failed=$((failed + 1))
+		status=not-ok
 		;;
 	esac
+	case "$status" in
+	skip*) echo "kqdafs-result $i $status" ;;
+	*) echo "kqdafs-result $i $status $name" ;;
+	esac >>"$KQDAFS_RESULTS/summary"
 done
 echo "=== KQDAFS-TAP-END ==="
+results_block "$n"
 
 echo "=== KQDAFS-DMESG-BEGIN ==="
 dmesg 2>&1

@@ -46,6 +46,13 @@ def parse_args(argv):
     ap.add_argument("--test-timeout", type=float, default=300,
                     help="per-test timeout in the guest (timeout(1)); the "
                     "host gives up 60s later")
+    ap.add_argument("--cpu", default=None,
+                    help="QEMU -cpu model (default host with kvm, max with "
+                    "tcg); e.g. --cpu Haswell-v4 for TCG")
+    ap.add_argument("--seed-timeout", type=float, default=None,
+                    help="seconds to reach the seed script's first line "
+                    "(default 600 with kvm/bhyve, 1800 with tcg); a login "
+                    "prompt before it fails the run at once")
     ap.add_argument("--memory", type=int, default=2048, help="MB")
     ap.add_argument("--cpus", type=int, default=2)
     ap.add_argument("--require-image", action="store_true",
@@ -174,18 +181,21 @@ def main(argv=None):
                 work, "overlay.qcow2"), fmt)
             accel = qemu.choose_accel(a.accel)
             argv = qemu.command(disk, seed_iso, payload_iso, accel,
-                                a.memory, a.cpus, a.qemu)
+                                a.memory, a.cpus, a.qemu, cpu=a.cpu)
     except (image.ImageError, seed.SeedError, OSError) as e:
         return setup_error(out, str(e))
     meta["accel"] = accel
     meta["command"] = " ".join(argv)
 
     gt = a.timeout if a.timeout else (3600.0 if accel == "tcg" else 1200.0)
+    st = a.seed_timeout if a.seed_timeout else (
+        1800.0 if accel == "tcg" else 600.0)
     start = time.monotonic()
     w = console.ConsoleWatcher(start, global_timeout=gt,
                                test_timeout=a.test_timeout + 60,
                                panic_grace=a.panic_grace,
-                               lor_policy=a.lor_policy)
+                               lor_policy=a.lor_policy,
+                               seed_timeout=min(st, gt))
     err("booting %s (%s, %s, timeout %ds); console: %s"
         % (os.path.basename(img), meta["hypervisor"], accel, gt,
            os.path.join(out, "console.log")))

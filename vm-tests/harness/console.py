@@ -13,6 +13,10 @@ Guest protocol (printed by guest/user-data and guest/runner.sh):
     === KQDAFS-TAP-BEGIN ===             TAP stream follows
     TAP version 13 / 1..N / # test-start N name / ok N - name / ...
     === KQDAFS-TAP-END ===
+    === KQDAFS-RESULTS-BEGIN ===         the results again, one short line
+    kqdafs-result N STATUS NAME [why]    per test, after every test ran, so
+    kqdafs-results N                     that a kernel message cannot split
+    === KQDAFS-RESULTS-END ===           them (report.py prefers this block)
     === KQDAFS-DMESG-BEGIN === ... === KQDAFS-DMESG-END ===
     === KQDAFS-VMSTAT-BEGIN === ... === KQDAFS-VMSTAT-END ===
     === KQDAFS-BENCH-JSON-BEGIN === ... === KQDAFS-BENCH-JSON-END ===  (opt.)
@@ -35,6 +39,11 @@ dmesg dump, which replays history):
 * witness warnings -- ``with the following non-sleepable locks held``.
 
 Guest tests must therefore never print these phrases themselves.
+
+Boot without the seed: a guest whose nuageinit never runs the user-data
+boots to a ``login: `` prompt (no newline) and waits there.  A login prompt
+before ``KQDAFS-SEED-START`` fails the run at once; ``seed_timeout`` bounds
+the time to reach ``KQDAFS-SEED-START`` at all.
 """
 
 import re
@@ -44,6 +53,8 @@ MARKERS = {
     "seed": "=== KQDAFS-SEED-START ===",
     "tap_begin": "=== KQDAFS-TAP-BEGIN ===",
     "tap_end": "=== KQDAFS-TAP-END ===",
+    "results_begin": "=== KQDAFS-RESULTS-BEGIN ===",
+    "results_end": "=== KQDAFS-RESULTS-END ===",
     "dmesg_begin": "=== KQDAFS-DMESG-BEGIN ===",
     "dmesg_end": "=== KQDAFS-DMESG-END ===",
     "vmstat_begin": "=== KQDAFS-VMSTAT-BEGIN ===",
@@ -52,7 +63,8 @@ MARKERS = {
     "bench_end": "=== KQDAFS-BENCH-JSON-END ===",
     "done": "=== KQDAFS-DONE ===",
 }
-SECTIONS = {"dmesg": ("dmesg_begin", "dmesg_end"),
+SECTIONS = {"results": ("results_begin", "results_end"),
+            "dmesg": ("dmesg_begin", "dmesg_end"),
             "vmstat": ("vmstat_begin", "vmstat_end"),
             "bench": ("bench_begin", "bench_end")}
 
@@ -67,6 +79,8 @@ LEAK_RE = re.compile(r"Warning: memory type (\S+) leaked memory on destroy")
 WITNESS_WARN_RE = re.compile(r"with the following non-sleepable locks held")
 TEST_START_RE = re.compile(r"^#\s*test-start\s+(\d+)\s+(\S.*)$")
 RESULT_RE = re.compile(r"^(?:not ok|ok)\s+(\d+)\b")
+# getty(8)'s prompt; on the serial console it has no newline after it.
+LOGIN_RE = re.compile(r"(?:^|\s)login: ?$")
 CONTEXT_LINES = 40        # lines captured after a kernel event
 
 LOR_POLICIES = ("fail", "kqdafs", "warn")
@@ -112,11 +126,13 @@ class WatchResult:
 
 class ConsoleWatcher:
     def __init__(self, start, global_timeout=1800.0, test_timeout=330.0,
-                 panic_grace=5.0, shutdown_grace=60.0, lor_policy="fail"):
+                 panic_grace=5.0, shutdown_grace=60.0, lor_policy="fail",
+                 seed_timeout=None):
         if lor_policy not in LOR_POLICIES:
             raise ValueError("lor_policy must be one of %s" % (LOR_POLICIES,))
         self.start = start
         self.global_timeout = global_timeout
+        self.seed_timeout = seed_timeout   # boot -> SEED-START, None: none
         self.test_timeout = test_timeout
         self.panic_grace = panic_grace
         self.shutdown_grace = shutdown_grace
@@ -157,6 +173,9 @@ class ConsoleWatcher:
             return
         if self._markers(line, now):
             return
+        if self.phase == "boot" and LOGIN_RE.search(line):
+            self._login_prompt(line, now)
+            return
         if self.section is not None:
             self.sections[self.section].append(line)
             if self.section == "dmesg":
@@ -182,6 +201,10 @@ class ConsoleWatcher:
     def feed_partial(self, text, now):
         """An unterminated line (e.g. the ``db> `` prompt has no newline)."""
         text = clean(text)
+        if self.phase == "boot" and self.fatal_at is None and \
+                LOGIN_RE.search(text):
+            self._login_prompt(text, now)
+            return
         if text.startswith("db>"):
             if self.fatal_at is None:
                 self._fatal(text, now)
@@ -211,6 +234,15 @@ class ConsoleWatcher:
                     self.tap_lines[-10:]))
                 self._request_stop("per-test timeout")
                 return
+        if self.phase == "boot" and self.seed_timeout and \
+                now - self.start > self.seed_timeout:
+            self.failures.append(Failure(
+                "seed-timeout",
+                "no KQDAFS-SEED-START within %ds (%s)"
+                % (self.seed_timeout, PHASE_HINT["boot"]),
+                [self._last_line] if self._last_line else []))
+            self._request_stop("seed timeout")
+            return
         if self.global_timeout and now - self.start > self.global_timeout:
             self.failures.append(Failure(
                 "timeout",
@@ -347,6 +379,14 @@ class ConsoleWatcher:
         self.failures.append(Failure("panic", "kernel panic%s: %s"
                                      % (where, line.strip()), ev.context))
         # ev.context is shared: lines appended later show up in the failure
+
+    def _login_prompt(self, text, now):
+        self.failures.append(Failure(
+            "login",
+            "login prompt before KQDAFS-SEED-START: the guest booted but "
+            "nuageinit never ran the user-data (no cidata seed found, or "
+            "not a BASIC-CLOUDINIT image)", [text.strip()]))
+        self._request_stop("login prompt before the seed script")
 
     def _request_stop(self, reason):
         if not self.stop:

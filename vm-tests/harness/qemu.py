@@ -32,19 +32,29 @@ def choose_accel(requested="auto", kvm_check=kvm_usable):
     return requested
 
 
+# The CPU model when none is asked for: the host's under KVM; under TCG
+# "max" (every feature TCG emulates), which --cpu can replace with a
+# named model (e.g. Haswell-v4) when "max" trips a guest or a QEMU version.
+DEFAULT_CPU = {"kvm": "host", "tcg": "max"}
+
+
 def command(overlay, seed_iso, payload_iso, accel, memory=2048, cpus=2,
-            qemu=DEFAULT_QEMU, disk_format="qcow2", extra=()):
-    """Return the argv list for QEMU.  ``accel`` is "kvm" or "tcg"."""
+            qemu=DEFAULT_QEMU, disk_format="qcow2", extra=(), cpu=None):
+    """Return the argv list for QEMU.  ``accel`` is "kvm" or "tcg";
+    ``cpu`` a -cpu model (default DEFAULT_CPU[accel])."""
     if accel == "kvm":
-        accel_args = ["-accel", "kvm", "-cpu", "host"]
+        accel_args = ["-accel", "kvm"]
     elif accel == "tcg":
-        accel_args = ["-accel", "tcg,thread=multi", "-cpu", "max"]
+        accel_args = ["-accel", "tcg,thread=multi"]
     else:
         raise ValueError("accel must be kvm or tcg, not %r" % accel)
+    accel_args += ["-cpu", cpu or DEFAULT_CPU[accel]]
     argv = [qemu, "-name", "kqdafs-vm-tests", "-machine", "q35"]
     argv += accel_args
     argv += ["-m", str(int(memory)), "-smp", str(int(cpus))]
-    argv += ["-display", "none", "-vga", "none",
+    # -display none and no -vga option: the default VGA stays, with nothing
+    # shown; the image's loader.conf names vidconsole besides comconsole.
+    argv += ["-display", "none",
              "-serial", "stdio", "-monitor", "none", "-parallel", "none",
              "-nic", "none", "-no-reboot"]
     argv += ["-drive", "if=none,id=disk0,file=%s,format=%s,cache=unsafe"

@@ -20,6 +20,10 @@ Counting rules (the summary line ``vm-tests: N passed, N failed, N skipped``):
   guest script the guest did not report and every C test program that
   printed no check count as one skipped case each (``not run``); with no
   image at all (``skipped_report``) that is the whole suite;
+* a guest script's result is its line in the KQDAFS-RESULTS block that
+  runner.sh prints after the tests (``apply_results``): a kernel message
+  can split a TAP line on the serial console, never those later lines; the
+  TAP stream fills in what the block lacks (no block, a mangled line);
 * a test that started but never reported (panic, hang) becomes
   ``not ok N - name`` with the harness' reason;
 * planned tests that never ran (run aborted, runner lost them) are failed;
@@ -37,7 +41,12 @@ import xml.etree.ElementTree as ET
 from . import tap as tapmod
 from .tap import TestResult
 
-ABORT_KINDS = ("panic", "test-timeout", "timeout", "vm-exit")
+ABORT_KINDS = ("panic", "test-timeout", "timeout", "vm-exit", "login",
+               "seed-timeout")
+# The KQDAFS-RESULTS block of guest/runner.sh.
+BLOCK_RESULT_RE = re.compile(r"^kqdafs-result (\d+) (ok|skip|not-ok) (\S+)"
+                             r"(?: (.*))?$")
+BLOCK_COUNT_RE = re.compile(r"^kqdafs-results (\d+)$")
 ARTIFACTS = ("console.log", "results.tap", "junit.xml", "summary.txt",
              "summary.json", "dmesg.txt", "vmstat-m.txt", "bench.json",
              "bench.txt", "bench.raw.txt", "qemu-stderr.log")
@@ -74,6 +83,8 @@ def build(watch, meta=None, vm_error=None, suite=None):
     r.warnings = list(watch.warnings)
     began = "tap_begin" in watch.seen
     t = tapmod.parse(watch.tap_lines, check_plan=False)
+    if "results_end" in watch.seen:
+        apply_results(t, watch.sections.get("results", []))
 
     harness = []                  # (title, lines) for the harness test
     aborts = [f for f in watch.failures if f.kind in ABORT_KINDS]
@@ -162,6 +173,43 @@ def build(watch, meta=None, vm_error=None, suite=None):
                                % (c.description, n), c.diagnostics[-40:]))
     r.status = "passed" if r.failed == 0 else "failed"
     return r
+
+
+def apply_results(t, lines):
+    """Let the KQDAFS-RESULTS block (``lines``) decide each guest script's
+    result in the parsed TAP ``t``: add the results whose TAP line was lost,
+    correct those whose TAP line was mangled, and take the block's count as
+    the plan when the TAP plan line was lost.  Lines that are not block
+    lines (kernel messages printed in between) are ignored."""
+    count = None
+    for line in lines:
+        s = line.strip()
+        m = BLOCK_COUNT_RE.match(s)
+        if m:
+            count = int(m.group(1))
+            continue
+        m = BLOCK_RESULT_RE.match(s)
+        if not m:
+            continue
+        n, status, name, why = (int(m.group(1)), m.group(2), m.group(3),
+                                m.group(4) or "")
+        ok = status != "not-ok"
+        directive = "SKIP" if status == "skip" else ""
+        old = t.by_number(n)
+        if old is None:
+            t.tests.append(TestResult(n, ok, name, directive, why, diagnostics=[
+                "harness: no TAP line for this test on the console; result "
+                "from the KQDAFS-RESULTS block"]))
+        elif (old.ok, old.directive, old.description) != (ok, directive,
+                                                          name):
+            old.diagnostics.append(
+                "harness: console TAP line %r disagrees with the "
+                "KQDAFS-RESULTS block; the block wins" % old.tap_line())
+            old.ok, old.directive, old.description = ok, directive, name
+            if why:
+                old.reason = why
+    if t.plan is None and count is not None:
+        t.plan = count
 
 
 # tap_init() of tests/guest/lib/kqt.c: "# NAME (pid N)" opens a program's

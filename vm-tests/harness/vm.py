@@ -75,9 +75,13 @@ def _kill(proc, grace=5.0):
 
 
 def run(argv, watcher, out_dir, clock=time.monotonic, poll=0.2, env=None,
-        echo=None):
+        echo=None, exit_wait=5.0):
     """Run ``argv``; returns VmRun.  ``echo(line)`` sees every console line
-    (for --verbose)."""
+    (for --verbose).  When the watcher asks to stop, the hypervisor gets
+    ``exit_wait`` seconds to exit by itself (a panicked guest that prints
+    the reboot banner ends QEMU through -no-reboot; a powered-off one
+    ends it too) before it is killed: only a VM that had to be killed is
+    reported as killed."""
     console = os.path.join(out_dir, "console.log")
     errlog = os.path.join(out_dir, "qemu-stderr.log")
     res = VmRun()
@@ -116,8 +120,11 @@ def run(argv, watcher, out_dir, clock=time.monotonic, poll=0.2, env=None,
                 watcher.tick(now)
                 if watcher.should_stop() and proc.poll() is None \
                         and not res.killed:
-                    res.killed = True
-                    _kill(proc)
+                    try:
+                        proc.wait(timeout=exit_wait)
+                    except subprocess.TimeoutExpired:
+                        res.killed = True
+                        _kill(proc)
                 if kind == "eof":
                     break
         except KeyboardInterrupt:

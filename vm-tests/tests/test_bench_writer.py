@@ -85,7 +85,8 @@ class RealWriterTest(unittest.TestCase):
         with open(os.path.join(self.d, "writer.json"), "w") as f:
             f.write(self.doc_text)
         env = dict(os.environ, KQDAFS_PAYLOAD=self.d, KQDAFS_TEST_TIMEOUT="20",
-                   KQDAFS_RESULTS=os.path.join(self.d, "results"))
+                   KQDAFS_RESULTS=os.path.join(self.d, "results"),
+                   KQDAFS_GUEST_TOOLS="sh timeout")
         p = subprocess.run(["sh", os.path.join(g, "runner.sh")], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=60)

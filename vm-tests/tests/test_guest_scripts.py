@@ -78,8 +78,10 @@ class RunnerTest(unittest.TestCase):
         shutil.rmtree(self.d)
 
     def run_runner(self, shell, **env):
+        # The FreeBSD tools runner.sh checks for are not on this host.
         e = dict(os.environ, KQDAFS_PAYLOAD=self.d, KQDAFS_TEST_TIMEOUT="2",
-                 KQDAFS_RESULTS=os.path.join(self.d, "results"))
+                 KQDAFS_RESULTS=os.path.join(self.d, "results"),
+                 KQDAFS_GUEST_TOOLS="sh timeout")
         e.update(env)
         p = subprocess.run([shell, os.path.join(self.d, "guest",
                                                 "runner.sh")],

@@ -12,6 +12,7 @@ pub mod exports;
 pub mod instructions;
 pub mod kpi;
 pub mod kpi_gen;
+pub mod layout;
 pub mod metadata;
 pub mod relocations;
 pub mod report;
@@ -93,6 +94,7 @@ pub fn verify_bytes(name: &str, data: &[u8], config: &Config) -> Report {
 
     report.problems.extend(tls::check(&obj));
     report.problems.extend(sections::check(&obj));
+    report.problems.extend(layout::check(&obj));
 
     report.exported_symbols = exports::defined_non_local(&obj).len();
     if let Some(list) = &config.exports {

@@ -24,6 +24,9 @@ pub enum Rule {
     Constructors,
     /// Rule 8: the defined global symbols are exactly the export list.
     Exports,
+    /// Rule 9: merged, page-padded `.text` and `.rodata` (the module
+    /// linker script's layout).
+    Layout,
 }
 
 impl Rule {
@@ -39,6 +42,7 @@ impl Rule {
             Rule::Tls => "tls",
             Rule::Constructors => "constructors",
             Rule::Exports => "exports",
+            Rule::Layout => "layout",
         }
     }
 }

@@ -225,3 +225,37 @@ fn non_elf_and_elf32_are_caught() {
     assert_rules(&report, &[Rule::ElfHeader]);
     assert_message(&report, Rule::ElfHeader, "ELFCLASS64");
 }
+
+#[test]
+fn per_function_sections_linked_with_the_script_pass() {
+    let ko = good_module_with_asm("splitok", "split_sections.s");
+    let report = verify(&ko, &config_with_kpi(Some("good")));
+    assert!(report.is_ok(), "module linked with targets/kmod.ld rejected:\n{report}");
+}
+
+#[test]
+fn per_function_sections_left_unmerged_are_caught() {
+    let good = compile_c("good_module.c", "splitbad-good.o", 1_500_001);
+    let split = assemble("split_sections.s", "splitbad-asm.o");
+    let ko = link_ko_without_script(&[good, split], "splitbad.ko");
+    let report = verify(&ko, &config_with_kpi(Some("good")));
+    assert_rules(&report, &[Rule::Layout]);
+    assert_message(&report, Rule::Layout, "2 .text.* section(s) not merged into .text (first: .text.split_one)");
+    // split_table, and the good module's strings (.rodata.str1.1).
+    assert_message(&report, Rule::Layout, "2 .rodata.* section(s) not merged into .rodata");
+    assert_message(&report, Rule::Layout, "1 .data.* section(s) not merged into .data");
+    assert_message(&report, Rule::Layout, ".text is 0x");
+}
+
+#[test]
+fn unpadded_text_is_caught() {
+    // One .text, as C without -ffunction-sections gives, but no page
+    // padding: its last page would be shared with .rodata/.data.
+    let good = compile_c("good_module.c", "unpadded-good.o", 1_500_001);
+    let ko = link_ko_without_script(&[good], "unpadded.ko");
+    let report = verify(&ko, &config_with_kpi(Some("good")));
+    assert_rules(&report, &[Rule::Layout]);
+    assert_message(&report, Rule::Layout, ".text is 0x");
+    assert_message(&report, Rule::Layout, "not padded to a page");
+    assert!(!report.problems.iter().any(|p| p.message.contains(".text.*")), "{report}");
+}

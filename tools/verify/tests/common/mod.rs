@@ -133,8 +133,21 @@ pub fn link(inputs: &[PathBuf], extra: &[&str], out: &str) -> PathBuf {
     out
 }
 
-/// A relocatable `.ko` as the FreeBSD build makes it: `ld -r --build-id`.
+/// The module linker script the Makefile links every `.ko` with.
+pub fn module_ldscript() -> PathBuf {
+    repo_root().join("targets/kmod.ld")
+}
+
+/// A relocatable `.ko` as the FreeBSD build makes it: `ld -r --build-id`
+/// with the module linker script (kmod.mk's LDSCRIPT_FLAGS; the
+/// Makefile's KLDFLAGS).
 pub fn link_ko(inputs: &[PathBuf], out: &str) -> PathBuf {
+    let script = module_ldscript().display().to_string();
+    link(inputs, &["-r", "--build-id=sha1", "-T", &script], out)
+}
+
+/// `ld -r` without the module linker script.
+pub fn link_ko_without_script(inputs: &[PathBuf], out: &str) -> PathBuf {
     link(inputs, &["-r", "--build-id=sha1"], out)
 }
 
