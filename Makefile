@@ -22,6 +22,8 @@ KLIB :=		$(TOP)/target/x86_64-kqdafs-kernel/release/libkqdafs.a
 UTARGET :=	x86_64-unknown-freebsd
 UBIN :=		$(TOP)/target/$(UTARGET)/release
 USER_TOOLS :=	kqdafsctl kqdafs-serve kqdafs-bench
+# kqdafs-tokio's examples, shipped to the guest as bin/tokio-NAME.
+TOKIO_EXAMPLES := read_file copy_file serve_static
 ZINC :=		$(TOP)/.toolchain/zig/lib/libc/include
 FREEBSD_VERSION := 1500001
 
@@ -168,7 +170,8 @@ verify: kmod $(KPI) $(EXPORTS)
 
 user: bootstrap
 	CARGO_TARGET_X86_64_UNKNOWN_FREEBSD_LINKER=$(TOP)/tools/freebsd-cc \
-	    $(CARGO) build -p kqdafs-user --release --target $(UTARGET)
+	    $(CARGO) build -p kqdafs-user -p kqdafs-bench -p kqdafs-tokio --release \
+	    --target $(UTARGET) --lib --bins --examples
 
 # ---- in-guest C test programs (tests/guest/) -----------------------------
 
@@ -196,6 +199,7 @@ payload: kmod user guest-tests
 	@rm -rf $(BUILD)/guest && mkdir -p $(BUILD)/guest/bin
 	cp $(BUILD)/kqdafs.ko $(BUILD)/kqdafs_slothog.ko $(BUILD)/kqdafs_consumer_test.ko $(BUILD)/guest/
 	cp $(foreach t,$(USER_TOOLS),$(UBIN)/$(t)) $(BUILD)/guest/bin/
+	for e in $(TOKIO_EXAMPLES); do cp $(UBIN)/examples/$$e $(BUILD)/guest/bin/tokio-$$e || exit 1; done
 	cp $(GT_BINS) $(BUILD)/guest/bin/
 
 # ---- tests --------------------------------------------------------------
@@ -249,7 +253,8 @@ test-lint: bootstrap
 	KQDAFS_GLUE_OUT=$(BUILD)/obj/clippy $(CARGO) $(NIGHTLY) clippy -p kqdafs --release \
 	    -Z build-std=core,alloc -Z json-target-spec --target $(KTARGET) -- -D warnings
 	CARGO_TARGET_X86_64_UNKNOWN_FREEBSD_LINKER=$(TOP)/tools/freebsd-cc \
-	    $(CARGO) clippy -p kqdafs-user --release --target $(UTARGET) -- -D warnings
+	    $(CARGO) clippy -p kqdafs-user -p kqdafs-bench -p kqdafs-tokio --release \
+	    --target $(UTARGET) --lib --bins --examples -- -D warnings
 
 test-man:
 	mandoc -Tlint -Wwarning man/*.4 man/*.9
