@@ -35,6 +35,8 @@ KLIB :=		$(TOP)/target/x86_64-kqdafs-kernel/release/libkqdafs.a
 UTARGET :=	x86_64-unknown-freebsd
 UBIN :=		$(TOP)/target/$(UTARGET)/release
 USER_TOOLS :=	kqdafsctl kqdafs-serve kqdafs-bench
+# kqdafs-tokio's examples, shipped to the guest as bin/tokio-NAME.
+TOKIO_EXAMPLES := read_file copy_file serve_static
 ZINC :=		$(TOP)/.toolchain/zig/lib/libc/include
 FREEBSD_VERSION := 1500001
 
@@ -193,7 +195,8 @@ verify: kmod $(KPI) $(EXPORTS)
 # batch, RDMA loopback) in $(UBIN) and $(UBIN)/examples.
 user: bootstrap
 	CARGO_TARGET_X86_64_UNKNOWN_FREEBSD_LINKER=$(TOP)/tools/freebsd-cc \
-	    $(CARGO) build -p kqdafs-user --release --target $(UTARGET) --lib --bins --examples
+	    $(CARGO) build -p kqdafs-user -p kqdafs-bench -p kqdafs-tokio --release \
+	    --target $(UTARGET) --lib --bins --examples
 
 # ---- in-guest C test programs (tests/guest/) -----------------------------
 
@@ -221,6 +224,7 @@ payload: kmod user guest-tests
 	@rm -rf $(BUILD)/guest && mkdir -p $(BUILD)/guest/bin
 	cp $(BUILD)/kqdafs.ko $(BUILD)/kqdafs_slothog.ko $(BUILD)/kqdafs_consumer_test.ko $(BUILD)/guest/
 	cp $(foreach t,$(USER_TOOLS),$(UBIN)/$(t)) $(BUILD)/guest/bin/
+	for e in $(TOKIO_EXAMPLES); do cp $(UBIN)/examples/$$e $(BUILD)/guest/bin/tokio-$$e || exit 1; done
 	cp $(GT_BINS) $(BUILD)/guest/bin/
 
 # ---- tests --------------------------------------------------------------
@@ -275,7 +279,8 @@ test-lint: bootstrap
 	    $(CARGO) $(NIGHTLY) clippy -p kqdafs --release \
 	    -Z build-std=core,alloc -Z json-target-spec --target $(KTARGET) -- -D warnings
 	CARGO_TARGET_X86_64_UNKNOWN_FREEBSD_LINKER=$(TOP)/tools/freebsd-cc \
-	    $(CARGO) clippy -p kqdafs-user --release --target $(UTARGET) --lib --bins --examples -- -D warnings
+	    $(CARGO) clippy -p kqdafs-user -p kqdafs-bench -p kqdafs-tokio --release \
+	    --target $(UTARGET) --lib --bins --examples -- -D warnings
 
 test-man:
 	mandoc -Tlint -Wwarning man/*.4 man/*.9

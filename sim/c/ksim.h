@@ -52,6 +52,7 @@ void	sim_mtype_account(const void *mtype, const char *name, int64_t count,
 int64_t	sim_mtype_live(const void *mtype, int64_t *bytes);
 void	*sim_host_alloc(size_t size, size_t align);
 void	sim_host_free(void *p, size_t size, size_t align);
+void	sim_ram_adopt(const void *p, size_t len);
 void	sim_module_enter(const char *what);
 void	sim_module_exit(void);
 void	sim_spawn_kthread(const char *name, int ctx, void (*fn)(void *),

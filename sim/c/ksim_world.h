@@ -27,6 +27,7 @@ struct ksim_umap {
 	int		um_prot;	/* VM_PROT_READ | VM_PROT_WRITE */
 	int		um_kind;
 	char		*um_backing;	/* host memory ("physical" pages) */
+	int		 um_adopted;	/* backing is the host's own (ksim_uadopt) */
 };
 
 struct ksim_proc {
@@ -53,5 +54,6 @@ int	ksim_kldunload(const char *name, int force);
 int	ksim_kmod_owns(const char *name, const void *p);
 const struct ksim_umap *ksim_umap_find(struct ksim_proc *kp, vm_offset_t va);
 void	*ksim_uva_host(vm_offset_t va, size_t len, int prot);
+vm_offset_t ksim_uadopt(void *host, size_t len);
 
 #endif /* !_KSIM_WORLD_H_ */

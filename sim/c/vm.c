@@ -119,6 +119,7 @@ ksim_umap(size_t len, int prot, int kind)
 	um->um_end = start + len;
 	um->um_prot = prot;
 	um->um_kind = kind;
+	um->um_adopted = 0;
 	um->um_backing = sim_host_alloc(len, PAGE_SIZE);
 	if (kind == KSIM_MAP_DEVICE) {
 		if (mprotect(um->um_backing, len, 0) != 0)
@@ -130,6 +131,50 @@ ksim_umap(size_t len, int prot, int kind)
 		}
 	}
 	return (start);
+}
+
+/*
+ * The host memory [host, host + len) as user memory of the current
+ * process: what the userland crate (kqdafs-user), running in a simulated
+ * process, has in its address space.  Its buffers live in host memory;
+ * this maps the pages holding them, like mmap(2) of anonymous memory
+ * (KSIM_MAP_ANON, read/write), at a simulated user address, so the module
+ * reaches them only as user memory (copyin/copyout, held pages), never by
+ * dereferencing the address the program passed.  An adopted mapping that
+ * already covers the range is reused (a buffer is submitted many times).
+ * Returns the user address of `host`.
+ */
+vm_offset_t
+ksim_uadopt(void *host, size_t len)
+{
+	struct ksim_proc *kp = ksim_curproc();
+	struct ksim_umap *um;
+	char *lo, *hi;
+	vm_offset_t start;
+	int i;
+
+	lo = (char *)trunc_page((uintptr_t)host);
+	hi = (char *)round_page((uintptr_t)host + MAX(len, 1));
+	for (i = 0; i < kp->kp_nmap; i++) {
+		um = &kp->kp_map[i];
+		if (um->um_adopted && um->um_prot != 0 &&
+		    um->um_backing <= lo &&
+		    um->um_backing + (um->um_end - um->um_start) >= hi)
+			return (um->um_start + ((char *)host - um->um_backing));
+	}
+	if (kp->kp_nmap == KSIM_NMAP)
+		sim_fail("sim", "too many user mappings");
+	start = kp->kp_nmap == 0 ? kp->kp_vmin + 16 * PAGE_SIZE :
+	    kp->kp_map[kp->kp_nmap - 1].um_end + 16 * PAGE_SIZE;
+	um = &kp->kp_map[kp->kp_nmap++];
+	um->um_start = start;
+	um->um_end = start + (hi - lo);
+	um->um_prot = VM_PROT_READ | VM_PROT_WRITE;
+	um->um_kind = KSIM_MAP_ANON;
+	um->um_adopted = 1;
+	um->um_backing = lo;
+	sim_ram_adopt(lo, hi - lo);
+	return (start + ((char *)host - lo));
 }
 
 /* munmap(2): the range is gone; held pages keep their backing. */

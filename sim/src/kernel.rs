@@ -417,11 +417,28 @@ extern "C" fn sim_host_alloc(size: usize, align: usize) -> *mut c_void {
     p.cast()
 }
 
+/// Pages of host memory a simulated process adopted as user memory (the
+/// userland crate's own buffers, `world::adopt`): RAM too.  Kept apart
+/// from `RAM` because they may share a page with a block of it.
+static ADOPTED: Mutex<BTreeSet<usize>> = Mutex::new(BTreeSet::new());
+
+/// Make the pages of `[p, p + len)` RAM (they are the host's own heap).
+#[no_mangle]
+extern "C" fn sim_ram_adopt(p: *const c_void, len: usize) {
+    let mut adopted = ADOPTED.lock().unwrap_or_else(|e| e.into_inner());
+    let (lo, hi) = (p as usize & !4095, (p as usize + len + 4095) & !4095);
+    adopted.extend((lo..hi).step_by(4096));
+}
+
 /// Whether the physical page of (host) address `pa` holds memory the sim
-/// allocated and has not freed: such a page is RAM.
+/// allocated and has not freed, or memory a process adopted: such a page
+/// is RAM.
 #[no_mangle]
 extern "C" fn sim_is_ram(pa: u64) -> c_int {
     let page = pa as usize & !4095;
+    if ADOPTED.lock().unwrap_or_else(|e| e.into_inner()).contains(&page) {
+        return 1;
+    }
     let ram = RAM.lock().unwrap_or_else(|e| e.into_inner());
     // Blocks are disjoint: the last one starting before the page's end
     // overlaps the page, or none does.

@@ -19,6 +19,7 @@ mod report;
 mod scenarios;
 mod sched;
 mod upcalls;
+mod userland;
 mod world;
 
 use std::io::Write;

@@ -75,6 +75,16 @@ pub const ALL: &[Scenario] = &[
     scenario!(upcall_unload_busy, 8, "kldunload of the consumer module while one of its runs is in flight"),
     scenario!(upcall_destroy_other, 8, "a delayed upcall destroys another consumer whose delivery is queued"),
     scenario!(
+        user_kaio,
+        8,
+        "kqdafs-user's Kaio in a simulated process: batched reads (aligned and Vec buffers, EOF) checked against the file, writes + fsync, cancel"
+    ),
+    scenario!(
+        user_rdma,
+        8,
+        "kqdafs-user's Rdma in a simulated process: regions (aligned and Vec), WRITE/READ/SEND/RECV with bytes checked, RECV cancelled, release"
+    ),
+    scenario!(
         random_driver,
         64,
         "three processes of random valid and garbage ioctls, submits, cancels, waits, closes and kills; unload/reload"
@@ -82,6 +92,8 @@ pub const ALL: &[Scenario] = &[
 ];
 
 use crate::random::random_driver;
+
+use crate::userland::{user_kaio, user_rdma};
 
 use crate::upcalls::{upcall_cancel, upcall_destroy_other, upcall_modes, upcall_rdma, upcall_unload_busy};
 

@@ -26,6 +26,7 @@ extern "C" {
     fn ksim_sys_exit();
     fn ksim_umap(len: usize, prot: c_int, kind: c_int) -> u64;
     fn ksim_uva_host(va: u64, len: usize, prot: c_int) -> *mut u8;
+    fn ksim_uadopt(host: *mut u8, len: usize) -> u64;
     fn ksim_file_create(size: i64, ufs: c_int) -> *mut c_void;
     fn ksim_file_data(vp: *mut c_void, size: *mut i64) -> *mut u8;
     fn ksim_file_set_hole(vp: *mut c_void, lbn: c_int);
@@ -217,6 +218,17 @@ pub fn kqueue_report(kq: i32, naps: i32) -> i32 {
 pub fn mmap(len: usize, prot: i32, device: bool) -> u64 {
     // SAFETY: model call.
     unsafe { ksim_umap(len, prot, c_int::from(device)) }
+}
+
+/// The host memory `[host, host + len)` as user memory of the calling
+/// process (read/write), at the simulated user address returned: how a
+/// program linked into the sim (the userland crate) gives its own buffers
+/// to the module.  The memory must stay allocated while the module may
+/// touch it (a request in flight, a region registered), as on FreeBSD.
+pub fn adopt(host: *mut u8, len: usize) -> u64 {
+    // SAFETY: model call; the model only records the range and reaches
+    // it later as user memory (copyin/copyout, held pages).
+    unsafe { ksim_uadopt(host, len) }
 }
 
 /// The calling process's user memory at `va` as a host slice.

@@ -91,9 +91,9 @@ impl OwnerTable {
     }
 
     /// Cancel request `id`: [`CANCEL_DONE`] (its event arrives with
-    /// `-ECANCELED`), [`CANCEL_ALREADY`] (its I/O is running or done) or
-    /// [`CANCEL_NOENT`] (no such request here, or its event was
-    /// delivered).
+    /// `-ECANCELED`), [`CANCEL_ALREADY`] (its I/O is running or done, its
+    /// event not yet read) or [`CANCEL_NOENT`] (no such request here, or
+    /// its event was read).
     pub fn cancel(&self, id: u64) -> i32 {
         self.sweep();
         let e = self.entries.lock();
@@ -101,10 +101,14 @@ impl OwnerTable {
             return CANCEL_NOENT;
         };
         let req = request.get();
-        // Its event was taken for the kqueue: gone for the caller, even if
-        // the I/O party has not let go yet (a moment after the event).
+        // Its result was taken for the kqueue: an EV_ONESHOT knote's
+        // f_event runs inside knote() at completion (kqueue_scan copies
+        // such an event out without calling f_event again), so the event
+        // may still wait in the kqueue, unread: too late, but the request
+        // exists (EALREADY, as kqdafs(4) says).  Once the knote is gone the
+        // event was copied out: no such request for the caller any more.
         if req.state.is_delivered() {
-            return CANCEL_NOENT;
+            return if req.state.is_detached() { CANCEL_NOENT } else { CANCEL_ALREADY };
         }
         // A queued loopback WRITE/READ lets go of its regions before the
         // cancellation is published.

@@ -499,6 +499,14 @@ impl RequestState {
         self.state.load(Ordering::Acquire) & DELIVERED != 0
     }
 
+    /// Whether the knote let go (a snapshot): after a delivery, the
+    /// event was copied out (an `EV_ONESHOT` knote is dropped right after
+    /// `kqueue_scan` copies it); before, it was deleted or its kqueue
+    /// closed.
+    pub fn is_detached(&self) -> bool {
+        self.state.load(Ordering::Acquire) & DETACHED != 0
+    }
+
     #[cfg(all(test, not(loom)))]
     fn raw(&self) -> u32 {
         self.state.load(Ordering::Acquire)

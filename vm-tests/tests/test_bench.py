@@ -1,6 +1,6 @@
 """Benchmark JSON: extraction from a console (synthetic-consoles/bench.log:
 hand-written, not recorded, holding a kqdafs-bench document in the shape
-user/src/bin/kqdafs-bench/report.rs's json() writes for 80-bench.sh's
+bench/src/report.rs's json() writes for 80-bench.sh's
 command line, between the KQDAFS-BENCH-JSON markers) into bench.json, and
 the comparison table in bench.txt / summary.txt."""
 import json
@@ -129,7 +129,7 @@ class BenchTableTest(unittest.TestCase):
 
 
 class KqdafsBenchRdmaRowsTest(unittest.TestCase):
-    """kqdafs-bench's own JSON shape (user/src/bin/kqdafs-bench/report.rs)
+    """kqdafs-bench's own JSON shape (bench/src/report.rs)
     with the rdma cells next to their socketpair baseline."""
 
     def doc(self):

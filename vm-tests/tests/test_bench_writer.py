@@ -1,5 +1,5 @@
 """The real benchmark writer feeds the real harness: kqdafs-bench's
-report.rs (user/src/bin/kqdafs-bench/report.rs, pure std Rust) is compiled
+report.rs (bench/src/report.rs, pure std Rust) is compiled
 with rustc into a tiny program that prints json() for a few cells (ok,
 skipped, failed), the real guest runner (guest/runner.sh) frames it as
 80-bench.sh does, and the harness extracts and tabulates it.  So a change
@@ -16,7 +16,7 @@ from harness import console, report
 from tests.util import GUEST, VMTESTS, transcript
 
 REPO = os.path.dirname(VMTESTS)
-REPORT_RS = os.path.join(REPO, "user", "src", "bin", "kqdafs-bench", "report.rs")
+REPORT_RS = os.path.join(REPO, "bench", "src", "report.rs")
 RUSTC = shutil.which("rustc") or (
     os.path.expanduser("~/.cargo/bin/rustc")
     if os.access(os.path.expanduser("~/.cargo/bin/rustc"), os.X_OK) else None)

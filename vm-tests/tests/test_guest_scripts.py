@@ -141,7 +141,7 @@ if __name__ == "__main__":
 
 
 class MissingPayloadToolTest(unittest.TestCase):
-    """70-serve and 80-bench run tools `make payload` always ships: a
+    """70-serve, 72-tokio and 80-bench run tools `make payload` always ships: a
     payload without them is a failure, not a skip.  (The check comes
     before anything FreeBSD-specific, so it runs here.)"""
 
@@ -161,6 +161,7 @@ class MissingPayloadToolTest(unittest.TestCase):
 
     def test_missing_tools_fail(self):
         for name, tool in (("70-serve.sh", "kqdafs-serve"),
+                           ("72-tokio.sh", "tokio-copy_file"),
                            ("80-bench.sh", "kqdafs-bench")):
             with self.subTest(name=name):
                 p, skipped = self.run_script(name)

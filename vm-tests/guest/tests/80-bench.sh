@@ -15,12 +15,13 @@ mkdir -p "$(dirname "$out")"
 kaio_load
 trap 'rm -f "$tmp"; kaio_cleanup; kldunload "$MODNAME" 2>/dev/null' EXIT
 mount_ufs "$KAIO_ROOT/ufs" 512m
+# --tokio: also KAIO through kqdafs-tokio against spawn_blocking pread.
 # Uncached cells start cold: the bench closes its file and runs this
 # between cells (a remount drops the file system's buffers and pages).
 # The bench's own cwd must not be on the mount, or umount is refused.
 cd / || fail "cd /"
 data="$KAIO_ROOT/ufs/kqdafs-bench.data"
-"$BENCH" --file "$data" --create 128M --json "$tmp" \
+"$BENCH" --file "$data" --create 128M --json "$tmp" --tokio \
     --drop-cache-cmd "umount $KAIO_ROOT/ufs && mount $KAIO_DEV $KAIO_ROOT/ufs" ||
     fail "kqdafs-bench failed (exit $?)"
 rm -f "$data"

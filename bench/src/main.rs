@@ -2,6 +2,10 @@
 //! pread thread pool, and RDMA loopback messages against a Unix-domain
 //! socketpair, side by side in one run.
 //!
+//! With `--tokio` it also runs the tokio engines (`tokio_engines.rs`):
+//! KAIO through `kqdafs-tokio` on the multi-threaded runtime against
+//! `pread` in `spawn_blocking`, which is how `tokio::fs` reads.
+//!
 //! For every mode (`cached`, `uncached`) × block size (4 KiB, 64 KiB) ×
 //! queue depth (1, 16, 64), each engine in turn reads random block-aligned
 //! blocks of one file, keeping `depth` reads outstanding, for `--seconds`
@@ -51,6 +55,8 @@ mod engines;
 mod msg;
 #[cfg_attr(not(target_os = "freebsd"), allow(dead_code))]
 mod report;
+#[cfg(target_os = "freebsd")]
+mod tokio_engines;
 
 #[cfg(not(target_os = "freebsd"))]
 fn main() {
@@ -137,6 +143,8 @@ mod freebsd {
         let m = match engine {
             "kaio" => engines::kaio(&work),
             "aio" => engines::posix_aio(&work),
+            "tokio-kaio" => crate::tokio_engines::tokio_kaio(&work),
+            "tokio-pread" => crate::tokio_engines::tokio_pread(&work),
             _ => engines::pread_pool(&work),
         }?;
         Ok(Summary::new(m.latencies, m.elapsed))

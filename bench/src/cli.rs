@@ -4,7 +4,14 @@ use crate::report::{parse_list, parse_size};
 
 /// The engines, in the order they run within a cell: the file readers
 /// (modes `cached`/`uncached`), then the message movers (mode `rdma`).
-pub const ENGINES: [&str; 6] = ["kaio", "aio", "pread", "rdma-send", "rdma-write", "socketpair"];
+pub const ENGINES: [&str; 8] =
+    ["kaio", "aio", "pread", "tokio-kaio", "tokio-pread", "rdma-send", "rdma-write", "socketpair"];
+/// The engines that run without `--engines`: all but the tokio ones.
+pub const DEFAULT_ENGINES: [&str; 6] = ["kaio", "aio", "pread", "rdma-send", "rdma-write", "socketpair"];
+/// What `--tokio` adds: KAIO through `kqdafs-tokio` on tokio's
+/// multi-threaded runtime, and its baseline, `pread` in
+/// `spawn_blocking` (how `tokio::fs` reads).
+pub const TOKIO_ENGINES: [&str; 2] = ["tokio-kaio", "tokio-pread"];
 /// The engines of mode `rdma`: loopback SEND/RECV and WRITE, and the
 /// baseline, a Unix-domain socketpair watched with `EVFILT_READ`.
 #[cfg_attr(not(target_os = "freebsd"), allow(dead_code))]
@@ -63,7 +70,8 @@ pub const DEFAULT_SIZE: u64 = 128 << 20;
 
 /// The usage text.
 pub const USAGE: &str = "usage: kqdafs-bench [--file PATH] [--create SIZE] [--seconds S | --ops N]
-                    [--engines kaio,aio,pread,rdma-send,rdma-write,socketpair]
+                    [--engines kaio,aio,pread,tokio-kaio,tokio-pread,
+                               rdma-send,rdma-write,socketpair] [--tokio]
                     [--modes cached,uncached,rdma]
                     [--blocks 4K,64K] [--depths 1,16,64]
                     [--drop-cache-cmd 'umount /mnt && mount /dev/md0 /mnt']
@@ -93,7 +101,7 @@ impl Config {
             own_file: false,
             create: None,
             budget: Budget::Seconds(2.0),
-            engines: ENGINES.to_vec(),
+            engines: DEFAULT_ENGINES.to_vec(),
             modes: MODES.to_vec(),
             blocks: vec![4096, 65536],
             depths: vec![1, 16, 64],
@@ -101,6 +109,7 @@ impl Config {
             json: None,
             seed: 1,
         };
+        let mut tokio = false;
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
@@ -116,6 +125,7 @@ impl Config {
                 }
                 "--ops" => c.budget = Budget::Ops(value()?.parse().ok().filter(|&n| n > 0).ok_or("bad --ops")?),
                 "--engines" => c.engines = pick(&value()?, &ENGINES)?,
+                "--tokio" => tokio = true,
                 "--modes" => c.modes = pick(&value()?, &MODES)?,
                 "--blocks" => c.blocks = sizes(&value()?, "block", kqdafs_abi::kaio::KAIO_MAX_LEN)?,
                 "--depths" => c.depths = sizes(&value()?, "depth", 4096)?,
@@ -124,6 +134,12 @@ impl Config {
                 "--seed" => c.seed = value()?.parse().map_err(|_| "bad --seed")?,
                 other => return Err(format!("unknown argument {other:?}")),
             }
+        }
+        if tokio {
+            // The tokio engines too, each after the file engines.
+            c.engines.retain(|e| !TOKIO_ENGINES.contains(e));
+            let at = c.engines.iter().position(|e| RDMA_ENGINES.contains(e)).unwrap_or(c.engines.len());
+            c.engines.splice(at..at, TOKIO_ENGINES);
         }
         if c.file.is_empty() {
             c.file = DEFAULT_FILE.into();
@@ -146,7 +162,7 @@ mod tests {
     fn defaults() {
         let c = Config::parse(&args("--file /f")).unwrap();
         assert!(!c.own_file && c.create.is_none());
-        assert_eq!(c.engines, ENGINES.to_vec());
+        assert_eq!(c.engines, DEFAULT_ENGINES.to_vec());
         assert_eq!(c.modes, vec!["cached", "uncached", "rdma"]);
         assert_eq!((c.blocks, c.depths), (vec![4096, 65536], vec![1, 16, 64]));
         assert_eq!(c.budget, Budget::Seconds(2.0));
@@ -180,6 +196,20 @@ mod tests {
             assert_eq!(engine_runs_in(e, "rdma"), RDMA_ENGINES.contains(&e), "{e}");
             assert_eq!(engine_runs_in(e, "cached"), !RDMA_ENGINES.contains(&e), "{e}");
             assert_eq!(engine_runs_in(e, "uncached"), engine_runs_in(e, "cached"), "{e}");
+        }
+    }
+
+    #[test]
+    fn tokio_adds_the_tokio_engines_once_before_the_message_movers() {
+        let c = Config::parse(&args("--file /f --tokio")).unwrap();
+        let want = ["kaio", "aio", "pread", "tokio-kaio", "tokio-pread", "rdma-send", "rdma-write", "socketpair"];
+        assert_eq!(c.engines, want.to_vec());
+        let c = Config::parse(&args("--file /f --engines tokio-pread,kaio --tokio")).unwrap();
+        assert_eq!(c.engines, vec!["kaio", "tokio-kaio", "tokio-pread"]);
+        let c = Config::parse(&args("--file /f --engines tokio-kaio")).unwrap();
+        assert_eq!(c.engines, vec!["tokio-kaio"]);
+        for e in TOKIO_ENGINES {
+            assert!(engine_runs_in(e, "cached") && engine_runs_in(e, "uncached") && !engine_runs_in(e, "rdma"));
         }
     }
 
