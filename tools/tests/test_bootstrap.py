@@ -21,10 +21,9 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 FAKE_RUSTUP = r"""#!/bin/sh
 echo "$*" >>"$HOME/rustup.calls"
 case "$*" in
-"toolchain list") echo "nightly-x86_64-unknown-linux-gnu" ;;
-"component list --toolchain nightly --installed") printf 'rust-src\nclippy-x86_64-unknown-linux-gnu\nrustfmt-x86_64-unknown-linux-gnu\n' ;;
-"component list --installed") printf 'clippy-x86_64-unknown-linux-gnu\nrustfmt-x86_64-unknown-linux-gnu\n' ;;
-"target list --installed") echo "x86_64-unknown-freebsd" ;;
+"toolchain list") printf 'stable-x86_64-unknown-linux-gnu\n%s-x86_64-unknown-linux-gnu\n' "$FAKE_PIN" ;;
+"component list --toolchain "*" --installed") printf 'rust-src\nclippy-x86_64-unknown-linux-gnu\nrustfmt-x86_64-unknown-linux-gnu\n' ;;
+"target list --toolchain stable --installed") echo "x86_64-unknown-freebsd" ;;
 esac
 exit 0
 """
@@ -62,6 +61,9 @@ class BootstrapRustupTest(unittest.TestCase):
         self.top = os.path.join(self.d, "top")
         os.makedirs(os.path.join(self.top, "tools"))
         shutil.copy(os.path.join(TOP, "tools", "bootstrap.sh"), os.path.join(self.top, "tools"))
+        shutil.copy(os.path.join(TOP, "rust-toolchain.toml"), self.top)
+        with open(os.path.join(TOP, "rust-toolchain.toml")) as f:
+            self.pin = next(line.split('"')[1] for line in f if line.startswith("channel"))
         zig = os.path.join(self.top, ".toolchain", "zig-0.17.0", "ziglang", "lib", "libc", "include",
                            "generic-freebsd", "sys")
         os.makedirs(zig)
@@ -89,6 +91,7 @@ class BootstrapRustupTest(unittest.TestCase):
             "HOME": self.home,
             "FAKE_RUSTUP_SRC": self.rustup_src,
             "FAKE_INIT_SRC": self.init_src,
+            "FAKE_PIN": self.pin,
         }
         env.update(extra)
         return subprocess.run(["sh", os.path.join(self.top, "tools", "bootstrap.sh")], env=env,
@@ -123,7 +126,10 @@ class BootstrapRustupTest(unittest.TestCase):
         # The rustup it installed is the one asked about the toolchains.
         calls = self.read("rustup.calls")
         self.assertIn("toolchain list", calls)
-        self.assertIn("target list --installed", calls)
+        self.assertIn("component list --toolchain %s --installed" % self.pin, calls)
+        self.assertIn("target list --toolchain stable --installed", calls)
+        # Everything was there: nothing installed.
+        self.assertNotIn("install", calls.replace("--installed", ""))
 
     def test_says_rustup_is_a_prerequisite_when_it_cannot_install_it(self):
         p = self.run_bootstrap(FAKE_CURL_FAIL="1")
