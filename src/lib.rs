@@ -49,5 +49,5 @@ mod module;
 
 /// Version string published as `kern.kqdafs.version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// `MODULE_VERSION` in `kmod/kqdafs_module.c`; reported by `KQDAFS_IOC_INFO`.
+/// `MODULE_VERSION` in `kmod/kqdafs_edge_module.c`; reported by `KQDAFS_IOC_INFO`.
 pub const MODULE_VERSION: u32 = 1;

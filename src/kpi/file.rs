@@ -1,7 +1,7 @@
 //! Descriptors and credentials a KAIO request holds: a reference on the
 //! `struct file` (`fget_cap`/`fdrop`) and on the submitter's credential
 //! (`crhold`/`crfree`).  The lookups check what `pread(2)`, `pwrite(2)` and
-//! `fsync(2)` would check (`kmod/kqdafs_io.c`).
+//! `fsync(2)` would check (`kmod/kqdafs_kpi_io.c`).
 
 use super::thread::Thread;
 use super::Errno;
