@@ -11,12 +11,12 @@
 //! consumer exactly once.
 
 use super::job::{self, IoJob, IoResources};
+use crate::gate::gate;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::file::FileRef;
 use crate::kpi::pages::HeldPages;
 use crate::kpi::shared::Shared;
 use crate::kpi::Errno;
-use crate::module::gate;
 use crate::request::{owner_let_go, Request, USAGE};
 use crate::stats::{Stats, STATS};
 use crate::upcall::{sink_for, Consumer};

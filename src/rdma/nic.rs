@@ -14,12 +14,12 @@
 
 use super::provider::{Provider, Transfer};
 use super::registry::{provider_outcome, Name, Registry, RegistryError};
+use crate::gate::gate;
 use crate::gate::Ticket;
 use crate::kpi::alloc::Flags;
 use crate::kpi::karc::KArc;
-use crate::kpi::rdma_provider::{DriverOps, RawSpan, XferDesc};
+use crate::kpi::rdma_driver::{DriverOps, RawSpan, XferDesc};
 use crate::kpi::Errno;
-use crate::module::gate;
 use crate::spinlock::SpinLock;
 use crate::stats::{Counted, STATS};
 use core::ffi::c_void;

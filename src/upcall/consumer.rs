@@ -18,15 +18,15 @@
 use super::ring::{self, Delivery, Params, Refused, Ring};
 use super::sink::{self, Cancelled};
 use super::table::{Inserted, Table};
+use crate::gate::gate;
 use crate::gate::Ticket;
 use crate::kpi::alloc::{Flags, KBox};
+use crate::kpi::dispatch::{self, Args, Completion, DispatchQueue, DispatchSlot, OwnedTask, TaskOwner, Upcall};
 use crate::kpi::file::Cred;
-use crate::kpi::kapi::{self, Args, Completion, DispatchQueue, DispatchSlot, OwnedTask, TaskOwner, Upcall};
 use crate::kpi::shared::Shared;
 use crate::kpi::sync::Mutex;
 use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
-use crate::module::gate;
 use crate::rdma::RdmaDomain;
 use crate::request::{Put, Request};
 use crate::stats::{Counted, Stats, STATS};
@@ -235,7 +235,7 @@ impl Consumer {
 
     fn wake_destroyer(&self, l: &Locked) {
         if l.ring.is_closing() && l.table.live() == 0 {
-            kapi::wakeup(self.chan());
+            dispatch::wakeup(self.chan());
         }
     }
 
@@ -332,9 +332,9 @@ impl Consumer {
         c.rdma.close_all();
         {
             let mut l = c.locked.lock();
-            let tick = kapi::hz().max(10) / 10;
+            let tick = dispatch::hz().max(10) / 10;
             while l.table.live() > 0 {
-                kapi::sleep_locked(&c.locked, &mut l, c.chan(), c"kqdafsdc", tick);
+                dispatch::sleep_locked(&c.locked, &mut l, c.chan(), c"kqdafsdc", tick);
             }
         }
         // Every request left the table with its completion handed over or
