@@ -93,5 +93,5 @@ extern "C" fn kqdafs_rs_rdma_provider_complete(token: *mut c_void, error: c_int,
     // `Transfer::into_token` gave up, whose ownership comes back here
     // exactly once.
     let job = unsafe { KBox::from_raw(token.cast::<TransferJob>()) };
-    crate::rdma::nic::complete(Transfer::from_box(job), error, bytes);
+    crate::rdma::provider::complete_from_driver(Transfer::from_box(job), error, bytes);
 }
