@@ -17,6 +17,7 @@ pub mod alloc;
 pub mod cdev;
 pub mod critical;
 pub mod dispatch;
+pub mod erased;
 pub mod error;
 pub mod file;
 pub mod ioctl;
