@@ -1,8 +1,8 @@
-//! What the module calls that a kernel consumer (`kqdafs_kapi(9)`) or the
-//! kernel provides for consumers: the consumer's upcall, the dispatcher's
-//! taskqueue with tasks that live as long as their consumer, and sleeping
-//! on a consumer's mutex (`kmod/kqdafs_kpi.c`).  The exported functions
-//! consumers call are the edge's (`crate::edge`'s `kapi`).
+//! Outbound calls made for kernel consumers (`kqdafs_kapi(9)`): the
+//! consumer's upcall, the dispatcher's taskqueue with tasks that live as
+//! long as their consumer, and sleeping on a consumer's mutex (glue in
+//! `kmod/kqdafs_kpi.c`).  The exported functions consumers call in
+//! through are the edge's (`crate::edge`'s `kapi`).
 
 use super::alloc::{Flags, KBox};
 use super::shared::Shared;
