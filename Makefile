@@ -270,9 +270,12 @@ test-loom: bootstrap
 	    $(CARGO) test -p kqdafs --release --lib loom_tests
 
 # vm-tests/lint-guest: static checks of the guest suite's source (not
-# tests, so not counted; a problem fails this step).
+# tests, so not counted; a problem fails this step).  tools/layering.py:
+# the layers of src/ (docs/architecture.md, "Layers"; its own tests are
+# tools/tests/test_layering.py).
 test-lint: bootstrap
 	python3 $(TOP)/vm-tests/lint-guest
+	python3 $(TOP)/tools/layering.py
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	KQDAFS_GLUE_OUT=$(BUILD)/obj/clippy RUSTFLAGS="$(KRUSTFLAGS)" \

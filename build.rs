@@ -25,13 +25,16 @@ use std::path::{Path, PathBuf};
 /// value in `1500001..=1500068` covers every 15.x kernel from 15.0-RELEASE on.
 const FREEBSD_VERSION: &str = "1500001";
 
+/// The C glue: `kqdafs_kpi*.c` is outbound (the module calls FreeBSD
+/// through it, for `src/kpi/`), `kqdafs_edge*.c` inbound (the kernel and
+/// other modules call in through it, to `src/edge/`).
 const GLUE_SOURCES: &[&str] = &[
-    "kmod/kqdafs_module.c",
+    "kmod/kqdafs_edge_module.c",
+    "kmod/kqdafs_edge_kapi.c",
+    "kmod/kqdafs_edge_rdma_provider.c",
     "kmod/kqdafs_kpi.c",
-    "kmod/kqdafs_io.c",
-    "kmod/kqdafs_rdma.c",
-    "kmod/kqdafs_kapi.c",
-    "kmod/kqdafs_rdma_provider.c",
+    "kmod/kqdafs_kpi_io.c",
+    "kmod/kqdafs_kpi_rdma.c",
 ];
 
 fn main() {

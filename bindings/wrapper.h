@@ -5,8 +5,8 @@
  * struct layout is written by hand.
  */
 #include "../kmod/kqdafs_glue.h"
-#include "../kmod/kqdafs_rdma.h"
-#include "../kmod/kqdafs_kapi_glue.h"
-#include "../kmod/kqdafs_rdma_provider_glue.h"
+#include "../kmod/kqdafs_kpi_rdma.h"
+#include "../kmod/kqdafs_edge_kapi.h"
+#include "../kmod/kqdafs_edge_rdma_provider.h"
 #include <sys/errno.h>
 #include <sys/ioccom.h>

@@ -4,9 +4,12 @@
  * kqdafs C glue: the declarations the Rust side links against.
  *
  * Everything here is either static kernel data that only C macros can
- * declare (module, malloc type, cdevsw, filterops) or a one-line wrapper
- * around a KPI that is a macro or an inline function in the FreeBSD
- * headers.  No logic lives in C.
+ * declare (module, malloc type, cdevsw, filterops: kqdafs_edge_module.c)
+ * or a one-line wrapper around a KPI that is a macro or an inline
+ * function in the FreeBSD headers (kqdafs_kpi*.c).  No logic lives in C.
+ * The file names say which way a call goes: kqdafs_kpi*.c is called by
+ * the module (src/kpi/), kqdafs_edge*.c by the kernel and other modules
+ * (src/edge/).
  */
 #ifndef _KQDAFS_GLUE_H_
 #define	_KQDAFS_GLUE_H_
@@ -25,14 +28,14 @@
 #include <sys/errno.h>
 #include <sys/taskqueue.h>
 
-#include "kqdafs_io.h"
+#include "kqdafs_kpi_io.h"
 
-/* Static data defined in kqdafs_module.c. */
+/* Static data defined in kqdafs_edge_module.c. */
 extern struct malloc_type kqdafs_malloc_type[1];
 extern struct cdevsw kqdafs_cdevsw;
 extern struct filterops kqdafs_filtops;
 
-/* Entry points implemented in Rust (src/entry.rs). */
+/* Entry points implemented in Rust (src/edge/entry.rs). */
 int	kqdafs_rs_modevent(module_t mod, int what, void *arg);
 int	kqdafs_rs_cdev_open(struct cdev *dev, int oflags, int devtype,
 	    struct thread *td);
@@ -70,10 +73,30 @@ int	kqdafs_taskqueue_create(struct taskqueue **tqp, const char *name,
 	    int nthreads);
 void	kqdafs_task_init(struct task *task, task_fn_t *fn, void *ctx);
 void	kqdafs_printf(const char *msg);
-void	kqdafs_handle_dtor(void *data);
-void	kqdafs_dtor_drain(void);
 void	kqdafs_unload_grace(const char *wmesg);
 void	kqdafs_pause_ticks(int ticks);
 void	kqdafs_panic(const char *msg) __dead2;
+/* wakeup(9). */
+void	kqdafs_wakeup(void *chan);
+/* mtx_sleep(9) at PRIBIO for at most ticks ticks (0: no limit). */
+int	kqdafs_mtx_sleep(void *chan, struct mtx *m, const char *wmesg,
+	    int ticks);
+/* hz. */
+int	kqdafs_hz(void);
+/* taskqueue_enqueue(9) of a task that lives as long as its owner. */
+void	kqdafs_taskqueue_enqueue(struct taskqueue *tq, struct task *task);
+/* taskqueue_drain(9). Sleeps. */
+void	kqdafs_taskqueue_drain(struct taskqueue *tq, struct task *task);
+/* taskqueue_member(9) of the calling thread. */
+int	kqdafs_taskqueue_is_current(struct taskqueue *tq);
+/* taskqueue_cancel(9): EBUSY if the task is running. */
+int	kqdafs_taskqueue_cancel(struct taskqueue *tq, struct task *task);
+
+/*
+ * The counting wrapper of the cdevpriv destructor devfs calls
+ * (kqdafs_edge_module.c), and the wait for it at unload.
+ */
+void	kqdafs_handle_dtor(void *data);
+void	kqdafs_dtor_drain(void);
 
 #endif /* !_KQDAFS_GLUE_H_ */

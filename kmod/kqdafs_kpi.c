@@ -166,38 +166,6 @@ kqdafs_task_init(struct task *task, task_fn_t *fn, void *ctx)
 }
 
 /*
- * Destructors of /dev/kqdafs handles in flight.  devfs calls a cdevpriv
- * destructor after fo_close, outside the device's si_threadcount
- * (devfs_vnops.c devfs_close_f → devfs_fpdrop), so destroy_dev() does not
- * wait for it.  The handle's gate ticket is what keeps the module loaded;
- * the Rust destructor lets go of it as its very last action, and this
- * wrapper's decrement is all that follows on this stack.  Unload waits for
- * the count to drain (kqdafs_dtor_drain), then for the grace period.  A
- * destructor cannot start once the gate is closed: every handle holds a
- * ticket until its destructor ends, and the count is raised before it.
- */
-static volatile u_int kqdafs_dtors;
-
-void
-kqdafs_handle_dtor(void *data)
-{
-
-	atomic_add_int(&kqdafs_dtors, 1);
-	kqdafs_rs_handle_dtor(data);
-	/* Last: from here only the return is left (kqdafs_dtor_drain). */
-	atomic_subtract_rel_int(&kqdafs_dtors, 1);
-}
-
-void
-kqdafs_dtor_drain(void)
-{
-
-	while (atomic_load_acq_int(&kqdafs_dtors) != 0)
-		pause("kqddtr", 1);
-	kqdafs_unload_grace("kqddtr");
-}
-
-/*
  * After the last decrement of an in-flight count (kqdafs_dtor_drain,
  * kqdafs_bufread_drain) the thread that made it still executes this
  * module's text: the instructions of its return.  Nothing in the kernel
@@ -234,4 +202,64 @@ kqdafs_panic(const char *msg)
 {
 
 	panic("%s", msg);
+}
+
+/* ---- KPI wrappers for the consumer machinery (src/kpi/dispatch.rs) -- */
+
+void
+kqdafs_wakeup(void *chan)
+{
+
+	wakeup(chan);
+}
+
+int
+kqdafs_mtx_sleep(void *chan, struct mtx *m, const char *wmesg, int ticks)
+{
+
+	return (mtx_sleep(chan, m, PRIBIO, wmesg, ticks));
+}
+
+int
+kqdafs_hz(void)
+{
+
+	return (hz);
+}
+
+void
+kqdafs_taskqueue_enqueue(struct taskqueue *tq, struct task *task)
+{
+
+	(void)taskqueue_enqueue(tq, task);
+}
+
+void
+kqdafs_taskqueue_drain(struct taskqueue *tq, struct task *task)
+{
+
+	taskqueue_drain(tq, task);
+}
+
+/*
+ * Whether the calling thread is one of tq's own (subr_taskqueue.c
+ * taskqueue_member): draining a task of tq from there would wait for
+ * itself.
+ */
+int
+kqdafs_taskqueue_is_current(struct taskqueue *tq)
+{
+
+	return (taskqueue_member(tq, curthread));
+}
+
+/*
+ * Take task off tq if it is queued (subr_taskqueue.c taskqueue_cancel):
+ * 0, or EBUSY if it is running now.
+ */
+int
+kqdafs_taskqueue_cancel(struct taskqueue *tq, struct task *task)
+{
+
+	return (taskqueue_cancel(tq, task, NULL));
 }

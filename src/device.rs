@@ -1,11 +1,11 @@
 //! `/dev/kqdafs`: open handles and the ioctl ABI (`kqdafs_abi::ioctl`).
 
+use crate::gate::gate;
 use crate::kaio;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::cdev;
 use crate::kpi::ioctl::IoctlBuffer;
 use crate::kpi::Errno;
-use crate::module::gate;
 use crate::rdma::{self, RdmaDomain};
 use crate::request::OwnerTable;
 use crate::stats::{Counted, Stats, STATS};
@@ -17,7 +17,9 @@ use kqdafs_abi::{KqdafsInfo, KQDAFS_ABI_VERSION};
 /// The state of one open file of `/dev/kqdafs`.  It keeps the module
 /// loaded (it holds a gate ticket) and is released by devfs when the last
 /// reference to the file goes away — on close, on process exit, or when a
-/// descriptor passed to another process is closed there.
+/// descriptor passed to another process is closed there (the cdevpriv
+/// destructor in `crate::edge::entry`, which also declares it the
+/// module's one `kpi::cdev::OpenState`).
 pub struct DeviceHandle {
     // Field order: the requests go first (closing lets go of them, so no
     // event is delivered for what follows), then the RDMA regions and
@@ -60,7 +62,7 @@ pub fn open() -> Result<(), Errno> {
 /// `d_ioctl`: decode and run one command.  Unknown commands get `ENOTTY`;
 /// nothing is changed by a failed command.
 pub fn ioctl(cmd: u32, buf: &mut IoctlBuffer) -> Result<(), Errno> {
-    let result = cdev::with_handle(|handle| match Command::decode(cmd) {
+    let result = cdev::with_handle(|handle: &DeviceHandle| match Command::decode(cmd) {
         Some(Command::Info) => buf.write(&info()),
         Some(Command::KaioSubmit) => kaio::submit(&handle.requests, buf),
         Some(Command::KaioCancel) => {

@@ -14,6 +14,17 @@ use core::sync::atomic::{AtomicU64, Ordering};
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicU64, Ordering};
 
+/// Who is using the module: the one gate of the loaded module, opened at
+/// the end of `MOD_LOAD` and closed by `MOD_UNLOAD` (`crate::module`).
+#[cfg(kernel)]
+static GATE: UsageGate = UsageGate::new_closed();
+
+/// The gate every user of the module enters.
+#[cfg(kernel)]
+pub fn gate() -> &'static UsageGate {
+    &GATE
+}
+
 const CLOSED: u64 = 1 << 63;
 const MAX_USERS: u64 = CLOSED - 1;
 

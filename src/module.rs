@@ -3,7 +3,7 @@
 //! Load builds the module's kernel state in an order where every failure
 //! undoes what came before (each piece is an owning value, dropped on the
 //! error path) and the filter slots — the one step whose undo can be
-//! refused — come last.  The [`UsageGate`] stays closed until everything is
+//! refused — come last.  The usage gate ([`crate::gate`]) stays closed until everything is
 //! in place, so nobody can open the device of a half-loaded module.
 //!
 //! Unload closes the gate (refused with `EBUSY` while any handle, knote or
@@ -12,7 +12,7 @@
 //! nothing changes), then destroys the device and the sysctl tree.
 
 use crate::engine::{Running as Engine, WORKER_THREADS};
-use crate::gate::UsageGate;
+use crate::gate::gate;
 use crate::kpi::cdev::Cdev;
 use crate::kpi::kqueue::{kernel_evfilt_syscount, KernelFilters};
 use crate::kpi::sysctl::{Access, SysctlTree};
@@ -37,14 +37,6 @@ pub enum ModEvent {
     Shutdown,
     /// Anything else.
     Other,
-}
-
-/// Who is using the module; see [`UsageGate`].
-static GATE: UsageGate = UsageGate::new_closed();
-
-/// The gate every user of the module enters.
-pub fn gate() -> &'static UsageGate {
-    &GATE
 }
 
 /// What a loaded module holds.  Fields drop in order: the device first
@@ -105,7 +97,7 @@ fn load() -> Result<(), Errno> {
         kprintln!("kqdafs: warning: cannot publish kern.kqdafs.slot_mode");
     }
     *state = Some(Loaded { slots, _device: device, _engine: engine, _dispatcher: dispatcher, _sysctl: sysctl });
-    GATE.open();
+    gate().open();
     kprintln!(
         "kqdafs: version {} loaded: EVFILT_KAIO {}, EVFILT_RDMA {} ({} slot)",
         crate::VERSION,
@@ -117,7 +109,7 @@ fn load() -> Result<(), Errno> {
 }
 
 fn quiesce() -> Result<(), Errno> {
-    match GATE.users() {
+    match gate().users() {
         0 => Ok(()),
         _ => Err(Errno::EBUSY),
     }
@@ -130,7 +122,7 @@ fn unload() -> Result<(), Errno> {
         // load) or never ran: nothing is held.
         return Ok(());
     };
-    if let Err(busy) = GATE.try_close() {
+    if let Err(busy) = gate().try_close() {
         kprintln!(
             "kqdafs: busy ({} users: {} open handles, {} knotes, {} requests); not unloading",
             busy.users,
@@ -141,7 +133,7 @@ fn unload() -> Result<(), Errno> {
         return Err(Errno::EBUSY);
     }
     if let Err(refused) = slots::release(&mut KernelFilters, &loaded.slots) {
-        GATE.open();
+        gate().open();
         kprintln!("kqdafs: filter {} still has knotes; not unloading", refused.slot);
         if let Some(lost) = refused.lost {
             kprintln!("kqdafs: warning: filter slot {} was taken by another module meanwhile", lost);

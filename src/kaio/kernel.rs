@@ -11,15 +11,14 @@
 //! consumer exactly once.
 
 use super::job::{self, IoJob, IoResources};
+use crate::gate::gate;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::file::FileRef;
 use crate::kpi::pages::HeldPages;
 use crate::kpi::shared::Shared;
 use crate::kpi::Errno;
-use crate::module::gate;
-use crate::request::{owner_let_go, Request, USAGE};
+use crate::request::{owner_let_go, ConsumerSink, KernelConsumer, Request, USAGE};
 use crate::stats::{Stats, STATS};
-use crate::upcall::{sink_for, Consumer};
 use kqdafs_abi::kaio::{kaio_fflags, KaioOp};
 
 /// What one consumer request is.
@@ -39,8 +38,8 @@ pub struct KernelRequest {
 /// Submit one request for `consumer`; its id, which `publish` receives
 /// before the I/O starts (so before any completion can be delivered).
 /// Process context; sleeps.
-pub fn submit_for_consumer(
-    consumer: &Shared<Consumer>,
+pub fn submit_for_consumer<C: KernelConsumer>(
+    consumer: &Shared<C>,
     req: KernelRequest,
     publish: impl FnOnce(u64),
 ) -> Result<u64, Errno> {
@@ -59,8 +58,8 @@ pub fn submit_for_consumer(
     }
 }
 
-fn submit_in_slot(
-    consumer: &Shared<Consumer>,
+fn submit_in_slot<C: KernelConsumer>(
+    consumer: &Shared<C>,
     slot: usize,
     req: KernelRequest,
     publish: impl FnOnce(u64),
@@ -69,8 +68,8 @@ fn submit_in_slot(
     let c = consumer.get();
     let request_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
     let io_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
-    let request =
-        Request::new_for_consumer(kaio_fflags(op), USAGE.nothing(), request_ticket, sink_for(consumer, cookie, slot))?;
+    let sink = ConsumerSink::new(consumer.share(), cookie, slot);
+    let request = Request::new_for_consumer(kaio_fflags(op), USAGE.nothing(), request_ticket, sink)?;
     let io = IoResources::new(file, c.cred().share(), pages, USAGE.nothing(), io_ticket);
     let job = match KBox::try_new(IoJob::new(request.share(), op, offset, io), Flags::WAIT) {
         Ok(job) => job,

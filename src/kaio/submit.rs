@@ -19,6 +19,7 @@
 //! 7. the I/O starts; from here the request always delivers its one event.
 
 use super::job::{self, IoJob, IoResources};
+use crate::gate::gate;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::file::{Cred, FileRef};
 use crate::kpi::ioctl::IoctlBuffer;
@@ -26,7 +27,6 @@ use crate::kpi::kqueue::{check_kqueue, register_knote};
 use crate::kpi::pages::HeldPages;
 use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
-use crate::module::gate;
 use crate::request::batch::{self, Batch, Counters};
 use crate::request::{limits_now, owner_let_go, withdraw, OwnerTable, Request, StartOutcome, USAGE};
 use crate::stats::STATS;

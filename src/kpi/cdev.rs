@@ -2,7 +2,6 @@
 
 use super::alloc::KBox;
 use super::Errno;
-use crate::device::DeviceHandle;
 use crate::sys;
 use core::ffi::{c_void, CStr};
 use core::ptr::NonNull;
@@ -36,33 +35,29 @@ impl Drop for Cdev {
     }
 }
 
-/// Destructor devfs calls when the last reference to an open file of the
-/// device goes away (close, process exit, or after `devfs_clear_cdevpriv`),
-/// through the glue's counting wrapper `kqdafs_handle_dtor`, which unload
-/// drains ([`drain_destructors`]).
-///
-/// # Safety
-/// Called once per attached handle with the pointer `attach_handle` gave
-/// devfs.
-#[no_mangle]
-pub unsafe extern "C" fn kqdafs_rs_handle_dtor(data: *mut c_void) {
-    // SAFETY: `data` is the pointer `attach_handle` gave devfs, from
-    // KBox::into_raw of a DeviceHandle; devfs calls the destructor once.
-    DeviceHandle::close(unsafe { KBox::from_raw(data.cast::<DeviceHandle>()) });
-}
-
-/// Wait until no handle destructor is still running module code, then for
-/// the grace period (`MOD_UNLOAD`, after the usage gate closed).  Sleeps.
+/// Wait until no handle destructor (`kqdafs_handle_dtor`, the glue's
+/// counting wrapper of the edge's destructor) is still running module
+/// code, then for the grace period (`MOD_UNLOAD`, after the usage gate
+/// closed).  Sleeps.
 pub fn drain_destructors() {
     // SAFETY: takes no argument; only reads the glue's counter and sleeps.
     unsafe { sys::kqdafs_dtor_drain() }
 }
 
-const _: [unsafe extern "C" fn(*mut c_void); 2] = [sys::kqdafs_rs_handle_dtor, kqdafs_rs_handle_dtor];
+/// The per-open state a module ties to the files of its device
+/// ([`attach_handle`], [`with_handle`]).
+///
+/// # Safety
+/// One type per module implements it: the one that the module's cdevpriv
+/// destructor (`kqdafs_rs_handle_dtor`, given to devfs by
+/// [`attach_handle`] through the glue) takes back and frees, so that every
+/// pointer devfs hands back is one of it.  The implementation is the
+/// edge's, beside that destructor.
+pub unsafe trait OpenState: Sync {}
 
 /// Tie `handle` to the file being opened (`devfs_set_cdevpriv(9)`).  On
 /// failure the handle is dropped here and the errno returned.
-pub fn attach_handle(handle: KBox<DeviceHandle>) -> Result<(), Errno> {
+pub fn attach_handle<T: OpenState>(handle: KBox<T>) -> Result<(), Errno> {
     let raw = KBox::into_raw(handle);
     // SAFETY: called from d_open, where devfs has a current file; devfs
     // keeps `raw` until it calls the destructor exactly once.
@@ -75,14 +70,14 @@ pub fn attach_handle(handle: KBox<DeviceHandle>) -> Result<(), Errno> {
 }
 
 /// Run `f` on the handle of the file the current ioctl came through.
-pub fn with_handle<R>(f: impl FnOnce(&DeviceHandle) -> R) -> Result<R, Errno> {
+pub fn with_handle<T: OpenState, R>(f: impl FnOnce(&T) -> R) -> Result<R, Errno> {
     let mut data: *mut c_void = core::ptr::null_mut();
     // SAFETY: called from a cdevsw method, where devfs has a current file;
     // `data` is a valid out-pointer.
     Errno::result(unsafe { sys::devfs_get_cdevpriv(&mut data) })?;
-    let handle = NonNull::new(data.cast::<DeviceHandle>()).ok_or(Errno::ENXIO)?;
-    // SAFETY: the only pointer ever attached is a DeviceHandle from
-    // attach_handle; devfs holds the file (and so the handle) for the
-    // duration of this method call.
+    let handle = NonNull::new(data.cast::<T>()).ok_or(Errno::ENXIO)?;
+    // SAFETY: the only pointer ever attached is a T from attach_handle
+    // (T is the module's one OpenState type); devfs holds the file (and
+    // so the handle) for the duration of this method call.
     Ok(f(unsafe { handle.as_ref() }))
 }

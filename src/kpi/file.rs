@@ -1,7 +1,7 @@
 //! Descriptors and credentials a KAIO request holds: a reference on the
 //! `struct file` (`fget_cap`/`fdrop`) and on the submitter's credential
 //! (`crhold`/`crfree`).  The lookups check what `pread(2)`, `pwrite(2)` and
-//! `fsync(2)` would check (`kmod/kqdafs_io.c`).
+//! `fsync(2)` would check (`kmod/kqdafs_kpi_io.c`).
 
 use super::thread::Thread;
 use super::Errno;
@@ -47,7 +47,7 @@ impl FileRef {
     /// # Safety
     /// `fp` is a `struct file` the caller holds a reference on for the
     /// call.
-    pub(super) unsafe fn hold_raw(fp: *mut sys::file, op: KaioOp) -> Result<FileRef, Errno> {
+    pub(crate) unsafe fn hold_raw(fp: *mut sys::file, op: KaioOp) -> Result<FileRef, Errno> {
         // SAFETY: per the contract fp is a live file; the glue takes its
         // own reference on success only.
         Errno::result(unsafe { sys::kqdafs_file_hold(fp, io_op(op)) })?;

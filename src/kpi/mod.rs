@@ -1,19 +1,26 @@
-//! Safe wrappers over the FreeBSD kernel programming interfaces.
+//! Safe wrappers over what the module calls out to: the FreeBSD kernel
+//! programming interfaces, and the functions other modules registered
+//! with it (a consumer's upcall, a NIC driver's ops).
 //!
-//! This layer is the only place in the crate where `unsafe` appears; each
-//! use carries a `// SAFETY:` note saying why it is sound.  The feature code
-//! above it (`module`, `device`, `filter`) is safe Rust.  The pattern is the
-//! one of the Linux kernel's `rust/kernel` crate: a type owns each kernel
-//! resource and its `Drop` (or an explicit, fallible release) gives it back.
+//! This layer imports nothing from the crate but itself, `sys` and the
+//! leaf modules (`tools/layering.py` checks it): what it needs from above
+//! it takes as a trait the code above implements (e.g.
+//! [`cdev::OpenState`], [`dispatch::TaskOwner`],
+//! [`taskqueue::Job`]).  It is one of the two places `unsafe` may be
+//! written (the other is `crate::edge`, where the kernel calls in); each
+//! use carries a `// SAFETY:` note saying why it is sound.  The code above
+//! it is safe Rust.  The pattern is the one of the Linux kernel's
+//! `rust/kernel` crate: a type owns each kernel resource and its `Drop`
+//! (or an explicit, fallible release) gives it back.
 
 pub mod alloc;
 pub mod cdev;
 pub mod critical;
-pub mod entry;
+pub mod dispatch;
+pub mod erased;
 pub mod error;
 pub mod file;
 pub mod ioctl;
-pub mod kapi;
 pub mod karc;
 pub mod knlist;
 pub mod kqueue;
@@ -21,7 +28,7 @@ pub mod pages;
 pub mod panic;
 pub mod print;
 pub mod rdma;
-pub mod rdma_provider;
+pub mod rdma_driver;
 pub mod shared;
 pub mod sync;
 pub mod sysctl;

@@ -92,7 +92,7 @@ impl HeldPages {
     /// allocated, and larger ones are `kernel_object` pages wired by
     /// `kmem_back`, so each page stays the same physical page while the
     /// memory stays allocated.
-    pub(super) unsafe fn borrow_kernel(va: u64, len: usize) -> Result<HeldPages, Errno> {
+    pub(crate) unsafe fn borrow_kernel(va: u64, len: usize) -> Result<HeldPages, Errno> {
         if len == 0 {
             return Err(Errno::EINVAL);
         }

@@ -11,7 +11,7 @@
 //! Handles are not `Clone`; each party gets its own with
 //! [`Shared::share`], or (across C) from the raw pointer through the
 //! unsafe [`Shared::from_raw`] and [`Shared::borrow_raw`], whose callers
-//! (in this `kpi` layer) show that the protocol still counts them as
+//! (in this `kpi` layer and the edge) show that the protocol still counts them as
 //! holders.  A handle that is done without releasing is given up with
 //! [`Shared::leak`]; dropping one does nothing either.  [`Shared::free`]
 //! and [`Shared::into_box`] may only be called by the party the protocol
@@ -92,7 +92,7 @@ impl<T: Sync> Shared<T> {
     /// `raw` came from `as_raw` of a `Shared<T>` whose object is not
     /// released, and the caller's party holds it (by the object's protocol)
     /// until it drops or frees the handle.
-    pub(super) unsafe fn from_raw(raw: *mut c_void) -> Option<Shared<T>> {
+    pub(crate) unsafe fn from_raw(raw: *mut c_void) -> Option<Shared<T>> {
         NonNull::new(raw.cast::<T>()).map(|ptr| Shared { ptr })
     }
 
@@ -101,7 +101,7 @@ impl<T: Sync> Shared<T> {
     ///
     /// # Safety
     /// As [`Shared::from_raw`], for the lifetime `'a`.
-    pub(super) unsafe fn borrow_raw<'a>(raw: *mut c_void) -> Option<&'a T> {
+    pub(crate) unsafe fn borrow_raw<'a>(raw: *mut c_void) -> Option<&'a T> {
         // SAFETY: per the contract the object is alive for 'a.
         unsafe { raw.cast::<T>().as_ref() }
     }

@@ -1,4 +1,4 @@
-//! File I/O for KAIO requests (`kmod/kqdafs_io.c`): the synchronous worker
+//! File I/O for KAIO requests (`kmod/kqdafs_kpi_io.c`): the synchronous worker
 //! path through `fo_read`/`fo_write`/`VOP_FSYNC`, and the asynchronous
 //! buffer-cache read path, whose completion comes back from the buffer I/O
 //! completion (`b_iodone`) context.

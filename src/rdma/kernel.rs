@@ -19,20 +19,28 @@ use super::provider::LOOPBACK;
 use super::region::{errno, MemoryRegion};
 use super::registry::Name;
 use super::transfer::TransferJob;
+use super::RdmaDomain;
+use crate::gate::gate;
 use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::pages::HeldPages;
 use crate::kpi::shared::Shared;
 use crate::kpi::Errno;
-use crate::module::gate;
-use crate::request::{owner_let_go, Request, USAGE};
+use crate::request::{owner_let_go, ConsumerSink, KernelConsumer, Request, USAGE};
 use crate::stats::{Stats, STATS};
-use crate::upcall::{sink_for, Consumer};
 use kqdafs_abi::rdma::{rdma_fflags, validate_rdma, RdmaRequest, ValidRdmaRequest};
+
+/// A kernel consumer with an RDMA domain (its regions, endpoints and
+/// connections).  Implemented by `crate::upcall`'s consumer; defined here
+/// so that `rdma` imports nothing from `upcall`.
+pub trait RdmaConsumer: KernelConsumer {
+    /// The consumer's RDMA domain.
+    fn rdma(&self) -> &RdmaDomain;
+}
 
 /// `kqdafs_rdma_reg_mr`: a region over `pages` (borrowed kernel pages)
 /// with rights `access`; its key.  `EINVAL`, `ENOSPC`, `ENOMEM`, in this
 /// order (as `KQDAFS_IOC_RDMA_REG_MR`).  Sleeps.
-pub fn reg_mr_for_consumer(consumer: &Consumer, pages: HeldPages, access: u32) -> Result<u32, Errno> {
+pub fn reg_mr_for_consumer<C: RdmaConsumer>(consumer: &C, pages: HeldPages, access: u32) -> Result<u32, Errno> {
     let access = MemoryRegion::kernel_access(&pages, access)?;
     consumer.rdma().insert_region(|| MemoryRegion::from_kernel(pages, access))
 }
@@ -41,7 +49,7 @@ pub fn reg_mr_for_consumer(consumer: &Consumer, pages: HeldPages, access: u32) -
 /// connection `cookie` of the provider named `name`: `ENOENT` (no such
 /// provider), the driver's refusal (`rpo_open`), `ENOSPC`, `ENOMEM`.
 /// Sleeps (`rpo_open` may).
-pub fn connect_for_consumer(consumer: &Consumer, name: &Name, cookie: u64) -> Result<u32, Errno> {
+pub fn connect_for_consumer<C: RdmaConsumer>(consumer: &C, name: &Name, cookie: u64) -> Result<u32, Errno> {
     let nic = super::nic::lookup(name).ok_or(Errno::ENOENT)?;
     nic.open(cookie)?;
     match consumer.rdma().connect(nic.clone(), cookie) {
@@ -57,8 +65,8 @@ pub fn connect_for_consumer(consumer: &Consumer, name: &Name, cookie: u64) -> Re
 /// `kqdafs_rdma_post`: check and post `raw` (its `udata` is the cookie)
 /// for `consumer`; its id, which `publish` receives before anything can
 /// complete the request.  Process context; sleeps.
-pub fn post_for_consumer(
-    consumer: &Shared<Consumer>,
+pub fn post_for_consumer<C: RdmaConsumer>(
+    consumer: &Shared<C>,
     raw: &RdmaRequest,
     publish: impl FnOnce(u64),
 ) -> Result<u64, Errno> {
@@ -70,7 +78,11 @@ pub fn post_for_consumer(
     answer
 }
 
-fn post_checked(consumer: &Shared<Consumer>, raw: &RdmaRequest, publish: impl FnOnce(u64)) -> Result<u64, Errno> {
+fn post_checked<C: RdmaConsumer>(
+    consumer: &Shared<C>,
+    raw: &RdmaRequest,
+    publish: impl FnOnce(u64),
+) -> Result<u64, Errno> {
     let c = consumer.get();
     let v = validate_rdma(raw).map_err(errno)?;
     let checked = c.rdma().check(&v).map_err(errno)?;
@@ -78,8 +90,8 @@ fn post_checked(consumer: &Shared<Consumer>, raw: &RdmaRequest, publish: impl Fn
     post_in_slot(consumer, slot, &v, checked, publish).inspect_err(|_| c.unadmit(slot))
 }
 
-fn post_in_slot(
-    consumer: &Shared<Consumer>,
+fn post_in_slot<C: RdmaConsumer>(
+    consumer: &Shared<C>,
     slot: usize,
     v: &ValidRdmaRequest,
     checked: super::domain::Checked,
@@ -88,7 +100,7 @@ fn post_in_slot(
     let c = consumer.get();
     let request_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
     let io_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
-    let sink = sink_for(consumer, v.udata(), slot);
+    let sink = ConsumerSink::new(consumer.share(), v.udata(), slot);
     let request = Request::new_for_consumer(rdma_fflags(v.op()), USAGE.nothing(), request_ticket, sink)?;
     // Allocated before the sink is attached: nothing fails after that.
     let job = match KBox::try_new(TransferJob::new(io_ticket), Flags::WAIT) {

@@ -46,7 +46,7 @@ mod loom_tests;
 #[cfg(kernel)]
 pub use domain::RdmaDomain;
 #[cfg(kernel)]
-pub use kernel::{connect_for_consumer, post_for_consumer, reg_mr_for_consumer};
+pub use kernel::{connect_for_consumer, post_for_consumer, reg_mr_for_consumer, RdmaConsumer};
 #[cfg(kernel)]
 pub use post::post;
 #[cfg(kernel)]

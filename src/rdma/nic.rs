@@ -1,7 +1,9 @@
 //! NIC providers (`kmod/kqdafs_rdma_provider.h`): the registry of
-//! providers drivers registered, and [`NicProvider`], the [`Provider`]
-//! that hands transfers to a driver and takes their completions back from
-//! any context that may take a mutex (an ithread, a callout).
+//! providers drivers registered, and [`NicProvider`], the `Provider` that
+//! hands transfers to a driver and takes their completions back from any
+//! context that may take a mutex (an ithread, a callout); its `Provider`
+//! implementation and the completion are in `provider.rs`, beside the
+//! loopback's, so that this file needs nothing of the transfers.
 //!
 //! References on a provider ([`NicRef`]): the registry's, one per
 //! endpoint bound to it (its connection, in the consumer's domain), one
@@ -12,14 +14,13 @@
 //! While registered, a provider holds a usage-gate ticket: `kqdafs`
 //! cannot be unloaded.
 
-use super::provider::{Provider, Transfer};
-use super::registry::{provider_outcome, Name, Registry, RegistryError};
+use super::registry::{Name, Registry, RegistryError};
+use crate::gate::gate;
 use crate::gate::Ticket;
 use crate::kpi::alloc::Flags;
 use crate::kpi::karc::KArc;
-use crate::kpi::rdma_provider::{DriverOps, RawSpan, XferDesc};
+use crate::kpi::rdma_driver::DriverOps;
 use crate::kpi::Errno;
-use crate::module::gate;
 use crate::spinlock::SpinLock;
 use crate::stats::{Counted, STATS};
 use core::ffi::c_void;
@@ -94,40 +95,9 @@ impl NicProvider {
     pub fn close(&self, conn: u64) {
         self.driver.close(conn)
     }
-}
 
-impl Provider for NicProvider {
-    /// Commit (a request that was cancelled meanwhile goes no further),
-    /// then hand the transfer to the driver with its token.
-    fn post(&self, transfer: Transfer) {
-        let Some(transfer) = transfer.commit() else {
-            return;
-        };
-        let Some(remote) = transfer.remote().filter(|_| self.driver.can_post()) else {
-            // Unreachable: only provider endpoints' transfers come here,
-            // and registration requires rpo_post.
-            transfer.complete(Err(Errno::EIO.to_raw()));
-            return;
-        };
-        let desc = XferDesc {
-            conn: remote.conn,
-            op: remote.op as u32,
-            remote_key: remote.remote_key,
-            remote_offset: remote.remote_offset,
-            len: remote.len,
-            span: RawSpan::of(remote.local.pages, remote.local.offset),
-        };
-        // The span's pages live in the transfer's region, which the token
-        // keeps until the driver completes it.
-        self.driver.post(transfer.into_token(), &desc);
+    /// The driver's ops (`Provider::post`, in `provider.rs`).
+    pub(super) fn driver(&self) -> &DriverOps {
+        &self.driver
     }
-}
-
-/// `kqdafs_rdma_provider_complete`: the driver's `(error, bytes)` for
-/// `transfer`, checked ([`provider_outcome`]), completed in place (any
-/// context that may take a mutex: the consumer's direct upcall runs
-/// here), what is left freed on the completion thread.
-pub fn complete(transfer: Transfer, error: i32, bytes: u64) {
-    let outcome = provider_outcome(transfer.len(), error, bytes);
-    transfer.complete_from_interrupt(outcome);
 }

@@ -27,16 +27,20 @@
 //! [`Transfer::complete_from_interrupt`] completes in place and leaves
 //! the freeing to the completion thread.
 
+use super::nic::NicProvider;
 use super::overlap::copy_backward;
 use super::region::MemoryRegion;
+use super::registry::provider_outcome;
 use super::transfer::{failed, Half, Stripped, TransferJob, Work};
 use crate::engine;
 use crate::gate::Ticket;
 use crate::kpi::alloc::KBox;
 use crate::kpi::karc::Last;
 use crate::kpi::pages::{copy_between, HeldPages};
+use crate::kpi::rdma_driver::{RawSpan, XferDesc};
 use crate::kpi::shared::Shared;
 use crate::kpi::taskqueue::{Job, Task};
+use crate::kpi::Errno;
 use crate::request::{complete_and_notify, settle_in_place, CommitOutcome, Request};
 use crate::stats::{Stats, STATS};
 use core::ffi::c_void;
@@ -65,7 +69,7 @@ impl Transfer {
         Transfer { job }
     }
 
-    /// The transfer a driver's token stood for (`kpi::rdma_provider`).
+    /// The transfer a driver's token stood for (`edge::rdma_provider`).
     pub fn from_box(job: KBox<TransferJob>) -> Transfer {
         Transfer { job }
     }
@@ -389,4 +393,41 @@ impl Job for TransferJob {
         };
         transfer.complete(outcome);
     }
+}
+
+impl Provider for NicProvider {
+    /// Commit (a request that was cancelled meanwhile goes no further),
+    /// then hand the transfer to the driver with its token.
+    fn post(&self, transfer: Transfer) {
+        let Some(transfer) = transfer.commit() else {
+            return;
+        };
+        let Some(remote) = transfer.remote().filter(|_| self.driver().can_post()) else {
+            // Unreachable: only provider endpoints' transfers come here,
+            // and registration requires rpo_post.
+            transfer.complete(Err(Errno::EIO.to_raw()));
+            return;
+        };
+        let desc = XferDesc {
+            conn: remote.conn,
+            op: remote.op as u32,
+            remote_key: remote.remote_key,
+            remote_offset: remote.remote_offset,
+            len: remote.len,
+            span: RawSpan::of(remote.local.pages, remote.local.offset),
+        };
+        // The span's pages live in the transfer's region, which the token
+        // keeps until the driver completes it.
+        self.driver().post(transfer.into_token(), &desc);
+    }
+}
+
+/// `kqdafs_rdma_provider_complete` (a NIC provider, `nic.rs`): the
+/// driver's `(error, bytes)` for
+/// `transfer`, checked ([`provider_outcome`]), completed in place (any
+/// context that may take a mutex: the consumer's direct upcall runs
+/// here), what is left freed on the completion thread.
+pub fn complete_from_driver(transfer: Transfer, error: i32, bytes: u64) {
+    let outcome = provider_outcome(transfer.len(), error, bytes);
+    transfer.complete_from_interrupt(outcome);
 }

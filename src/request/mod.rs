@@ -29,7 +29,10 @@ mod request;
 #[cfg(kernel)]
 pub use owner::OwnerTable;
 #[cfg(kernel)]
-pub use request::{complete_and_notify, owner_let_go, release_deferred, settle_in_place, withdraw, Request};
+pub use request::{
+    complete_and_notify, owner_let_go, release_deferred, settle_in_place, withdraw, ConsumerSink, KernelConsumer,
+    Request,
+};
 pub use state::{CancelOutcome, CommitOutcome, CompleteOutcome, Misuse, Put, RequestState, StartOutcome};
 pub use usage::{Charge, EarlyCharge, UsageTable};
 

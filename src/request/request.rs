@@ -16,6 +16,12 @@
 //! submitted through `/dev/kqdafs`, [`Request::new`]), or a kernel
 //! consumer (`kqdafs_kapi(9)`, [`Request::new_for_consumer`]), which takes
 //! the knote's place in the state machine (see `crate::upcall::sink`).
+//! The consumer is `crate::upcall`'s; the request core, below it, reaches
+//! it through the [`KernelConsumer`] trait it defines (a [`ConsumerSink`] keeps
+//! the consumer's handle as an [`Erased`] value and a function generic
+//! over the consumer's type), and keeps a loopback transfer's regions
+//! (`crate::rdma`'s) in its I/O hold as an [`Erased`] value too, so it
+//! imports nothing from above (`docs/architecture.md`, "Layers").
 //!
 //! The request lives in a [`Shared`]: the owner table, the knote (through
 //! `kn_hook`) and the I/O job each hold a handle while `RequestState`
@@ -25,15 +31,15 @@ use super::state::{CommitOutcome, CompleteOutcome, Misuse, Put, RequestState, St
 use super::usage::{Charge, EarlyCharge};
 use crate::gate::Ticket;
 use crate::kpi::alloc::{Flags, KBox};
+use crate::kpi::erased::Erased;
+use crate::kpi::file::Cred;
 use crate::kpi::knlist::KnList;
 use crate::kpi::shared::Shared;
 use crate::kpi::sync::Mutex;
 use crate::kpi::taskqueue::{Job, Task};
 use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
-use crate::rdma::HeldRegions;
 use crate::stats::STATS;
-use crate::upcall::Sink as ConsumerSink;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kqdafs_abi::rdma::{decode_rdma_fflags, RdmaOp};
 
@@ -41,6 +47,83 @@ use kqdafs_abi::rdma::{decode_rdma_fflags, RdmaOp};
 /// READ, whose regions wait in it until its worker commits it.
 fn holds_regions(fflags: u32) -> bool {
     matches!(decode_rdma_fflags(fflags), Some(RdmaOp::Write | RdmaOp::Read))
+}
+
+/// Machine words an I/O hold may keep: a loopback WRITE/READ's regions
+/// (`crate::rdma`'s `HeldRegions`: two region references and a gauge).
+/// A larger hold does not compile ([`Erased::new`]).
+const HOLD_WORDS: usize = 4;
+
+/// A kernel consumer as its requests, and the features that make them,
+/// see it: where the completion of a request with a [`ConsumerSink`] goes,
+/// and the table that admits and keeps its requests.  Implemented by
+/// `crate::upcall`'s consumer; defined here so that the request core and
+/// the features (`kaio`, `rdma`) import nothing from `upcall`.
+pub trait KernelConsumer: Send + Sync + 'static {
+    /// The completion path, after [`RequestState::complete`] answered
+    /// `outcome` for `req`: if the result is deliverable, hand it to the
+    /// consumer (with the submitter's `cookie`, through slot `slot` of its
+    /// table).  What the I/O party must do with its handle.  Never sleeps.
+    fn complete(&self, req: &Request, outcome: Result<CompleteOutcome, Misuse>, cookie: u64, slot: usize) -> Put;
+
+    /// Admit one more request: the slot of the consumer's table it takes.
+    /// `EAGAIN` at depth, `EINVAL` while the consumer is being destroyed.
+    fn admit(&self) -> Result<usize, Errno>;
+
+    /// A request admitted in `slot` was not submitted after all.
+    fn unadmit(&self, slot: usize);
+
+    /// Keep the owner's handle on a submitted request in its slot.
+    fn insert(&self, slot: usize, request: Shared<Request>);
+
+    /// The credential every request of the consumer runs with.
+    fn cred(&self) -> &Cred;
+}
+
+/// What [`ConsumerSink`] calls: [`KernelConsumer::complete`] of the consumer type
+/// the sink was made for.
+type CompleteFn = fn(&Erased<1>, &Request, Result<CompleteOutcome, Misuse>, u64, usize) -> Put;
+
+/// Where a kernel consumer's request completes: the consumer (its
+/// `Shared` handle, kept as an [`Erased`] value), the submitter's cookie
+/// and the request's slot in the consumer's table.
+pub struct ConsumerSink {
+    consumer: Erased<1>,
+    complete: CompleteFn,
+    /// The submitter's cookie (`kc_cookie` of the completion).
+    pub cookie: u64,
+    /// The request's slot in the consumer's table.
+    pub slot: usize,
+}
+
+/// [`CompleteFn`] for consumers of type `C`.
+fn complete_as<C: KernelConsumer>(
+    consumer: &Erased<1>,
+    req: &Request,
+    outcome: Result<CompleteOutcome, Misuse>,
+    cookie: u64,
+    slot: usize,
+) -> Put {
+    match consumer.get::<Shared<C>>() {
+        Some(c) => c.get().complete(req, outcome, cookie, slot),
+        // Unreachable: `ConsumerSink::new` pairs this function with a
+        // Shared<C>.  Keeping (leaking) is the safe answer.
+        None => Put::Keep,
+    }
+}
+
+impl ConsumerSink {
+    /// The sink of a request of `consumer` (a handle the sink keeps until
+    /// the request is freed), with the submitter's `cookie`, in `slot` of
+    /// the consumer's table.
+    pub fn new<C: KernelConsumer>(consumer: Shared<C>, cookie: u64, slot: usize) -> ConsumerSink {
+        ConsumerSink { consumer: Erased::new(consumer), complete: complete_as::<C>, cookie, slot }
+    }
+
+    /// The completion path (see [`KernelConsumer::complete`]).
+    fn complete(&self, req: &Request, outcome: Result<CompleteOutcome, Misuse>) -> Put {
+        (self.complete)(&self.consumer, req, outcome, self.cookie, self.slot)
+    }
 }
 
 /// Request ids: unique over the module's life, never 0.
@@ -69,7 +152,7 @@ pub struct Request {
     /// seen while it still holds its regions.  The lock makes "commit and
     /// take" and "drop and cancel" exclusive.  Only WRITE/READ requests
     /// have one ([`holds_regions`]): no other request pays for its mutex.
-    io_hold: Option<Mutex<Option<HeldRegions>>>,
+    io_hold: Option<Mutex<Option<Erased<HOLD_WORDS>>>>,
     /// The request's charge against `kern.kqdafs.max_requests_per_proc`
     /// (a consumer's: nothing), given back when its knote goes after its
     /// result exists ([`Request::knote_gone`]), when its I/O completes
@@ -178,23 +261,26 @@ impl Request {
         false
     }
 
-    /// Put a queued WRITE/READ's regions in its I/O hold (before anyone
-    /// can cancel it).  A request without a hold (never a WRITE/READ)
-    /// lets them go at once.
-    pub(crate) fn hold_regions(&self, held: HeldRegions) {
+    /// Put a queued WRITE/READ's regions (`crate::rdma`'s `HeldRegions`)
+    /// in its I/O hold (before anyone can cancel it).  A request without a
+    /// hold (never a WRITE/READ) lets them go at once.
+    pub(crate) fn hold_regions<T: Send + Sync + 'static>(&self, held: T) {
         match &self.io_hold {
-            Some(io_hold) => *io_hold.lock() = Some(held),
+            Some(io_hold) => *io_hold.lock() = Some(Erased::new(held)),
             None => drop(held),
         }
     }
 
     /// The worker's side of the hold: `commit_io` and take what the hold
-    /// keeps, under its lock (see [`Request::cancel_with`]).
-    pub(crate) fn commit_taking_hold(&self) -> (Result<CommitOutcome, Misuse>, Option<HeldRegions>) {
+    /// keeps, under its lock (see [`Request::cancel_with`]), as the type
+    /// [`Request::hold_regions`] was given (`None` if it was another).
+    pub(crate) fn commit_taking_hold<T: 'static>(&self) -> (Result<CommitOutcome, Misuse>, Option<T>) {
         match &self.io_hold {
             Some(io_hold) => {
                 let mut hold = io_hold.lock();
-                (self.state.commit_io(), hold.take())
+                let outcome = self.state.commit_io();
+                let held = hold.take();
+                (outcome, held.and_then(|h| h.take::<T>().ok()))
             }
             None => (self.state.commit_io(), None),
         }
@@ -247,10 +333,7 @@ pub fn complete_and_notify(request: &Shared<Request>, result: i64) -> Put {
     let req = request.get();
     let outcome = req.state.complete(result);
     if let Some(sink) = req.consumer.as_ref() {
-        return match crate::upcall::sink::on_complete(outcome) {
-            Some(put) => put,
-            None => sink.deliver(req),
-        };
+        return sink.complete(req, outcome);
     }
     match outcome {
         Ok(CompleteOutcome::NotifyKnote) => {

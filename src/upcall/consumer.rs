@@ -4,10 +4,12 @@
 //!
 //! A [`Consumer`] lives in a [`Shared`]: the consumer module holds the
 //! handle it got from `kqdafs_consumer_create`, and each of its requests
-//! holds one in its [`Sink`] until the request's completion is handed
-//! over.  [`Consumer::destroy`] frees it once no request is left in its
-//! table and its dispatcher task is drained, so neither a completion nor
-//! the dispatcher can reach a freed consumer.
+//! holds one in its sink ([`crate::request::ConsumerSink`], through which
+//! the request core calls back into the consumer: [`KernelConsumer`])
+//! until the request's completion is handed over.  [`Consumer::destroy`]
+//! frees it once no request is left in its table and its dispatcher task
+//! is drained, so neither a completion nor the dispatcher can reach a
+//! freed consumer.
 //!
 //! The consumer's mutex protects its ring and its request table.  It is a
 //! leaf lock except for `taskqueue_enqueue` of the consumer's own task
@@ -18,17 +20,18 @@
 use super::ring::{self, Delivery, Params, Refused, Ring};
 use super::sink::{self, Cancelled};
 use super::table::{Inserted, Table};
+use crate::gate::gate;
 use crate::gate::Ticket;
 use crate::kpi::alloc::{Flags, KBox};
+use crate::kpi::dispatch::{self, Args, Completion, DispatchQueue, DispatchSlot, OwnedTask, TaskOwner, Upcall};
 use crate::kpi::file::Cred;
-use crate::kpi::kapi::{self, Args, Completion, DispatchQueue, DispatchSlot, OwnedTask, TaskOwner, Upcall};
 use crate::kpi::shared::Shared;
 use crate::kpi::sync::Mutex;
 use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
-use crate::module::gate;
+use crate::rdma::RdmaConsumer;
 use crate::rdma::RdmaDomain;
-use crate::request::{Put, Request};
+use crate::request::{CompleteOutcome, KernelConsumer, Misuse, Put, Request};
 use crate::stats::{Counted, Stats, STATS};
 use alloc::vec::Vec;
 use kqdafs_abi::kaio::encode_kaio_data;
@@ -57,24 +60,44 @@ impl Drop for Dispatcher {
 }
 
 /// Where a consumer request's completion goes: the consumer, with the
-/// submitter's cookie, through slot `slot` of its table.
-pub struct Sink {
-    consumer: Shared<Consumer>,
-    cookie: u64,
-    slot: usize,
-}
-
-impl Sink {
-    /// Completion path, after `complete` said the result is deliverable:
+/// submitter's cookie, through slot `slot` of its table (the request's
+/// [`crate::request::ConsumerSink`]).
+impl KernelConsumer for Consumer {
+    /// Completion path: if `complete` said the result is deliverable,
     /// hand it to the consumer (direct upcall, or the ring), then the sink
     /// and the table let go.  What the I/O path does with its handle.
     /// Never sleeps.
-    pub fn deliver(&self, req: &Request) -> Put {
-        let consumer = self.consumer.get();
+    fn complete(&self, req: &Request, outcome: Result<CompleteOutcome, Misuse>, cookie: u64, slot: usize) -> Put {
+        if let Some(put) = sink::on_complete(outcome) {
+            return put;
+        }
         sink::deliver_completion(&req.state, |result| {
-            let c = result.map(|data| completion(self.cookie, req.id, data, req.fflags()));
-            consumer.hand_over(self.slot, c);
+            let c = result.map(|data| completion(cookie, req.id, data, req.fflags()));
+            self.hand_over(slot, c);
         })
+    }
+
+    fn admit(&self) -> Result<usize, Errno> {
+        Consumer::admit(self)
+    }
+
+    fn unadmit(&self, slot: usize) {
+        Consumer::unadmit(self, slot)
+    }
+
+    fn insert(&self, slot: usize, request: Shared<Request>) {
+        Consumer::insert(self, slot, request)
+    }
+
+    fn cred(&self) -> &Cred {
+        Consumer::cred(self)
+    }
+}
+
+/// The consumer's RDMA domain, for `crate::rdma`'s consumer paths.
+impl RdmaConsumer for Consumer {
+    fn rdma(&self) -> &RdmaDomain {
+        Consumer::rdma(self)
     }
 }
 
@@ -235,7 +258,7 @@ impl Consumer {
 
     fn wake_destroyer(&self, l: &Locked) {
         if l.ring.is_closing() && l.table.live() == 0 {
-            kapi::wakeup(self.chan());
+            dispatch::wakeup(self.chan());
         }
     }
 
@@ -332,9 +355,9 @@ impl Consumer {
         c.rdma.close_all();
         {
             let mut l = c.locked.lock();
-            let tick = kapi::hz().max(10) / 10;
+            let tick = dispatch::hz().max(10) / 10;
             while l.table.live() > 0 {
-                kapi::sleep_locked(&c.locked, &mut l, c.chan(), c"kqdafsdc", tick);
+                dispatch::sleep_locked(&c.locked, &mut l, c.chan(), c"kqdafsdc", tick);
             }
         }
         // Every request left the table with its completion handed over or
@@ -387,9 +410,4 @@ impl TaskOwner for Consumer {
         }
         *self.batch.lock() = Some(buf);
     }
-}
-
-/// Make a consumer request's sink (the consumer's handle for it).
-pub fn sink_for(consumer: &Shared<Consumer>, cookie: u64, slot: usize) -> Sink {
-    Sink { consumer: consumer.share(), cookie, slot }
 }

@@ -17,7 +17,7 @@ pub mod table;
 mod consumer;
 
 #[cfg(kernel)]
-pub use consumer::{sink_for, Consumer, Dispatcher, Sink};
+pub use consumer::{Consumer, Dispatcher};
 
 #[cfg(all(test, loom))]
 mod loom_tests;

@@ -1,15 +1,20 @@
-//! The functions the C glue points the kernel at (`kmod/kqdafs_module.c`):
-//! the module event handler, the cdevsw methods and the filterops.  Each
-//! turns raw kernel arguments into the safe types of this layer and calls
-//! the feature code; none contains logic of its own.
+//! The functions the C glue points the kernel at
+//! (`kmod/kqdafs_edge_module.c`): the module event handler, the cdevsw
+//! methods, the cdevpriv destructor and the filterops.  Each turns raw
+//! kernel arguments into the safe types of `kpi` and calls the code that
+//! says what the entry means (`module`, `device`, `filter`); none contains
+//! logic of its own.
 //!
 //! The `const` assertions check each definition against the prototype in
 //! `kmod/kqdafs_glue.h`, as bindgen saw it.
 
-use super::error::to_kernel;
-use super::ioctl::IoctlBuffer;
-use super::kqueue::KnoteRef;
-use super::Errno;
+use crate::device::DeviceHandle;
+use crate::kpi::alloc::KBox;
+use crate::kpi::cdev::OpenState;
+use crate::kpi::error::to_kernel;
+use crate::kpi::ioctl::IoctlBuffer;
+use crate::kpi::kqueue::KnoteRef;
+use crate::kpi::Errno;
 use crate::module::ModEvent;
 use crate::sys;
 use core::ffi::{c_int, c_long, c_ulong, c_void};
@@ -60,6 +65,27 @@ pub unsafe extern "C" fn kqdafs_rs_cdev_ioctl(
     to_kernel(crate::device::ioctl(cmd, &mut buf))
 }
 
+// SAFETY: DeviceHandle is the one type the module attaches to its
+// device's files (`device::open`), and `kqdafs_rs_handle_dtor` below, the
+// only cdevpriv destructor it gives devfs, frees a DeviceHandle.
+unsafe impl OpenState for DeviceHandle {}
+
+/// Destructor devfs calls when the last reference to an open file of the
+/// device goes away (close, process exit, or after `devfs_clear_cdevpriv`),
+/// through the glue's counting wrapper `kqdafs_handle_dtor`, which unload
+/// drains (`kpi::cdev::drain_destructors`).
+///
+/// # Safety
+/// Called once per attached handle with the pointer `attach_handle` gave
+/// devfs.
+#[no_mangle]
+pub unsafe extern "C" fn kqdafs_rs_handle_dtor(data: *mut c_void) {
+    // SAFETY: `data` is the pointer `attach_handle` gave devfs, from
+    // KBox::into_raw of a DeviceHandle (the one OpenState type); devfs
+    // calls the destructor once.
+    DeviceHandle::close(unsafe { KBox::from_raw(data.cast::<DeviceHandle>()) });
+}
+
 /// `f_attach` of `kqdafs_filtops`.
 ///
 /// # Safety
@@ -105,6 +131,7 @@ const _: [unsafe extern "C" fn(*mut sys::cdev, c_int, c_int, *mut sys::thread) -
     [sys::kqdafs_rs_cdev_open, kqdafs_rs_cdev_open];
 const _: [unsafe extern "C" fn(*mut sys::cdev, c_ulong, sys::caddr_t, c_int, *mut sys::thread) -> c_int; 2] =
     [sys::kqdafs_rs_cdev_ioctl, kqdafs_rs_cdev_ioctl];
+const _: [unsafe extern "C" fn(*mut c_void); 2] = [sys::kqdafs_rs_handle_dtor, kqdafs_rs_handle_dtor];
 const _: [unsafe extern "C" fn(*mut sys::knote) -> c_int; 2] = [sys::kqdafs_rs_filt_attach, kqdafs_rs_filt_attach];
 const _: [unsafe extern "C" fn(*mut sys::knote); 2] = [sys::kqdafs_rs_filt_detach, kqdafs_rs_filt_detach];
 const _: [unsafe extern "C" fn(*mut sys::knote, c_long) -> c_int; 2] =

@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * kqdafs C glue for the RDMA loopback provider; the contract is
- * kqdafs_rdma.h.
+ * kqdafs_kpi_rdma.h.
  *
  * Sources read for this file (freebsd-src): sys/amd64/include/vmparam.h
  * (PHYS_TO_DMAP), sys/vm/vm_page.h (VM_PAGE_TO_PHYS), sys/vm/vm_fault.c
@@ -16,7 +16,7 @@
 #include <vm/pmap.h>
 #include <vm/vm_page.h>
 
-#include "kqdafs_rdma.h"
+#include "kqdafs_kpi_rdma.h"
 
 /* Whether [pos, pos + len) lies inside npages pages. */
 static int
@@ -35,7 +35,7 @@ kqdafs_rdma_kva(struct vm_page **ma, size_t pos)
 {
 
 	/*
-	 * As kqdafs_page_kva() in kqdafs_io.c: amd64 maps all of physical
+	 * As kqdafs_page_kva() in kqdafs_kpi_io.c: amd64 maps all of physical
 	 * memory (PHYS_TO_DMAP); a held page cannot be freed or moved.
 	 */
 	return ((char *)PHYS_TO_DMAP(VM_PAGE_TO_PHYS(ma[pos >> PAGE_SHIFT])) +

@@ -2,19 +2,15 @@
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * Internal to kqdafs.ko: the Rust side of the consumer API
- * (src/kpi/kapi.rs) and the KPI wrappers the dispatcher uses
- * (kqdafs_kapi.c).  Consumer modules include kqdafs_kapi.h only.
+ * (src/edge/kapi.rs) that kqdafs_edge_kapi.c forwards to.  Consumer
+ * modules include kqdafs_kapi.h only.
  */
-#ifndef _KQDAFS_KAPI_GLUE_H_
-#define	_KQDAFS_KAPI_GLUE_H_
+#ifndef _KQDAFS_EDGE_KAPI_H_
+#define	_KQDAFS_EDGE_KAPI_H_
 
 #include "kqdafs_kapi.h"
 
-struct mtx;
-struct task;
-struct taskqueue;
-
-/* Implemented in Rust (src/kpi/kapi.rs). */
+/* Implemented in Rust (src/edge/kapi.rs). */
 int	kqdafs_rs_consumer_create(const struct kqdafs_consumer_args *args,
 	    struct kqdafs_consumer **cp);
 void	kqdafs_rs_consumer_destroy(struct kqdafs_consumer *c);
@@ -34,20 +30,4 @@ int	kqdafs_rs_rdma_ep_connect(struct kqdafs_consumer *c,
 int	kqdafs_rs_rdma_post(struct kqdafs_consumer *c,
 	    const struct kqdafs_rdma_wr *wr, uint64_t *idp);
 
-/* wakeup(9). */
-void	kqdafs_wakeup(void *chan);
-/* mtx_sleep(9) at PRIBIO for at most ticks ticks (0: no limit). */
-int	kqdafs_mtx_sleep(void *chan, struct mtx *m, const char *wmesg,
-	    int ticks);
-/* hz. */
-int	kqdafs_hz(void);
-/* taskqueue_enqueue(9) of a task that lives as long as its owner. */
-void	kqdafs_taskqueue_enqueue(struct taskqueue *tq, struct task *task);
-/* taskqueue_drain(9). Sleeps. */
-void	kqdafs_taskqueue_drain(struct taskqueue *tq, struct task *task);
-/* taskqueue_member(9) of the calling thread. */
-int	kqdafs_taskqueue_is_current(struct taskqueue *tq);
-/* taskqueue_cancel(9): EBUSY if the task is running. */
-int	kqdafs_taskqueue_cancel(struct taskqueue *tq, struct task *task);
-
-#endif /* !_KQDAFS_KAPI_GLUE_H_ */
+#endif /* !_KQDAFS_EDGE_KAPI_H_ */

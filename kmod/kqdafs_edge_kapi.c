@@ -2,12 +2,12 @@
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * The exported kernel consumer API (kqdafs_kapi.h, kqdafs_kapi(9)).  Each
- * function only forwards to its Rust implementation (src/kpi/kapi.rs);
+ * function only forwards to its Rust implementation (src/edge/kapi.rs);
  * defining them here lets the C compiler check them against the header
  * that consumer modules include.
  */
 #include "kqdafs_glue.h"
-#include "kqdafs_kapi_glue.h"
+#include "kqdafs_edge_kapi.h"
 
 int
 kqdafs_consumer_create(const struct kqdafs_consumer_args *args,
@@ -109,64 +109,4 @@ kqdafs_rdma_post(struct kqdafs_consumer *c, const struct kqdafs_rdma_wr *wr,
 {
 
 	return (kqdafs_rs_rdma_post(c, wr, idp));
-}
-
-/* ---- KPI wrappers for the consumer machinery ------------------------ */
-
-void
-kqdafs_wakeup(void *chan)
-{
-
-	wakeup(chan);
-}
-
-int
-kqdafs_mtx_sleep(void *chan, struct mtx *m, const char *wmesg, int ticks)
-{
-
-	return (mtx_sleep(chan, m, PRIBIO, wmesg, ticks));
-}
-
-int
-kqdafs_hz(void)
-{
-
-	return (hz);
-}
-
-void
-kqdafs_taskqueue_enqueue(struct taskqueue *tq, struct task *task)
-{
-
-	(void)taskqueue_enqueue(tq, task);
-}
-
-void
-kqdafs_taskqueue_drain(struct taskqueue *tq, struct task *task)
-{
-
-	taskqueue_drain(tq, task);
-}
-
-/*
- * Whether the calling thread is one of tq's own (subr_taskqueue.c
- * taskqueue_member): draining a task of tq from there would wait for
- * itself.
- */
-int
-kqdafs_taskqueue_is_current(struct taskqueue *tq)
-{
-
-	return (taskqueue_member(tq, curthread));
-}
-
-/*
- * Take task off tq if it is queued (subr_taskqueue.c taskqueue_cancel):
- * 0, or EBUSY if it is running now.
- */
-int
-kqdafs_taskqueue_cancel(struct taskqueue *tq, struct task *task)
-{
-
-	return (taskqueue_cancel(tq, task, NULL));
 }

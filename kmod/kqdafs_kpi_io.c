@@ -1,7 +1,7 @@
 /*-
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * kqdafs C glue for KAIO file I/O; the contract is kqdafs_io.h.
+ * kqdafs C glue for KAIO file I/O; the contract is kqdafs_kpi_io.h.
  *
  * Every KPI call below names the FreeBSD function whose use it mirrors.
  * Sources read for this file (freebsd-src): sys/kern/kern_descrip.c
@@ -41,7 +41,7 @@
 
 #include <ufs/ufs/dinode.h>
 
-#include "kqdafs_io.h"
+#include "kqdafs_kpi_io.h"
 
 #define	M_KQDAFS	kqdafs_malloc_type
 

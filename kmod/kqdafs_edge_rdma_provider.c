@@ -3,11 +3,11 @@
  *
  * The exported RDMA provider interface (kqdafs_rdma_provider.h,
  * kqdafs_rdma_provider(9)).  Each function only forwards to its Rust
- * implementation (src/kpi/rdma_provider.rs); defining them here lets the
+ * implementation (src/edge/rdma_provider.rs); defining them here lets the
  * C compiler check them against the header driver modules include.
  */
 #include "kqdafs_glue.h"
-#include "kqdafs_rdma_provider_glue.h"
+#include "kqdafs_edge_rdma_provider.h"
 
 int
 kqdafs_rdma_provider_register(const char *name,

@@ -1,7 +1,8 @@
 //! The consumer API's kernel edge (`kmod/kqdafs_kapi.h`): the Rust side of
-//! the exported functions (`kmod/kqdafs_kapi.c` forwards to them), the
-//! consumer's upcall, the dispatcher's taskqueue with tasks that live as
-//! long as their consumer, and sleeping on a consumer's mutex.
+//! the exported functions (`kmod/kqdafs_edge_kapi.c` forwards to them).
+//! What the module calls on a consumer's behalf (its upcall, the
+//! dispatcher's taskqueue, sleeping on its mutex) is outbound:
+//! `crate::kpi::dispatch`.
 //!
 //! Everything a consumer module passes is checked here before it reaches
 //! [`crate::upcall`]: null pointers and bad values answer `EINVAL`, never
@@ -10,59 +11,15 @@
 //! pointer is a file the caller holds, that a buffer stays allocated) is
 //! the caller's contract, written in `kqdafs_kapi(9)`.
 
-use super::alloc::{Flags, KBox};
-use super::file::FileRef;
-use super::pages::HeldPages;
-use super::shared::Shared;
-use super::sync::Mutex;
-use super::Errno;
+use crate::kpi::dispatch::{Args, Completion, Upcall};
+use crate::kpi::file::FileRef;
+use crate::kpi::pages::HeldPages;
+use crate::kpi::shared::Shared;
+use crate::kpi::Errno;
 use crate::sys;
 use crate::upcall::Consumer;
-use core::cell::UnsafeCell;
-use core::ffi::{c_int, c_uint, c_void, CStr};
-use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use core::ffi::{c_int, c_uint, c_void};
 use kqdafs_abi::kaio::KaioOp;
-
-/// A completion as the consumer sees it (`struct kqdafs_completion`).
-pub type Completion = sys::kqdafs_completion;
-
-/// The consumer's upcall and its argument.
-pub struct Upcall {
-    f: unsafe extern "C" fn(*mut c_void, *const Completion, c_uint),
-    arg: *mut c_void,
-}
-
-// SAFETY: the function and its argument belong to the consumer module,
-// which by contract (kqdafs_kapi(9)) accepts calls from any thread.
-unsafe impl Send for Upcall {}
-// SAFETY: as above; calling does not mutate the pair.
-unsafe impl Sync for Upcall {}
-
-impl Upcall {
-    /// Call the upcall with `batch` (not empty).  The array is valid for
-    /// the call only, as the header says.
-    pub fn call(&self, batch: &[Completion]) {
-        if batch.is_empty() {
-            return;
-        }
-        let n = c_uint::try_from(batch.len()).unwrap_or(c_uint::MAX);
-        // SAFETY: the consumer gave this function for exactly this call
-        // (kqdafs_kapi.h: kqdafs_upcall_t); the array holds n completions.
-        unsafe { (self.f)(self.arg, batch.as_ptr(), n) }
-    }
-}
-
-/// `kqdafs_consumer_args`, checked for null pointers.
-pub struct Args {
-    /// `ca_delivery`.
-    pub delivery: i32,
-    /// `ca_upcall`, `ca_arg`.
-    pub upcall: Option<Upcall>,
-    /// `ca_depth`.
-    pub depth: u32,
-    /// `ca_batch`.
-    pub batch: u32,
-}
 
 #[no_mangle]
 extern "C" fn kqdafs_rs_consumer_create(
@@ -79,7 +36,9 @@ extern "C" fn kqdafs_rs_consumer_create(
     }
     let args = Args {
         delivery: raw.ca_delivery,
-        upcall: raw.ca_upcall.map(|f| Upcall { f, arg: raw.ca_arg }),
+        // SAFETY: the consumer's upcall and argument, which by contract
+        // accept calls from any thread until it is destroyed.
+        upcall: raw.ca_upcall.map(|f| unsafe { Upcall::new(f, raw.ca_arg) }),
         depth: raw.ca_depth,
         batch: raw.ca_batch,
     };
@@ -369,194 +328,4 @@ extern "C" fn kqdafs_rs_rdma_post(
         Ok(_) => 0,
         Err(e) => e.to_raw(),
     }
-}
-
-/// A `struct task` that lives as long as its owner (a consumer) and is
-/// enqueued again and again on the dispatcher queue (taskqueue(9)
-/// coalesces an enqueue of a pending task).  The owner must drain it
-/// ([`DispatchQueue::drain`]) before it goes away.
-pub struct OwnedTask(UnsafeCell<sys::task>);
-
-// SAFETY: the task is touched by taskqueue(9) under its own lock once
-// initialised, and by its owner only before (init) and after (drain).
-unsafe impl Send for OwnedTask {}
-// SAFETY: as above.
-unsafe impl Sync for OwnedTask {}
-
-/// Something an [`OwnedTask`] runs.
-pub trait TaskOwner: Sync {
-    /// Run on the dispatcher thread; may sleep.
-    fn run(&self);
-}
-
-extern "C" fn run_owned<T: TaskOwner>(ctx: *mut c_void, _pending: c_int) {
-    // SAFETY: ctx is the `as_raw` of the Shared<T> given to `init`; its
-    // owner drains the task before freeing it, so it is alive while the
-    // task runs.
-    if let Some(owner) = unsafe { Shared::<T>::borrow_raw(ctx) } {
-        owner.run();
-    }
-}
-
-impl OwnedTask {
-    /// A task not yet initialised.
-    pub fn new() -> OwnedTask {
-        OwnedTask(UnsafeCell::new(sys::task::default()))
-    }
-
-    /// Point the task at `owner` (which embeds it).  Call once, before the
-    /// task is enqueued.
-    pub fn init<T: TaskOwner>(&self, owner: &Shared<T>) {
-        // SAFETY: the task is not queued yet (nothing else touches it);
-        // the context stays valid until the owner drains the task.
-        unsafe { sys::kqdafs_task_init(self.0.get(), Some(run_owned::<T>), owner.as_raw()) }
-    }
-}
-
-impl Default for OwnedTask {
-    fn default() -> Self {
-        OwnedTask::new()
-    }
-}
-
-/// The dispatcher's taskqueue (one thread), from load to unload.
-pub struct DispatchQueue {
-    tq: KBox<UnsafeCell<*mut sys::taskqueue>>,
-}
-
-// SAFETY: taskqueue(9) functions are thread-safe.
-unsafe impl Send for DispatchQueue {}
-// SAFETY: as above.
-unsafe impl Sync for DispatchQueue {}
-
-impl DispatchQueue {
-    /// A queue named `name` with one thread.  Sleeps.
-    pub fn new(name: &'static CStr) -> Result<DispatchQueue, Errno> {
-        let tq = KBox::try_new(UnsafeCell::new(core::ptr::null_mut()), Flags::WAIT)?;
-        // SAFETY: the slot is heap memory that lives, unmoved, until
-        // taskqueue_free in drop; `name` is 'static.
-        Errno::result(unsafe { sys::kqdafs_taskqueue_create(tq.get(), name.as_ptr(), 1) })?;
-        Ok(DispatchQueue { tq })
-    }
-
-    /// Run `task` soon (once, however often it is enqueued meanwhile).
-    /// Any context that may take a mutex.
-    pub fn enqueue(&self, task: &OwnedTask) {
-        // SAFETY: the queue lives until drop; the task was initialised and
-        // its owner drains it before going away.
-        unsafe { sys::kqdafs_taskqueue_enqueue(*self.tq.get(), task.0.get()) }
-    }
-
-    /// Wait until `task` is neither queued nor running.  Sleeps.  Not
-    /// from the queue's own thread ([`DispatchQueue::is_current`]): it
-    /// would wait for itself.
-    pub fn drain(&self, task: &OwnedTask) {
-        // SAFETY: as in `enqueue`.
-        unsafe { sys::kqdafs_taskqueue_drain(*self.tq.get(), task.0.get()) }
-    }
-
-    /// Whether the calling thread is the queue's own (a delayed upcall).
-    pub fn is_current(&self) -> bool {
-        // SAFETY: the queue lives until drop; taskqueue_member only reads
-        // its thread list.
-        unsafe { sys::kqdafs_taskqueue_is_current(*self.tq.get()) != 0 }
-    }
-
-    /// Take `task` off the queue if it is queued; `EBUSY` if it is
-    /// running now.
-    pub fn cancel(&self, task: &OwnedTask) -> Result<(), Errno> {
-        // SAFETY: as in `enqueue`.
-        Errno::result(unsafe { sys::kqdafs_taskqueue_cancel(*self.tq.get(), task.0.get()) })
-    }
-}
-
-impl Drop for DispatchQueue {
-    fn drop(&mut self) {
-        // SAFETY: created in `new`, freed once; waits for the thread.
-        unsafe { sys::taskqueue_free(*self.tq.get()) }
-    }
-}
-
-/// Where the dispatcher queue is from load to unload.  Only consumers use
-/// it, and each holds the usage gate, so the queue is taken out only when
-/// no consumer exists (unload closed the gate first).
-pub struct DispatchSlot {
-    queue: AtomicPtr<DispatchQueue>,
-    users: AtomicU32,
-}
-
-impl DispatchSlot {
-    /// Empty.
-    pub const fn new() -> DispatchSlot {
-        DispatchSlot { queue: AtomicPtr::new(core::ptr::null_mut()), users: AtomicU32::new(0) }
-    }
-
-    /// Install `queue`; gives it back if the slot is taken.
-    pub fn install(&self, queue: KBox<DispatchQueue>) -> Result<(), KBox<DispatchQueue>> {
-        let raw = KBox::into_raw(queue);
-        match self.queue.compare_exchange(core::ptr::null_mut(), raw, Ordering::SeqCst, Ordering::SeqCst) {
-            Ok(_) => Ok(()),
-            // SAFETY: not published: still ours alone.
-            Err(_) => Err(unsafe { KBox::from_raw(raw) }),
-        }
-    }
-
-    /// Run `f` with the queue, if installed.
-    pub fn with<R>(&self, f: impl FnOnce(&DispatchQueue) -> R) -> Option<R> {
-        self.users.fetch_add(1, Ordering::SeqCst);
-        let queue = self.queue.load(Ordering::SeqCst);
-        // SAFETY: `take` clears the pointer, then waits for `users` to
-        // reach zero before freeing; we counted ourselves first.
-        let result = unsafe { queue.as_ref() }.map(f);
-        self.users.fetch_sub(1, Ordering::SeqCst);
-        result
-    }
-
-    /// Take the queue out (drop it to free it).
-    pub fn take(&self) -> Option<KBox<DispatchQueue>> {
-        let raw = self.queue.swap(core::ptr::null_mut(), Ordering::SeqCst);
-        while self.users.load(Ordering::SeqCst) != 0 {
-            core::hint::spin_loop();
-        }
-        // SAFETY: from KBox::into_raw in `install`; unpublished and unused.
-        (!raw.is_null()).then(|| unsafe { KBox::from_raw(raw) })
-    }
-}
-
-impl Default for DispatchSlot {
-    fn default() -> Self {
-        DispatchSlot::new()
-    }
-}
-
-/// Sleep on `chan` with `mutex` (which the caller holds: `_guard`),
-/// released while asleep and taken again before returning, for at most
-/// `ticks` (0: no limit).  Process or taskqueue context.
-pub fn sleep_locked<T>(
-    mutex: &Mutex<T>,
-    _guard: &mut super::sync::MutexGuard<'_, T>,
-    chan: *const c_void,
-    wmesg: &'static CStr,
-    ticks: i32,
-) {
-    // SAFETY: the mutex was initialised and lives for the call.
-    if unsafe { sys::kqdafs_mtx_owned(mutex.raw()) } == 0 {
-        // Not this thread's: sleeping would release someone else's lock.
-        return;
-    }
-    // SAFETY: this thread holds `mutex` (checked above); mtx_sleep drops
-    // and retakes it; `chan` is only compared, never dereferenced.
-    unsafe { sys::kqdafs_mtx_sleep(chan.cast_mut(), mutex.raw(), wmesg.as_ptr(), ticks) };
-}
-
-/// Wake every thread sleeping on `chan`.  Any context.
-pub fn wakeup(chan: *const c_void) {
-    // SAFETY: wakeup only compares the channel.
-    unsafe { sys::kqdafs_wakeup(chan.cast_mut()) }
-}
-
-/// `hz`: clock ticks per second.
-pub fn hz() -> i32 {
-    // SAFETY: reads a kernel variable that is constant after boot.
-    unsafe { sys::kqdafs_hz() }
 }

@@ -1,7 +1,7 @@
 /*-
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * kqdafs C glue for KAIO file I/O (kqdafs_io.c): descriptors, held user
+ * kqdafs C glue for KAIO file I/O (kqdafs_kpi_io.c): descriptors, held user
  * pages, credentials, the worker path (fo_read/fo_write/VOP_FSYNC) and the
  * buffer-cache read path (getblk/bstrategy/b_iodone).
  *
@@ -16,8 +16,8 @@
  * held by kqdafs_pages_hold(), so the worker threads and the I/O
  * completion path need no vmspace.
  */
-#ifndef _KQDAFS_IO_H_
-#define	_KQDAFS_IO_H_
+#ifndef _KQDAFS_KPI_IO_H_
+#define	_KQDAFS_KPI_IO_H_
 
 #include <sys/types.h>
 
@@ -75,7 +75,7 @@ uint64_t kqdafs_user_max_address(struct thread *td);
  * mapped with that access, the range wraps or leaves the user map, max
  * is too small, or a page is device memory (fictitious, beyond the
  * direct map, or not write-back RAM: kqdafs_page_dmap_ok in
- * kqdafs_io.c); nothing is held then.
+ * kqdafs_kpi_io.c); nothing is held then.
  * len must be > 0.  Process context; may sleep.
  */
 int	kqdafs_pages_hold(struct thread *td, uint64_t addr, size_t len,
@@ -167,4 +167,4 @@ int	kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
  */
 void	kqdafs_bufread_drain(void);
 
-#endif /* !_KQDAFS_IO_H_ */
+#endif /* !_KQDAFS_KPI_IO_H_ */

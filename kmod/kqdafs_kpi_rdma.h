@@ -5,8 +5,8 @@
  * arrays through the direct map.  The Rust side (src/kpi/pages.rs) checks
  * every range before calling; the glue checks again and refuses.
  */
-#ifndef _KQDAFS_RDMA_H_
-#define	_KQDAFS_RDMA_H_
+#ifndef _KQDAFS_KPI_RDMA_H_
+#define	_KQDAFS_KPI_RDMA_H_
 
 struct vm_page;
 
@@ -29,4 +29,4 @@ int	kqdafs_pages_copy(struct vm_page **src, int snpages, size_t spos,
 	    struct vm_page **dst, int dnpages, size_t dpos, size_t len,
 	    int backward);
 
-#endif /* !_KQDAFS_RDMA_H_ */
+#endif /* !_KQDAFS_KPI_RDMA_H_ */
