@@ -86,7 +86,8 @@ class KmodNativeMakeTest(unittest.TestCase):
         [ld] = [l for l in out if l.startswith("ld ")]
         words = ld.split()
         self.assertTrue(words[-1].endswith("/target/x86_64-kqdafs-kernel/release/libkqdafs.a"), ld)
-        self.assertIn("kqdafs_module.o", words)
+        self.assertIn("kqdafs_edge_module.o", words)
+        self.assertIn("kqdafs_kpi_io.o", words)
         self.assertEqual(len([w for w in words if w.endswith("libkqdafs.a")]), 1, ld)
         # kmod.mk creates opt_global.h itself; no second recipe for it.
         self.assertFalse(any(l.startswith("touch ") for l in out), out)
