@@ -154,6 +154,11 @@ sim-test: sim
 	SIM_SEEDS=$(SIM_SEEDS) $(SIMBIN)
 
 # KPI calls per request, beside FreeBSD's own AIO path (docs/kernsim.md).
+# The release-call mutation matrix (sim/src/mutants.rs): every release
+# call skipped once in turn; each mutant must make some scenario fail.
+sim-mutants: sim
+	$(SIMBIN) --mutants
+
 sim-costs: sim
 	$(SIMBIN) --costs
 
@@ -237,7 +242,7 @@ payload: kmod user guest-tests
 # line, naming what did not run and every step that failed without a
 # failing test to show for it.  `make test` fails at the end if any step
 # or the summary did.
-TEST_STEPS :=	test-host test-loom test-lint test-man test-examples sim-test all test-vm-harness test-vm
+TEST_STEPS :=	test-host test-loom test-lint test-man test-examples sim-test sim-mutants all test-vm-harness test-vm
 
 test:
 	@mkdir -p $(BUILD)

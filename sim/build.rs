@@ -153,12 +153,17 @@ fn trampolines(objects: &[PathBuf]) -> String {
     for f in &funcs {
         // Save the argument registers and %rax (the vector count of a
         // variadic call): 7 pushes keep %rsp 16-byte aligned at the call.
+        // sim_kpi_called gets the caller's return address (above the 7
+        // pushes) and answers non-zero when a mutant run skips this call
+        // (`--mutants`): then the call returns 0 without the model, as if
+        // the module had not made it (pops leave the flags alone).
         s.push_str(&format!(
             "\t.globl kcall_{f}\n\t.type kcall_{f},@function\nkcall_{f}:\n\
              \tpush %rdi\n\tpush %rsi\n\tpush %rdx\n\tpush %rcx\n\tpush %r8\n\tpush %r9\n\tpush %rax\n\
-             \tlea .Lname_{f}(%rip), %rdi\n\tcall sim_kpi_called@PLT\n\
+             \tlea .Lname_{f}(%rip), %rdi\n\tmov 56(%rsp), %rsi\n\tcall sim_kpi_called@PLT\n\
+             \ttest %eax, %eax\n\
              \tpop %rax\n\tpop %r9\n\tpop %r8\n\tpop %rcx\n\tpop %rdx\n\tpop %rsi\n\tpop %rdi\n\
-             \tjmp ksim_{f}@PLT\n"
+             \tjnz .Lskip_{f}\n\tjmp ksim_{f}@PLT\n.Lskip_{f}:\n\txor %eax, %eax\n\tret\n"
         ));
     }
     s.push_str("\t.section .rodata\n");

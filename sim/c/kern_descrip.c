@@ -36,12 +36,27 @@ struct ucred *ksim_cred0;
 const cap_rights_t cap_pread_rights, cap_pwrite_rights, cap_fsync_rights,
     cap_no_rights;
 
+/*
+ * Every credential and file the sim made, for the end-of-run reference
+ * check (ksim_cred_leak): the sim keeps their memory, so a credential's
+ * cr_ref can be compared with the references the world knows of.
+ */
+#define	KSIM_NCREDS	1024
+#define	KSIM_NFILES	8192
+static struct ucred *ksim_creds[KSIM_NCREDS];
+static int ksim_ncreds;
+static struct file *ksim_files[KSIM_NFILES];
+static int ksim_nfiles, ksim_files_untracked;
+
 static struct ucred *
 ksim_cred_new(uid_t uid)
 {
 	struct ucred *cr;
 
 	cr = ksim_zalloc(sizeof(*cr));
+	if (ksim_ncreds == KSIM_NCREDS)
+		sim_fail("sim", "too many credentials");
+	ksim_creds[ksim_ncreds++] = cr;
 	cr->cr_ref = 1;
 	cr->cr_users = 1;
 	cr->cr_uid = cr->cr_ruid = cr->cr_svuid = uid;
@@ -188,7 +203,44 @@ ksim_file_alloc(short type, struct fileops *ops, void *data,
 	fp->f_flag = flag;
 	fp->f_cred = crhold(cred);
 	refcount_init(&fp->f_count, 1);
+	if (ksim_nfiles < KSIM_NFILES)
+		ksim_files[ksim_nfiles++] = fp;
+	else
+		ksim_files_untracked = 1;
 	return (fp);
+}
+
+/*
+ * Once every module is unloaded: each credential is referenced by its
+ * process (p_ucred, kept by a zombie too) and by each open file that was
+ * opened with it (f_cred), nothing else.  A larger cr_ref is a crhold
+ * without its crfree (kern_prot.c: the credential and its prison,
+ * uidinfo and login class stay allocated forever).  Returns the uid of
+ * the first leaking credential and sets *refs, *want; -1 if none.
+ */
+long
+ksim_cred_leak(long *refs, long *want)
+{
+	long n;
+	int i, j;
+
+	if (ksim_files_untracked)
+		return (-1);
+	for (i = 0; i < ksim_ncreds; i++) {
+		if (ksim_creds[i]->cr_ref <= 0)
+			continue;
+		n = 1;
+		for (j = 0; j < ksim_nfiles; j++)
+			if (ksim_files[j]->f_ops != &badfileops &&
+			    ksim_files[j]->f_cred == ksim_creds[i])
+				n++;
+		if (ksim_creds[i]->cr_ref != n) {
+			*refs = ksim_creds[i]->cr_ref;
+			*want = n;
+			return ((long)ksim_creds[i]->cr_uid);
+		}
+	}
+	return (-1);
 }
 
 /*

@@ -323,15 +323,18 @@ void	sim_unload_check_threads(const char *name);
 const void *ksim_kqueue_slot_fop(int filt);
 int	ksim_kqueue_slot_of(const void *fop);
 int	ksim_devfs_owned_by(const char *module);
+const char *ksim_sysctl_into(const char *lo, const char *hi, int kmod);
+int	ksim_kmod_bit(const char *name);
 
 /*
  * What must be true once a module's image is gone (link_elf_obj unmaps
  * it after linker_file_unload): no thread runs its code, no filter slot,
- * device or taskqueue of the kernel points into it.
+ * device, sysctl or taskqueue of the kernel points into it.
  */
 void
 ksim_unload_checks(const char *name, const char *lo, const char *hi)
 {
+	const char *oid;
 	int filt;
 
 	sim_unload_check_threads(name);
@@ -345,6 +348,9 @@ ksim_unload_checks(const char *name, const char *lo, const char *hi)
 	}
 	if (ksim_devfs_owned_by(name) != 0)
 		ksim_failf("unload", "a device of %s is still in devfs", name);
+	if ((oid = ksim_sysctl_into(lo, hi, ksim_kmod_bit(name))) != NULL)
+		ksim_failf("unload", "sysctl %s still points into the unloaded "
+		    "module %s", oid, name);
 }
 
 void	sim_yield_at(uint32_t mask);
@@ -397,6 +403,20 @@ ksim_note_stack(void)
 {
 
 	sim_stack_mask(ksim_stack_modules());
+}
+
+/* Index (bit) of the module whose text holds `pc`, or -1. */
+int
+ksim_pc_kmod(uintptr_t pc)
+{
+	size_t i;
+
+	for (i = 0; i < KSIM_NKMODS; i++)
+		if (ksim_kmods[i].km_text[0] != NULL &&
+		    pc >= (uintptr_t)ksim_kmods[i].km_text[0] &&
+		    pc < (uintptr_t)ksim_kmods[i].km_text[1])
+			return ((int)i);
+	return (-1);
 }
 
 /* Bit of module `name` in the masks above. */

@@ -92,6 +92,31 @@ ksim_oid_register(struct sysctl_oid *oid, struct sysctl_ctx_list *ctx,
 	return (0);
 }
 
+/*
+ * The name of a registered oid whose handler or arg1 lies in [lo, hi) or
+ * whose handler is in module `kmod`'s text, or NULL: after an unload such
+ * an oid would call or read the unmapped image (sysctl_root runs
+ * oid_handler(oidp, oid_arg1, ...)).
+ */
+int	ksim_pc_kmod(uintptr_t pc);
+
+const char *
+ksim_sysctl_into(const char *lo, const char *hi, int kmod)
+{
+	struct sysctl_oid *o;
+	int i;
+
+	for (i = 0; i < KSIM_NOID; i++) {
+		if ((o = ksim_oids[i].oid) == NULL)
+			continue;
+		if (((const char *)o->oid_arg1 >= lo &&
+		    (const char *)o->oid_arg1 < hi) ||
+		    ksim_pc_kmod((uintptr_t)o->oid_handler) == kmod)
+			return (ksim_oids[i].name);
+	}
+	return (NULL);
+}
+
 /* Static oids of a module's set_sysctl_set (linker_file_register_sysctls). */
 void
 ksim_sysctl_register_static(struct sysctl_oid *oid, int reg)

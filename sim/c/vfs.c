@@ -747,6 +747,20 @@ ksim_bufobj_strategy(struct bufobj *bo, struct buf *bp)
 	return;
 }
 
+/*
+ * Write operations started and not finished on the sim's mounts: none
+ * once all I/O is done (vfs_write_suspend waits for mnt_writeopcount to
+ * drain, so a lost vn_finished_write blocks snapshots and suspension
+ * forever).
+ */
+int
+ksim_write_ops(void)
+{
+
+	return (ksim_ufs_mount.mnt_writeopcount +
+	    ksim_tmpfs_mount.mnt_writeopcount);
+}
+
 /* Buffers left locked (by anyone) — none once all I/O is done. */
 int
 ksim_bufs_locked(void)

@@ -8,7 +8,7 @@ use crate::report::fail;
 use crate::sched::{self, Ctx, Tid};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{c_char, c_int, c_void, CStr};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// What the engine knows of each simulated thread.
 #[derive(Default)]
@@ -502,10 +502,72 @@ extern "C" fn sim_count(what: *const c_char) {
     count(&cstr(what));
 }
 
-/// The module called KPI function `name` (the `kcall_` trampolines,
-/// sim/build.rs).
+/// A mutant run (`kqdafs-sim --mutants`, `KQDAFS_SIM_MUTATE=KPI@SITE`):
+/// every call of release `KPI` that `kqdafs.ko` makes from call site
+/// `SITE` (the return address, as a link-time address of the sim
+/// executable) is skipped, as if the call were not in the code.
+struct Mutant {
+    kpi: String,
+    site: usize,
+}
+
+fn mutant() -> Option<&'static Mutant> {
+    static M: OnceLock<Option<Mutant>> = OnceLock::new();
+    M.get_or_init(|| {
+        let v = std::env::var("KQDAFS_SIM_MUTATE").ok()?;
+        let (kpi, site) = v.split_once('@')?;
+        let site = usize::from_str_radix(site.trim_start_matches("0x"), 16).ok()?;
+        Some(Mutant { kpi: kpi.to_string(), site })
+    })
+    .as_ref()
+}
+
+/// Sites already reported in a discovery run (`KQDAFS_SIM_SITES`).
+static SITES: Mutex<BTreeSet<(String, usize)>> = Mutex::new(BTreeSet::new());
+
+extern "C" {
+    fn ksim_pc_kmod(pc: usize) -> c_int;
+    /// The ELF header of the sim executable (ld.lld defines it): return
+    /// addresses minus its address are link-time addresses, the same in
+    /// every run whatever the load address.
+    static __ehdr_start: u8;
+}
+
+/// Whether this call, of KPI `name` from return address `ret`, is one a
+/// mutant run skips; in a discovery run, report its site once.
+fn mutated(name: &str, ret: usize) -> bool {
+    let discover = std::env::var_os("KQDAFS_SIM_SITES").is_some();
+    let m = mutant();
+    if !discover && m.is_none_or(|m| m.kpi != name) {
+        return false;
+    }
+    // SAFETY: model calls reading the module table; __ehdr_start is a
+    // linker-defined symbol whose address alone is used.
+    let (from_kqdafs, base) =
+        unsafe { (ksim_pc_kmod(ret) == ksim_kmod_bit(c"kqdafs".as_ptr()), std::ptr::addr_of!(__ehdr_start) as usize) };
+    if !from_kqdafs {
+        return false;
+    }
+    let site = ret - base;
+    if discover && crate::mutants::is_release(name) {
+        let mut seen = SITES.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.insert((name.to_string(), site)) {
+            println!("kernsim-site: {name} {site:#x}");
+        }
+    }
+    let skip = m.is_some_and(|m| m.kpi == name && m.site == site);
+    if skip {
+        println!("kernsim-mutant: skipped {name} at {site:#x}");
+    }
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    skip
+}
+
+/// The module called KPI function `name` from return address `ret` (the
+/// `kcall_` trampolines, sim/build.rs).  Non-zero: a mutant run skips the
+/// call (the trampoline returns 0 without calling the model).
 #[no_mangle]
-extern "C" fn sim_kpi_called(name: *const c_char) {
+extern "C" fn sim_kpi_called(name: *const c_char, ret: usize) -> c_int {
     let name = cstr(name);
     count(&format!("kpi:{name}"));
     let me = sched::me();
@@ -522,6 +584,7 @@ extern "C" fn sim_kpi_called(name: *const c_char) {
     if let Some(n) = stall {
         sched::stall_me(n);
     }
+    c_int::from(mutated(&name, ret))
 }
 
 /// Injected preemptions: (thread name, KPI, module callback it is called

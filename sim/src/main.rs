@@ -14,6 +14,7 @@
 
 mod costs;
 mod kernel;
+mod mutants;
 mod random;
 mod report;
 mod scenarios;
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             "--costs" => return costs::print_table(),
+            "--mutants" => return mutants::matrix(),
             f => filters.push(f.to_string()),
         }
     }

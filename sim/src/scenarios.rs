@@ -129,6 +129,21 @@ pub(crate) fn end_checks() {
     if world::bufs_locked() != 0 {
         fail("buf", &format!("{} buffers still locked", world::bufs_locked()));
     }
+    if world::write_ops() != 0 {
+        fail(
+            "vfs",
+            &format!(
+                "{} write operations never finished (vn_start_write without vn_finished_write)",
+                world::write_ops()
+            ),
+        );
+    }
+    if let Some((uid, refs, want)) = world::cred_leak() {
+        fail(
+            "cred",
+            &format!("a credential of uid {uid} has {refs} references, its process and open files {want} (crhold without crfree)"),
+        );
+    }
     if world::taskqueues_alive() != 0 {
         fail("taskqueue", &format!("{} taskqueues not freed", world::taskqueues_alive()));
     }

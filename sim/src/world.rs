@@ -51,6 +51,8 @@ extern "C" {
     fn ksim_taskqueues_alive() -> c_int;
     fn ksim_dev_mode(name: *const c_char, uid: *mut c_int, gid: *mut c_int) -> c_int;
     fn ksim_proc_cred_refs(proc_: *mut c_void) -> c_long;
+    fn ksim_write_ops() -> c_int;
+    fn ksim_cred_leak(refs: *mut c_long, want: *mut c_long) -> c_long;
 }
 
 /// `struct kevent` of FreeBSD 12 and later (sys/event.h), 64 bytes.
@@ -113,6 +115,15 @@ pub fn boot(k: &Kernel) {
         ksim_devfs_boot();
         ksim_vfs_boot();
     }
+}
+
+/// A credential with more references than its process and open files
+/// account for: (uid, cr_ref, what they account for).
+pub fn cred_leak() -> Option<(i64, i64, i64)> {
+    let (mut refs, mut want): (c_long, c_long) = (0, 0);
+    // SAFETY: model call writing the two counts.
+    let uid = unsafe { ksim_cred_leak(&mut refs, &mut want) };
+    (uid >= 0).then_some((uid as i64, refs as i64, want as i64))
 }
 
 /// kldload(2).
@@ -363,6 +374,12 @@ pub fn sysctl_inout<T: Copy>(name: &str, v: &mut T) -> i32 {
 pub fn pages_held() -> i64 {
     // SAFETY: model call.
     unsafe { ksim_pages_held() as i64 }
+}
+
+/// Write operations started (vn_start_write) and not finished.
+pub fn write_ops() -> i32 {
+    // SAFETY: model call.
+    unsafe { ksim_write_ops() }
 }
 
 /// Buffers locked now.

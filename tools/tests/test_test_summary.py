@@ -65,6 +65,26 @@ class TestSummary(unittest.TestCase):
         self.assertEqual(out, "make test: 14 passed, 1 failed, 0 skipped")
         self.assertEqual(rc, 1)
 
+    def test_counts_the_mutation_matrix(self):
+        rc, out = run(
+            "killed    free in drop (src/kpi/alloc.rs:74:14)\n"
+            "sim-mutants: ran in 18.7s\n"
+            "sim-mutants: 151 call sites of 16 release KPIs: 148 killed, 3 expected survivors, "
+            "0 survived, 0 KPIs unreached\n"
+        )
+        self.assertEqual(
+            out,
+            "make test: 148 passed, 0 failed, 3 skipped \u2014 not run: 3 release call sites whose "
+            "removal the simulation cannot see (expected survivors, sim/src/mutants.rs)",
+        )
+        self.assertEqual(rc, 0)
+        rc, out = run(
+            "sim-mutants: 10 call sites of 16 release KPIs: 7 killed, 0 expected survivors, "
+            "2 survived, 1 KPIs unreached\n"
+        )
+        self.assertEqual(out, "make test: 7 passed, 3 failed, 0 skipped")
+        self.assertEqual(rc, 1)
+
     def test_cargo_binary_killed_by_sigsegv(self):
         rc, out = run_log("cargo-sigsegv.log")
         # 3 + 2 from the binaries that finished; the dead one: 3 ok, 1
