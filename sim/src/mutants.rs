@@ -173,7 +173,7 @@ pub fn matrix() -> ExitCode {
         let kill = reach.iter().find_map(|&sc| {
             let (ok, out, why) = run(&exe, sc, ("KQDAFS_SIM_MUTATE", &env));
             debug_assert!(out.contains("kernsim-mutant: skipped"));
-            (!ok).then(|| (sc, why))
+            (!ok).then_some((sc, why))
         });
         match kill {
             Some((sc, why)) => {

@@ -123,7 +123,7 @@ pub fn cred_leak() -> Option<(i64, i64, i64)> {
     let (mut refs, mut want): (c_long, c_long) = (0, 0);
     // SAFETY: model call writing the two counts.
     let uid = unsafe { ksim_cred_leak(&mut refs, &mut want) };
-    (uid >= 0).then_some((uid as i64, refs as i64, want as i64))
+    (uid >= 0).then_some((uid, refs, want))
 }
 
 /// kldload(2).
