@@ -26,6 +26,7 @@
 #include <sys/mount.h>
 #include <sys/refcount.h>
 #include <sys/resourcevar.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/ucred.h>
 #include <sys/vnode.h>
@@ -889,6 +890,20 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 	error = VOP_GETATTR(vp, &va, cred);
 	if (error != 0)
 		goto unsupported;
+	/*
+	 * A UFS snapshot file: ffs_read() reads it with GB_NOWITNESS
+	 * (IS_SNAPSHOT(ip), ffs_vnops.c), because its buffer locks are
+	 * taken in orders WITNESS would report (ffs_snapshot.c takes
+	 * snapshot blocks while other buffers are locked).  The worker
+	 * path's fo_read() -> ffs_read() does exactly that; this path does
+	 * not second-guess it.  ufs_getattr() reports i_flags as va_flags,
+	 * the KPI's view of IS_SNAPSHOT() (VTOI() and struct inode are UFS
+	 * internals, not module KPI).
+	 */
+	if ((va.va_flags & SF_SNAPSHOT) != 0) {
+		error = EOPNOTSUPP;
+		goto unsupported;
+	}
 	fsize = (off_t)va.va_size;
 	if (offset >= fsize || len == 0) {
 		/* At or past EOF: an empty read, reported at once. */

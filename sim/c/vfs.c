@@ -36,6 +36,7 @@
 #include <sys/lockmgr.h>
 #include <sys/malloc.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/vnode.h>
 #include <vm/vm.h>
@@ -72,6 +73,7 @@ struct ksim_vfile {
 	uint8_t		 vf_hole[KSIM_MAXBLK];	/* lbn is a hole */
 	uint8_t		 vf_bad[KSIM_MAXBLK];	/* lbn read fails (EIO) */
 	uint8_t		 vf_ind_cached;	/* indirect block in cache */
+	u_long		 vf_flags;	/* i_flags (SF_SNAPSHOT, ...) */
 	/* vnode lock (lockmgr): exclusive owner or shared count */
 	struct thread	*vf_lk_owner;
 	int		 vf_lk_shared;
@@ -164,6 +166,14 @@ ksim_file_set_bad(struct vnode *vp, int lbn)
 {
 
 	ksim_vfile(vp)->vf_bad[lbn] = 1;
+}
+
+/* Set the inode's flags (i_flags: SF_SNAPSHOT marks a UFS snapshot). */
+void
+ksim_file_set_flags(struct vnode *vp, u_long flags)
+{
+
+	ksim_vfile(vp)->vf_flags = flags;
 }
 
 int
@@ -261,7 +271,10 @@ VOP_UNLOCK_APV(const struct vop_vector *vop, struct vop_unlock_args *a)
 	return (0);
 }
 
-/* ufs_getattr: va_size is i_size.  ASSERT_VOP_LOCKED in VOP_GETATTR. */
+/*
+ * ufs_getattr (ufs_vnops.c): va_size is i_size, va_flags is i_flags.
+ * ASSERT_VOP_LOCKED in VOP_GETATTR.
+ */
 int
 VOP_GETATTR_APV(const struct vop_vector *vop, struct vop_getattr_args *a)
 {
@@ -271,6 +284,7 @@ VOP_GETATTR_APV(const struct vop_vector *vop, struct vop_getattr_args *a)
 		ksim_failf("vfs", "VOP_GETATTR: vnode not locked");
 	memset(a->a_vap, 0, sizeof(*a->a_vap));
 	a->a_vap->va_size = (u_quad_t)ksim_vfile(a->a_vp)->vf_size;
+	a->a_vap->va_flags = ksim_vfile(a->a_vp)->vf_flags;
 	a->a_vap->va_type = VREG;
 	return (0);
 }
@@ -424,8 +438,23 @@ getblk(struct vnode *vp, daddr_t blkno, int size, int slpflag, int slptimeo,
 	if (blkno < 0 || blkno >= KSIM_MAXBLK || size <= 0 || size > MAXBSIZE)
 		ksim_failf("buf", "getblk: lbn %jd size %d", (intmax_t)blkno,
 		    size);
-	if ((flags & GB_NOWITNESS) == 0)
+	if ((flags & GB_NOWITNESS) == 0) {
 		sim_count("getblk_witness");
+		/*
+		 * A UFS snapshot's buffer locks are taken in an order WITNESS
+		 * reports as a reversal (ffs_snapshot.c ffs_copyonwrite locks
+		 * snapshot blocks while other buffers are locked): ffs_read
+		 * (ffs_vnops.c) passes GB_NOWITNESS for IS_SNAPSHOT(ip), and
+		 * getblkx turns it into LK_NOWITNESS.  Without it a WITNESS
+		 * kernel reports the lock order (a panic with
+		 * debug.witness.kdb).
+		 */
+		if ((vf->vf_flags & SF_SNAPSHOT) != 0)
+			ksim_failf("witness", "getblk of a UFS snapshot's "
+			    "block %jd without GB_NOWITNESS (ffs_read passes "
+			    "it for snapshots; lock order reversal)",
+			    (intmax_t)blkno);
+	}
 again:
 	slot = -1;
 	for (i = 0; i < KSIM_NBUF; i++) {

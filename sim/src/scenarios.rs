@@ -56,6 +56,7 @@ pub const ALL: &[Scenario] = &[
     scenario!(kaio_read_worker, 16, "KAIO reads on a non-UFS file (worker path), data and events checked"),
     scenario!(kaio_read_bufcache, 16, "KAIO reads on UFS: misses complete on g_up, hits at submit; counters"),
     scenario!(kaio_bufcache_hole_error, 8, "UFS holes complete inside bstrategy; a bad block gives EIO"),
+    scenario!(kaio_snapshot, 4, "KAIO reads of a UFS snapshot file go to the worker (ffs_read's GB_NOWITNESS)"),
     scenario!(kaio_write_fsync, 16, "KAIO write then fsync through the workers"),
     scenario!(kaio_errnos, 2, "every per-request errno of KAIO submit, nothing held after"),
     scenario!(kaio_cancel, 16, "cancel of queued requests: -ECANCELED events, ENOENT after delivery"),
@@ -524,6 +525,25 @@ fn kaio_bufcache_hole_error(_p: Proc) {
             expect_eq(decode_kaio_data(ev.data), Err(5), "bad block: EIO");
         }
     }
+    close_all(&[fd, kq, dev.fd]);
+    unload();
+}
+
+/// Review item 13: a UFS snapshot file (`SF_SNAPSHOT` in `i_flags`) is
+/// read by `ffs_read` with `GB_NOWITNESS`; the buffer-cache path must
+/// leave it to the worker (the model's getblk reports a snapshot block
+/// taken without the flag, as WITNESS would).
+fn kaio_snapshot(_p: Proc) {
+    let (file, fd, kq, mut dev) = kaio_env(300_000, true, world::O_RDONLY);
+    file.set_flags(world::SF_SNAPSHOT);
+    let (bc, wk) = (stat("kaio_requests_bufcache"), stat("kaio_requests_worker"));
+    read_batch(&mut dev, &file, fd, kq, 3, 40_000, 70_000);
+    expect_eq(stat("kaio_requests_bufcache"), bc, "buffer-cache reads of a snapshot");
+    expect_eq(stat("kaio_requests_worker"), wk + 3, "snapshot reads run by a worker");
+    // Not a snapshot any more: the same file takes the buffer cache.
+    file.set_flags(0);
+    read_batch(&mut dev, &file, fd, kq, 1, 4096, 4096);
+    expect_eq(stat("kaio_requests_bufcache"), bc + 1, "buffer-cache read of an ordinary file");
     close_all(&[fd, kq, dev.fd]);
     unload();
 }

@@ -30,6 +30,7 @@ extern "C" {
     fn ksim_file_data(vp: *mut c_void, size: *mut i64) -> *mut u8;
     fn ksim_file_set_hole(vp: *mut c_void, lbn: c_int);
     fn ksim_file_set_bad(vp: *mut c_void, lbn: c_int);
+    fn ksim_file_set_flags(vp: *mut c_void, flags: c_ulong);
     fn ksim_file_fsyncs(vp: *mut c_void) -> c_int;
     fn ksim_file_foreign_cred_writes(vp: *mut c_void) -> u64;
     fn ksim_sys_open_file(vp: *mut c_void, oflags: c_int) -> c_int;
@@ -254,6 +255,9 @@ pub fn get<T: Copy + Default>(va: u64) -> T {
 pub struct File(pub usize);
 
 /// Make a file of `size` bytes (UFS: buffer cache path; else tmpfs-like).
+/// `SF_SNAPSHOT` (sys/stat.h): a UFS snapshot inode.
+pub const SF_SNAPSHOT: u64 = 0x0020_0000;
+
 pub fn file_create(size: i64, ufs: bool) -> File {
     // SAFETY: model call.
     File(unsafe { ksim_file_create(size, c_int::from(ufs)) } as usize)
@@ -277,6 +281,11 @@ impl File {
     pub fn bad(&self, lbn: i32) {
         // SAFETY: model call.
         unsafe { ksim_file_set_bad(self.0 as *mut c_void, lbn) }
+    }
+    /// Set the inode's flags (`i_flags`, e.g. [`SF_SNAPSHOT`]).
+    pub fn set_flags(&self, flags: u64) {
+        // SAFETY: model call.
+        unsafe { ksim_file_set_flags(self.0 as *mut c_void, flags as c_ulong) }
     }
     /// VOP_FSYNC calls on the file.
     pub fn fsyncs(&self) -> i32 {
