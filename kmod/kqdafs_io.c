@@ -604,6 +604,8 @@ kqdafs_file_fsync(struct file *fp, struct ucred *cred, struct thread *td)
 struct kqdafs_bufread {
 	volatile u_int	 br_refs;	/* submitter + reads in flight */
 	volatile u_int	 br_error;	/* first error, 0 if none */
+	volatile uint64_t br_errat;	/* lowest offset of a failed block */
+	volatile uint64_t br_end;	/* lowest offset not read (short) */
 	kqdafs_bufread_done_t *br_done;
 	void		*br_arg;
 	off_t		 br_offset;	/* file offset of the request */
@@ -613,12 +615,32 @@ struct kqdafs_bufread {
 	struct vm_page	*br_ma[];	/* copy of the caller's array */
 };
 
+/* *p = MIN(*p, v), atomically: blocks complete in any order. */
 static void
-kqdafs_bufread_fail(struct kqdafs_bufread *br, int error)
+kqdafs_atomic_min64(volatile uint64_t *p, uint64_t v)
+{
+	uint64_t old;
+
+	do {
+		old = atomic_load_64(p);
+		if (old <= v)
+			return;
+	} while (!atomic_cmpset_64(p, old, v));
+}
+
+/*
+ * The block whose data start at file offset `at` (clipped to the request)
+ * failed with `error`.  The first error is the one reported; where the
+ * lowest failed block lies decides whether it is reported at all
+ * (kqdafs_bufread_rele).
+ */
+static void
+kqdafs_bufread_fail(struct kqdafs_bufread *br, int error, off_t at)
 {
 
-	/* Keep the first error only. */
 	(void)atomic_cmpset_int(&br->br_error, 0, (u_int)error);
+	kqdafs_atomic_min64(&br->br_errat,
+	    (uint64_t)MAX(at, br->br_offset));
 }
 
 /*
@@ -650,6 +672,7 @@ kqdafs_bufread_rele(struct kqdafs_bufread *br)
 {
 	kqdafs_bufread_done_t *done;
 	void *arg;
+	uint64_t end;
 	size_t nbytes;
 	int error;
 
@@ -661,8 +684,23 @@ kqdafs_bufread_rele(struct kqdafs_bufread *br)
 	 */
 	if (!refcount_release(&br->br_refs))
 		return;
+	/*
+	 * As pread(2) over ffs_read() answers: ffs_read() stops at the
+	 * first buffer that came back short without an error (b_resid
+	 * left, "size == 0" there) and returns the bytes before it with no
+	 * error; it stops with the error at the first block that failed.
+	 * Blocks here were read in parallel, so whichever of the two comes
+	 * first in the file decides: a failed block at or past the short
+	 * end would never have been read by ffs_read().
+	 */
 	error = (int)atomic_load_int(&br->br_error);
-	nbytes = error == 0 ? br->br_len : 0;
+	end = atomic_load_64(&br->br_end);
+	if (error != 0 && atomic_load_64(&br->br_errat) < end)
+		nbytes = 0;
+	else {
+		error = 0;
+		nbytes = (size_t)(end - (uint64_t)br->br_offset);
+	}
 	done = br->br_done;
 	arg = br->br_arg;
 	free(br, M_KQDAFS);
@@ -673,7 +711,10 @@ kqdafs_bufread_rele(struct kqdafs_bufread *br)
  * Copy the part of buffer bp that the request wants into its pages.
  * bp is locked by us (or by the kernel on our behalf) and its contents are
  * valid: B_CACHE was set by getblk(), or the read completed without error
- * and bufdone() has restored any bogus pages.  Returns 0 or EIO.
+ * and bufdone() has restored any bogus pages.  A buffer that came back
+ * short without an error (b_resid: g_vfs_done() sets it to b_bcount -
+ * bio_completed) is copied only as far as it was read, and the request
+ * ends there (br_end).  Returns 0 or EIO.
  */
 static int
 kqdafs_bufread_copy(struct kqdafs_bufread *br, struct buf *bp)
@@ -688,13 +729,22 @@ kqdafs_bufread_copy(struct kqdafs_bufread *br, struct buf *bp)
 	bstart = bp->b_offset;
 	from = MAX(br->br_offset, bstart);
 	to = MIN(br->br_offset + (off_t)br->br_len, bstart + bp->b_bcount);
+	if (to <= from)
+		return (EIO);
 	/*
 	 * ffs_read(): b_resid is nonzero only after an error, but if a
-	 * short read left no error, do not copy bytes that were not read.
+	 * short read left no error, do not copy bytes that were not read
+	 * ("size -= bp->b_resid"); the request is short from there.
 	 */
 	bvalid = bstart + bp->b_bcount - bp->b_resid;
-	if (to <= from || to > bvalid)
+	if (bp->b_resid < 0 || bp->b_resid > bp->b_bcount)
 		return (EIO);
+	if (to > bvalid) {
+		kqdafs_atomic_min64(&br->br_end, (uint64_t)MAX(from, bvalid));
+		if (bvalid <= from)
+			return (0);
+		to = bvalid;
+	}
 	boff = (size_t)(from - bstart);
 	n = (size_t)(to - from);
 	if (buf_mapped(bp)) {
@@ -744,6 +794,7 @@ static void
 kqdafs_bufread_iodone(struct buf *bp)
 {
 	struct kqdafs_bufread *br;
+	off_t at;
 	int error;
 
 	br = bp->b_caller1;
@@ -761,6 +812,7 @@ kqdafs_bufread_iodone(struct buf *bp)
 	 */
 	bp->b_flags &= ~B_ASYNC;
 	bufdone(bp);
+	at = bp->b_offset;
 	if ((bp->b_ioflags & BIO_ERROR) != 0)
 		error = bp->b_error != 0 ? bp->b_error : EIO;
 	else
@@ -772,7 +824,7 @@ kqdafs_bufread_iodone(struct buf *bp)
 	else
 		bqrelse(bp);
 	if (error != 0)
-		kqdafs_bufread_fail(br, error);
+		kqdafs_bufread_fail(br, error, at);
 	kqdafs_bufread_rele(br);
 	/* Last: from here only the return is left (kqdafs_bufread_drain). */
 	atomic_subtract_rel_int(&kqdafs_bufread_iodones, 1);
@@ -835,10 +887,12 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 	    M_KQDAFS, M_WAITOK);
 	refcount_init(&br->br_refs, 1);		/* the submitter's */
 	br->br_error = 0;
+	br->br_errat = UINT64_MAX;
 	br->br_done = done;
 	br->br_arg = arg;
 	br->br_offset = offset;
 	br->br_len = len;
+	br->br_end = (uint64_t)offset + len;
 	br->br_pgoff = pgoff;
 	br->br_npages = npages;
 	memcpy(br->br_ma, ma, (size_t)npages * sizeof(br->br_ma[0]));
@@ -916,6 +970,7 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 		len = (size_t)(fsize - offset);
 	br->br_len = len;
 	end = offset + (off_t)len;
+	br->br_end = (uint64_t)end;
 
 	last = (end - 1) / bsize;
 	for (lbn = offset / bsize; lbn <= last; lbn++) {
@@ -937,14 +992,14 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 		bp = getblk(vp, lbn, size, 0, 0, GB_UNMAPPED);
 		if (bp == NULL) {
 			/* The blocks not reached count as failed. */
-			kqdafs_bufread_fail(br, EIO);
+			kqdafs_bufread_fail(br, EIO, (off_t)lbn * bsize);
 			break;
 		}
 		if ((bp->b_flags & B_CACHE) != 0) {
 			(*hits)++;
 			error = kqdafs_bufread_copy(br, bp);
 			if (error != 0)
-				kqdafs_bufread_fail(br, error);
+				kqdafs_bufread_fail(br, error, bp->b_offset);
 			/* ffs_read(): keep the cached block on its queue. */
 			bqrelse(bp);
 			continue;

@@ -138,8 +138,11 @@ int	kqdafs_file_fsync(struct file *fp, struct ucred *cred,
  * was cached, or the range is at/past EOF) or later from the buffer I/O
  * completion path (b_iodone: GEOM's up thread; done must not sleep).
  * nbytes is the bytes copied into the pages: len clipped at the file size
- * as it was at submit; 0 at or past EOF.  error is 0 or the first I/O
- * error (then nbytes is 0).
+ * as it was at submit; 0 at or past EOF; less where a block came back
+ * short without an error (the bytes before the first byte not read, as
+ * pread(2) over ffs_read() answers).  error is 0 or the first I/O error
+ * (then nbytes is 0), reported only if a failed block starts before that
+ * short end.
  *
  * Returns EOPNOTSUPP, having started nothing and touched nothing, when fp's
  * vnode is not on a file system this path handles (the caller then uses

@@ -72,6 +72,7 @@ struct ksim_vfile {
 	int		 vf_ufs;
 	uint8_t		 vf_hole[KSIM_MAXBLK];	/* lbn is a hole */
 	uint8_t		 vf_bad[KSIM_MAXBLK];	/* lbn read fails (EIO) */
+	uint16_t	 vf_short[KSIM_MAXBLK];	/* bytes lbn's read leaves */
 	uint8_t		 vf_ind_cached;	/* indirect block in cache */
 	u_long		 vf_flags;	/* i_flags (SF_SNAPSHOT, ...) */
 	/* vnode lock (lockmgr): exclusive owner or shared count */
@@ -174,6 +175,18 @@ ksim_file_set_flags(struct vnode *vp, u_long flags)
 {
 
 	ksim_vfile(vp)->vf_flags = flags;
+}
+
+/*
+ * The device completes reads of block lbn `resid` bytes short, without an
+ * error (a provider may set bio_completed < bio_length; g_vfs_done turns
+ * it into b_resid).
+ */
+void
+ksim_file_set_short(struct vnode *vp, int lbn, int resid)
+{
+
+	ksim_vfile(vp)->vf_short[lbn] = (uint16_t)resid;
 }
 
 int
@@ -655,13 +668,17 @@ bufdone(struct buf *bp)
 	}
 }
 
-/* The device under the UFS: fill the buffer from the file's blocks. */
+/*
+ * The device under the UFS: fill the buffer from the file's blocks, then
+ * g_vfs_done (geom_vfs.c): b_error and BIO_ERROR from bio_error, b_resid
+ * = b_bcount - bio_completed (also without an error), bufdone.
+ */
 static void
 ksim_disk_complete(struct ksim_bufx *bx)
 {
 	struct ksim_vfile *vf = ksim_vfile(bx->bx_vp);
 	struct buf *bp = &bx->bx_buf;
-	off_t off, n;
+	off_t completed, off, n;
 
 	if (vf->vf_bad[bx->bx_lbn]) {
 		bp->b_error = EIO;
@@ -669,11 +686,12 @@ ksim_disk_complete(struct ksim_bufx *bx)
 		bp->b_resid = bp->b_bcount;
 	} else {
 		off = bp->b_offset;
-		n = MIN(bp->b_bcount, MAX(0, vf->vf_size - off));
+		completed = MAX(0, bp->b_bcount - vf->vf_short[bx->bx_lbn]);
+		n = MIN(completed, MAX(0, vf->vf_size - off));
 		memset(bx->bx_mem, 0, (size_t)bp->b_bcount);
 		if (n > 0)
 			memcpy(bx->bx_mem, vf->vf_data + off, (size_t)n);
-		bp->b_resid = 0;
+		bp->b_resid = bp->b_bcount - completed;
 	}
 	bufdone(bp);
 }

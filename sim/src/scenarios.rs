@@ -56,6 +56,7 @@ pub const ALL: &[Scenario] = &[
     scenario!(kaio_read_worker, 16, "KAIO reads on a non-UFS file (worker path), data and events checked"),
     scenario!(kaio_read_bufcache, 16, "KAIO reads on UFS: misses complete on g_up, hits at submit; counters"),
     scenario!(kaio_bufcache_hole_error, 8, "UFS holes complete inside bstrategy; a bad block gives EIO"),
+    scenario!(kaio_short_read, 8, "a block read back short without an error: the read is short, not EIO (pread)"),
     scenario!(kaio_snapshot, 4, "KAIO reads of a UFS snapshot file go to the worker (ffs_read's GB_NOWITNESS)"),
     scenario!(kaio_write_fsync, 16, "KAIO write then fsync through the workers"),
     scenario!(kaio_errnos, 2, "every per-request errno of KAIO submit, nothing held after"),
@@ -523,6 +524,38 @@ fn kaio_bufcache_hole_error(_p: Proc) {
             check(world::user_mem(a, 8192).iter().all(|&x| x == 0), "a hole reads as zeroes");
         } else {
             expect_eq(decode_kaio_data(ev.data), Err(5), "bad block: EIO");
+        }
+    }
+    close_all(&[fd, kq, dev.fd]);
+    unload();
+}
+
+/// Review item 16: the device completes block 2 short without an error
+/// (`b_resid` left by `g_vfs_done`).  `pread(2)` over `ffs_read` returns
+/// the bytes before the first byte not read, with no error; a failed block
+/// behind that point is never reached.
+fn kaio_short_read(_p: Proc) {
+    let (file, fd, kq, mut dev) = kaio_env(300_000, true, world::O_RDONLY);
+    const BS: i64 = 32768;
+    file.short(2, 10_000);
+    file.bad(4);
+    let valid_end = 2 * BS + BS - 10_000;
+    // (offset, length, bytes pread returns)
+    let cases: [(i64, i64, i64); 4] = [
+        (40_000, 100_000, valid_end - 40_000), // blocks 1-4: short in 2
+        (2 * BS, 4096, 4096),                  // inside the part read
+        (valid_end + 1000, 1000, 0),           // inside the part not read
+        (4 * BS, 4096, -5),                    // the bad block alone: EIO
+    ];
+    for (i, &(off, len, want)) in cases.iter().enumerate() {
+        let buf = dev.mem.alloc(len as usize);
+        let (e, _, n) = dev.submit(&[read_req(fd, kq, off, buf, len as u64, i as u64)]);
+        expect_eq((e, n), (0, 1), "submit");
+        let ev = wait_events(kq, 1, 10_000)[0];
+        let want_r = if want < 0 { Err(-want as i32) } else { Ok(want as u64) };
+        expect_eq(decode_kaio_data(ev.data), want_r, &format!("read {i} at {off} of {len}"));
+        if want > 0 {
+            check_data(&file, off as usize, buf, want as usize);
         }
     }
     close_all(&[fd, kq, dev.fd]);

@@ -31,6 +31,7 @@ extern "C" {
     fn ksim_file_set_hole(vp: *mut c_void, lbn: c_int);
     fn ksim_file_set_bad(vp: *mut c_void, lbn: c_int);
     fn ksim_file_set_flags(vp: *mut c_void, flags: c_ulong);
+    fn ksim_file_set_short(vp: *mut c_void, lbn: c_int, resid: c_int);
     fn ksim_file_fsyncs(vp: *mut c_void) -> c_int;
     fn ksim_file_foreign_cred_writes(vp: *mut c_void) -> u64;
     fn ksim_sys_open_file(vp: *mut c_void, oflags: c_int) -> c_int;
@@ -286,6 +287,12 @@ impl File {
     pub fn set_flags(&self, flags: u64) {
         // SAFETY: model call.
         unsafe { ksim_file_set_flags(self.0 as *mut c_void, flags as c_ulong) }
+    }
+    /// Make the device complete reads of block `lbn` `resid` bytes short,
+    /// without an error (`b_resid` after `g_vfs_done`).
+    pub fn short(&self, lbn: i32, resid: i32) {
+        // SAFETY: model call.
+        unsafe { ksim_file_set_short(self.0 as *mut c_void, lbn, resid) }
     }
     /// VOP_FSYNC calls on the file.
     pub fn fsyncs(&self) -> i32 {
