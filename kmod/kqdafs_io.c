@@ -608,6 +608,9 @@ struct kqdafs_bufread {
 	volatile uint64_t br_end;	/* lowest offset not read (short) */
 	kqdafs_bufread_done_t *br_done;
 	void		*br_arg;
+	struct file	*br_fp;		/* held by the caller until done */
+	struct ucred	*br_cred;	/* held by the caller until done */
+	off_t		 br_rest;	/* start of the part left to a worker */
 	off_t		 br_offset;	/* file offset of the request */
 	size_t		 br_len;	/* length, clipped at EOF */
 	size_t		 br_pgoff;	/* offset into br_ma[0] */
@@ -830,6 +833,35 @@ kqdafs_bufread_iodone(struct buf *bp)
 	atomic_subtract_rel_int(&kqdafs_bufread_iodones, 1);
 }
 
+void
+kqdafs_bufread_rest(struct kqdafs_bufread *br, struct thread *td)
+{
+	size_t moved, pos, rlen;
+	int error;
+
+	/*
+	 * The pages from the rest's start on: kqdafs_file_rw() takes an
+	 * array whose first page holds the first byte, at pgoff < PAGE_SIZE.
+	 */
+	pos = br->br_pgoff + (size_t)(br->br_rest - br->br_offset);
+	rlen = br->br_len - (size_t)(br->br_rest - br->br_offset);
+	error = kqdafs_file_rw(br->br_fp, br->br_cred, td, KQDAFS_IO_READ,
+	    br->br_rest, br->br_ma + (pos >> PAGE_SHIFT),
+	    br->br_npages - (int)(pos >> PAGE_SHIFT), pos & PAGE_MASK, rlen,
+	    &moved);
+	/*
+	 * As the blocks of the buffer-cache part: an error at the first
+	 * byte not moved, a short read (the file was truncated meanwhile)
+	 * ends the request there.
+	 */
+	if (error != 0)
+		kqdafs_bufread_fail(br, error, br->br_rest + (off_t)moved);
+	else if (moved < rlen)
+		kqdafs_atomic_min64(&br->br_end,
+		    (uint64_t)br->br_rest + moved);
+	kqdafs_bufread_rele(br);
+}
+
 /*
  * Size of logical block lbn of a UFS file of size fsize: what UFS's
  * blksize(fs, ip, lbn) macro (ufs/ffs/fs.h) computes, with fs_bsize =
@@ -854,7 +886,7 @@ int
 kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
     size_t len, struct vm_page **ma, int npages, size_t pgoff,
     kqdafs_bufread_done_t *done, void *arg, uint32_t *hits,
-    uint32_t *misses)
+    uint32_t *misses, struct kqdafs_bufread **restp)
 {
 	struct kqdafs_bufread *br;
 	struct buf *bp;
@@ -867,6 +899,7 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 
 	*hits = 0;
 	*misses = 0;
+	*restp = NULL;
 	vp = fp->f_vnode;
 	if (fp->f_type != DTYPE_VNODE || vp == NULL)
 		return (EOPNOTSUPP);
@@ -890,6 +923,9 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 	br->br_errat = UINT64_MAX;
 	br->br_done = done;
 	br->br_arg = arg;
+	br->br_fp = fp;
+	br->br_cred = cred;
+	br->br_rest = -1;
 	br->br_offset = offset;
 	br->br_len = len;
 	br->br_end = (uint64_t)offset + len;
@@ -985,14 +1021,36 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 		 * every hit on one would allocate buffer KVA, pmap_qenter it
 		 * (a TLB shootdown later) and might sleep in bufspace_wait
 		 * with the vnode locked; the copy goes through b_pages and
-		 * the direct map anyway (kqdafs_bufread_copy).  No PCATCH,
-		 * no timeout: it waits for a busy buffer and for buffer
-		 * space, and returns NULL only on failure.
+		 * the direct map anyway (kqdafs_bufread_copy).
+		 * GB_LOCK_NOWAIT: never wait for a buffer another thread
+		 * holds locked (below).  getblk() may still sleep for buffer
+		 * space (getnewbuf -> bufspace_wait) and writes out a
+		 * B_DELWRI buffer that is not B_CACHE, or whose size
+		 * changes, before it returns it (bwrite): the first needs a
+		 * buffer cache short of space, the second a file being
+		 * written through mmap or extended under us.
 		 */
-		bp = getblk(vp, lbn, size, 0, 0, GB_UNMAPPED);
+		bp = getblk(vp, lbn, size, 0, 0, GB_UNMAPPED | GB_LOCK_NOWAIT);
 		if (bp == NULL) {
-			/* The blocks not reached count as failed. */
-			kqdafs_bufread_fail(br, EIO, (off_t)lbn * bsize);
+			/*
+			 * The buffer is locked by another thread (getblkx()'s
+			 * try-lock failed: EBUSY with GB_LOCK_NOWAIT, which
+			 * getblk() turns into NULL): its I/O is in flight, or
+			 * it is being written out or used by a reader or
+			 * writer that may itself wait for the disk.  Waiting
+			 * for it here would make the submitter wait for the
+			 * disk.  The rest of the request, from this block on,
+			 * goes to a worker instead (kqdafs_bufread_rest:
+			 * fo_read(), which waits for the buffer as ffs_read()
+			 * does); its own reference keeps the request open.
+			 * getblk() answers NULL for nothing else here: the
+			 * other failure of getblkx(), a size above
+			 * maxbcachebuf, cannot happen for UFS blocks, and
+			 * ffs_read() would give its answer anyway.
+			 */
+			br->br_rest = MAX((off_t)lbn * bsize, offset);
+			refcount_acquire(&br->br_refs);
+			*restp = br;
 			break;
 		}
 		if ((bp->b_flags & B_CACHE) != 0) {
@@ -1049,7 +1107,8 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 	/*
 	 * Drop the submitter's reference only now, with the vnode
 	 * unlocked: done() cannot run before every block was issued, and
-	 * never runs under our vnode lock.
+	 * never runs under our vnode lock.  With a rest left to a worker,
+	 * its reference keeps the request open until the worker is done.
 	 */
 	kqdafs_bufread_rele(br);
 	return (0);

@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 struct file;
+struct kqdafs_bufread;
 struct thread;
 struct ucred;
 struct vm_page;
@@ -149,7 +150,19 @@ int	kqdafs_file_fsync(struct file *fp, struct ucred *cred,
  * the worker path); any other nonzero return is an errno for the request,
  * with nothing started.  *hits and *misses count the file system blocks
  * found cached and read from the device.  Process context (the
- * submitter's); may sleep briefly for the vnode and buffer locks.
+ * submitter's).
+ *
+ * What the submitter may wait for: the vnode lock (shared; a writer holds
+ * it exclusively), buffer space (getblk -> getnewbuf -> bufspace_wait),
+ * the write-out of a delayed-write buffer getblk must not hand out
+ * invalid, and, on UFS, the synchronous read of an indirect block when
+ * ufs_strategy() maps a block past the direct ones (ufs_bmaparray()
+ * reads it with bread() inside bstrategy()).  It never waits for a
+ * buffer another thread holds locked (GB_LOCK_NOWAIT): from the first
+ * such block on, the rest of the request is not started here, and
+ * *restp is set (else NULL).  The caller must then pass it, exactly once,
+ * to kqdafs_bufread_rest() on a thread that may sleep; done() is not
+ * called before that has finished (it may be called from inside it).
  *
  * The array ma is copied: it need not outlive the call, but the pages
  * must stay held until done() has been called.  done() is never called
@@ -162,7 +175,15 @@ typedef void kqdafs_bufread_done_t(void *arg, int error, size_t nbytes);
 int	kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 	    size_t len, struct vm_page **ma, int npages, size_t pgoff,
 	    kqdafs_bufread_done_t *done, void *arg, uint32_t *hits,
-	    uint32_t *misses);
+	    uint32_t *misses, struct kqdafs_bufread **restp);
+
+/*
+ * Read the rest kqdafs_bufread_start() left (*restp) through fo_read(),
+ * as the worker path does (kqdafs_file_rw, with the request's file and
+ * credential, which the caller keeps held until done()), then let go of
+ * it; done() may be called from inside.  Worker thread td; sleeps.
+ */
+void	kqdafs_bufread_rest(struct kqdafs_bufread *br, struct thread *td);
 
 /*
  * Wait until no block read callback of kqdafs_bufread_start() is still

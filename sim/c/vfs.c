@@ -431,9 +431,12 @@ ksim_buf_lock_release(struct buf *bp, const char *fn)
 }
 
 /*
- * getblk (vfs_bio.c getblkx), for the sim's UFS: the vnode must be
- * locked; a buffer another thread holds locked is waited for (or NULL
- * with GB_LOCK_NOWAIT); the size of a cached buffer must match.
+ * getblk (vfs_bio.c getblk -> getblkx), for the sim's UFS: the vnode must
+ * be locked; a buffer another thread (or the kernel, LK_KERNPROC: I/O in
+ * flight) holds locked is waited for, or with GB_LOCK_NOWAIT not: getblkx
+ * try-locks the buffer found (BUF_TIMELOCK with LK_NOWAIT) and, with
+ * GB_LOCK_NOWAIT, returns the try-lock's EBUSY at once, which getblk
+ * turns into NULL; the size of a cached buffer must match.
  */
 struct buf *
 getblk(struct vnode *vp, daddr_t blkno, int size, int slpflag, int slptimeo,
@@ -551,6 +554,52 @@ again:
 	sim_count("getblk_new");
 	(void)vf;
 	return (bp);
+}
+
+/*
+ * Another kernel thread holds block lbn of vp locked for `ticks` ticks of
+ * virtual time without the vnode lock, as a buffer under write-out stays
+ * locked until its write completes after the vnode lock was let go
+ * (bufdaemon: flushbufqueues -> bawrite, vfs_bio.c), or as a reader holds
+ * it while it waits for its data (bread): what a getblk of that block
+ * from elsewhere meets meanwhile.
+ */
+struct ksim_hold {
+	struct vnode	*h_vp;
+	daddr_t		 h_lbn;
+	int		 h_size;
+	uint64_t	 h_ticks;
+};
+
+static void
+ksim_buf_holder(void *arg)
+{
+	struct ksim_hold *h = arg;
+	struct buf *bp;
+
+	(void)_vn_lock(h->h_vp, LK_SHARED, __FILE__, __LINE__);
+	bp = getblk(h->h_vp, h->h_lbn, h->h_size, 0, 0, GB_UNMAPPED);
+	ksim_vn_unlock(h->h_vp);
+	(void)sim_block(h, "biowr", h->h_ticks);
+	bqrelse(bp);
+}
+
+void
+ksim_buf_hold(struct vnode *vp, int lbn, uint64_t ticks)
+{
+	struct ksim_vfile *vf = ksim_vfile(vp);
+	struct ksim_hold *h;
+	off_t tail;
+
+	h = ksim_zalloc(sizeof(*h));
+	h->h_vp = vp;
+	h->h_lbn = lbn;
+	/* blksize (ufs/ffs/fs.h): a fragment-sized last direct block. */
+	tail = vf->vf_size - (off_t)lbn * 32768;
+	h->h_size = lbn >= UFS_NDADDR || tail >= 32768 ? 32768 :
+	    (int)roundup2(tail, 4096);
+	h->h_ticks = ticks;
+	sim_spawn_kthread("bufholder", KSIM_KERNEL, ksim_buf_holder, h);
 }
 
 /* _lockmgr_disown (kern_lock.c) of a buffer lock: BUF_KERNPROC. */

@@ -56,6 +56,11 @@ pub const ALL: &[Scenario] = &[
     scenario!(kaio_read_worker, 16, "KAIO reads on a non-UFS file (worker path), data and events checked"),
     scenario!(kaio_read_bufcache, 16, "KAIO reads on UFS: misses complete on g_up, hits at submit; counters"),
     scenario!(kaio_bufcache_hole_error, 8, "UFS holes complete inside bstrategy; a bad block gives EIO"),
+    scenario!(
+        kaio_bufcache_contention,
+        16,
+        "a submit meets buffers locked by in-flight reads and by another thread: the rest goes to a worker, no wait"
+    ),
     scenario!(kaio_short_read, 8, "a block read back short without an error: the read is short, not EIO (pread)"),
     scenario!(kaio_snapshot, 4, "KAIO reads of a UFS snapshot file go to the worker (ffs_read's GB_NOWITNESS)"),
     scenario!(kaio_write_fsync, 16, "KAIO write then fsync through the workers"),
@@ -526,6 +531,52 @@ fn kaio_bufcache_hole_error(_p: Proc) {
             expect_eq(decode_kaio_data(ev.data), Err(5), "bad block: EIO");
         }
     }
+    close_all(&[fd, kq, dev.fd]);
+    unload();
+}
+
+fn waited_busy() -> u64 {
+    kernel::counters().get("getblk_waited_busy").copied().unwrap_or(0)
+}
+
+/// Review item 14: a submit never waits for a buffer another thread holds
+/// locked (`getblk` with `GB_LOCK_NOWAIT`); from that block on the request
+/// is read by a worker (`kern.kqdafs.kaio_bufcache_punts`).
+fn kaio_bufcache_contention(_p: Proc) {
+    let (file, fd, kq, mut dev) = kaio_env(1 << 20, true, world::O_RDONLY);
+    const BS: i64 = 32768;
+    // Two reads of the same uncached blocks in one batch: the first
+    // issues their reads (locked by the kernel until g_up completes
+    // them); the second meets block 0 busy and goes to a worker whole.
+    let (a, b) = (dev.mem.alloc(2 * BS as usize), dev.mem.alloc(2 * BS as usize));
+    let (e, _, n) = dev.submit(&[read_req(fd, kq, 0, a, 2 * BS as u64, 1), read_req(fd, kq, 0, b, 2 * BS as u64, 2)]);
+    expect_eq((e, n), (0, 2), "submit");
+    expect_eq(waited_busy(), 0, "getblk calls that waited for a busy buffer");
+    expect_eq(stat("kaio_bufcache_punts"), 1, "reads left to a worker");
+    for ev in wait_events(kq, 2, 10_000) {
+        expect_eq(decode_kaio_data(ev.data), Ok(2 * BS as u64), "bytes read");
+    }
+    check_data(&file, 0, a, 2 * BS as usize);
+    check_data(&file, 0, b, 2 * BS as usize);
+    // Another thread holds block 5 for 200 ticks; a read of blocks 4-6
+    // (from the middle of 4) reads 4 through the cache and leaves 5-6 to
+    // a worker, which completes the request.
+    file.hold_block(5, 200);
+    world::nap(1);
+    let (misses, worker) = (stat("kaio_bufcache_misses"), stat("kaio_requests_worker"));
+    let off = 4 * BS + 1000;
+    let len = 3 * BS - 2000;
+    let c = dev.mem.alloc(len as usize);
+    let (e, _, n) = dev.submit(&[read_req(fd, kq, off, c, len as u64, 3)]);
+    expect_eq((e, n), (0, 1), "submit");
+    expect_eq(waited_busy(), 0, "getblk calls that waited for a busy buffer");
+    expect_eq(stat("kaio_bufcache_punts"), 2, "reads left to a worker");
+    expect_eq(stat("kaio_bufcache_misses"), misses + 1, "block 4 read through the cache");
+    expect_eq(stat("kaio_requests_worker"), worker, "the request itself stays on the buffer-cache path");
+    let ev = wait_events(kq, 1, 10_000)[0];
+    expect_eq(decode_kaio_data(ev.data), Ok(len as u64), "bytes read");
+    check_data(&file, off as usize, c, len as usize);
+    eventually(|| world::bufs_locked() == 0, "the other thread lets go of block 5");
     close_all(&[fd, kq, dev.fd]);
     unload();
 }

@@ -32,6 +32,7 @@ extern "C" {
     fn ksim_file_set_bad(vp: *mut c_void, lbn: c_int);
     fn ksim_file_set_flags(vp: *mut c_void, flags: c_ulong);
     fn ksim_file_set_short(vp: *mut c_void, lbn: c_int, resid: c_int);
+    fn ksim_buf_hold(vp: *mut c_void, lbn: c_int, ticks: u64);
     fn ksim_file_fsyncs(vp: *mut c_void) -> c_int;
     fn ksim_file_foreign_cred_writes(vp: *mut c_void) -> u64;
     fn ksim_sys_open_file(vp: *mut c_void, oflags: c_int) -> c_int;
@@ -293,6 +294,12 @@ impl File {
     pub fn short(&self, lbn: i32, resid: i32) {
         // SAFETY: model call.
         unsafe { ksim_file_set_short(self.0 as *mut c_void, lbn, resid) }
+    }
+    /// Another kernel thread takes block `lbn`'s buffer and holds it
+    /// locked for `ticks` (without the vnode lock), as a write-out does.
+    pub fn hold_block(&self, lbn: i32, ticks: u64) {
+        // SAFETY: model call.
+        unsafe { ksim_buf_hold(self.0 as *mut c_void, lbn, ticks) }
     }
     /// VOP_FSYNC calls on the file.
     pub fn fsyncs(&self) -> i32 {
