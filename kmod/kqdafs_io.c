@@ -189,6 +189,54 @@ kqdafs_file_drop(struct file *fp, struct thread *td)
 }
 
 int
+kqdafs_write_rlimit(struct thread *td, struct file *fp, off_t offset,
+    size_t *lenp)
+{
+	struct uio auio;
+	struct vattr va;
+	struct vnode *vp;
+	ssize_t adj;
+	int error;
+
+	vp = fp->f_vnode;
+	if (fp->f_type != DTYPE_VNODE || vp == NULL)
+		return (0);
+	if (*lenp > (size_t)SSIZE_MAX)
+		return (EINVAL);
+	if ((fp->f_flag & O_APPEND) != 0) {
+		/*
+		 * vn_write() passes IO_APPEND; ffs_write() then writes at
+		 * i_size, and checks the limit there.  The size as
+		 * ufs_getattr() reports it, under the vnode lock.
+		 */
+		vn_lock(vp, LK_SHARED | LK_RETRY);
+		error = VOP_GETATTR(vp, &va, td->td_ucred);
+		VOP_UNLOCK(vp);
+		if (error != 0)
+			return (error);
+		offset = (off_t)va.va_size;
+	}
+	/*
+	 * vn_rlimit_fsizex() (vfs_vnops.c) reads uio_offset and uio_resid
+	 * and may lower uio_resid; with resid_adj it clamps a write that
+	 * crosses the limit and answers EFBIG (sending SIGXFSZ to td's
+	 * process) only for one at or past it; maxfsz 0: the file system's
+	 * own maximum is its write's business.  td is the submitter, so
+	 * lim_cur(td, RLIMIT_FSIZE) is its process's limit.
+	 */
+	memset(&auio, 0, sizeof(auio));
+	auio.uio_offset = offset;
+	auio.uio_resid = (ssize_t)*lenp;
+	auio.uio_rw = UIO_WRITE;
+	auio.uio_segflg = UIO_SYSSPACE;
+	auio.uio_td = td;
+	error = vn_rlimit_fsizex(vp, &auio, 0, &adj, td);
+	if (error == 0)
+		*lenp = (size_t)auio.uio_resid;
+	return (error);
+}
+
+int
 kqdafs_kqueue_check(struct thread *td, int kq)
 {
 	struct file *fp;

@@ -42,6 +42,20 @@ struct vm_page;
  * Process context; may sleep.
  */
 int	kqdafs_file_get(struct thread *td, int fd, int op, struct file **fpp);
+/*
+ * RLIMIT_FSIZE for a write of *lenp bytes at `offset` to fp by td's
+ * process, checked at submit as pwrite(2) checks it in the file system
+ * (ffs_write, tmpfs_write: vn_rlimit_fsizex with the writer as uio_td):
+ * the worker that does the write is a kernel thread whose limits are the
+ * kernel's.  At or past the limit: EFBIG, and SIGXFSZ is sent to the
+ * process.  A write that crosses it is cut at the limit (*lenp reduced:
+ * the write is short), as file systems that accept a clamp do.  An
+ * O_APPEND file is checked at its size now (the write appends at the size
+ * it finds).  Process context; may sleep (the vnode lock, for O_APPEND).
+ */
+int	kqdafs_write_rlimit(struct thread *td, struct file *fp, off_t offset,
+	    size_t *lenp);
+
 /* fdrop(). Process or taskqueue context; may sleep. */
 void	kqdafs_file_drop(struct file *fp, struct thread *td);
 

@@ -36,6 +36,8 @@
 #include <sys/lockmgr.h>
 #include <sys/malloc.h>
 #include <sys/mount.h>
+#include <sys/proc.h>
+#include <sys/signal.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/vnode.h>
@@ -884,6 +886,56 @@ ksim_bufs_flush(struct vnode *vp)
 
 /* ---- file I/O (vn_read/vn_write, vfs_vnops.c) ------------------------- */
 
+/*
+ * vn_rlimit_fsizex (vfs_vnops.c, vn_rlimit_fsizex1): only regular files;
+ * the file system's maximum (maxfsz, if not 0) first: EFBIG at or past
+ * it, else clamped with resid_adj, EFBIG without; no limit for td NULL or
+ * an accounting write (TDP2_ACCT); lim = lim_cur(td, RLIMIT_FSIZE), the
+ * limit of td's process (ktrace's own limit, TDP_INKTRACE, is not
+ * modelled); within it: 0; crossing it with resid_adj and uio_offset
+ * below it: uio_resid cut to the limit; else SIGXFSZ to td's process
+ * (vn_send_sigxfsz: PROC_LOCK, kern_psignal) and EFBIG.  *resid_adj gets
+ * what was cut.
+ */
+int
+vn_rlimit_fsizex(const struct vnode *vp, struct uio *uio, off_t maxfsz,
+    ssize_t *resid_adj, struct thread *td)
+{
+	struct ksim_proc *kp;
+	ssize_t resid_orig;
+	uint64_t lim;
+	int error;
+
+	sim_yield();
+	resid_orig = uio->uio_resid;
+	error = 0;
+	if (vp->v_type != VREG)
+		goto out;
+	if (maxfsz != 0 && uio->uio_offset + uio->uio_resid > maxfsz) {
+		if (resid_adj == NULL || uio->uio_offset >= maxfsz) {
+			error = EFBIG;
+			goto out;
+		}
+		uio->uio_resid = maxfsz - uio->uio_offset;
+	}
+	if (td == NULL || (td->td_pflags2 & TDP2_ACCT) != 0)
+		goto out;
+	kp = __containerof(td->td_proc, struct ksim_proc, kp_proc);
+	lim = kp->kp_rlim_fsize;
+	if ((uint64_t)uio->uio_offset + (uint64_t)uio->uio_resid <= lim)
+		goto out;
+	if (resid_adj != NULL && (uint64_t)uio->uio_offset < lim) {
+		uio->uio_resid = (ssize_t)(lim - (uint64_t)uio->uio_offset);
+		goto out;
+	}
+	kp->kp_sigs |= (uint64_t)1 << SIGXFSZ;
+	error = EFBIG;
+out:
+	if (resid_adj != NULL)
+		*resid_adj = resid_orig - uio->uio_resid;
+	return (error);
+}
+
 static int
 ksim_uio_move(struct ksim_vfile *vf, struct uio *uio)
 {
@@ -898,7 +950,7 @@ ksim_uio_move(struct ksim_vfile *vf, struct uio *uio)
 	off = uio->uio_offset;
 	for (i = 0; i < uio->uio_iovcnt && uio->uio_resid > 0; i++) {
 		iov = &uio->uio_iov[i];
-		n = iov->iov_len;
+		n = MIN(iov->iov_len, (size_t)uio->uio_resid);
 		if (uio->uio_rw == UIO_READ) {
 			if (off >= vf->vf_size)
 				break;
@@ -924,6 +976,7 @@ ksim_vn_rw(struct file *fp, struct uio *uio, struct ucred *active_cred,
 {
 	struct vnode *vp = fp->f_vnode;
 	struct ksim_vfile *vf = ksim_vfile(vp);
+	ssize_t adj;
 	int error, i;
 
 	sim_yield();
@@ -934,11 +987,26 @@ ksim_vn_rw(struct file *fp, struct uio *uio, struct ucred *active_cred,
 		ksim_failf("vfs", "uio_td is not the calling thread");
 	(void)_vn_lock(vp, uio->uio_rw == UIO_READ ? LK_SHARED :
 	    LK_EXCLUSIVE, __FILE__, __LINE__);
+	adj = 0;
 	if (uio->uio_rw == UIO_WRITE) {
 		vf->vf_writeops++;
 		vf->vf_writes_as_uid[td->td_ucred != active_cred ? 1 : 0]++;
+		/*
+		 * vn_write passes IO_APPEND for O_APPEND; ffs_write and
+		 * tmpfs_write then write at the file's size, and check
+		 * RLIMIT_FSIZE with the writing thread (uio_td).
+		 */
+		if ((fp->f_flag & O_APPEND) != 0)
+			uio->uio_offset = vf->vf_size;
+		error = vn_rlimit_fsizex(vp, uio, 0, &adj, uio->uio_td);
+		if (error != 0) {
+			uio->uio_resid += adj;
+			ksim_vn_unlock(vp);
+			return (error);
+		}
 	}
 	error = ksim_uio_move(vf, uio);
+	uio->uio_resid += adj;		/* vn_rlimit_fsizex_res */
 	/* Keep the cached buffers coherent with the written data. */
 	if (uio->uio_rw == UIO_WRITE)
 		for (i = 0; i < KSIM_NBUF; i++)

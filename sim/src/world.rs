@@ -53,6 +53,8 @@ extern "C" {
     fn ksim_taskqueues_alive() -> c_int;
     fn ksim_dev_mode(name: *const c_char, uid: *mut c_int, gid: *mut c_int) -> c_int;
     fn ksim_proc_cred_refs(proc_: *mut c_void) -> c_long;
+    fn ksim_proc_set_fsize_limit(proc_: *mut c_void, lim: u64);
+    fn ksim_proc_signals(proc_: *mut c_void) -> u64;
 }
 
 /// `struct kevent` of FreeBSD 12 and later (sys/event.h), 64 bytes.
@@ -85,6 +87,8 @@ pub const EV_ADD: u16 = 0x0001;
 pub const O_RDONLY: i32 = 0;
 /// `O_RDWR`.
 pub const O_RDWR: i32 = 2;
+/// `O_APPEND` (sys/fcntl.h).
+pub const O_APPEND: i32 = 0x0008;
 /// `VM_PROT_READ | VM_PROT_WRITE`.
 pub const PROT_RW: i32 = 3;
 /// `VM_PROT_READ`.
@@ -152,6 +156,21 @@ pub fn new_proc(pid: i32, uid: u32) -> Proc {
 pub fn cred_refs(p: Proc) -> i64 {
     // SAFETY: p came from new_proc.
     unsafe { ksim_proc_cred_refs(p.0 as *mut c_void) as i64 }
+}
+
+/// `setrlimit(RLIMIT_FSIZE)` of process `p` (its `rlim_cur`).
+pub fn set_fsize_limit(p: Proc, lim: u64) {
+    // SAFETY: p came from new_proc.
+    unsafe { ksim_proc_set_fsize_limit(p.0 as *mut c_void, lim) }
+}
+
+/// `SIGXFSZ` (sys/signal.h).
+pub const SIGXFSZ: u32 = 25;
+
+/// Whether signal `sig` was posted to process `p`.
+pub fn signalled(p: Proc, sig: u32) -> bool {
+    // SAFETY: p came from new_proc.
+    unsafe { ksim_proc_signals(p.0 as *mut c_void) & (1u64 << sig) != 0 }
 }
 
 /// Run `body` as a thread of process `p`; returns at once.
