@@ -26,6 +26,7 @@
 #include <sys/mount.h>
 #include <sys/refcount.h>
 #include <sys/resourcevar.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/ucred.h>
 #include <sys/vnode.h>
@@ -185,6 +186,54 @@ kqdafs_file_drop(struct file *fp, struct thread *td)
 
 	/* fdrop() may close the file (and sleep) if this is the last ref. */
 	(void)fdrop(fp, td);
+}
+
+int
+kqdafs_write_rlimit(struct thread *td, struct file *fp, off_t offset,
+    size_t *lenp)
+{
+	struct uio auio;
+	struct vattr va;
+	struct vnode *vp;
+	ssize_t adj;
+	int error;
+
+	vp = fp->f_vnode;
+	if (fp->f_type != DTYPE_VNODE || vp == NULL)
+		return (0);
+	if (*lenp > (size_t)SSIZE_MAX)
+		return (EINVAL);
+	if ((fp->f_flag & O_APPEND) != 0) {
+		/*
+		 * vn_write() passes IO_APPEND; ffs_write() then writes at
+		 * i_size, and checks the limit there.  The size as
+		 * ufs_getattr() reports it, under the vnode lock.
+		 */
+		vn_lock(vp, LK_SHARED | LK_RETRY);
+		error = VOP_GETATTR(vp, &va, td->td_ucred);
+		VOP_UNLOCK(vp);
+		if (error != 0)
+			return (error);
+		offset = (off_t)va.va_size;
+	}
+	/*
+	 * vn_rlimit_fsizex() (vfs_vnops.c) reads uio_offset and uio_resid
+	 * and may lower uio_resid; with resid_adj it clamps a write that
+	 * crosses the limit and answers EFBIG (sending SIGXFSZ to td's
+	 * process) only for one at or past it; maxfsz 0: the file system's
+	 * own maximum is its write's business.  td is the submitter, so
+	 * lim_cur(td, RLIMIT_FSIZE) is its process's limit.
+	 */
+	memset(&auio, 0, sizeof(auio));
+	auio.uio_offset = offset;
+	auio.uio_resid = (ssize_t)*lenp;
+	auio.uio_rw = UIO_WRITE;
+	auio.uio_segflg = UIO_SYSSPACE;
+	auio.uio_td = td;
+	error = vn_rlimit_fsizex(vp, &auio, 0, &adj, td);
+	if (error == 0)
+		*lenp = (size_t)auio.uio_resid;
+	return (error);
 }
 
 int
@@ -603,8 +652,13 @@ kqdafs_file_fsync(struct file *fp, struct ucred *cred, struct thread *td)
 struct kqdafs_bufread {
 	volatile u_int	 br_refs;	/* submitter + reads in flight */
 	volatile u_int	 br_error;	/* first error, 0 if none */
+	volatile uint64_t br_errat;	/* lowest offset of a failed block */
+	volatile uint64_t br_end;	/* lowest offset not read (short) */
 	kqdafs_bufread_done_t *br_done;
 	void		*br_arg;
+	struct file	*br_fp;		/* held by the caller until done */
+	struct ucred	*br_cred;	/* held by the caller until done */
+	off_t		 br_rest;	/* start of the part left to a worker */
 	off_t		 br_offset;	/* file offset of the request */
 	size_t		 br_len;	/* length, clipped at EOF */
 	size_t		 br_pgoff;	/* offset into br_ma[0] */
@@ -612,12 +666,32 @@ struct kqdafs_bufread {
 	struct vm_page	*br_ma[];	/* copy of the caller's array */
 };
 
+/* *p = MIN(*p, v), atomically: blocks complete in any order. */
 static void
-kqdafs_bufread_fail(struct kqdafs_bufread *br, int error)
+kqdafs_atomic_min64(volatile uint64_t *p, uint64_t v)
+{
+	uint64_t old;
+
+	do {
+		old = atomic_load_64(p);
+		if (old <= v)
+			return;
+	} while (!atomic_cmpset_64(p, old, v));
+}
+
+/*
+ * The block whose data start at file offset `at` (clipped to the request)
+ * failed with `error`.  The first error is the one reported; where the
+ * lowest failed block lies decides whether it is reported at all
+ * (kqdafs_bufread_rele).
+ */
+static void
+kqdafs_bufread_fail(struct kqdafs_bufread *br, int error, off_t at)
 {
 
-	/* Keep the first error only. */
 	(void)atomic_cmpset_int(&br->br_error, 0, (u_int)error);
+	kqdafs_atomic_min64(&br->br_errat,
+	    (uint64_t)MAX(at, br->br_offset));
 }
 
 /*
@@ -649,6 +723,7 @@ kqdafs_bufread_rele(struct kqdafs_bufread *br)
 {
 	kqdafs_bufread_done_t *done;
 	void *arg;
+	uint64_t end;
 	size_t nbytes;
 	int error;
 
@@ -660,8 +735,23 @@ kqdafs_bufread_rele(struct kqdafs_bufread *br)
 	 */
 	if (!refcount_release(&br->br_refs))
 		return;
+	/*
+	 * As pread(2) over ffs_read() answers: ffs_read() stops at the
+	 * first buffer that came back short without an error (b_resid
+	 * left, "size == 0" there) and returns the bytes before it with no
+	 * error; it stops with the error at the first block that failed.
+	 * Blocks here were read in parallel, so whichever of the two comes
+	 * first in the file decides: a failed block at or past the short
+	 * end would never have been read by ffs_read().
+	 */
 	error = (int)atomic_load_int(&br->br_error);
-	nbytes = error == 0 ? br->br_len : 0;
+	end = atomic_load_64(&br->br_end);
+	if (error != 0 && atomic_load_64(&br->br_errat) < end)
+		nbytes = 0;
+	else {
+		error = 0;
+		nbytes = (size_t)(end - (uint64_t)br->br_offset);
+	}
 	done = br->br_done;
 	arg = br->br_arg;
 	free(br, M_KQDAFS);
@@ -672,7 +762,10 @@ kqdafs_bufread_rele(struct kqdafs_bufread *br)
  * Copy the part of buffer bp that the request wants into its pages.
  * bp is locked by us (or by the kernel on our behalf) and its contents are
  * valid: B_CACHE was set by getblk(), or the read completed without error
- * and bufdone() has restored any bogus pages.  Returns 0 or EIO.
+ * and bufdone() has restored any bogus pages.  A buffer that came back
+ * short without an error (b_resid: g_vfs_done() sets it to b_bcount -
+ * bio_completed) is copied only as far as it was read, and the request
+ * ends there (br_end).  Returns 0 or EIO.
  */
 static int
 kqdafs_bufread_copy(struct kqdafs_bufread *br, struct buf *bp)
@@ -687,13 +780,22 @@ kqdafs_bufread_copy(struct kqdafs_bufread *br, struct buf *bp)
 	bstart = bp->b_offset;
 	from = MAX(br->br_offset, bstart);
 	to = MIN(br->br_offset + (off_t)br->br_len, bstart + bp->b_bcount);
+	if (to <= from)
+		return (EIO);
 	/*
 	 * ffs_read(): b_resid is nonzero only after an error, but if a
-	 * short read left no error, do not copy bytes that were not read.
+	 * short read left no error, do not copy bytes that were not read
+	 * ("size -= bp->b_resid"); the request is short from there.
 	 */
 	bvalid = bstart + bp->b_bcount - bp->b_resid;
-	if (to <= from || to > bvalid)
+	if (bp->b_resid < 0 || bp->b_resid > bp->b_bcount)
 		return (EIO);
+	if (to > bvalid) {
+		kqdafs_atomic_min64(&br->br_end, (uint64_t)MAX(from, bvalid));
+		if (bvalid <= from)
+			return (0);
+		to = bvalid;
+	}
 	boff = (size_t)(from - bstart);
 	n = (size_t)(to - from);
 	if (buf_mapped(bp)) {
@@ -743,6 +845,7 @@ static void
 kqdafs_bufread_iodone(struct buf *bp)
 {
 	struct kqdafs_bufread *br;
+	off_t at;
 	int error;
 
 	br = bp->b_caller1;
@@ -760,6 +863,7 @@ kqdafs_bufread_iodone(struct buf *bp)
 	 */
 	bp->b_flags &= ~B_ASYNC;
 	bufdone(bp);
+	at = bp->b_offset;
 	if ((bp->b_ioflags & BIO_ERROR) != 0)
 		error = bp->b_error != 0 ? bp->b_error : EIO;
 	else
@@ -771,10 +875,39 @@ kqdafs_bufread_iodone(struct buf *bp)
 	else
 		bqrelse(bp);
 	if (error != 0)
-		kqdafs_bufread_fail(br, error);
+		kqdafs_bufread_fail(br, error, at);
 	kqdafs_bufread_rele(br);
 	/* Last: from here only the return is left (kqdafs_bufread_drain). */
 	atomic_subtract_rel_int(&kqdafs_bufread_iodones, 1);
+}
+
+void
+kqdafs_bufread_rest(struct kqdafs_bufread *br, struct thread *td)
+{
+	size_t moved, pos, rlen;
+	int error;
+
+	/*
+	 * The pages from the rest's start on: kqdafs_file_rw() takes an
+	 * array whose first page holds the first byte, at pgoff < PAGE_SIZE.
+	 */
+	pos = br->br_pgoff + (size_t)(br->br_rest - br->br_offset);
+	rlen = br->br_len - (size_t)(br->br_rest - br->br_offset);
+	error = kqdafs_file_rw(br->br_fp, br->br_cred, td, KQDAFS_IO_READ,
+	    br->br_rest, br->br_ma + (pos >> PAGE_SHIFT),
+	    br->br_npages - (int)(pos >> PAGE_SHIFT), pos & PAGE_MASK, rlen,
+	    &moved);
+	/*
+	 * As the blocks of the buffer-cache part: an error at the first
+	 * byte not moved, a short read (the file was truncated meanwhile)
+	 * ends the request there.
+	 */
+	if (error != 0)
+		kqdafs_bufread_fail(br, error, br->br_rest + (off_t)moved);
+	else if (moved < rlen)
+		kqdafs_atomic_min64(&br->br_end,
+		    (uint64_t)br->br_rest + moved);
+	kqdafs_bufread_rele(br);
 }
 
 /*
@@ -801,7 +934,7 @@ int
 kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
     size_t len, struct vm_page **ma, int npages, size_t pgoff,
     kqdafs_bufread_done_t *done, void *arg, uint32_t *hits,
-    uint32_t *misses)
+    uint32_t *misses, struct kqdafs_bufread **restp)
 {
 	struct kqdafs_bufread *br;
 	struct buf *bp;
@@ -814,6 +947,7 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 
 	*hits = 0;
 	*misses = 0;
+	*restp = NULL;
 	vp = fp->f_vnode;
 	if (fp->f_type != DTYPE_VNODE || vp == NULL)
 		return (EOPNOTSUPP);
@@ -834,10 +968,15 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 	    M_KQDAFS, M_WAITOK);
 	refcount_init(&br->br_refs, 1);		/* the submitter's */
 	br->br_error = 0;
+	br->br_errat = UINT64_MAX;
 	br->br_done = done;
 	br->br_arg = arg;
+	br->br_fp = fp;
+	br->br_cred = cred;
+	br->br_rest = -1;
 	br->br_offset = offset;
 	br->br_len = len;
+	br->br_end = (uint64_t)offset + len;
 	br->br_pgoff = pgoff;
 	br->br_npages = npages;
 	memcpy(br->br_ma, ma, (size_t)npages * sizeof(br->br_ma[0]));
@@ -889,6 +1028,20 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 	error = VOP_GETATTR(vp, &va, cred);
 	if (error != 0)
 		goto unsupported;
+	/*
+	 * A UFS snapshot file: ffs_read() reads it with GB_NOWITNESS
+	 * (IS_SNAPSHOT(ip), ffs_vnops.c), because its buffer locks are
+	 * taken in orders WITNESS would report (ffs_snapshot.c takes
+	 * snapshot blocks while other buffers are locked).  The worker
+	 * path's fo_read() -> ffs_read() does exactly that; this path does
+	 * not second-guess it.  ufs_getattr() reports i_flags as va_flags,
+	 * the KPI's view of IS_SNAPSHOT() (VTOI() and struct inode are UFS
+	 * internals, not module KPI).
+	 */
+	if ((va.va_flags & SF_SNAPSHOT) != 0) {
+		error = EOPNOTSUPP;
+		goto unsupported;
+	}
 	fsize = (off_t)va.va_size;
 	if (offset >= fsize || len == 0) {
 		/* At or past EOF: an empty read, reported at once. */
@@ -901,6 +1054,7 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 		len = (size_t)(fsize - offset);
 	br->br_len = len;
 	end = offset + (off_t)len;
+	br->br_end = (uint64_t)end;
 
 	last = (end - 1) / bsize;
 	for (lbn = offset / bsize; lbn <= last; lbn++) {
@@ -915,21 +1069,43 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 		 * every hit on one would allocate buffer KVA, pmap_qenter it
 		 * (a TLB shootdown later) and might sleep in bufspace_wait
 		 * with the vnode locked; the copy goes through b_pages and
-		 * the direct map anyway (kqdafs_bufread_copy).  No PCATCH,
-		 * no timeout: it waits for a busy buffer and for buffer
-		 * space, and returns NULL only on failure.
+		 * the direct map anyway (kqdafs_bufread_copy).
+		 * GB_LOCK_NOWAIT: never wait for a buffer another thread
+		 * holds locked (below).  getblk() may still sleep for buffer
+		 * space (getnewbuf -> bufspace_wait) and writes out a
+		 * B_DELWRI buffer that is not B_CACHE, or whose size
+		 * changes, before it returns it (bwrite): the first needs a
+		 * buffer cache short of space, the second a file being
+		 * written through mmap or extended under us.
 		 */
-		bp = getblk(vp, lbn, size, 0, 0, GB_UNMAPPED);
+		bp = getblk(vp, lbn, size, 0, 0, GB_UNMAPPED | GB_LOCK_NOWAIT);
 		if (bp == NULL) {
-			/* The blocks not reached count as failed. */
-			kqdafs_bufread_fail(br, EIO);
+			/*
+			 * The buffer is locked by another thread (getblkx()'s
+			 * try-lock failed: EBUSY with GB_LOCK_NOWAIT, which
+			 * getblk() turns into NULL): its I/O is in flight, or
+			 * it is being written out or used by a reader or
+			 * writer that may itself wait for the disk.  Waiting
+			 * for it here would make the submitter wait for the
+			 * disk.  The rest of the request, from this block on,
+			 * goes to a worker instead (kqdafs_bufread_rest:
+			 * fo_read(), which waits for the buffer as ffs_read()
+			 * does); its own reference keeps the request open.
+			 * getblk() answers NULL for nothing else here: the
+			 * other failure of getblkx(), a size above
+			 * maxbcachebuf, cannot happen for UFS blocks, and
+			 * ffs_read() would give its answer anyway.
+			 */
+			br->br_rest = MAX((off_t)lbn * bsize, offset);
+			refcount_acquire(&br->br_refs);
+			*restp = br;
 			break;
 		}
 		if ((bp->b_flags & B_CACHE) != 0) {
 			(*hits)++;
 			error = kqdafs_bufread_copy(br, bp);
 			if (error != 0)
-				kqdafs_bufread_fail(br, error);
+				kqdafs_bufread_fail(br, error, bp->b_offset);
 			/* ffs_read(): keep the cached block on its queue. */
 			bqrelse(bp);
 			continue;
@@ -979,7 +1155,8 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 	/*
 	 * Drop the submitter's reference only now, with the vnode
 	 * unlocked: done() cannot run before every block was issued, and
-	 * never runs under our vnode lock.
+	 * never runs under our vnode lock.  With a rest left to a worker,
+	 * its reference keeps the request open until the worker is done.
 	 */
 	kqdafs_bufread_rele(br);
 	return (0);

@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 struct file;
+struct kqdafs_bufread;
 struct thread;
 struct ucred;
 struct vm_page;
@@ -41,6 +42,20 @@ struct vm_page;
  * Process context; may sleep.
  */
 int	kqdafs_file_get(struct thread *td, int fd, int op, struct file **fpp);
+/*
+ * RLIMIT_FSIZE for a write of *lenp bytes at `offset` to fp by td's
+ * process, checked at submit as pwrite(2) checks it in the file system
+ * (ffs_write, tmpfs_write: vn_rlimit_fsizex with the writer as uio_td):
+ * the worker that does the write is a kernel thread whose limits are the
+ * kernel's.  At or past the limit: EFBIG, and SIGXFSZ is sent to the
+ * process.  A write that crosses it is cut at the limit (*lenp reduced:
+ * the write is short), as file systems that accept a clamp do.  An
+ * O_APPEND file is checked at its size now (the write appends at the size
+ * it finds).  Process context; may sleep (the vnode lock, for O_APPEND).
+ */
+int	kqdafs_write_rlimit(struct thread *td, struct file *fp, off_t offset,
+	    size_t *lenp);
+
 /* fdrop(). Process or taskqueue context; may sleep. */
 void	kqdafs_file_drop(struct file *fp, struct thread *td);
 
@@ -138,15 +153,30 @@ int	kqdafs_file_fsync(struct file *fp, struct ucred *cred,
  * was cached, or the range is at/past EOF) or later from the buffer I/O
  * completion path (b_iodone: GEOM's up thread; done must not sleep).
  * nbytes is the bytes copied into the pages: len clipped at the file size
- * as it was at submit; 0 at or past EOF.  error is 0 or the first I/O
- * error (then nbytes is 0).
+ * as it was at submit; 0 at or past EOF; less where a block came back
+ * short without an error (the bytes before the first byte not read, as
+ * pread(2) over ffs_read() answers).  error is 0 or the first I/O error
+ * (then nbytes is 0), reported only if a failed block starts before that
+ * short end.
  *
  * Returns EOPNOTSUPP, having started nothing and touched nothing, when fp's
  * vnode is not on a file system this path handles (the caller then uses
  * the worker path); any other nonzero return is an errno for the request,
  * with nothing started.  *hits and *misses count the file system blocks
  * found cached and read from the device.  Process context (the
- * submitter's); may sleep briefly for the vnode and buffer locks.
+ * submitter's).
+ *
+ * What the submitter may wait for: the vnode lock (shared; a writer holds
+ * it exclusively), buffer space (getblk -> getnewbuf -> bufspace_wait),
+ * the write-out of a delayed-write buffer getblk must not hand out
+ * invalid, and, on UFS, the synchronous read of an indirect block when
+ * ufs_strategy() maps a block past the direct ones (ufs_bmaparray()
+ * reads it with bread() inside bstrategy()).  It never waits for a
+ * buffer another thread holds locked (GB_LOCK_NOWAIT): from the first
+ * such block on, the rest of the request is not started here, and
+ * *restp is set (else NULL).  The caller must then pass it, exactly once,
+ * to kqdafs_bufread_rest() on a thread that may sleep; done() is not
+ * called before that has finished (it may be called from inside it).
  *
  * The array ma is copied: it need not outlive the call, but the pages
  * must stay held until done() has been called.  done() is never called
@@ -159,7 +189,15 @@ typedef void kqdafs_bufread_done_t(void *arg, int error, size_t nbytes);
 int	kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 	    size_t len, struct vm_page **ma, int npages, size_t pgoff,
 	    kqdafs_bufread_done_t *done, void *arg, uint32_t *hits,
-	    uint32_t *misses);
+	    uint32_t *misses, struct kqdafs_bufread **restp);
+
+/*
+ * Read the rest kqdafs_bufread_start() left (*restp) through fo_read(),
+ * as the worker path does (kqdafs_file_rw, with the request's file and
+ * credential, which the caller keeps held until done()), then let go of
+ * it; done() may be called from inside.  Worker thread td; sleeps.
+ */
+void	kqdafs_bufread_rest(struct kqdafs_bufread *br, struct thread *td);
 
 /*
  * Wait until no block read callback of kqdafs_bufread_start() is still

@@ -45,6 +45,9 @@ pub struct Stats {
     pub kaio_bufcache_hits: AtomicU64,
     /// File system blocks the buffer-cache path read from the device.
     pub kaio_bufcache_misses: AtomicU64,
+    /// Buffer-cache reads that met a buffer another thread held locked
+    /// and left the rest to a worker instead of waiting.
+    pub kaio_bufcache_punts: AtomicU64,
     /// Bytes of user memory held by requests now.
     pub kaio_pinned_bytes: AtomicU64,
     /// RDMA work requests accepted.
@@ -101,6 +104,7 @@ impl Stats {
             kaio_requests_worker: AtomicU64::new(0),
             kaio_bufcache_hits: AtomicU64::new(0),
             kaio_bufcache_misses: AtomicU64::new(0),
+            kaio_bufcache_punts: AtomicU64::new(0),
             kaio_pinned_bytes: AtomicU64::new(0),
             rdma_posted: AtomicU64::new(0),
             rdma_refused: AtomicU64::new(0),

@@ -17,6 +17,8 @@ pub const EFAULT: i32 = 14;
 pub const EBUSY: i32 = 16;
 /// Invalid argument.
 pub const EINVAL: i32 = 22;
+/// File too large (a KAIO write at or past the process's `RLIMIT_FSIZE`).
+pub const EFBIG: i32 = 27;
 /// No space left (a table of this descriptor is full).
 pub const ENOSPC: i32 = 28;
 /// Illegal seek.
@@ -49,6 +51,7 @@ pub const ALL: &[(&str, i32)] = &[
     ("EACCES", EACCES),
     ("EFAULT", EFAULT),
     ("EBUSY", EBUSY),
+    ("EFBIG", EFBIG),
     ("ENOSPC", ENOSPC),
     ("EMSGSIZE", EMSGSIZE),
     ("ECONNRESET", ECONNRESET),

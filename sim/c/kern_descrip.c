@@ -72,6 +72,7 @@ ksim_proc_init(struct ksim_proc *kp, pid_t pid, uid_t uid)
 	kp->kp_proc.p_vmspace = &kp->kp_vm;
 	kp->kp_vmin = KSIM_UVA_MIN;
 	kp->kp_vmax = KSIM_UVA_MAX;
+	kp->kp_rlim_fsize = ((uint64_t)1 << 63) - 1;	/* RLIM_INFINITY */
 	ksim_strlcpy(kp->kp_proc.p_comm, pid == 0 ? "kernel" : "simproc",
 	    sizeof(kp->kp_proc.p_comm));
 }
@@ -365,6 +366,22 @@ ksim_sys_exit(void)
 {
 
 	ksim_proc_exit(curthread);
+}
+
+/* setrlimit(RLIMIT_FSIZE) of a process: its rlim_cur. */
+void
+ksim_proc_set_fsize_limit(void *proc, uint64_t lim)
+{
+
+	((struct ksim_proc *)proc)->kp_rlim_fsize = lim;
+}
+
+/* The signals posted to a process so far (bit 1 << sig). */
+uint64_t
+ksim_proc_signals(void *proc)
+{
+
+	return (((struct ksim_proc *)proc)->kp_sigs);
 }
 
 long

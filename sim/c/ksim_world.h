@@ -38,6 +38,8 @@ struct ksim_proc {
 	struct ksim_umap kp_map[KSIM_NMAP];
 	int		 kp_nmap;
 	int		 kp_nthreads;
+	uint64_t	 kp_rlim_fsize;	/* RLIMIT_FSIZE rlim_cur */
+	uint64_t	 kp_sigs;	/* signals posted: bit (1 << sig) */
 };
 
 struct fileops;

@@ -36,6 +36,9 @@
 #include <sys/lockmgr.h>
 #include <sys/malloc.h>
 #include <sys/mount.h>
+#include <sys/proc.h>
+#include <sys/signal.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/vnode.h>
 #include <vm/vm.h>
@@ -71,7 +74,9 @@ struct ksim_vfile {
 	int		 vf_ufs;
 	uint8_t		 vf_hole[KSIM_MAXBLK];	/* lbn is a hole */
 	uint8_t		 vf_bad[KSIM_MAXBLK];	/* lbn read fails (EIO) */
+	uint16_t	 vf_short[KSIM_MAXBLK];	/* bytes lbn's read leaves */
 	uint8_t		 vf_ind_cached;	/* indirect block in cache */
+	u_long		 vf_flags;	/* i_flags (SF_SNAPSHOT, ...) */
 	/* vnode lock (lockmgr): exclusive owner or shared count */
 	struct thread	*vf_lk_owner;
 	int		 vf_lk_shared;
@@ -164,6 +169,26 @@ ksim_file_set_bad(struct vnode *vp, int lbn)
 {
 
 	ksim_vfile(vp)->vf_bad[lbn] = 1;
+}
+
+/* Set the inode's flags (i_flags: SF_SNAPSHOT marks a UFS snapshot). */
+void
+ksim_file_set_flags(struct vnode *vp, u_long flags)
+{
+
+	ksim_vfile(vp)->vf_flags = flags;
+}
+
+/*
+ * The device completes reads of block lbn `resid` bytes short, without an
+ * error (a provider may set bio_completed < bio_length; g_vfs_done turns
+ * it into b_resid).
+ */
+void
+ksim_file_set_short(struct vnode *vp, int lbn, int resid)
+{
+
+	ksim_vfile(vp)->vf_short[lbn] = (uint16_t)resid;
 }
 
 int
@@ -261,7 +286,10 @@ VOP_UNLOCK_APV(const struct vop_vector *vop, struct vop_unlock_args *a)
 	return (0);
 }
 
-/* ufs_getattr: va_size is i_size.  ASSERT_VOP_LOCKED in VOP_GETATTR. */
+/*
+ * ufs_getattr (ufs_vnops.c): va_size is i_size, va_flags is i_flags.
+ * ASSERT_VOP_LOCKED in VOP_GETATTR.
+ */
 int
 VOP_GETATTR_APV(const struct vop_vector *vop, struct vop_getattr_args *a)
 {
@@ -271,6 +299,7 @@ VOP_GETATTR_APV(const struct vop_vector *vop, struct vop_getattr_args *a)
 		ksim_failf("vfs", "VOP_GETATTR: vnode not locked");
 	memset(a->a_vap, 0, sizeof(*a->a_vap));
 	a->a_vap->va_size = (u_quad_t)ksim_vfile(a->a_vp)->vf_size;
+	a->a_vap->va_flags = ksim_vfile(a->a_vp)->vf_flags;
 	a->a_vap->va_type = VREG;
 	return (0);
 }
@@ -404,9 +433,12 @@ ksim_buf_lock_release(struct buf *bp, const char *fn)
 }
 
 /*
- * getblk (vfs_bio.c getblkx), for the sim's UFS: the vnode must be
- * locked; a buffer another thread holds locked is waited for (or NULL
- * with GB_LOCK_NOWAIT); the size of a cached buffer must match.
+ * getblk (vfs_bio.c getblk -> getblkx), for the sim's UFS: the vnode must
+ * be locked; a buffer another thread (or the kernel, LK_KERNPROC: I/O in
+ * flight) holds locked is waited for, or with GB_LOCK_NOWAIT not: getblkx
+ * try-locks the buffer found (BUF_TIMELOCK with LK_NOWAIT) and, with
+ * GB_LOCK_NOWAIT, returns the try-lock's EBUSY at once, which getblk
+ * turns into NULL; the size of a cached buffer must match.
  */
 struct buf *
 getblk(struct vnode *vp, daddr_t blkno, int size, int slpflag, int slptimeo,
@@ -424,8 +456,23 @@ getblk(struct vnode *vp, daddr_t blkno, int size, int slpflag, int slptimeo,
 	if (blkno < 0 || blkno >= KSIM_MAXBLK || size <= 0 || size > MAXBSIZE)
 		ksim_failf("buf", "getblk: lbn %jd size %d", (intmax_t)blkno,
 		    size);
-	if ((flags & GB_NOWITNESS) == 0)
+	if ((flags & GB_NOWITNESS) == 0) {
 		sim_count("getblk_witness");
+		/*
+		 * A UFS snapshot's buffer locks are taken in an order WITNESS
+		 * reports as a reversal (ffs_snapshot.c ffs_copyonwrite locks
+		 * snapshot blocks while other buffers are locked): ffs_read
+		 * (ffs_vnops.c) passes GB_NOWITNESS for IS_SNAPSHOT(ip), and
+		 * getblkx turns it into LK_NOWITNESS.  Without it a WITNESS
+		 * kernel reports the lock order (a panic with
+		 * debug.witness.kdb).
+		 */
+		if ((vf->vf_flags & SF_SNAPSHOT) != 0)
+			ksim_failf("witness", "getblk of a UFS snapshot's "
+			    "block %jd without GB_NOWITNESS (ffs_read passes "
+			    "it for snapshots; lock order reversal)",
+			    (intmax_t)blkno);
+	}
 again:
 	slot = -1;
 	for (i = 0; i < KSIM_NBUF; i++) {
@@ -509,6 +556,52 @@ again:
 	sim_count("getblk_new");
 	(void)vf;
 	return (bp);
+}
+
+/*
+ * Another kernel thread holds block lbn of vp locked for `ticks` ticks of
+ * virtual time without the vnode lock, as a buffer under write-out stays
+ * locked until its write completes after the vnode lock was let go
+ * (bufdaemon: flushbufqueues -> bawrite, vfs_bio.c), or as a reader holds
+ * it while it waits for its data (bread): what a getblk of that block
+ * from elsewhere meets meanwhile.
+ */
+struct ksim_hold {
+	struct vnode	*h_vp;
+	daddr_t		 h_lbn;
+	int		 h_size;
+	uint64_t	 h_ticks;
+};
+
+static void
+ksim_buf_holder(void *arg)
+{
+	struct ksim_hold *h = arg;
+	struct buf *bp;
+
+	(void)_vn_lock(h->h_vp, LK_SHARED, __FILE__, __LINE__);
+	bp = getblk(h->h_vp, h->h_lbn, h->h_size, 0, 0, GB_UNMAPPED);
+	ksim_vn_unlock(h->h_vp);
+	(void)sim_block(h, "biowr", h->h_ticks);
+	bqrelse(bp);
+}
+
+void
+ksim_buf_hold(struct vnode *vp, int lbn, uint64_t ticks)
+{
+	struct ksim_vfile *vf = ksim_vfile(vp);
+	struct ksim_hold *h;
+	off_t tail;
+
+	h = ksim_zalloc(sizeof(*h));
+	h->h_vp = vp;
+	h->h_lbn = lbn;
+	/* blksize (ufs/ffs/fs.h): a fragment-sized last direct block. */
+	tail = vf->vf_size - (off_t)lbn * 32768;
+	h->h_size = lbn >= UFS_NDADDR || tail >= 32768 ? 32768 :
+	    (int)roundup2(tail, 4096);
+	h->h_ticks = ticks;
+	sim_spawn_kthread("bufholder", KSIM_KERNEL, ksim_buf_holder, h);
 }
 
 /* _lockmgr_disown (kern_lock.c) of a buffer lock: BUF_KERNPROC. */
@@ -626,13 +719,17 @@ bufdone(struct buf *bp)
 	}
 }
 
-/* The device under the UFS: fill the buffer from the file's blocks. */
+/*
+ * The device under the UFS: fill the buffer from the file's blocks, then
+ * g_vfs_done (geom_vfs.c): b_error and BIO_ERROR from bio_error, b_resid
+ * = b_bcount - bio_completed (also without an error), bufdone.
+ */
 static void
 ksim_disk_complete(struct ksim_bufx *bx)
 {
 	struct ksim_vfile *vf = ksim_vfile(bx->bx_vp);
 	struct buf *bp = &bx->bx_buf;
-	off_t off, n;
+	off_t completed, off, n;
 
 	if (vf->vf_bad[bx->bx_lbn]) {
 		bp->b_error = EIO;
@@ -640,11 +737,12 @@ ksim_disk_complete(struct ksim_bufx *bx)
 		bp->b_resid = bp->b_bcount;
 	} else {
 		off = bp->b_offset;
-		n = MIN(bp->b_bcount, MAX(0, vf->vf_size - off));
+		completed = MAX(0, bp->b_bcount - vf->vf_short[bx->bx_lbn]);
+		n = MIN(completed, MAX(0, vf->vf_size - off));
 		memset(bx->bx_mem, 0, (size_t)bp->b_bcount);
 		if (n > 0)
 			memcpy(bx->bx_mem, vf->vf_data + off, (size_t)n);
-		bp->b_resid = 0;
+		bp->b_resid = bp->b_bcount - completed;
 	}
 	bufdone(bp);
 }
@@ -802,6 +900,56 @@ ksim_bufs_flush(struct vnode *vp)
 
 /* ---- file I/O (vn_read/vn_write, vfs_vnops.c) ------------------------- */
 
+/*
+ * vn_rlimit_fsizex (vfs_vnops.c, vn_rlimit_fsizex1): only regular files;
+ * the file system's maximum (maxfsz, if not 0) first: EFBIG at or past
+ * it, else clamped with resid_adj, EFBIG without; no limit for td NULL or
+ * an accounting write (TDP2_ACCT); lim = lim_cur(td, RLIMIT_FSIZE), the
+ * limit of td's process (ktrace's own limit, TDP_INKTRACE, is not
+ * modelled); within it: 0; crossing it with resid_adj and uio_offset
+ * below it: uio_resid cut to the limit; else SIGXFSZ to td's process
+ * (vn_send_sigxfsz: PROC_LOCK, kern_psignal) and EFBIG.  *resid_adj gets
+ * what was cut.
+ */
+int
+vn_rlimit_fsizex(const struct vnode *vp, struct uio *uio, off_t maxfsz,
+    ssize_t *resid_adj, struct thread *td)
+{
+	struct ksim_proc *kp;
+	ssize_t resid_orig;
+	uint64_t lim;
+	int error;
+
+	sim_yield();
+	resid_orig = uio->uio_resid;
+	error = 0;
+	if (vp->v_type != VREG)
+		goto out;
+	if (maxfsz != 0 && uio->uio_offset + uio->uio_resid > maxfsz) {
+		if (resid_adj == NULL || uio->uio_offset >= maxfsz) {
+			error = EFBIG;
+			goto out;
+		}
+		uio->uio_resid = maxfsz - uio->uio_offset;
+	}
+	if (td == NULL || (td->td_pflags2 & TDP2_ACCT) != 0)
+		goto out;
+	kp = __containerof(td->td_proc, struct ksim_proc, kp_proc);
+	lim = kp->kp_rlim_fsize;
+	if ((uint64_t)uio->uio_offset + (uint64_t)uio->uio_resid <= lim)
+		goto out;
+	if (resid_adj != NULL && (uint64_t)uio->uio_offset < lim) {
+		uio->uio_resid = (ssize_t)(lim - (uint64_t)uio->uio_offset);
+		goto out;
+	}
+	kp->kp_sigs |= (uint64_t)1 << SIGXFSZ;
+	error = EFBIG;
+out:
+	if (resid_adj != NULL)
+		*resid_adj = resid_orig - uio->uio_resid;
+	return (error);
+}
+
 static int
 ksim_uio_move(struct ksim_vfile *vf, struct uio *uio)
 {
@@ -816,7 +964,7 @@ ksim_uio_move(struct ksim_vfile *vf, struct uio *uio)
 	off = uio->uio_offset;
 	for (i = 0; i < uio->uio_iovcnt && uio->uio_resid > 0; i++) {
 		iov = &uio->uio_iov[i];
-		n = iov->iov_len;
+		n = MIN(iov->iov_len, (size_t)uio->uio_resid);
 		if (uio->uio_rw == UIO_READ) {
 			if (off >= vf->vf_size)
 				break;
@@ -842,6 +990,7 @@ ksim_vn_rw(struct file *fp, struct uio *uio, struct ucred *active_cred,
 {
 	struct vnode *vp = fp->f_vnode;
 	struct ksim_vfile *vf = ksim_vfile(vp);
+	ssize_t adj;
 	int error, i;
 
 	sim_yield();
@@ -852,11 +1001,26 @@ ksim_vn_rw(struct file *fp, struct uio *uio, struct ucred *active_cred,
 		ksim_failf("vfs", "uio_td is not the calling thread");
 	(void)_vn_lock(vp, uio->uio_rw == UIO_READ ? LK_SHARED :
 	    LK_EXCLUSIVE, __FILE__, __LINE__);
+	adj = 0;
 	if (uio->uio_rw == UIO_WRITE) {
 		vf->vf_writeops++;
 		vf->vf_writes_as_uid[td->td_ucred != active_cred ? 1 : 0]++;
+		/*
+		 * vn_write passes IO_APPEND for O_APPEND; ffs_write and
+		 * tmpfs_write then write at the file's size, and check
+		 * RLIMIT_FSIZE with the writing thread (uio_td).
+		 */
+		if ((fp->f_flag & O_APPEND) != 0)
+			uio->uio_offset = vf->vf_size;
+		error = vn_rlimit_fsizex(vp, uio, 0, &adj, uio->uio_td);
+		if (error != 0) {
+			uio->uio_resid += adj;
+			ksim_vn_unlock(vp);
+			return (error);
+		}
 	}
 	error = ksim_uio_move(vf, uio);
+	uio->uio_resid += adj;		/* vn_rlimit_fsizex_res */
 	/* Keep the cached buffers coherent with the written data. */
 	if (uio->uio_rw == UIO_WRITE)
 		for (i = 0; i < KSIM_NBUF; i++)

@@ -27,6 +27,7 @@ fn plausible(e: i32) -> bool {
             errno::EBADF,
             errno::EFAULT,
             errno::EBUSY,
+            errno::EFBIG,
             errno::EINVAL,
             errno::ENOSPC,
             errno::ESPIPE,

@@ -56,6 +56,18 @@ pub const ALL: &[Scenario] = &[
     scenario!(kaio_read_worker, 16, "KAIO reads on a non-UFS file (worker path), data and events checked"),
     scenario!(kaio_read_bufcache, 16, "KAIO reads on UFS: misses complete on g_up, hits at submit; counters"),
     scenario!(kaio_bufcache_hole_error, 8, "UFS holes complete inside bstrategy; a bad block gives EIO"),
+    scenario!(
+        kaio_bufcache_contention,
+        16,
+        "a submit meets buffers locked by in-flight reads and by another thread: the rest goes to a worker, no wait"
+    ),
+    scenario!(kaio_short_read, 8, "a block read back short without an error: the read is short, not EIO (pread)"),
+    scenario!(kaio_snapshot, 4, "KAIO reads of a UFS snapshot file go to the worker (ffs_read's GB_NOWITNESS)"),
+    scenario!(
+        kaio_write_rlimit,
+        4,
+        "KAIO writes against the process's RLIMIT_FSIZE: cut at it, EFBIG and SIGXFSZ past it"
+    ),
     scenario!(kaio_write_fsync, 16, "KAIO write then fsync through the workers"),
     scenario!(kaio_errnos, 2, "every per-request errno of KAIO submit, nothing held after"),
     scenario!(kaio_cancel, 16, "cancel of queued requests: -ECANCELED events, ENOENT after delivery"),
@@ -552,6 +564,154 @@ fn kaio_bufcache_hole_error(_p: Proc) {
         }
     }
     close_all(&[fd, kq, dev.fd]);
+    unload();
+}
+
+fn waited_busy() -> u64 {
+    kernel::counters().get("getblk_waited_busy").copied().unwrap_or(0)
+}
+
+/// Review item 14: a submit never waits for a buffer another thread holds
+/// locked (`getblk` with `GB_LOCK_NOWAIT`); from that block on the request
+/// is read by a worker (`kern.kqdafs.kaio_bufcache_punts`).
+fn kaio_bufcache_contention(_p: Proc) {
+    let (file, fd, kq, mut dev) = kaio_env(1 << 20, true, world::O_RDONLY);
+    const BS: i64 = 32768;
+    // Two reads of the same uncached blocks in one batch: the first
+    // issues their reads (locked by the kernel until g_up completes
+    // them); the second meets block 0 busy and goes to a worker whole.
+    let (a, b) = (dev.mem.alloc(2 * BS as usize), dev.mem.alloc(2 * BS as usize));
+    let (e, _, n) = dev.submit(&[read_req(fd, kq, 0, a, 2 * BS as u64, 1), read_req(fd, kq, 0, b, 2 * BS as u64, 2)]);
+    expect_eq((e, n), (0, 2), "submit");
+    expect_eq(waited_busy(), 0, "getblk calls that waited for a busy buffer");
+    expect_eq(stat("kaio_bufcache_punts"), 1, "reads left to a worker");
+    for ev in wait_events(kq, 2, 10_000) {
+        expect_eq(decode_kaio_data(ev.data), Ok(2 * BS as u64), "bytes read");
+    }
+    check_data(&file, 0, a, 2 * BS as usize);
+    check_data(&file, 0, b, 2 * BS as usize);
+    // Another thread holds block 5 for 200 ticks; a read of blocks 4-6
+    // (from the middle of 4) reads 4 through the cache and leaves 5-6 to
+    // a worker, which completes the request.
+    file.hold_block(5, 200);
+    world::nap(1);
+    let (misses, worker) = (stat("kaio_bufcache_misses"), stat("kaio_requests_worker"));
+    let off = 4 * BS + 1000;
+    let len = 3 * BS - 2000;
+    let c = dev.mem.alloc(len as usize);
+    let (e, _, n) = dev.submit(&[read_req(fd, kq, off, c, len as u64, 3)]);
+    expect_eq((e, n), (0, 1), "submit");
+    expect_eq(waited_busy(), 0, "getblk calls that waited for a busy buffer");
+    expect_eq(stat("kaio_bufcache_punts"), 2, "reads left to a worker");
+    expect_eq(stat("kaio_bufcache_misses"), misses + 1, "block 4 read through the cache");
+    expect_eq(stat("kaio_requests_worker"), worker, "the request itself stays on the buffer-cache path");
+    let ev = wait_events(kq, 1, 10_000)[0];
+    expect_eq(decode_kaio_data(ev.data), Ok(len as u64), "bytes read");
+    check_data(&file, off as usize, c, len as usize);
+    eventually(|| world::bufs_locked() == 0, "the other thread lets go of block 5");
+    close_all(&[fd, kq, dev.fd]);
+    unload();
+}
+
+/// Review item 16: the device completes block 2 short without an error
+/// (`b_resid` left by `g_vfs_done`).  `pread(2)` over `ffs_read` returns
+/// the bytes before the first byte not read, with no error; a failed block
+/// behind that point is never reached.
+fn kaio_short_read(_p: Proc) {
+    let (file, fd, kq, mut dev) = kaio_env(300_000, true, world::O_RDONLY);
+    const BS: i64 = 32768;
+    file.short(2, 10_000);
+    file.bad(4);
+    let valid_end = 2 * BS + BS - 10_000;
+    // (offset, length, bytes pread returns)
+    let cases: [(i64, i64, i64); 4] = [
+        (40_000, 100_000, valid_end - 40_000), // blocks 1-4: short in 2
+        (2 * BS, 4096, 4096),                  // inside the part read
+        (valid_end + 1000, 1000, 0),           // inside the part not read
+        (4 * BS, 4096, -5),                    // the bad block alone: EIO
+    ];
+    for (i, &(off, len, want)) in cases.iter().enumerate() {
+        let buf = dev.mem.alloc(len as usize);
+        let (e, _, n) = dev.submit(&[read_req(fd, kq, off, buf, len as u64, i as u64)]);
+        expect_eq((e, n), (0, 1), "submit");
+        let ev = wait_events(kq, 1, 10_000)[0];
+        let want_r = if want < 0 { Err(-want as i32) } else { Ok(want as u64) };
+        expect_eq(decode_kaio_data(ev.data), want_r, &format!("read {i} at {off} of {len}"));
+        if want > 0 {
+            check_data(&file, off as usize, buf, want as usize);
+        }
+    }
+    close_all(&[fd, kq, dev.fd]);
+    unload();
+}
+
+/// Review item 13: a UFS snapshot file (`SF_SNAPSHOT` in `i_flags`) is
+/// read by `ffs_read` with `GB_NOWITNESS`; the buffer-cache path must
+/// leave it to the worker (the model's getblk reports a snapshot block
+/// taken without the flag, as WITNESS would).
+fn kaio_snapshot(_p: Proc) {
+    let (file, fd, kq, mut dev) = kaio_env(300_000, true, world::O_RDONLY);
+    file.set_flags(world::SF_SNAPSHOT);
+    let (bc, wk) = (stat("kaio_requests_bufcache"), stat("kaio_requests_worker"));
+    read_batch(&mut dev, &file, fd, kq, 3, 40_000, 70_000);
+    expect_eq(stat("kaio_requests_bufcache"), bc, "buffer-cache reads of a snapshot");
+    expect_eq(stat("kaio_requests_worker"), wk + 3, "snapshot reads run by a worker");
+    // Not a snapshot any more: the same file takes the buffer cache.
+    file.set_flags(0);
+    read_batch(&mut dev, &file, fd, kq, 1, 4096, 4096);
+    expect_eq(stat("kaio_requests_bufcache"), bc + 1, "buffer-cache read of an ordinary file");
+    close_all(&[fd, kq, dev.fd]);
+    unload();
+}
+
+fn write_req(fd: i32, kq: i32, offset: i64, buf: u64, len: u64, udata: u64) -> KaioRequest {
+    KaioRequest { op: KaioOp::Write as u32, fd, kq, offset, buf, len, udata, ..Default::default() }
+}
+
+/// Review item 10 (remainder): the worker that writes is a kernel thread
+/// whose limits are the kernel's, so `RLIMIT_FSIZE` is checked at submit
+/// against the submitter's, as `pwrite(2)` meets it in `ffs_write`/
+/// `tmpfs_write` (`vn_rlimit_fsizex` with a clamp): a write crossing the
+/// limit is cut at it, one at or past it fails with `EFBIG` and `SIGXFSZ`.
+fn kaio_write_rlimit(p: Proc) {
+    boot_and_load(&Kernel::default());
+    world::set_fsize_limit(p, 100_000);
+    for ufs in [false, true] {
+        let file = world::file_create(50_000, ufs);
+        let fd = file.open(world::O_RDWR);
+        let kq = world::kqueue();
+        let mut dev = Dev::open();
+        let buf = dev.mem.alloc(10_000);
+        // Within the limit; crossing it (cut at 100 000).
+        let (e, r, n) = dev.submit(&[write_req(fd, kq, 0, buf, 10_000, 1), write_req(fd, kq, 95_000, buf, 10_000, 2)]);
+        expect_eq((e, n, r[0].error, r[1].error), (0, 2, 0, 0), "submit writes within and across the limit");
+        for ev in wait_events(kq, 2, 10_000) {
+            let want = if ev.udata == 1 { 10_000 } else { 5_000 };
+            expect_eq(decode_kaio_data(ev.data), Ok(want), "bytes written");
+        }
+        expect_eq(file.data().len(), 100_000, "the file ends at the limit");
+        // (The signal bit stays set after the first round.)
+        check(ufs || !world::signalled(p, world::SIGXFSZ), "no SIGXFSZ for a write cut at the limit");
+        // At the limit: refused with EFBIG, and SIGXFSZ.
+        let (e, r, n) = dev.submit(&[write_req(fd, kq, 100_000, buf, 1000, 3)]);
+        expect_eq((e, n, r[0].error), (0, 0, errno::EFBIG), "a write at the limit");
+        check(world::signalled(p, world::SIGXFSZ), "SIGXFSZ for a write at the limit");
+        expect_eq(file.data().len(), 100_000, "nothing written past the limit");
+        close_all(&[fd, kq, dev.fd]);
+    }
+    // O_APPEND: checked where the write lands, at the file's size.
+    let file = world::file_create(99_000, false);
+    let fd = file.open(world::O_RDWR | world::O_APPEND);
+    let kq = world::kqueue();
+    let mut dev = Dev::open();
+    let buf = dev.mem.alloc(5000);
+    let (e, _, n) = dev.submit(&[write_req(fd, kq, 0, buf, 5000, 4)]);
+    expect_eq((e, n), (0, 1), "submit an append");
+    let ev = wait_events(kq, 1, 10_000)[0];
+    expect_eq(decode_kaio_data(ev.data), Ok(1000), "an append cut at the limit");
+    expect_eq(file.data().len(), 100_000, "the appended file ends at the limit");
+    close_all(&[fd, kq, dev.fd]);
+    expect_eq(world::pages_held(), 0, "pages released");
     unload();
 }
 

@@ -31,6 +31,9 @@ extern "C" {
     fn ksim_file_data(vp: *mut c_void, size: *mut i64) -> *mut u8;
     fn ksim_file_set_hole(vp: *mut c_void, lbn: c_int);
     fn ksim_file_set_bad(vp: *mut c_void, lbn: c_int);
+    fn ksim_file_set_flags(vp: *mut c_void, flags: c_ulong);
+    fn ksim_file_set_short(vp: *mut c_void, lbn: c_int, resid: c_int);
+    fn ksim_buf_hold(vp: *mut c_void, lbn: c_int, ticks: u64);
     fn ksim_file_fsyncs(vp: *mut c_void) -> c_int;
     fn ksim_file_foreign_cred_writes(vp: *mut c_void) -> u64;
     fn ksim_sys_open_file(vp: *mut c_void, oflags: c_int) -> c_int;
@@ -53,6 +56,8 @@ extern "C" {
     fn ksim_proc_cred_refs(proc_: *mut c_void) -> c_long;
     fn ksim_write_ops() -> c_int;
     fn ksim_cred_leak(refs: *mut c_long, want: *mut c_long) -> c_long;
+    fn ksim_proc_set_fsize_limit(proc_: *mut c_void, lim: u64);
+    fn ksim_proc_signals(proc_: *mut c_void) -> u64;
 }
 
 /// `struct kevent` of FreeBSD 12 and later (sys/event.h), 64 bytes.
@@ -85,6 +90,8 @@ pub const EV_ADD: u16 = 0x0001;
 pub const O_RDONLY: i32 = 0;
 /// `O_RDWR`.
 pub const O_RDWR: i32 = 2;
+/// `O_APPEND` (sys/fcntl.h).
+pub const O_APPEND: i32 = 0x0008;
 /// `VM_PROT_READ | VM_PROT_WRITE`.
 pub const PROT_RW: i32 = 3;
 /// `VM_PROT_READ`.
@@ -161,6 +168,21 @@ pub fn new_proc(pid: i32, uid: u32) -> Proc {
 pub fn cred_refs(p: Proc) -> i64 {
     // SAFETY: p came from new_proc.
     unsafe { ksim_proc_cred_refs(p.0 as *mut c_void) as i64 }
+}
+
+/// `setrlimit(RLIMIT_FSIZE)` of process `p` (its `rlim_cur`).
+pub fn set_fsize_limit(p: Proc, lim: u64) {
+    // SAFETY: p came from new_proc.
+    unsafe { ksim_proc_set_fsize_limit(p.0 as *mut c_void, lim) }
+}
+
+/// `SIGXFSZ` (sys/signal.h).
+pub const SIGXFSZ: u32 = 25;
+
+/// Whether signal `sig` was posted to process `p`.
+pub fn signalled(p: Proc, sig: u32) -> bool {
+    // SAFETY: p came from new_proc.
+    unsafe { ksim_proc_signals(p.0 as *mut c_void) & (1u64 << sig) != 0 }
 }
 
 /// Run `body` as a thread of process `p`; returns at once.
@@ -277,6 +299,9 @@ pub fn get<T: Copy + Default>(va: u64) -> T {
 pub struct File(pub usize);
 
 /// Make a file of `size` bytes (UFS: buffer cache path; else tmpfs-like).
+/// `SF_SNAPSHOT` (sys/stat.h): a UFS snapshot inode.
+pub const SF_SNAPSHOT: u64 = 0x0020_0000;
+
 pub fn file_create(size: i64, ufs: bool) -> File {
     // SAFETY: model call.
     File(unsafe { ksim_file_create(size, c_int::from(ufs)) } as usize)
@@ -300,6 +325,23 @@ impl File {
     pub fn bad(&self, lbn: i32) {
         // SAFETY: model call.
         unsafe { ksim_file_set_bad(self.0 as *mut c_void, lbn) }
+    }
+    /// Set the inode's flags (`i_flags`, e.g. [`SF_SNAPSHOT`]).
+    pub fn set_flags(&self, flags: u64) {
+        // SAFETY: model call.
+        unsafe { ksim_file_set_flags(self.0 as *mut c_void, flags as c_ulong) }
+    }
+    /// Make the device complete reads of block `lbn` `resid` bytes short,
+    /// without an error (`b_resid` after `g_vfs_done`).
+    pub fn short(&self, lbn: i32, resid: i32) {
+        // SAFETY: model call.
+        unsafe { ksim_file_set_short(self.0 as *mut c_void, lbn, resid) }
+    }
+    /// Another kernel thread takes block `lbn`'s buffer and holds it
+    /// locked for `ticks` (without the vnode lock), as a write-out does.
+    pub fn hold_block(&self, lbn: i32, ticks: u64) {
+        // SAFETY: model call.
+        unsafe { ksim_buf_hold(self.0 as *mut c_void, lbn, ticks) }
     }
     /// VOP_FSYNC calls on the file.
     pub fn fsyncs(&self) -> i32 {

@@ -6,7 +6,10 @@
 //!   thread; cached blocks complete at once, misses from the buffer I/O
 //!   completion (`b_iodone`, GEOM's up thread).  That context may not
 //!   sleep, so after the request is completed and its knote notified the
-//!   job goes to the completion thread to release its resources.
+//!   job goes to the completion thread to release its resources.  From
+//!   a block whose buffer another thread holds locked on, the rest is
+//!   read by a worker ([`RestJob`]) so that the submitter does not wait
+//!   for it; the request completes when both parts are done.
 //! * **worker** (writes, fsync, and reads on file systems that bypass the
 //!   buffer cache): queued to the module's worker threads, which can be
 //!   cancelled until a worker takes the job (`commit_io`).
@@ -17,12 +20,12 @@
 
 use crate::engine;
 use crate::gate::Ticket;
-use crate::kpi::alloc::KBox;
+use crate::kpi::alloc::{Flags, KBox};
 use crate::kpi::file::{Cred, FileRef};
 use crate::kpi::pages::HeldPages;
 use crate::kpi::shared::Shared;
 use crate::kpi::taskqueue::{Job, Task};
-use crate::kpi::vnio::{self, BufReadJob, NotStarted};
+use crate::kpi::vnio::{self, BufReadJob, BufReadRest, NotStarted};
 use crate::kpi::Errno;
 use crate::request::{complete_and_notify, settle_in_place, Charge, CommitOutcome, Put, Request};
 use crate::stats::{Counted, Stats, STATS};
@@ -123,10 +126,15 @@ pub fn start(job: KBox<IoJob>) {
         }
         let offset = job.offset;
         match vnio::start_bufread(job, offset) {
-            Ok(counts) => {
+            Ok(started) => {
+                let counts = started.counts;
                 Stats::bump(&STATS.kaio_requests_bufcache);
                 Stats::add(&STATS.kaio_bufcache_hits, u64::from(counts.hits));
                 Stats::add(&STATS.kaio_bufcache_misses, u64::from(counts.misses));
+                if let Some(rest) = started.rest {
+                    Stats::bump(&STATS.kaio_bufcache_punts);
+                    punt(rest);
+                }
             }
             Err(NotStarted::Unsupported(mut job)) => {
                 job.precommitted = true;
@@ -144,6 +152,34 @@ pub fn start(job: KBox<IoJob>) {
         }
     } else {
         Stats::bump(&STATS.kaio_requests_worker);
+        engine::run_on_worker(job);
+    }
+}
+
+/// The rest of a buffer-cache read that met a buffer another thread held
+/// locked, on a worker thread: a submit never waits for such a buffer.
+struct RestJob {
+    task: Task,
+    rest: BufReadRest,
+}
+
+impl Job for RestJob {
+    fn task(&self) -> &Task {
+        &self.task
+    }
+
+    /// Worker thread: read the rest (may complete the request).
+    fn run(this: KBox<Self>) {
+        KBox::into_inner(this).rest.run();
+    }
+}
+
+/// Hand `rest` to a worker (submit, process context).
+fn punt(rest: BufReadRest) {
+    // M_WAITOK does not fail; should it, try_new drops the RestJob, and
+    // dropping a BufReadRest reads the rest here (the submitter waits,
+    // but the request completes).
+    if let Ok(job) = KBox::try_new(RestJob { task: Task::default(), rest }, Flags::WAIT) {
         engine::run_on_worker(job);
     }
 }

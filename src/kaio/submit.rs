@@ -10,7 +10,10 @@
 //! 1. [`validate`]: the request's bytes (`EINVAL`, `EBADF`, `EFAULT`);
 //! 2. `kq` is a kqueue (`EBADF`, `ENOTCAPABLE`);
 //! 3. `fd` is open for the op, with the rights, on a regular file
-//!    (`EBADF`, `ENOTCAPABLE`, `ESPIPE`, `EINVAL`);
+//!    (`EBADF`, `ENOTCAPABLE`, `ESPIPE`, `EINVAL`); a write within the
+//!    process's `RLIMIT_FSIZE` (`EFBIG` and `SIGXFSZ` at or past it, cut
+//!    at it when it crosses it, as `pwrite(2)`: the worker that writes is
+//!    a kernel thread, whose limits are the kernel's);
 //! 4. admission against the per-process limits (`EAGAIN`), before any
 //!    memory is held;
 //! 5. the buffer's pages are held (`EFAULT`);
@@ -64,8 +67,13 @@ fn submit_one(owner: &OwnerTable, td: &Thread, raw: &KaioRequest, limits: &KaioL
     let v = validate(raw, limits).map_err(errno)?;
     check_kqueue(td, v.kq())?;
     let file = FileRef::get(td, v.fd(), v.op())?;
-    let (request_charge, pinned_charge) = USAGE.admit(td.process_key(), v.pinned_bytes(), limits).map_err(errno)?;
-    let pages = HeldPages::hold(td, v.buf(), v.len(), v.op() == KaioOp::Read)?;
+    let len = match v.op() {
+        KaioOp::Write => file.write_rlimit(td, v.offset(), v.len())?,
+        _ => v.len(),
+    };
+    let pinned = v.pinned_bytes().min(len);
+    let (request_charge, pinned_charge) = USAGE.admit(td.process_key(), pinned, limits).map_err(errno)?;
+    let pages = HeldPages::hold(td, v.buf(), len, v.op() == KaioOp::Read)?;
     let cred = Cred::current(td)?;
     let request_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
     let io_ticket = gate().enter().map_err(|_| Errno::ENXIO)?;

@@ -40,6 +40,18 @@ impl FileRef {
         NonNull::new(fp).map(FileRef).ok_or(Errno::EBADF)
     }
 
+    /// `RLIMIT_FSIZE` of `td`'s process for a write of `len` bytes at
+    /// `offset`, as `pwrite(2)` checks it: the length to write (cut at
+    /// the limit), or `EFBIG` at or past it (the process gets `SIGXFSZ`).
+    /// Process context; may sleep.
+    pub fn write_rlimit(&self, td: &Thread, offset: i64, len: u64) -> Result<u64, Errno> {
+        let mut n = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: td is the current thread and the file is held by self
+        // for the call; the glue only reads them and writes `n`.
+        Errno::result(unsafe { sys::kqdafs_write_rlimit(td.as_raw(), self.0.as_ptr(), offset, &mut n) })?;
+        Ok(n as u64)
+    }
+
     /// Take a reference (`fhold`) on `fp`, a file a kernel consumer
     /// holds, for `op`, after the checks [`FileRef::get`] makes: `EBADF`,
     /// `ESPIPE`, `EINVAL`.

@@ -71,6 +71,48 @@ pub struct BlockCounts {
     pub misses: u32,
 }
 
+/// A started read and what it left undone.
+pub struct Started {
+    /// Its block counts.
+    pub counts: BlockCounts,
+    /// The part from the first block another thread held locked on: it
+    /// must be [`run`](BufReadRest::run) on a thread that may sleep.
+    pub rest: Option<BufReadRest>,
+}
+
+/// The rest of a buffer-cache read that met a buffer another thread
+/// held locked: the glue's reference on the read, which stays open until
+/// this is run.  Running it reads the rest through `fo_read` (as the
+/// worker path) and may complete the read ([`BufReadJob::done`] is called
+/// from inside when this was the last part).  Dropping it unrun runs it
+/// (it must run exactly once; the job's file, credential and pages stay
+/// held until then because the read is not done).
+pub struct BufReadRest(*mut sys::kqdafs_bufread);
+
+// SAFETY: the pointer is the glue's per-read context; the reference it
+// stands for may be let go from any thread that may sleep (the glue's
+// contract for kqdafs_bufread_rest), and nothing else touches it here.
+unsafe impl Send for BufReadRest {}
+
+impl BufReadRest {
+    /// Read the rest and let go of it.  A thread that may sleep (a
+    /// worker).
+    pub fn run(self) {
+        drop(self);
+    }
+}
+
+impl Drop for BufReadRest {
+    fn drop(&mut self) {
+        let td = Thread::current();
+        // SAFETY: self.0 came from kqdafs_bufread_start's *restp and is
+        // passed on exactly once (this drop); the read it belongs to is
+        // open until then, so the file, credential and pages it uses are
+        // held by its job.  The caller may sleep (documented on run).
+        unsafe { sys::kqdafs_bufread_rest(self.0, td.as_raw()) }
+    }
+}
+
 /// Why a buffer-cache read was not started; the job comes back untouched.
 pub enum NotStarted<J> {
     /// The file is not on a file system this path handles: use a worker.
@@ -93,13 +135,19 @@ extern "C" fn bufread_done<J: BufReadJob>(arg: *mut c_void, error: i32, nbytes: 
 
 /// Start reading `job.pages().len()` bytes at `offset` through the buffer
 /// cache.  On success the job is owned by the read until
-/// [`BufReadJob::done`].  Process context (the submitter); may sleep on the
-/// vnode and buffer locks, never for the data.
-pub fn start_bufread<J: BufReadJob>(job: KBox<J>, offset: i64) -> Result<BlockCounts, NotStarted<J>> {
+/// [`BufReadJob::done`].  Process context (the submitter).  It never waits
+/// for a buffer another thread holds locked (that part is left in
+/// [`Started::rest`]), but it can block on disk I/O all the same: the
+/// vnode lock (held exclusively by a writer), buffer space, the write-out
+/// of a delayed-write buffer `getblk` must not hand out invalid, and the
+/// synchronous read of a UFS indirect block by `ufs_bmaparray` inside
+/// `bstrategy` (see `kmod/kqdafs_io.h`).
+pub fn start_bufread<J: BufReadJob>(job: KBox<J>, offset: i64) -> Result<Started, NotStarted<J>> {
     let (fp, cred) = (job.file().as_raw(), job.cred().as_raw());
     let (ma, npages, pgoff) = job.pages().raw_parts();
     let len = job.pages().len();
     let mut counts = BlockCounts::default();
+    let mut rest: *mut sys::kqdafs_bufread = core::ptr::null_mut();
     let arg = KBox::into_raw(job);
     // SAFETY: file, cred and page array live inside the job, which the
     // glue keeps (through `arg`) until it calls bufread_done — or, when it
@@ -117,10 +165,11 @@ pub fn start_bufread<J: BufReadJob>(job: KBox<J>, offset: i64) -> Result<BlockCo
             arg.cast(),
             &mut counts.hits,
             &mut counts.misses,
+            &mut rest,
         )
     };
     match Errno::result(ret) {
-        Ok(()) => Ok(counts),
+        Ok(()) => Ok(Started { counts, rest: (!rest.is_null()).then(|| BufReadRest(rest)) }),
         Err(e) => {
             // SAFETY: the start failed, so the glue did not keep `arg` and
             // will never call done: ownership is back with us.
