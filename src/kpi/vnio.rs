@@ -141,7 +141,7 @@ extern "C" fn bufread_done<J: BufReadJob>(arg: *mut c_void, error: i32, nbytes: 
 /// vnode lock (held exclusively by a writer), buffer space, the write-out
 /// of a delayed-write buffer `getblk` must not hand out invalid, and the
 /// synchronous read of a UFS indirect block by `ufs_bmaparray` inside
-/// `bstrategy` (see `kmod/kqdafs_io.h`).
+/// `bstrategy` (see `kmod/kqdafs_kpi_io.h`).
 pub fn start_bufread<J: BufReadJob>(job: KBox<J>, offset: i64) -> Result<Started, NotStarted<J>> {
     let (fp, cred) = (job.file().as_raw(), job.cred().as_raw());
     let (ma, npages, pgoff) = job.pages().raw_parts();
