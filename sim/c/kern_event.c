@@ -496,9 +496,14 @@ knote(struct knlist *list, long hint, int lockflags)
 }
 
 /*
- * knlist_cleardel (kern_event.c): every knote not in flux is removed
- * (and with killkn dropped without f_detach); while knotes in flux
- * remain, sleep until they leave flux and start over.
+ * knlist_cleardel (kern_event.c): islocked says whether the caller holds
+ * the list's lock (KNL_ASSERT_LOCKED) or not (KNL_ASSERT_UNLOCKED; then it
+ * takes it itself, and releases it before returning).  Each pass removes
+ * the knotes not in flux; with killkn, each removed knote is dropped with
+ * the list lock released around knote_drop_detached, and the pass starts
+ * over.  While knotes in flux remain, the list lock is released and the
+ * thread sleeps until they leave flux ("kqkclr"), then retakes it.  So
+ * the lock is released and retaken inside, even when the caller holds it.
  */
 void
 knlist_cleardel(struct knlist *knl, struct thread *td, int islocked,
@@ -506,41 +511,51 @@ knlist_cleardel(struct knlist *knl, struct thread *td, int islocked,
 {
 	struct knote *kn, *kn2;
 	struct ksim_kq *kq;
+	int dropped;
 
 	sim_yield();
 	if (islocked)
 		ksim_knl_assert(knl, 1);
 	else {
 		ksim_knl_assert(knl, 0);
-again:
 		knl->kl_lock(knl->kl_lockarg);
 	}
-	SLIST_FOREACH_SAFE(kn, &knl->kl_list, kn_selnext, kn2) {
-		kq = ksim_kn_kq(kn);
-		mtx_lock(&kq->kq_lock);
-		if (kn->kn_influx > 0) {
-			mtx_unlock(&kq->kq_lock);
-			continue;
-		}
-		ksim_knlist_remove_kq(knl, kn, 1, 1);
-		if (killkn) {
-			ksim_kn_enter_flux(kn);
-			mtx_unlock(&kq->kq_lock);
-			ksim_knote_drop_detached(kn, td);
-		} else {
+	for (;;) {
+		dropped = 0;
+		SLIST_FOREACH_SAFE(kn, &knl->kl_list, kn_selnext, kn2) {
+			kq = ksim_kn_kq(kn);
+			mtx_lock(&kq->kq_lock);
+			if (kn->kn_influx > 0) {
+				mtx_unlock(&kq->kq_lock);
+				continue;
+			}
+			ksim_knlist_remove_kq(knl, kn, 1, 1);
+			if (killkn) {
+				ksim_kn_enter_flux(kn);
+				mtx_unlock(&kq->kq_lock);
+				knl->kl_unlock(knl->kl_lockarg);
+				ksim_knote_drop_detached(kn, td);
+				knl->kl_lock(knl->kl_lockarg);
+				dropped = 1;
+				break;
+			}
 			kn->kn_kevent.flags |= EV_EOF | EV_ONESHOT;
 			mtx_unlock(&kq->kq_lock);
 		}
-	}
-	if (!SLIST_EMPTY(&knl->kl_list)) {
+		if (dropped)
+			continue;
+		if (SLIST_EMPTY(&knl->kl_list))
+			break;
+		/* Knotes in flux remain: wait for them to settle. */
 		kn = SLIST_FIRST(&knl->kl_list);
 		kq = ksim_kn_kq(kn);
 		mtx_lock(&kq->kq_lock);
 		knl->kl_unlock(knl->kl_lockarg);
-		/* msleep(kq, &kq->kq_lock, PSOCK | PDROP, "kqkclr", 0) */
+		sim_count("knlist_cleardel_slept");
+		/* KQ_FLUX_SLEEP_WMESG(kq, kn, PDROP, "kqkclr") */
 		_sleep(kn, &kq->kq_lock.lock_object, PSOCK | PDROP, "kqkclr",
 		    0, 0, 0);
-		goto again;
+		knl->kl_lock(knl->kl_lockarg);
 	}
 	if (islocked)
 		ksim_knl_assert(knl, 1);

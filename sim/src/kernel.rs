@@ -503,6 +503,7 @@ extern "C" fn sim_kpi_called(name: *const c_char) {
         }))
     });
     if let Some(n) = stall {
+        count(&format!("stalled:{}", sched::name_of(me)));
         sched::stall_me(n);
     }
 }

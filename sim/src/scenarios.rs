@@ -64,6 +64,11 @@ pub const ALL: &[Scenario] = &[
     scenario!(kaio_user_delete, 8, "EV_DELETE of a KAIO knote by the user while its read runs"),
     scenario!(kaio_limits, 4, "max_requests_per_proc and max_pinned_per_proc (EAGAIN)"),
     scenario!(kaio_procstat_influx, 16, "procstat -k holds knotes in flux while reads complete: no event may be lost"),
+    scenario!(
+        knlist_delete_vs_detach,
+        8,
+        "the handle's close deletes knotes while the kqueue's close detaches one (cleardel waits on it)"
+    ),
     scenario!(kaio_device_memory, 2, "a KAIO read into a device mapping (fictitious pages) is refused"),
     scenario!(upcall_modes, 8, "kernel consumer reads/writes/fsyncs in every delivery mode, depth, bad arguments"),
     scenario!(upcall_cancel, 8, "kernel consumer cancel and destroy with reads in flight, every mode"),
@@ -785,6 +790,52 @@ fn kaio_procstat_influx(p: Proc) {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     world::nap(3);
     close_all(&[fd, kq, dev.fd]);
+    unload();
+}
+
+fn knlist_delete_vs_detach(p: Proc) {
+    boot_and_load(&Kernel::default());
+    let file = world::file_create(1 << 20, true);
+    let fd = file.open(world::O_RDONLY);
+    // The kqueue's close drops the knotes: each f_detach is held off the
+    // CPU at its first KPI call (taking the request's mutex), its knote in
+    // flux ...
+    kernel::stall_at("kqcloser", "__mtx_lock_flags", "f_detach", 2000);
+    let stalls = || kernel::counters().get("stalled:kqcloser").copied().unwrap_or(0);
+    let slept = || kernel::counters().get("knlist_cleardel_slept").copied().unwrap_or(0);
+    // The sim's random preemptions may let the held thread go early; a
+    // few rounds make sure the window was open at least once.
+    let mut rounds_hit = 0;
+    for _ in 0..8 {
+        let kq = world::kqueue();
+        let mut dev = Dev::open();
+        submit_reads(&mut dev, fd, kq, 4);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let d2 = done.clone();
+        let stalled_before = stalls();
+        world::spawn_user(p, "kqcloser", move || {
+            expect_eq(world::close(kq), 0, "close the kqueue");
+            d2.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut spins = 0;
+        while stalls() == stalled_before {
+            spins += 1;
+            check(spins < 1_000_000, "the kqueue's close never reached f_detach");
+            crate::sched::yield_now();
+        }
+        // ... while the handle's close withdraws every request and deletes
+        // its knote: knlist_cleardel meets the knote in flux, releases the
+        // list's mutex and sleeps; the held f_detach then takes the mutex
+        // (KnList::remove).  No Rust guard of it may be alive in the
+        // sleeping thread meanwhile (Mutex::lock panics if one is).
+        let slept_before = slept();
+        expect_eq(world::close(dev.fd), 0, "close the handle while the kqueue's close detaches");
+        eventually(|| done.load(std::sync::atomic::Ordering::SeqCst), "the kqueue's close finished");
+        rounds_hit += usize::from(slept() > slept_before);
+    }
+    println!("rounds where knlist_cleardel waited for f_detach's knote: {rounds_hit} of 8");
+    check(rounds_hit > 0, "knlist_cleardel waited for a knote f_detach held in flux");
+    close_all(&[fd]);
     unload();
 }
 

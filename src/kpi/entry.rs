@@ -63,7 +63,8 @@ pub unsafe extern "C" fn kqdafs_rs_cdev_ioctl(
 /// `f_attach` of `kqdafs_filtops`.
 ///
 /// # Safety
-/// Called by kern_event.c with a live knote it holds in flux.
+/// Called by kern_event.c (`kqueue_register`) with a live knote it holds in
+/// flux, no lock held.
 #[no_mangle]
 pub unsafe extern "C" fn kqdafs_rs_filt_attach(kn: *mut sys::knote) -> c_int {
     // SAFETY: per this function's contract.
@@ -76,7 +77,8 @@ pub unsafe extern "C" fn kqdafs_rs_filt_attach(kn: *mut sys::knote) -> c_int {
 /// `f_detach` of `kqdafs_filtops`.
 ///
 /// # Safety
-/// Called by kern_event.c with a live knote it holds in flux.
+/// Called by kern_event.c (`knote_drop`) with a live knote it holds in
+/// flux, no lock held.
 #[no_mangle]
 pub unsafe extern "C" fn kqdafs_rs_filt_detach(kn: *mut sys::knote) {
     // SAFETY: per this function's contract.
@@ -88,7 +90,8 @@ pub unsafe extern "C" fn kqdafs_rs_filt_detach(kn: *mut sys::knote) {
 /// `f_event` of `kqdafs_filtops`.
 ///
 /// # Safety
-/// Called by kern_event.c with a live knote, its knlist locked.
+/// Called by kern_event.c (`knote`, `kqueue_register`, `kqueue_scan`) with
+/// a live knote, its knlist locked.
 #[no_mangle]
 pub unsafe extern "C" fn kqdafs_rs_filt_event(kn: *mut sys::knote, hint: c_long) -> c_int {
     // SAFETY: per this function's contract.
