@@ -65,6 +65,11 @@ pub const ALL: &[Scenario] = &[
     scenario!(kaio_limits, 4, "max_requests_per_proc and max_pinned_per_proc (EAGAIN)"),
     scenario!(kaio_procstat_influx, 16, "procstat -k holds knotes in flux while reads complete: no event may be lost"),
     scenario!(
+        kaio_procstat_dump,
+        16,
+        "procstat -k while reads run, complete, are collected and the kqueue closes: f_userdump's records"
+    ),
+    scenario!(
         knlist_delete_vs_detach,
         8,
         "the handle's close deletes knotes while the kqueue's close detaches one (cleardel waits on it)"
@@ -790,6 +795,109 @@ fn kaio_procstat_influx(p: Proc) {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     world::nap(3);
     close_all(&[fd, kq, dev.fd]);
+    unload();
+}
+
+/// One record of `procstat -k` for a knote of the KAIO requests `ids`
+/// (request `i` submitted with udata `0x1000 + i`), checked: the kernel's
+/// snapshot passes through `f_userdump` unchanged but for `fflags`, which
+/// is the event's kind and operation — set by `f_event` once the result
+/// was handed over, filled in by `f_userdump` while it is pending — and
+/// no filter-specific part.
+fn check_knote_dump(d: &world::KnoteDump, kq: i32, filt: i16, ids: &[u64]) {
+    check(d.userdump == 1, "procstat -k called the filter's f_userdump");
+    expect_eq(d.kq_fd, kq, "knt_kq_fd");
+    expect_eq(d.event.filter, filt, "knt_event.filter");
+    let Some(i) = ids.iter().position(|&id| id == d.event.ident) else {
+        fail("scenario", &format!("procstat -k: a knote with ident {} that is no request of ours", d.event.ident));
+    };
+    expect_eq(d.event.udata, 0x1000 + i as u64, "knt_event.udata: the request's");
+    let unchanged = world::Kevent { fflags: d.snapshot.fflags, ..d.event };
+    expect_eq(unchanged, d.snapshot, "f_userdump changed nothing but fflags");
+    expect_eq(d.extdata, 0, "knt_extdata KNOTE_EXTDATA_NONE");
+    check(d.rest_zero == 1, "knt_spare0 and the union left zero");
+    if d.snapshot.flags & world::EV_FLAG1 != 0 {
+        // Caught inside its own f_attach: nothing to say yet.
+        expect_eq(d.event.fflags, d.snapshot.fflags, "fflags of a knote still attaching");
+        return;
+    }
+    check(d.event.flags & world::EV_ONESHOT != 0, "EV_ONESHOT");
+    expect_eq(d.event.fflags, kqdafs_abi::kaio::kaio_fflags(KaioOp::Read), "knt_event.fflags: kind and operation");
+    if d.status & world::KNOTE_STATUS_ACTIVE == 0 {
+        expect_eq(d.event.data, 0, "the data of a pending request");
+    }
+}
+
+fn kaio_procstat_dump(p: Proc) {
+    let (_, fd, kq, mut dev) = kaio_env(1 << 20, true, world::O_RDONLY);
+    let filt = filter_kaio();
+    let reqs: Vec<KaioRequest> =
+        (0..8).map(|i| read_req(fd, kq, i * 32768, dev.mem.alloc(8192), 8192, 0x1000 + i as u64)).collect();
+    let (e, res, n) = dev.submit(&reqs);
+    expect_eq((e, n), (0, 8), "submit");
+    let ids: Vec<u64> = res.iter().map(|r| r.id).collect();
+    // Right away: the reads wait for the disk (pending) or are done.
+    let first = world::kqueue_dump(kq, 0).unwrap_or_else(|e| fail("scenario", &format!("procstat -k: {e}")));
+    expect_eq(first.len(), 8, "procstat -k: one record per request");
+    let mut pending = 0;
+    for d in &first {
+        check_knote_dump(d, kq, filt, &ids);
+        pending += usize::from(d.snapshot.fflags == 0);
+    }
+    println!("procstat -k right after submit: {pending} of 8 pending");
+    // procstat -k in another thread of the process, again and again,
+    // while the reads complete, are collected, and the kqueue closes.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    let ids2 = ids.clone();
+    world::spawn_user(p, "procstat", move || {
+        while !s2.load(std::sync::atomic::Ordering::SeqCst) {
+            match world::kqueue_dump(kq, 3) {
+                Ok(records) => records.iter().for_each(|d| check_knote_dump(d, kq, filt, &ids2)),
+                Err(e) => expect_eq(e, errno::EBADF, "procstat -k of a closed kqueue"),
+            }
+            world::nap(1);
+        }
+    });
+    let events = wait_events(kq, 8, 500);
+    for ev in &events {
+        expect_eq(ev.fflags, kqdafs_abi::kaio::kaio_fflags(KaioOp::Read), "the delivered event's fflags");
+    }
+    eventually(|| world::kqueue_dump(kq, 0).is_ok_and(|r| r.is_empty()), "delivered knotes leave the kqueue");
+    // More requests, and the kqueue closed under procstat -k.
+    let reqs: Vec<KaioRequest> =
+        (0..8).map(|i| read_req(fd, kq, i * 32768, dev.mem.alloc(8192), 8192, 0x1000 + i as u64)).collect();
+    let (e, res, n) = dev.submit(&reqs);
+    expect_eq((e, n), (0, 8), "submit again");
+    // The procstat thread checks against the first ids: give it the new.
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    world::nap(3);
+    let ids: Vec<u64> = res.iter().map(|r| r.id).collect();
+    let records = world::kqueue_dump(kq, 2).unwrap_or_else(|e| fail("scenario", &format!("procstat -k: {e}")));
+    expect_eq(records.len(), 8, "procstat -k: one record per new request");
+    records.iter().for_each(|d| check_knote_dump(d, kq, filt, &ids));
+    // Nobody reports now and nobody scans: every knote left flux.
+    expect_eq(world::kqueue_influx(kq), 0, "knotes in flux after procstat -k");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    world::spawn_user(p, "procstat2", move || {
+        while !s2.load(std::sync::atomic::Ordering::SeqCst) {
+            match world::kqueue_dump(kq, 3) {
+                Ok(records) => records.iter().for_each(|d| check_knote_dump(d, kq, filt, &ids)),
+                Err(e) => expect_eq(e, errno::EBADF, "procstat -k of a closed kqueue"),
+            }
+            world::nap(1);
+        }
+    });
+    world::nap(1);
+    expect_eq(world::close(kq), 0, "close the kqueue under procstat -k");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    world::nap(3);
+    println!(
+        "knote_drop waited for procstat's flux: {}",
+        kernel::counters().get("knote_drop_waited_flux").copied().unwrap_or(0)
+    );
+    close_all(&[fd, dev.fd]);
     unload();
 }
 

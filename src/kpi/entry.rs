@@ -8,7 +8,7 @@
 
 use super::error::to_kernel;
 use super::ioctl::IoctlBuffer;
-use super::kqueue::KnoteRef;
+use super::kqueue::{KnoteDump, KnoteRef};
 use super::Errno;
 use crate::module::ModEvent;
 use crate::sys;
@@ -101,6 +101,28 @@ pub unsafe extern "C" fn kqdafs_rs_filt_event(kn: *mut sys::knote, hint: c_long)
     }
 }
 
+/// `f_userdump` of `kqdafs_filtops`: the module's part of the knote's
+/// record for `procstat -k` and core dumps.  kern_event.c ignores the
+/// answer; 0, as `filt_vfsdump` answers when it filled its part.
+///
+/// # Safety
+/// Called by kern_event.c (`kern_proc_kqueue_report_one`) with a live
+/// knote it holds in flux (possibly while another thread runs another
+/// callback of it), no lock held, and `kin` its own record.
+#[no_mangle]
+pub unsafe extern "C" fn kqdafs_rs_filt_userdump(
+    _p: *mut sys::proc_,
+    kn: *mut sys::knote,
+    kin: *mut sys::kinfo_knote,
+) -> c_int {
+    // SAFETY: per this function's contract (KnoteRef's table: only
+    // `dump_fflags` is read, KnoteDump is the caller's own record).
+    if let (Some(kn), Some(mut kin)) = unsafe { (KnoteRef::from_callback(kn), KnoteDump::from_callback(kin)) } {
+        crate::filter::userdump(&kn, &mut kin);
+    }
+    0
+}
+
 // The definitions above have the C prototypes' types.
 const _: [unsafe extern "C" fn(sys::module_t, c_int, *mut c_void) -> c_int; 2] =
     [sys::kqdafs_rs_modevent, kqdafs_rs_modevent];
@@ -112,3 +134,5 @@ const _: [unsafe extern "C" fn(*mut sys::knote) -> c_int; 2] = [sys::kqdafs_rs_f
 const _: [unsafe extern "C" fn(*mut sys::knote); 2] = [sys::kqdafs_rs_filt_detach, kqdafs_rs_filt_detach];
 const _: [unsafe extern "C" fn(*mut sys::knote, c_long) -> c_int; 2] =
     [sys::kqdafs_rs_filt_event, kqdafs_rs_filt_event];
+const _: [unsafe extern "C" fn(*mut sys::proc_, *mut sys::knote, *mut sys::kinfo_knote) -> c_int; 2] =
+    [sys::kqdafs_rs_filt_userdump, kqdafs_rs_filt_userdump];

@@ -8,6 +8,7 @@ use crate::sys;
 use core::ffi::{c_int, c_void};
 use core::marker::PhantomData;
 use core::ptr::{self, addr_of, addr_of_mut, NonNull};
+use core::sync::atomic::{AtomicI32, Ordering};
 use kqdafs_abi::filter::STOCK_EVFILT_SYSCOUNT;
 
 /// The kernel's filter table (`sysfilt_ops` in `sys/kern/kern_event.c`),
@@ -99,12 +100,18 @@ pub fn kernel_evfilt_syscount() -> i32 {
 /// | `kn_sdata` | `f_attach`: take and zero | in flux; a user's `EV_ADD` of the same knote waits for flux (`findkn`) | nobody |
 /// | `kn_kevent.data`, `.fflags` | `f_attach`: zero `data`; `f_event`: set both | in flux / the knlist lock | `kern_proc_kqueue_report_one`'s copy |
 /// | `kn_kevent.filter` | read | set before `f_attach`, never changed | — |
-/// | `kn_hook` | `f_attach` sets, `f_event` reads, `f_detach` takes | flux and the knlist lock keep these three apart; the kernel never touches `kn_hook` of another filter's knote | nobody |
+/// | `kn_hook` | `f_attach` sets, `f_event` reads, `f_detach` takes | flux and the knlist lock keep these three apart; the kernel never touches `kn_hook` of another filter's knote | nobody (`f_userdump` does not read it) |
+/// | `kn_hookid` | `f_attach` stores, `f_userdump` loads | atomic accesses only | — |
 ///
 /// Stores to fields the kernel copies concurrently (`kn_kevent.*`) are
 /// volatile: one aligned store each, as the C filters' plain stores are;
 /// the reader gets the old or the new value, which is what
-/// `kern_proc_kqueue_report_one` accepts for its snapshot.
+/// `kern_proc_kqueue_report_one` accepts for its snapshot.  `f_userdump`
+/// runs with the knote in flux but without any lock, possibly *during*
+/// another thread's `f_attach`, `f_event` or `f_detach` (it puts a knote
+/// in flux even if it already is; `knote_drop` calls `f_detach` without
+/// waiting for other holders, only `knote_drop_detached` waits), so it
+/// reads only `kn_hookid` ([`KnoteRef::dump_fflags`]) and never the payload.
 pub struct KnoteRef<'a> {
     kn: NonNull<sys::knote>,
     _callback: PhantomData<&'a sys::knote>,
@@ -120,7 +127,7 @@ impl<'a> KnoteRef<'a> {
     /// no other thread holds it in flux).  The accesses of this type follow
     /// the table above, which the callback's caller must honour: `f_attach`
     /// and `f_detach` with the knote in flux, `f_event` with its knlist
-    /// locked.
+    /// locked, `f_userdump` with it in flux and only [`KnoteRef::dump_fflags`].
     pub unsafe fn from_callback(kn: *mut sys::knote) -> Option<KnoteRef<'a>> {
         NonNull::new(kn).map(|kn| KnoteRef { kn, _callback: PhantomData })
     }
@@ -226,6 +233,67 @@ impl<'a> KnoteRef<'a> {
             ptr::write_volatile(addr_of_mut!((*kn).kn_kevent.data), data);
             ptr::write_volatile(addr_of_mut!((*kn).kn_kevent.fflags), fflags);
         }
+    }
+
+    /// `kn_hookid`, the module's word in the knote for `f_userdump`: every
+    /// access, the module's only, is atomic (the kernel zeroes it at
+    /// `knote_alloc` before the knote is published, and never touches it
+    /// for another filter's knote).
+    fn hookid(&self) -> &'a AtomicI32 {
+        // SAFETY: a live knote for 'a; kn_hookid is an aligned int that
+        // only this module accesses after allocation, always through this
+        // atomic, so there is no mixed atomic and plain access.
+        unsafe { AtomicI32::from_ptr(addr_of_mut!((*self.kn.as_ptr()).kn_hookid)) }
+    }
+
+    /// Record in the knote the `fflags` its event will carry, for
+    /// `f_userdump` ([`KnoteRef::dump_fflags`]).  From `f_attach`.
+    pub fn set_dump_fflags(&mut self, fflags: u32) {
+        self.hookid().store(fflags as i32, Ordering::Release);
+    }
+
+    /// What [`KnoteRef::set_dump_fflags`] recorded; 0 before (the knote
+    /// caught inside its own `f_attach`).  The only access `f_userdump`
+    /// makes to the knote.
+    pub fn dump_fflags(&self) -> u32 {
+        self.hookid().load(Ordering::Acquire) as u32
+    }
+}
+
+/// The record of one knote that `f_userdump` may fill for `procstat -k`
+/// and core dumps (`struct kinfo_knote`, FreeBSD 15 `sys/user.h`),
+/// already holding the kernel's snapshot of the event (`knt_event`) and
+/// status (`knt_status`).
+pub struct KnoteDump<'a>(&'a mut sys::kinfo_knote);
+
+impl<'a> KnoteDump<'a> {
+    /// Wrap the record `kern_proc_kqueue_report_one` passes to `f_userdump`.
+    ///
+    /// # Safety
+    /// `kin` is that function's own local `struct kinfo_knote`, which no
+    /// other thread sees, valid for the callback.
+    pub unsafe fn from_callback(kin: *mut sys::kinfo_knote) -> Option<KnoteDump<'a>> {
+        // SAFETY: per the contract.
+        unsafe { kin.as_mut() }.map(KnoteDump)
+    }
+
+    /// The snapshot's `fflags`.
+    pub fn event_fflags(&self) -> u32 {
+        self.0.knt_event.fflags
+    }
+
+    /// Replace the snapshot's `fflags`.
+    pub fn set_event_fflags(&mut self, fflags: u32) {
+        self.0.knt_event.fflags = fflags;
+    }
+
+    /// Say that no filter-specific part follows: `knt_extdata` is
+    /// `KNOTE_EXTDATA_NONE` and the union stays as the kernel zeroed it.
+    /// `sys/user.h` defines union members only for vnodes and pipes; a
+    /// module may not invent a kind that `libprocstat` users would
+    /// misread.
+    pub fn no_extdata(&mut self) {
+        self.0.knt_extdata = sys::KNOTE_EXTDATA_NONE as c_int;
     }
 }
 
