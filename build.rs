@@ -133,7 +133,7 @@ fn generate_bindings(root: &Path, out: &Path, defines: &[String]) {
         .allowlist_var("kqdafs_.*")
         .allowlist_var("M_NOWAIT|M_WAITOK|M_ZERO")
         .allowlist_var("E[A-Z0-9]+")
-        .allowlist_var("EV_[A-Z0-9_]+|EVFILT_[A-Z_]+|KNF_[A-Z]+|NOTE_[A-Z_]+")
+        .allowlist_var("EV_[A-Z0-9_]+|EVFILT_[A-Z_]+|KNF_[A-Z]+|NOTE_[A-Z_]+|KNOTE_EXTDATA_[A-Z]+")
         .allowlist_var("IOC_[A-Z]+|IOCPARM_[A-Z]+|FREAD|FWRITE|KQDAFS_IO_[A-Z]+")
         .allowlist_var("KQDAFS_DELIVER_[A-Z]+|KQDAFS_KAPI_[A-Z_]+")
         .allowlist_var("KQDAFS_EV_[A-Z]+|KQDAFS_RDMA_[A-Z_]+|KQDAFS_MR_[A-Z_]+")

@@ -10,3 +10,4 @@
 #include "../kmod/kqdafs_edge_rdma_provider.h"
 #include <sys/errno.h>
 #include <sys/ioccom.h>
+#include <sys/user.h>	/* struct kinfo_knote, KNOTE_EXTDATA_* (f_userdump) */

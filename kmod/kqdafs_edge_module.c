@@ -21,13 +21,17 @@ struct cdevsw kqdafs_cdevsw = {
 
 /*
  * One filterops serves every slot the module claims; the knote says which
- * kind of completion it carries (see src/filter.rs).
+ * kind of completion it carries (see src/filter.rs).  f_userdump fills the
+ * module's part of a knote's record for procstat -k and core dumps
+ * (FreeBSD 15 sys/event.h; called by kern_proc_kqueue_report_one in
+ * sys/kern/kern_event.c).
  */
 struct filterops kqdafs_filtops = {
 	.f_isfd =	0,
 	.f_attach =	kqdafs_rs_filt_attach,
 	.f_detach =	kqdafs_rs_filt_detach,
 	.f_event =	kqdafs_rs_filt_event,
+	.f_userdump =	kqdafs_rs_filt_userdump,
 };
 
 static moduledata_t kqdafs_mod = {

@@ -45,6 +45,9 @@ void	kqdafs_rs_handle_dtor(void *data);
 int	kqdafs_rs_filt_attach(struct knote *kn);
 void	kqdafs_rs_filt_detach(struct knote *kn);
 int	kqdafs_rs_filt_event(struct knote *kn, long hint);
+struct kinfo_knote;
+int	kqdafs_rs_filt_userdump(struct proc *p, struct knote *kn,
+	    struct kinfo_knote *kin);
 
 /* Wrappers for KPI that is a macro or an inline (kqdafs_kpi.c). */
 struct thread *kqdafs_curthread(void);

@@ -15,8 +15,15 @@
 //! then copies the event out and drops the knote, calling `f_detach`,
 //! which lets go of the knote's hold on the request.  A kqueue closed
 //! first also calls `f_detach`, and the result is never delivered.
+//!
+//! `f_userdump` (`procstat -k`, kqueue notes of core dumps) reports the
+//! knote as the kernel copied it — `ident` the request id, `udata` the
+//! caller's, `data` and `fflags` the result once it was handed over — and,
+//! while the request is pending, the `fflags` its event will carry (kind
+//! and operation) instead of 0.  It never looks at the request: it may run
+//! during another thread's `f_detach`, which may free it.
 
-use crate::kpi::kqueue::KnoteRef;
+use crate::kpi::kqueue::{KnoteDump, KnoteRef};
 use crate::kpi::Errno;
 use crate::request::Request;
 use crate::stats::{Stats, STATS};
@@ -32,6 +39,7 @@ pub fn attach(kn: &mut KnoteRef<'_>) -> Result<(), Errno> {
         Stats::bump(&STATS.attach_refused);
         return Err(Errno::ENXIO);
     }
+    kn.set_dump_fflags(request.fflags());
     request.knlist.add(kn);
     Stats::bump(&STATS.knotes);
     Ok(())
@@ -72,5 +80,15 @@ pub fn event(kn: &mut KnoteRef<'_>, _hint: i64) -> bool {
             true
         }
         _ => request.state.is_delivered(),
+    }
+}
+
+/// `f_userdump`: the event as the kernel copied it, with the pending
+/// request's kind and operation in `fflags` (a knote not yet through its
+/// `f_attach` keeps 0); no filter-specific part (`KNOTE_EXTDATA_NONE`).
+pub fn userdump(kn: &KnoteRef<'_>, kin: &mut KnoteDump<'_>) {
+    kin.no_extdata();
+    if kin.event_fflags() == 0 {
+        kin.set_event_fflags(kn.dump_fflags());
     }
 }

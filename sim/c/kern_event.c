@@ -12,7 +12,8 @@
  * knote_drop_detached, kqueue_scan (EV_ONESHOT: delivered without
  * f_event, then knote_drop), kqueue_close (every knote dropped),
  * knlist_init_mtx, knlist_add, knlist_remove, knlist_empty,
- * knlist_cleardel, knlist_destroy, KNL_ASSERT_LOCK.
+ * knlist_cleardel, knlist_destroy, KNL_ASSERT_LOCK,
+ * kern_proc_kqueue_report/kern_proc_kqueue_report_one (f_userdump).
  *
  * Not modelled: filters other than the module's (the stock kernel's own
  * slots are taken by placeholders), EV_CLEAR/EV_DISPATCH, f_touch,
@@ -25,6 +26,7 @@
 #include <sys/file.h>
 #include <sys/malloc.h>
 #include <sys/queue.h>
+#include <sys/user.h>
 
 #include "ksim_world.h"
 
@@ -406,7 +408,9 @@ ksim_module_event(struct knote *kn, long hint)
 
 /*
  * knote_drop_detached (kern_event.c): KASSERTs the knote is detached and
- * in flux exactly once; unlinks it; releases the filter reference.
+ * in flux at least once; waits (KQ_FLUX_SLEEP) until this is the only
+ * thread holding it in flux (kern_proc_kqueue_report_one may hold it too);
+ * unlinks it; releases the filter reference.
  */
 static void
 ksim_knote_drop_detached(struct knote *kn, struct thread *td)
@@ -416,10 +420,20 @@ ksim_knote_drop_detached(struct knote *kn, struct thread *td)
 	if ((kn->kn_status & KN_DETACHED) == 0)
 		ksim_failf("kqueue", "knote %p still attached (f_detach did "
 		    "not knlist_remove it)", kn);
-	if (kn->kn_influx != 1)
-		ksim_failf("kqueue", "knote_drop_detached: knote %p influx %d",
-		    kn, kn->kn_influx);
+	if (mtx_owned(&kq->kq_lock))
+		ksim_failf("kqueue", "knote_drop_detached with the kq lock "
+		    "held");
 	mtx_lock(&kq->kq_lock);
+	for (;;) {
+		if (kn->kn_influx < 1)
+			ksim_failf("kqueue", "knote_drop_detached: knote %p "
+			    "influx %d", kn, kn->kn_influx);
+		if (kn->kn_influx == 1)
+			break;
+		sim_count("knote_drop_waited_flux");
+		_sleep(kn, &kq->kq_lock.lock_object, PSOCK, "kqflxwt", 0, 0,
+		    0);
+	}
 	SLIST_REMOVE(&kq->kq_all, kn, knote, kn_link);
 	if ((kn->kn_status & KN_QUEUED) != 0)
 		ksim_knote_dequeue(kq, kn);
@@ -496,9 +510,14 @@ knote(struct knlist *list, long hint, int lockflags)
 }
 
 /*
- * knlist_cleardel (kern_event.c): every knote not in flux is removed
- * (and with killkn dropped without f_detach); while knotes in flux
- * remain, sleep until they leave flux and start over.
+ * knlist_cleardel (kern_event.c): islocked says whether the caller holds
+ * the list's lock (KNL_ASSERT_LOCKED) or not (KNL_ASSERT_UNLOCKED; then it
+ * takes it itself, and releases it before returning).  Each pass removes
+ * the knotes not in flux; with killkn, each removed knote is dropped with
+ * the list lock released around knote_drop_detached, and the pass starts
+ * over.  While knotes in flux remain, the list lock is released and the
+ * thread sleeps until they leave flux ("kqkclr"), then retakes it.  So
+ * the lock is released and retaken inside, even when the caller holds it.
  */
 void
 knlist_cleardel(struct knlist *knl, struct thread *td, int islocked,
@@ -506,41 +525,51 @@ knlist_cleardel(struct knlist *knl, struct thread *td, int islocked,
 {
 	struct knote *kn, *kn2;
 	struct ksim_kq *kq;
+	int dropped;
 
 	sim_yield();
 	if (islocked)
 		ksim_knl_assert(knl, 1);
 	else {
 		ksim_knl_assert(knl, 0);
-again:
 		knl->kl_lock(knl->kl_lockarg);
 	}
-	SLIST_FOREACH_SAFE(kn, &knl->kl_list, kn_selnext, kn2) {
-		kq = ksim_kn_kq(kn);
-		mtx_lock(&kq->kq_lock);
-		if (kn->kn_influx > 0) {
-			mtx_unlock(&kq->kq_lock);
-			continue;
-		}
-		ksim_knlist_remove_kq(knl, kn, 1, 1);
-		if (killkn) {
-			ksim_kn_enter_flux(kn);
-			mtx_unlock(&kq->kq_lock);
-			ksim_knote_drop_detached(kn, td);
-		} else {
+	for (;;) {
+		dropped = 0;
+		SLIST_FOREACH_SAFE(kn, &knl->kl_list, kn_selnext, kn2) {
+			kq = ksim_kn_kq(kn);
+			mtx_lock(&kq->kq_lock);
+			if (kn->kn_influx > 0) {
+				mtx_unlock(&kq->kq_lock);
+				continue;
+			}
+			ksim_knlist_remove_kq(knl, kn, 1, 1);
+			if (killkn) {
+				ksim_kn_enter_flux(kn);
+				mtx_unlock(&kq->kq_lock);
+				knl->kl_unlock(knl->kl_lockarg);
+				ksim_knote_drop_detached(kn, td);
+				knl->kl_lock(knl->kl_lockarg);
+				dropped = 1;
+				break;
+			}
 			kn->kn_kevent.flags |= EV_EOF | EV_ONESHOT;
 			mtx_unlock(&kq->kq_lock);
 		}
-	}
-	if (!SLIST_EMPTY(&knl->kl_list)) {
+		if (dropped)
+			continue;
+		if (SLIST_EMPTY(&knl->kl_list))
+			break;
+		/* Knotes in flux remain: wait for them to settle. */
 		kn = SLIST_FIRST(&knl->kl_list);
 		kq = ksim_kn_kq(kn);
 		mtx_lock(&kq->kq_lock);
 		knl->kl_unlock(knl->kl_lockarg);
-		/* msleep(kq, &kq->kq_lock, PSOCK | PDROP, "kqkclr", 0) */
+		sim_count("knlist_cleardel_slept");
+		/* KQ_FLUX_SLEEP_WMESG(kq, kn, PDROP, "kqkclr") */
 		_sleep(kn, &kq->kq_lock.lock_object, PSOCK | PDROP, "kqkclr",
 		    0, 0, 0);
-		goto again;
+		knl->kl_lock(knl->kl_lockarg);
 	}
 	if (islocked)
 		ksim_knl_assert(knl, 1);
@@ -633,13 +662,18 @@ findkn:
 		mtx_unlock(&kq->kq_lock);
 		kn = ksim_zalloc(sizeof(*kn));
 		kn->kn_fop = fops;
-		kn->kn_kevent = *kev;
-		kn->kn_kevent.flags &= ~(EV_ADD | EV_DELETE | EV_ENABLE |
-		    EV_DISABLE | EV_FORCEONESHOT);
+		/*
+		 * As kqueue_register: fflags and data go to kn_sfflags and
+		 * kn_sdata and are zeroed before the kevent is copied, so
+		 * kn_fflags and kn_data start at 0.
+		 */
 		kn->kn_sfflags = kev->fflags;
 		kn->kn_sdata = kev->data;
 		kev->fflags = 0;
 		kev->data = 0;
+		kn->kn_kevent = *kev;
+		kn->kn_kevent.flags &= ~(EV_ADD | EV_DELETE | EV_ENABLE |
+		    EV_DISABLE | EV_FORCEONESHOT);
 		kn->kn_kq = (struct kqueue *)kq;
 		kn->kn_status = KN_DETACHED;
 		if ((kev->flags & EV_DISABLE) != 0)
@@ -854,20 +888,104 @@ ksim_kqueue_close(struct file *fp, struct thread *td)
 	return (0);
 }
 
+/* knote_status_export (kern_event.c): kn_status bits as KNOTE_STATUS_*. */
+static int
+ksim_knote_status_export(int kn_status)
+{
+	int res;
+
+	res = 0;
+	if ((kn_status & KN_ACTIVE) != 0)
+		res |= KNOTE_STATUS_ACTIVE;
+	if ((kn_status & KN_QUEUED) != 0)
+		res |= KNOTE_STATUS_QUEUED;
+	if ((kn_status & KN_DISABLED) != 0)
+		res |= KNOTE_STATUS_DISABLED;
+	if ((kn_status & KN_DETACHED) != 0)
+		res |= KNOTE_STATUS_DETACHED;
+	if ((kn_status & KN_KQUEUE) != 0)
+		res |= KNOTE_STATUS_KQUEUE;
+	return (res);
+}
+
+static int
+ksim_bytes_zero(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (c[i] != 0)
+			return (0);
+	return (1);
+}
+
+/*
+ * kern_proc_kqueue_report_one (kern_event.c): with the kq lock held, the
+ * record is zeroed and takes the kq descriptor, a copy of kn_kevent and
+ * the exported status; then the knote enters flux (without KN_SCAN, also
+ * if it already is in flux: only markers are skipped), the kq lock is
+ * dropped, f_userdump (if any) fills the filter's part with no lock held
+ * (its answer is ignored), the record is appended to the sbuf (which may
+ * sleep: the sim holds the knote in flux across `naps` yields), and the
+ * knote leaves flux under the kq lock again.  The sim's "sbuf" is the
+ * caller's array: what each record held before and after f_userdump.
+ */
+static void
+ksim_kqueue_report_one(int kq_fd, struct ksim_kq *kq, struct knote *kn,
+    int naps, struct ksim_knote_dump *out)
+{
+	struct kinfo_knote *kin;
+	int i;
+
+	kin = ksim_zalloc(sizeof(*kin));
+	memset(kin, 0, sizeof(*kin));
+	kin->knt_kq_fd = kq_fd;
+	memcpy(&kin->knt_event, &kn->kn_kevent, sizeof(struct kevent));
+	kin->knt_status = ksim_knote_status_export(kn->kn_status);
+	ksim_kn_enter_flux(kn);
+	mtx_unlock(&kq->kq_lock);
+	if (out != NULL)
+		out->kd_snapshot = kin->knt_event;
+	if (kn->kn_fop->f_userdump != NULL) {
+		sim_module_enter("f_userdump");
+		(void)kn->kn_fop->f_userdump(&kq->kq_proc->kp_proc, kn, kin);
+		sim_module_exit();
+		if (out != NULL)
+			out->kd_userdump = 1;
+	}
+	for (i = 0; i < naps; i++)
+		sim_yield();
+	if (out != NULL) {
+		out->kd_kq_fd = kin->knt_kq_fd;
+		out->kd_event = kin->knt_event;
+		out->kd_status = kin->knt_status;
+		out->kd_extdata = kin->knt_extdata;
+		out->kd_rest_zero = ksim_bytes_zero(kin->knt_spare0,
+		    sizeof(kin->knt_spare0)) &&
+		    ksim_bytes_zero(&kin->knt_vnode, sizeof(kin->knt_vnode));
+	}
+	ksim_zfree(kin, sizeof(*kin));
+	mtx_lock(&kq->kq_lock);
+	ksim_kn_leave_flux(kn);
+	/* KQ_UNLOCK_FLUX: wake whoever waits on the knote's flux. */
+	sim_wakeup(kn, 0);
+}
+
 /*
  * kern_proc_kqueue_report (kern_event.c; sysctl KERN_PROC_KQUEUE, i.e.
- * procstat -k, and core dumps): puts each knote of the kqueue in flux
- * (without KN_SCAN) while it reports it, and may sleep meanwhile.  The
- * sim holds the knote in flux across `naps` scheduler yields.
+ * procstat -k, and core dumps): every knote of the kqueue, under the kq
+ * lock, through kern_proc_kqueue_report_one.  Fills at most `nout`
+ * records of `out` (may be NULL); returns the number of knotes reported.
  */
 int
-ksim_kqueue_report(int fd, int naps)
+ksim_kqueue_report(int fd, int naps, struct ksim_knote_dump *out, int nout)
 {
 	struct thread *td = curthread;
 	struct ksim_kq *kq;
 	struct knote *kn;
 	struct file *fp;
-	int error, i, n;
+	int error, n;
 
 	error = ksim_kq_acquire(td, fd, &fp);
 	if (error != 0)
@@ -876,17 +994,34 @@ ksim_kqueue_report(int fd, int naps)
 	n = 0;
 	mtx_lock(&kq->kq_lock);
 	SLIST_FOREACH(kn, &kq->kq_all, kn_link) {
-		if (kn->kn_influx > 0)
-			continue;
-		ksim_kn_enter_flux(kn);
-		mtx_unlock(&kq->kq_lock);
-		for (i = 0; i < naps; i++)
-			sim_yield();
-		mtx_lock(&kq->kq_lock);
-		if (ksim_kn_leave_flux(kn))
-			sim_wakeup(kn, 0);
+		ksim_kqueue_report_one(fd, kq, kn, naps,
+		    out != NULL && n < nout ? &out[n] : NULL);
 		n++;
 	}
+	mtx_unlock(&kq->kq_lock);
+	(void)fdrop(fp, td);
+	return (n);
+}
+
+/* Knotes of kqueue `fd` held in flux now (-errno for a bad descriptor). */
+int
+ksim_kqueue_influx(int fd)
+{
+	struct thread *td = curthread;
+	struct ksim_kq *kq;
+	struct knote *kn;
+	struct file *fp;
+	int error, n;
+
+	error = ksim_kq_acquire(td, fd, &fp);
+	if (error != 0)
+		return (-error);
+	kq = fp->f_data;
+	n = 0;
+	mtx_lock(&kq->kq_lock);
+	SLIST_FOREACH(kn, &kq->kq_all, kn_link)
+		if (kn->kn_influx > 0)
+			n++;
 	mtx_unlock(&kq->kq_lock);
 	(void)fdrop(fp, td);
 	return (n);

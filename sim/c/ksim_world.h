@@ -50,6 +50,25 @@ struct file *ksim_file_alloc(short type, struct fileops *ops, void *data,
 	    struct vnode *vp, u_int flag, struct ucred *cred);
 int	ksim_close(struct thread *td, int fd);
 void	ksim_kqueue_fd_closed(struct ksim_proc *kp, int fd);
+
+/*
+ * One record of the sim's kern_proc_kqueue_report (procstat -k): the
+ * struct kinfo_knote the kernel would append, before and after f_userdump.
+ * Mirrored by world::KnoteDump.
+ */
+struct ksim_knote_dump {
+	struct kevent	kd_snapshot;	/* knt_event before f_userdump */
+	struct kevent	kd_event;	/* knt_event as appended */
+	int		kd_kq_fd;	/* knt_kq_fd */
+	int		kd_status;	/* knt_status */
+	int		kd_extdata;	/* knt_extdata */
+	int		kd_rest_zero;	/* knt_spare0 and the union all zero */
+	int		kd_userdump;	/* f_userdump was called */
+	int		kd_pad;
+};
+int	ksim_kqueue_report(int fd, int naps, struct ksim_knote_dump *out,
+	    int nout);
+int	ksim_kqueue_influx(int fd);
 void	ksim_world_file_freed(struct file *fp);
 int	ksim_kldload(const char *name);
 int	ksim_kldunload(const char *name, int force);

@@ -582,6 +582,7 @@ extern "C" fn sim_kpi_called(name: *const c_char, ret: usize) -> c_int {
         }))
     });
     if let Some(n) = stall {
+        count(&format!("stalled:{}", sched::name_of(me)));
         sched::stall_me(n);
     }
     c_int::from(mutated(&name, ret))

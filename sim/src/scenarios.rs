@@ -76,6 +76,16 @@ pub const ALL: &[Scenario] = &[
     scenario!(kaio_user_delete, 8, "EV_DELETE of a KAIO knote by the user while its read runs"),
     scenario!(kaio_limits, 4, "max_requests_per_proc and max_pinned_per_proc (EAGAIN)"),
     scenario!(kaio_procstat_influx, 16, "procstat -k holds knotes in flux while reads complete: no event may be lost"),
+    scenario!(
+        kaio_procstat_dump,
+        16,
+        "procstat -k while reads run, complete, are collected and the kqueue closes: f_userdump's records"
+    ),
+    scenario!(
+        knlist_delete_vs_detach,
+        8,
+        "the handle's close deletes knotes while the kqueue's close detaches one (cleardel waits on it)"
+    ),
     scenario!(kaio_device_memory, 2, "a KAIO read into a device mapping (fictitious pages) is refused"),
     scenario!(upcall_modes, 8, "kernel consumer reads/writes/fsyncs in every delivery mode, depth, bad arguments"),
     scenario!(upcall_cancel, 8, "kernel consumer cancel and destroy with reads in flight, every mode"),
@@ -972,6 +982,155 @@ fn kaio_procstat_influx(p: Proc) {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     world::nap(3);
     close_all(&[fd, kq, dev.fd]);
+    unload();
+}
+
+/// One record of `procstat -k` for a knote of the KAIO requests `ids`
+/// (request `i` submitted with udata `0x1000 + i`), checked: the kernel's
+/// snapshot passes through `f_userdump` unchanged but for `fflags`, which
+/// is the event's kind and operation — set by `f_event` once the result
+/// was handed over, filled in by `f_userdump` while it is pending — and
+/// no filter-specific part.
+fn check_knote_dump(d: &world::KnoteDump, kq: i32, filt: i16, ids: &[u64]) {
+    check(d.userdump == 1, "procstat -k called the filter's f_userdump");
+    expect_eq(d.kq_fd, kq, "knt_kq_fd");
+    expect_eq(d.event.filter, filt, "knt_event.filter");
+    let Some(i) = ids.iter().position(|&id| id == d.event.ident) else {
+        fail("scenario", &format!("procstat -k: a knote with ident {} that is no request of ours", d.event.ident));
+    };
+    expect_eq(d.event.udata, 0x1000 + i as u64, "knt_event.udata: the request's");
+    let unchanged = world::Kevent { fflags: d.snapshot.fflags, ..d.event };
+    expect_eq(unchanged, d.snapshot, "f_userdump changed nothing but fflags");
+    expect_eq(d.extdata, 0, "knt_extdata KNOTE_EXTDATA_NONE");
+    check(d.rest_zero == 1, "knt_spare0 and the union left zero");
+    if d.snapshot.flags & world::EV_FLAG1 != 0 {
+        // Caught inside its own f_attach: nothing to say yet.
+        expect_eq(d.event.fflags, d.snapshot.fflags, "fflags of a knote still attaching");
+        return;
+    }
+    check(d.event.flags & world::EV_ONESHOT != 0, "EV_ONESHOT");
+    expect_eq(d.event.fflags, kqdafs_abi::kaio::kaio_fflags(KaioOp::Read), "knt_event.fflags: kind and operation");
+    if d.status & world::KNOTE_STATUS_ACTIVE == 0 {
+        expect_eq(d.event.data, 0, "the data of a pending request");
+    }
+}
+
+fn kaio_procstat_dump(p: Proc) {
+    let (_, fd, kq, mut dev) = kaio_env(1 << 20, true, world::O_RDONLY);
+    let filt = filter_kaio();
+    let reqs: Vec<KaioRequest> =
+        (0..8).map(|i| read_req(fd, kq, i * 32768, dev.mem.alloc(8192), 8192, 0x1000 + i as u64)).collect();
+    let (e, res, n) = dev.submit(&reqs);
+    expect_eq((e, n), (0, 8), "submit");
+    let ids: Vec<u64> = res.iter().map(|r| r.id).collect();
+    // Right away: the reads wait for the disk (pending) or are done.
+    let first = world::kqueue_dump(kq, 0).unwrap_or_else(|e| fail("scenario", &format!("procstat -k: {e}")));
+    expect_eq(first.len(), 8, "procstat -k: one record per request");
+    let mut pending = 0;
+    for d in &first {
+        check_knote_dump(d, kq, filt, &ids);
+        pending += usize::from(d.snapshot.fflags == 0);
+    }
+    println!("procstat -k right after submit: {pending} of 8 pending");
+    // procstat -k in another thread of the process, again and again,
+    // while the reads complete, are collected, and the kqueue closes.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    let ids2 = ids.clone();
+    world::spawn_user(p, "procstat", move || {
+        while !s2.load(std::sync::atomic::Ordering::SeqCst) {
+            match world::kqueue_dump(kq, 3) {
+                Ok(records) => records.iter().for_each(|d| check_knote_dump(d, kq, filt, &ids2)),
+                Err(e) => expect_eq(e, errno::EBADF, "procstat -k of a closed kqueue"),
+            }
+            world::nap(1);
+        }
+    });
+    let events = wait_events(kq, 8, 500);
+    for ev in &events {
+        expect_eq(ev.fflags, kqdafs_abi::kaio::kaio_fflags(KaioOp::Read), "the delivered event's fflags");
+    }
+    eventually(|| world::kqueue_dump(kq, 0).is_ok_and(|r| r.is_empty()), "delivered knotes leave the kqueue");
+    // More requests, and the kqueue closed under procstat -k.
+    let reqs: Vec<KaioRequest> =
+        (0..8).map(|i| read_req(fd, kq, i * 32768, dev.mem.alloc(8192), 8192, 0x1000 + i as u64)).collect();
+    let (e, res, n) = dev.submit(&reqs);
+    expect_eq((e, n), (0, 8), "submit again");
+    // The procstat thread checks against the first ids: give it the new.
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    world::nap(3);
+    let ids: Vec<u64> = res.iter().map(|r| r.id).collect();
+    let records = world::kqueue_dump(kq, 2).unwrap_or_else(|e| fail("scenario", &format!("procstat -k: {e}")));
+    expect_eq(records.len(), 8, "procstat -k: one record per new request");
+    records.iter().for_each(|d| check_knote_dump(d, kq, filt, &ids));
+    // Nobody reports now and nobody scans: every knote left flux.
+    expect_eq(world::kqueue_influx(kq), 0, "knotes in flux after procstat -k");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    world::spawn_user(p, "procstat2", move || {
+        while !s2.load(std::sync::atomic::Ordering::SeqCst) {
+            match world::kqueue_dump(kq, 3) {
+                Ok(records) => records.iter().for_each(|d| check_knote_dump(d, kq, filt, &ids)),
+                Err(e) => expect_eq(e, errno::EBADF, "procstat -k of a closed kqueue"),
+            }
+            world::nap(1);
+        }
+    });
+    world::nap(1);
+    expect_eq(world::close(kq), 0, "close the kqueue under procstat -k");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    world::nap(3);
+    println!(
+        "knote_drop waited for procstat's flux: {}",
+        kernel::counters().get("knote_drop_waited_flux").copied().unwrap_or(0)
+    );
+    close_all(&[fd, dev.fd]);
+    unload();
+}
+
+fn knlist_delete_vs_detach(p: Proc) {
+    boot_and_load(&Kernel::default());
+    let file = world::file_create(1 << 20, true);
+    let fd = file.open(world::O_RDONLY);
+    // The kqueue's close drops the knotes: each f_detach is held off the
+    // CPU at its first KPI call (taking the request's mutex), its knote in
+    // flux ...
+    kernel::stall_at("kqcloser", "__mtx_lock_flags", "f_detach", 2000);
+    let stalls = || kernel::counters().get("stalled:kqcloser").copied().unwrap_or(0);
+    let slept = || kernel::counters().get("knlist_cleardel_slept").copied().unwrap_or(0);
+    // The sim's random preemptions may let the held thread go early; a
+    // few rounds make sure the window was open at least once.
+    let mut rounds_hit = 0;
+    for _ in 0..8 {
+        let kq = world::kqueue();
+        let mut dev = Dev::open();
+        submit_reads(&mut dev, fd, kq, 4);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let d2 = done.clone();
+        let stalled_before = stalls();
+        world::spawn_user(p, "kqcloser", move || {
+            expect_eq(world::close(kq), 0, "close the kqueue");
+            d2.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut spins = 0;
+        while stalls() == stalled_before {
+            spins += 1;
+            check(spins < 1_000_000, "the kqueue's close never reached f_detach");
+            crate::sched::yield_now();
+        }
+        // ... while the handle's close withdraws every request and deletes
+        // its knote: knlist_cleardel meets the knote in flux, releases the
+        // list's mutex and sleeps; the held f_detach then takes the mutex
+        // (KnList::remove).  No Rust guard of it may be alive in the
+        // sleeping thread meanwhile (Mutex::lock panics if one is).
+        let slept_before = slept();
+        expect_eq(world::close(dev.fd), 0, "close the handle while the kqueue's close detaches");
+        eventually(|| done.load(std::sync::atomic::Ordering::SeqCst), "the kqueue's close finished");
+        rounds_hit += usize::from(slept() > slept_before);
+    }
+    println!("rounds where knlist_cleardel waited for f_detach's knote: {rounds_hit} of 8");
+    check(rounds_hit > 0, "knlist_cleardel waited for a knote f_detach held in flux");
+    close_all(&[fd]);
     unload();
 }
 

@@ -48,7 +48,8 @@ extern "C" {
     fn ksim_pages_held() -> c_long;
     fn ksim_bufs_locked() -> c_int;
     fn ksim_bufs_with_cred() -> c_int;
-    fn ksim_kqueue_report(fd: c_int, naps: c_int) -> c_int;
+    fn ksim_kqueue_report(fd: c_int, naps: c_int, out: *mut KnoteDump, nout: c_int) -> c_int;
+    fn ksim_kqueue_influx(fd: c_int) -> c_int;
     fn ksim_kqueue_slot_fop(filt: c_int) -> *const c_void;
     fn ksim_kmod_owns(name: *const c_char, p: *const c_void) -> c_int;
     fn ksim_taskqueues_alive() -> c_int;
@@ -86,6 +87,11 @@ pub const EV_ERROR: u16 = 0x4000;
 pub const EV_DELETE: u16 = 0x0002;
 /// `EV_ADD`.
 pub const EV_ADD: u16 = 0x0001;
+/// `EV_ONESHOT`.
+pub const EV_ONESHOT: u16 = 0x0010;
+/// `EV_FLAG1`: a kernel registration not yet through its filter's
+/// `f_attach`.
+pub const EV_FLAG1: u16 = 0x2000;
 /// `O_RDONLY`/`O_WRONLY`/`O_RDWR` (sys/fcntl.h).
 pub const O_RDONLY: i32 = 0;
 /// `O_RDWR`.
@@ -241,10 +247,55 @@ pub fn kevent(kq: i32, changes: &[Kevent], events: &mut [Kevent], timo: i64) -> 
     }
 }
 
+/// One record of `procstat -k` (`struct ksim_knote_dump`, sim/c/ksim_world.h):
+/// the `struct kinfo_knote` the kernel appends for a knote, before and
+/// after the filter's `f_userdump`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KnoteDump {
+    /// `knt_event` as the kernel copied it, before `f_userdump`.
+    pub snapshot: Kevent,
+    /// `knt_event` as appended.
+    pub event: Kevent,
+    /// `knt_kq_fd`.
+    pub kq_fd: i32,
+    /// `knt_status` (`KNOTE_STATUS_*`).
+    pub status: i32,
+    /// `knt_extdata` (`KNOTE_EXTDATA_*`).
+    pub extdata: i32,
+    /// `knt_spare0` and the filter-specific union are all zero.
+    pub rest_zero: i32,
+    /// The filter's `f_userdump` was called.
+    pub userdump: i32,
+    pad: i32,
+}
+
+/// `KNOTE_STATUS_ACTIVE` (sys/user.h).
+pub const KNOTE_STATUS_ACTIVE: i32 = 0x1;
+
 /// `procstat -k`: holds each knote of `kq` in flux for `naps` yields.
 pub fn kqueue_report(kq: i32, naps: i32) -> i32 {
+    // SAFETY: model call; no records asked for.
+    unsafe { ksim_kqueue_report(kq, naps, std::ptr::null_mut(), 0) }
+}
+
+/// `procstat -k` of `kq` returning its records (at most 64); the errno
+/// if `kq` is not a kqueue (any more).
+pub fn kqueue_dump(kq: i32, naps: i32) -> Result<Vec<KnoteDump>, i32> {
+    let mut out = vec![KnoteDump::default(); 64];
+    // SAFETY: model call; `out` has room for 64 records.
+    let n = unsafe { ksim_kqueue_report(kq, naps, out.as_mut_ptr(), out.len() as c_int) };
+    if n < 0 {
+        return Err(-n);
+    }
+    out.truncate((n as usize).min(64));
+    Ok(out)
+}
+
+/// Knotes of `kq` in flux now.
+pub fn kqueue_influx(kq: i32) -> i32 {
     // SAFETY: model call.
-    unsafe { ksim_kqueue_report(kq, naps) }
+    unsafe { ksim_kqueue_influx(kq) }
 }
 
 /// mmap(2) of `len` bytes (anonymous or device memory): the user address.

@@ -13,7 +13,7 @@ use crate::kpi::alloc::KBox;
 use crate::kpi::cdev::OpenState;
 use crate::kpi::error::to_kernel;
 use crate::kpi::ioctl::IoctlBuffer;
-use crate::kpi::kqueue::KnoteRef;
+use crate::kpi::kqueue::{KnoteDump, KnoteRef};
 use crate::kpi::Errno;
 use crate::module::ModEvent;
 use crate::sys;
@@ -89,7 +89,8 @@ pub unsafe extern "C" fn kqdafs_rs_handle_dtor(data: *mut c_void) {
 /// `f_attach` of `kqdafs_filtops`.
 ///
 /// # Safety
-/// Called by kern_event.c with a live knote it holds in flux.
+/// Called by kern_event.c (`kqueue_register`) with a live knote it holds in
+/// flux, no lock held.
 #[no_mangle]
 pub unsafe extern "C" fn kqdafs_rs_filt_attach(kn: *mut sys::knote) -> c_int {
     // SAFETY: per this function's contract.
@@ -102,7 +103,8 @@ pub unsafe extern "C" fn kqdafs_rs_filt_attach(kn: *mut sys::knote) -> c_int {
 /// `f_detach` of `kqdafs_filtops`.
 ///
 /// # Safety
-/// Called by kern_event.c with a live knote it holds in flux.
+/// Called by kern_event.c (`knote_drop`) with a live knote it holds in
+/// flux, no lock held.
 #[no_mangle]
 pub unsafe extern "C" fn kqdafs_rs_filt_detach(kn: *mut sys::knote) {
     // SAFETY: per this function's contract.
@@ -114,7 +116,8 @@ pub unsafe extern "C" fn kqdafs_rs_filt_detach(kn: *mut sys::knote) {
 /// `f_event` of `kqdafs_filtops`.
 ///
 /// # Safety
-/// Called by kern_event.c with a live knote, its knlist locked.
+/// Called by kern_event.c (`knote`, `kqueue_register`, `kqueue_scan`) with
+/// a live knote, its knlist locked.
 #[no_mangle]
 pub unsafe extern "C" fn kqdafs_rs_filt_event(kn: *mut sys::knote, hint: c_long) -> c_int {
     // SAFETY: per this function's contract.
@@ -122,6 +125,28 @@ pub unsafe extern "C" fn kqdafs_rs_filt_event(kn: *mut sys::knote, hint: c_long)
         Some(mut kn) => c_int::from(crate::filter::event(&mut kn, hint)),
         None => 0,
     }
+}
+
+/// `f_userdump` of `kqdafs_filtops`: the module's part of the knote's
+/// record for `procstat -k` and core dumps.  kern_event.c ignores the
+/// answer; 0, as `filt_vfsdump` answers when it filled its part.
+///
+/// # Safety
+/// Called by kern_event.c (`kern_proc_kqueue_report_one`) with a live
+/// knote it holds in flux (possibly while another thread runs another
+/// callback of it), no lock held, and `kin` its own record.
+#[no_mangle]
+pub unsafe extern "C" fn kqdafs_rs_filt_userdump(
+    _p: *mut sys::proc_,
+    kn: *mut sys::knote,
+    kin: *mut sys::kinfo_knote,
+) -> c_int {
+    // SAFETY: per this function's contract (KnoteRef's table: only
+    // `dump_fflags` is read, KnoteDump is the caller's own record).
+    if let (Some(kn), Some(mut kin)) = unsafe { (KnoteRef::from_callback(kn), KnoteDump::from_callback(kin)) } {
+        crate::filter::userdump(&kn, &mut kin);
+    }
+    0
 }
 
 // The definitions above have the C prototypes' types.
@@ -136,3 +161,5 @@ const _: [unsafe extern "C" fn(*mut sys::knote) -> c_int; 2] = [sys::kqdafs_rs_f
 const _: [unsafe extern "C" fn(*mut sys::knote); 2] = [sys::kqdafs_rs_filt_detach, kqdafs_rs_filt_detach];
 const _: [unsafe extern "C" fn(*mut sys::knote, c_long) -> c_int; 2] =
     [sys::kqdafs_rs_filt_event, kqdafs_rs_filt_event];
+const _: [unsafe extern "C" fn(*mut sys::proc_, *mut sys::knote, *mut sys::kinfo_knote) -> c_int; 2] =
+    [sys::kqdafs_rs_filt_userdump, kqdafs_rs_filt_userdump];

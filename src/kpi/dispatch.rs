@@ -223,24 +223,28 @@ impl Default for DispatchSlot {
     }
 }
 
-/// Sleep on `chan` with `mutex` (which the caller holds: `_guard`),
+/// Sleep on `chan` with `mutex` (which the caller holds: `guard`),
 /// released while asleep and taken again before returning, for at most
 /// `ticks` (0: no limit).  Process or taskqueue context.
 pub fn sleep_locked<T>(
-    mutex: &Mutex<T>,
-    _guard: &mut super::sync::MutexGuard<'_, T>,
+    _mutex: &Mutex<T>,
+    guard: &mut super::sync::MutexGuard<'_, T>,
     chan: *const c_void,
     wmesg: &'static CStr,
     ticks: i32,
 ) {
-    // SAFETY: the mutex was initialised and lives for the call.
-    if unsafe { sys::kqdafs_mtx_owned(mutex.raw()) } == 0 {
-        // Not this thread's: sleeping would release someone else's lock.
-        return;
-    }
-    // SAFETY: this thread holds `mutex` (checked above); mtx_sleep drops
-    // and retakes it; `chan` is only compared, never dereferenced.
-    unsafe { sys::kqdafs_mtx_sleep(chan.cast_mut(), mutex.raw(), wmesg.as_ptr(), ticks) };
+    // mtx_sleep drops and retakes the guard's mutex: the guard stands down
+    // meanwhile, so that a thread that takes it is not a second guard.
+    guard.released_during(|mtx| {
+        // SAFETY: the guard's mutex was initialised and outlives the guard.
+        if unsafe { sys::kqdafs_mtx_owned(mtx) } == 0 {
+            // Not this thread's: sleeping would release someone else's lock.
+            return;
+        }
+        // SAFETY: this thread holds `mtx` (checked above); mtx_sleep drops
+        // and retakes it; `chan` is only compared, never dereferenced.
+        unsafe { sys::kqdafs_mtx_sleep(chan.cast_mut(), mtx, wmesg.as_ptr(), ticks) };
+    });
 }
 
 /// Wake every thread sleeping on `chan`.  Any context.

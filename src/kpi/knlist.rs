@@ -19,6 +19,20 @@ use core::ffi::{c_int, c_long, CStr};
 /// marks the knotes it removes `KN_DETACHED`, so the kernel never calls
 /// `f_detach` for them; see `knote_drop_detached` in
 /// `sys/kern/kern_event.c`.)
+///
+/// **The lock and Rust's guard.**  The `struct mtx` is both the knlist's
+/// lock (the kernel takes it through `kl_lock` in `knote()`,
+/// `kqueue_register`, `kqueue_scan`, `knlist_cleardel`) and the
+/// [`Mutex`] of the flag.  A [`super::sync::MutexGuard`] of it is only
+/// alive across kernel calls that keep the mutex held throughout:
+/// `knlist_add` and `knlist_remove` with `islocked` 1 and `knlist_empty`
+/// (kern_event.c: they assert the lock and never release it).
+/// `knlist_cleardel` releases and retakes it (to sleep on knotes in flux,
+/// and around `knote_drop_detached`), so [`KnList::delete`] calls it with
+/// no guard and `islocked` 0: it takes and releases the mutex itself
+/// (and, under `INVARIANTS`, asserts on entry that the caller does not
+/// hold it).  The mutex's own check ([`Mutex::lock`]) panics if a guard
+/// is ever alive while the lock was released under it.
 pub struct KnList {
     // Field order matters: the list drops (and is destroyed) before its lock.
     list: KBox<UnsafeCell<sys::knlist>>,
@@ -45,8 +59,9 @@ impl KnList {
     /// Add the knote being attached (call from `f_attach`).
     pub fn add(&self, kn: &mut KnoteRef<'_>) {
         let mut present = self.lock.lock();
-        // SAFETY: the list is initialised and its lock held (islocked 1);
-        // `kn` is the live knote of the current f_attach.
+        // SAFETY: the list is initialised and its lock held (islocked 1;
+        // knlist_add keeps it held throughout); `kn` is the live knote of
+        // the current f_attach.
         unsafe { sys::knlist_add(self.list.get(), kn.as_raw(), 1) };
         *present = true;
     }
@@ -59,7 +74,8 @@ impl KnList {
         if !*present {
             return false;
         }
-        // SAFETY: the list is initialised and locked; the knote is the one
+        // SAFETY: the list is initialised and locked (islocked 1:
+        // knlist_remove keeps it held throughout); the knote is the one
         // added by `add` (the list holds at most one) and still on it.
         unsafe { sys::knlist_remove(self.list.get(), kn.as_raw(), 1) };
         *present = false;
@@ -72,14 +88,23 @@ impl KnList {
     /// what the knote held); `false` if there was none or the kernel
     /// detached it meanwhile (its `f_detach` reported it).  May sleep until
     /// a knote the kernel is working on settles: process or taskqueue
-    /// context, no lock held.
+    /// context, no lock held (in particular no guard of this list's lock).
     pub fn delete(&self, td: &Thread) -> bool {
+        // No guard across the call: knlist_cleardel with islocked 0 takes
+        // the list's mutex itself, drops it while it sleeps on a knote in
+        // flux ("kqkclr") and around knote_drop_detached, and releases it
+        // before returning (kern_event.c knlist_cleardel; KNL_ASSERT_UNLOCKED
+        // on entry and exit).  Meanwhile a kernel f_detach may run
+        // KnList::remove, which takes the lock and clears the flag.
+        //
+        // SAFETY: the list is initialised and its lock not held by this
+        // thread (no guard is alive here); td is the current thread, as
+        // knote_drop_detached wants; killkn 1 drops the knotes.
+        unsafe { sys::knlist_cleardel(self.list.get(), td.as_raw(), 0, 1) };
+        // The list is empty now.  The flag still set means knlist_cleardel
+        // took the knote (and no f_detach will run for it); cleared means
+        // there was none or the kernel's f_detach took it and reported it.
         let mut present = self.lock.lock();
-        // SAFETY: the list is initialised and locked (islocked 1);
-        // knlist_cleardel may drop and retake the lock while it waits for
-        // in-flux knotes, and returns with it held.  td is the current
-        // thread, as knote_drop wants.
-        unsafe { sys::knlist_cleardel(self.list.get(), td.as_raw(), 1, 1) };
         core::mem::replace(&mut *present, false)
     }
 
