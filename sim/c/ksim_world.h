@@ -46,6 +46,7 @@ int	ksim_fd_install(struct ksim_proc *kp, struct file *fp);
 struct file *ksim_file_alloc(short type, struct fileops *ops, void *data,
 	    struct vnode *vp, u_int flag, struct ucred *cred);
 int	ksim_close(struct thread *td, int fd);
+void	ksim_syscall_enter(struct thread *td);
 void	ksim_kqueue_fd_closed(struct ksim_proc *kp, int fd);
 void	ksim_world_file_freed(struct file *fp);
 int	ksim_kldload(const char *name);

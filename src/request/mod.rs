@@ -31,7 +31,7 @@ pub use owner::OwnerTable;
 #[cfg(kernel)]
 pub use request::{complete_and_notify, owner_let_go, release_deferred, settle_in_place, withdraw, Request};
 pub use state::{CancelOutcome, CommitOutcome, CompleteOutcome, Misuse, Put, RequestState, StartOutcome};
-pub use usage::{Charge, EarlyCharge, UsageTable};
+pub use usage::{Charge, EarlyCharge, RegionRefusal, UsageTable};
 
 /// Requests and held bytes per process, for every kind of request and for
 /// RDMA memory registrations.
