@@ -211,9 +211,11 @@ int	kqdafs_rdma_ep_close(struct kqdafs_consumer *c, uint32_t ep);
  * as the peer's (not checked by kqdafs), SEND and RECV are matched by the
  * peer, not by kqdafs, and none can be cancelled once posted (EALREADY);
  * kqdafs_rdma_ep_close() makes the provider complete them (-ECONNRESET).
- * The provider cannot be deregistered while the endpoint exists.
- * Errors: EINVAL, ENOENT (no such provider), ENOSPC, ENOMEM, or the
- * provider's refusal.  Sleeps.
+ * The provider cannot be deregistered while the endpoint exists.  One
+ * endpoint at a time, of any consumer, may be bound to a (provider, conn):
+ * EBUSY until it is closed (the provider is not asked).
+ * Errors: EINVAL, ENOENT (no such provider), EBUSY, ENOSPC, ENOMEM, or
+ * the provider's refusal.  Sleeps.
  */
 int	kqdafs_rdma_ep_connect(struct kqdafs_consumer *c, const char *provider,
 	    uint64_t conn, uint32_t *epp);

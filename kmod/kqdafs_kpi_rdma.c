@@ -7,14 +7,30 @@
  * Sources read for this file (freebsd-src): sys/amd64/include/vmparam.h
  * (PHYS_TO_DMAP), sys/vm/vm_page.h (VM_PAGE_TO_PHYS), sys/vm/vm_fault.c
  * (vm_fault_quick_hold_pages: held pages are wired and, when held for
- * writing, dirtied), sys/amd64/amd64/support.S (memmove).
+ * writing, dirtied), sys/amd64/amd64/support.S (memmove); for the
+ * wiring charge: sys/vm/vm_mmap.c (kern_mlock: priv_check_cred
+ * PRIV_VM_MLOCK, ptoa(npages + pmap_wired_count()) against RLIMIT_MEMLOCK,
+ * ENOMEM), sys/vm/vm_map.c (vm_map_wire_user_count_add/_sub: the
+ * vm_user_wire_count fcmpset loop against vm_page_max_user_wired, an
+ * atomic subtract), sys/vm/vm_pageout.c (vm_page_max_user_wired,
+ * vm.max_user_wired), sys/vm/vm_meter.c (vm_user_wire_count),
+ * sys/kern/kern_priv.c (priv_check_cred: unprivileged_mlock),
+ * sys/sys/resourcevar.h (lim_cur of a constant limit reads td_limit).
  */
 #include "kqdafs_glue.h"
 
+#include <sys/param.h>
+#include <sys/proc.h>
+#include <sys/priv.h>
+#include <sys/resource.h>
+#include <sys/resourcevar.h>
+#include <sys/vmmeter.h>
 #include <vm/vm.h>
 #include <vm/vm_param.h>
 #include <vm/pmap.h>
+#include <vm/vm_map.h>
 #include <vm/vm_page.h>
+#include <vm/vm_pageout.h>
 
 #include "kqdafs_kpi_rdma.h"
 
@@ -86,4 +102,39 @@ kqdafs_pages_copy(struct vm_page **src, int snpages, size_t spos,
 		len -= chunk;
 	}
 	return (0);
+}
+
+int
+kqdafs_memlock_check(struct thread *td, uint64_t *limit, uint64_t *wired)
+{
+	int error;
+
+	error = priv_check(td, PRIV_VM_MLOCK);
+	if (error != 0)
+		return (error);
+	*limit = lim_cur(td, RLIMIT_MEMLOCK);
+	*wired = ptoa(pmap_wired_count(vmspace_pmap(td->td_proc->p_vmspace)));
+	return (0);
+}
+
+int
+kqdafs_user_wire_add(u_long npages)
+{
+	u_long wired;
+
+	wired = vm_user_wire_count;
+	do {
+		if (npages > vm_page_max_user_wired ||
+		    wired > vm_page_max_user_wired - npages)
+			return (ENOMEM);
+	} while (!atomic_fcmpset_long(&vm_user_wire_count, &wired,
+	    wired + npages));
+	return (0);
+}
+
+void
+kqdafs_user_wire_sub(u_long npages)
+{
+
+	atomic_subtract_long(&vm_user_wire_count, npages);
 }

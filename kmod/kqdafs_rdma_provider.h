@@ -60,13 +60,20 @@ struct kqdafs_rdma_provider_ops {
 	void	(*rpo_post)(void *arg, const struct kqdafs_rdma_xfer *x);
 	/*
 	 * A consumer binds an endpoint to connection conn: 0, or an errno
-	 * that kqdafs_rdma_ep_connect() returns.  May sleep.  Optional.
+	 * that kqdafs_rdma_ep_connect() returns.  kqdafs binds one endpoint
+	 * at a time to a conn (a second kqdafs_rdma_ep_connect() gets EBUSY
+	 * without a call here): after a successful rpo_open(conn) the next
+	 * call for conn is rpo_close(conn), and calls for one conn never
+	 * overlap.  May sleep.  Optional.
 	 */
 	int	(*rpo_open)(void *arg, uint64_t conn);
 	/*
 	 * The endpoint bound to conn was closed (by its consumer, or at
-	 * kqdafs_consumer_destroy()): complete its outstanding transfers
-	 * soon (ECONNRESET).  No kqdafs lock held; may sleep.  Optional.
+	 * kqdafs_consumer_destroy()), or kqdafs could not make the endpoint
+	 * after rpo_open(conn) succeeded: complete its outstanding transfers
+	 * soon (ECONNRESET).  Once per successful rpo_open(conn); conn may
+	 * be opened again only after this returned.  No kqdafs lock held;
+	 * may sleep.  Optional.
 	 */
 	void	(*rpo_close)(void *arg, uint64_t conn);
 };

@@ -13,7 +13,10 @@
 //!   (wired) from [`KQDAFS_IOC_RDMA_REG_MR`](crate::ioctl::KQDAFS_IOC_RDMA_REG_MR)
 //!   to [`KQDAFS_IOC_RDMA_DEREG_MR`](crate::ioctl::KQDAFS_IOC_RDMA_DEREG_MR)
 //!   (or close), named by a nonzero `key` and carrying [`MrAccess`] rights;
-//!   its bytes count against `kern.kqdafs.max_pinned_per_proc`;
+//!   its bytes count against `kern.kqdafs.max_pinned_per_proc`, and its
+//!   pages are charged as `mlock(2)` charges wired memory (`PRIV_VM_MLOCK`:
+//!   `EPERM`; the process's `RLIMIT_MEMLOCK` and `vm.max_user_wired`:
+//!   `ENOMEM`; `kqdafs(4)`, "Wired memory");
 //! * an **endpoint** is one end of a connection;
 //!   [`KQDAFS_IOC_RDMA_EP_PAIR`](crate::ioctl::KQDAFS_IOC_RDMA_EP_PAIR) makes
 //!   two endpoints connected to each other (the loopback provider's

@@ -360,6 +360,7 @@ ksim_sys_ioctl(int fd, u_long com, void *uaddr)
 	char *data;
 	int error;
 
+	ksim_syscall_enter(td);
 	error = fget(td, fd, NULL, &fp);
 	if (error != 0)
 		return (error);

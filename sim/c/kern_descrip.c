@@ -6,18 +6,33 @@
  * fget_write, _fdrop, kern_close, fdclose), sys/kern/kern_prot.c (crhold,
  * crfree), sys/kern/kern_thread.c, sys/kern/subr_capability.c
  * (cap_pread_rights, ...), sys/kern/vfs_vnops.c (path_fileops),
- * sys/amd64/include/pcpu_aux.h (curthread through %gs).
+ * sys/amd64/include/pcpu_aux.h (curthread through %gs),
+ * sys/kern/kern_resource.c (lim_alloc, kern_proc_setrlimit: a new plimit
+ * copied from the old one, p_limit replaced, the process's cow generation
+ * bumped), sys/kern/kern_thread.c (thread_cow_get, thread_cow_update:
+ * td_limit is the process's p_limit as of the thread's last system call
+ * entry), sys/kern/subr_syscall.c (syscallenter: thread_cow_update when
+ * the cow generation changed), sys/kern/kern_priv.c (priv_check,
+ * priv_check_cred), sys/vm/vm_mmap.c and sys/vm/vm_map.c (what mlock(2)
+ * does to the process's pmap wired count and to vm_user_wire_count).
  *
  * Not modelled: capability mode and per-descriptor rights (every
  * descriptor has all rights, so ENOTCAPABLE never happens here).
  */
 #include "ksim.h"
 
+#include <sys/param.h>
 #include <sys/capsicum.h>
 #include <sys/file.h>
+#include <sys/priv.h>
+#include <sys/resource.h>
+#include <sys/resourcevar.h>
 #include <sys/filedesc.h>
 #include <sys/ucred.h>
 #include <sys/vnode.h>
+#include <vm/vm.h>
+#include <vm/pmap.h>
+#include <vm/vm_map.h>
 
 #include "ksim_world.h"
 
@@ -63,16 +78,39 @@ ksim_cred_new(uid_t uid)
 	return (cr);
 }
 
+/*
+ * lim_alloc (kern_resource.c): a plimit with one reference.  Every limit
+ * is RLIM_INFINITY (proc0_init, init_main.c), but RLIMIT_MEMLOCK, which
+ * login(1) sets from the "default" class of /etc/login.conf
+ * (memorylocked=64M) for a user process; proc0's is left infinite (its
+ * real value, a third of pageable memory, has no meaning here).
+ */
+static struct plimit *
+ksim_lim_new(rlim_t memlock)
+{
+	struct plimit *lim;
+	int i;
+
+	lim = ksim_zalloc(sizeof(*lim));
+	lim->pl_refcnt = 1;
+	for (i = 0; i < RLIM_NLIMITS; i++)
+		lim->pl_rlimit[i].rlim_cur = lim->pl_rlimit[i].rlim_max =
+		    RLIM_INFINITY;
+	lim->pl_rlimit[RLIMIT_MEMLOCK].rlim_cur = memlock;
+	return (lim);
+}
+
 static void
 ksim_proc_init(struct ksim_proc *kp, pid_t pid, uid_t uid)
 {
 
 	kp->kp_proc.p_pid = pid;
+	kp->kp_proc.p_limit = ksim_lim_new(pid == 0 ? RLIM_INFINITY :
+	    64 * 1024 * 1024);
 	kp->kp_proc.p_ucred = ksim_cred_new(uid);
 	kp->kp_proc.p_vmspace = &kp->kp_vm;
 	kp->kp_vmin = KSIM_UVA_MIN;
 	kp->kp_vmax = KSIM_UVA_MAX;
-	kp->kp_rlim_fsize = ((uint64_t)1 << 63) - 1;	/* RLIM_INFINITY */
 	ksim_strlcpy(kp->kp_proc.p_comm, pid == 0 ? "kernel" : "simproc",
 	    sizeof(kp->kp_proc.p_comm));
 }
@@ -109,6 +147,8 @@ ksim_thread_create(int is_kernel, void *proc)
 	kt = sim_host_alloc(sizeof(*kt), 64);
 	kt->kt_td.td_proc = &kp->kp_proc;
 	kt->kt_td.td_ucred = kp->kp_proc.p_ucred;
+	kt->kt_td.td_limit = kp->kp_proc.p_limit;	/* thread_cow_get */
+	kt->kt_td.td_cowgen = kp->kp_proc.p_cowgen;
 	kt->kt_td.td_tid = 100000 + kp->kp_nthreads++;
 	if (is_kernel)
 		kt->kt_td.td_pflags |= TDP_KTHREAD;
@@ -141,6 +181,106 @@ ksim_curproc(void)
 {
 
 	return (__containerof(curthread->td_proc, struct ksim_proc, kp_proc));
+}
+
+/*
+ * setrlimit(2) of rlim_cur, for the scenarios (kern_proc_setrlimit): a new
+ * plimit replaces the process's, and its cow generation moves, so each
+ * thread takes the new one at its next system call (ksim_syscall_enter).
+ * The old plimit is left to the threads still pointing at it (the model
+ * never frees plimits).
+ */
+void
+ksim_proc_setrlimit(void *proc, int which, uint64_t cur)
+{
+	struct proc *p = &((struct ksim_proc *)proc)->kp_proc;
+	struct plimit *lim;
+
+	lim = ksim_lim_new(0);
+	*lim = *p->p_limit;
+	lim->pl_refcnt = 1;
+	lim->pl_rlimit[which].rlim_cur = cur;
+	p->p_limit = lim;
+	p->p_cowgen++;
+}
+
+/* syscallenter (subr_syscall.c): thread_cow_update if the cow moved. */
+void
+ksim_syscall_enter(struct thread *td)
+{
+	struct proc *p = td->td_proc;
+
+	if (td->td_cowgen != p->p_cowgen) {
+		td->td_limit = p->p_limit;
+		td->td_cowgen = p->p_cowgen;
+	}
+}
+
+/*
+ * mlock(2) of npages (npages < 0: munlock(2)) for the scenarios, as far as
+ * the limits see it: vm_map_wire(VM_MAP_WIRE_USER) charges
+ * vm_user_wire_count against vm_page_max_user_wired
+ * (vm_map_wire_user_count_add: ENOMEM from kern_mlock) and the wired
+ * mappings count in the pmap's wired_count, which kern_mlock checks with
+ * the new pages against RLIMIT_MEMLOCK (ENOMEM).  No page is touched.
+ */
+extern u_long vm_user_wire_count, vm_page_max_user_wired;
+
+int
+ksim_proc_mlock(void *proc, long npages)
+{
+	struct ksim_proc *kp = proc;
+	struct pmap *pm = vmspace_pmap(&kp->kp_vm);
+
+	if (npages < 0) {
+		if (pm->pm_stats.wired_count < -npages)
+			ksim_failf("scenario", "munlock of more than is locked");
+		pm->pm_stats.wired_count += npages;
+		__atomic_sub_fetch(&vm_user_wire_count, -npages,
+		    __ATOMIC_SEQ_CST);
+		return (0);
+	}
+	if (ptoa(npages + pm->pm_stats.wired_count) >
+	    kp->kp_proc.p_limit->pl_rlimit[RLIMIT_MEMLOCK].rlim_cur)
+		return (ENOMEM);
+	if (vm_user_wire_count + npages > vm_page_max_user_wired)
+		return (ENOMEM);
+	__atomic_add_fetch(&vm_user_wire_count, npages, __ATOMIC_SEQ_CST);
+	pm->pm_stats.wired_count += npages;
+	return (0);
+}
+
+/*
+ * priv_check (kern_priv.c): priv_check_cred(td->td_ucred, priv).  MAC is
+ * not modelled, and every credential is in prison0, where
+ * prison_priv_check grants; then security.bsd.unprivileged_mlock
+ * (default 1) grants PRIV_VM_MLOCK and PRIV_VM_MUNLOCK, the superuser
+ * policy grants an effective uid of 0 (a real uid of 0 for PRIV_MAXFILES,
+ * PRIV_MAXPROC, PRIV_PROC_LIMIT), and everything else is EPERM.
+ */
+int ksim_unprivileged_mlock = 1;
+
+int
+priv_check(struct thread *td, int priv)
+{
+	struct ucred *cred;
+
+	sim_yield();
+	if (!PRIV_VALID(priv))
+		ksim_failf("priv", "priv_check_cred: invalid privilege %d",
+		    priv);
+	cred = td->td_ucred;
+	if (ksim_unprivileged_mlock &&
+	    (priv == PRIV_VM_MLOCK || priv == PRIV_VM_MUNLOCK))
+		return (0);
+	switch (priv) {
+	case PRIV_MAXFILES:
+	case PRIV_MAXPROC:
+	case PRIV_PROC_LIMIT:
+		return (cred->cr_ruid == 0 ? 0 : EPERM);
+	default:
+		return (cred->cr_uid == 0 ? 0 : EPERM);
+	}
 }
 
 /*
@@ -373,7 +513,7 @@ void
 ksim_proc_set_fsize_limit(void *proc, uint64_t lim)
 {
 
-	((struct ksim_proc *)proc)->kp_rlim_fsize = lim;
+	ksim_proc_setrlimit(proc, RLIMIT_FSIZE, lim);
 }
 
 /* The signals posted to a process so far (bit 1 << sig). */

@@ -38,7 +38,6 @@ struct ksim_proc {
 	struct ksim_umap kp_map[KSIM_NMAP];
 	int		 kp_nmap;
 	int		 kp_nthreads;
-	uint64_t	 kp_rlim_fsize;	/* RLIMIT_FSIZE rlim_cur */
 	uint64_t	 kp_sigs;	/* signals posted: bit (1 << sig) */
 };
 
@@ -49,6 +48,7 @@ int	ksim_fd_install(struct ksim_proc *kp, struct file *fp);
 struct file *ksim_file_alloc(short type, struct fileops *ops, void *data,
 	    struct vnode *vp, u_int flag, struct ucred *cred);
 int	ksim_close(struct thread *td, int fd);
+void	ksim_syscall_enter(struct thread *td);
 void	ksim_kqueue_fd_closed(struct ksim_proc *kp, int fd);
 
 /*

@@ -37,6 +37,8 @@
 #include <sys/malloc.h>
 #include <sys/mount.h>
 #include <sys/proc.h>
+#include <sys/resource.h>
+#include <sys/resourcevar.h>
 #include <sys/signal.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -935,7 +937,7 @@ vn_rlimit_fsizex(const struct vnode *vp, struct uio *uio, off_t maxfsz,
 	if (td == NULL || (td->td_pflags2 & TDP2_ACCT) != 0)
 		goto out;
 	kp = __containerof(td->td_proc, struct ksim_proc, kp_proc);
-	lim = kp->kp_rlim_fsize;
+	lim = td->td_limit->pl_rlimit[RLIMIT_FSIZE].rlim_cur;	/* lim_cur */
 	if ((uint64_t)uio->uio_offset + (uint64_t)uio->uio_resid <= lim)
 		goto out;
 	if (resid_adj != NULL && (uint64_t)uio->uio_offset < lim) {

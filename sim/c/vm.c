@@ -49,8 +49,36 @@ struct kva_layout_s kva_layout = {
 };
 vm_paddr_t dmaplimit = 0x800000000000UL;
 
+
 /* The page structures (vm_page_array) by physical address. */
 #define	KSIM_PAGES	(1 << 18)
+
+/*
+ * The system-wide count of user-wired pages (vm_meter.c,
+ * vm.stats.vm.v_user_wire_count) and its limit (vm_pageout.c,
+ * vm.max_user_wired), which vm_pageout_init sets, if not tuned, to a third
+ * of the free pages at boot: here a third of the modelled page frames.
+ * vm_map_wire(VM_MAP_WIRE_USER) charges the first against the second
+ * (vm_map_wire_user_count_add, vm_map.c).
+ */
+u_long vm_user_wire_count;
+u_long vm_page_max_user_wired = KSIM_PAGES / 3;
+
+u_long
+ksim_vm_user_wired(void)
+{
+
+	return (vm_user_wire_count);
+}
+
+/* sysctl vm.max_user_wired=n (0: the boot default). */
+void
+ksim_vm_set_max_user_wired(u_long n)
+{
+
+	vm_page_max_user_wired = n != 0 ? n : KSIM_PAGES / 3;
+}
+
 static struct vm_page *ksim_pages[KSIM_PAGES];
 static vm_paddr_t ksim_page_pa[KSIM_PAGES];
 

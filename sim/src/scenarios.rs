@@ -11,6 +11,7 @@ use kqdafs_abi::errno;
 use kqdafs_abi::info::KqdafsInfo;
 use kqdafs_abi::ioctl::*;
 use kqdafs_abi::kaio::{decode_kaio_data, KaioCancel, KaioOp, KaioRequest, KaioResult, KaioSubmit};
+use kqdafs_abi::rdma::{MrAccess, RdmaDeregMr, RdmaRegMr};
 
 /// One scenario.
 pub struct Scenario {
@@ -87,6 +88,11 @@ pub const ALL: &[Scenario] = &[
         "the handle's close deletes knotes while the kqueue's close detaches one (cleardel waits on it)"
     ),
     scenario!(kaio_device_memory, 2, "a KAIO read into a device mapping (fictitious pages) is refused"),
+    scenario!(
+        rdma_memlock,
+        2,
+        "RDMA regions charged as mlock(2): RLIMIT_MEMLOCK, vm.max_user_wired, unprivileged_mlock; given back"
+    ),
     scenario!(upcall_modes, 8, "kernel consumer reads/writes/fsyncs in every delivery mode, depth, bad arguments"),
     scenario!(upcall_cancel, 8, "kernel consumer cancel and destroy with reads in flight, every mode"),
     scenario!(
@@ -165,6 +171,10 @@ pub(crate) fn end_checks() {
             "cred",
             &format!("a credential of uid {uid} has {refs} references, its process and open files {want} (crhold without crfree)"),
         );
+    }
+    let wired = world::user_wired();
+    if wired != 0 {
+        fail("vm", &format!("vm_user_wire_count is {wired} pages with nothing registered (a wiring charge leaked)"));
     }
     if world::taskqueues_alive() != 0 {
         fail("taskqueue", &format!("{} taskqueues not freed", world::taskqueues_alive()));
@@ -1156,5 +1166,103 @@ fn kaio_device_memory(_p: Proc) {
     }
     expect_eq(world::pages_held(), 0, "device pages released");
     close_all(&[kq, dev.fd]);
+    unload();
+}
+
+/// `KQDAFS_IOC_RDMA_REG_MR` of `len` bytes at `addr`, writable: (errno,
+/// key).
+fn reg_mr(dev: &mut Dev, addr: u64, len: u64) -> (i32, u32) {
+    let a = dev.mem.alloc(std::mem::size_of::<RdmaRegMr>());
+    world::put(a, &RdmaRegMr { addr, len, access: MrAccess::LOCAL_WRITE.bits(), ..Default::default() });
+    let e = world::ioctl(dev.fd, KQDAFS_IOC_RDMA_REG_MR, a);
+    (e, world::get::<RdmaRegMr>(a).key)
+}
+
+fn dereg_mr(dev: &mut Dev, key: u32) -> i32 {
+    let a = dev.mem.alloc(std::mem::size_of::<RdmaDeregMr>());
+    world::put(a, &RdmaDeregMr { key, ..Default::default() });
+    world::ioctl(dev.fd, KQDAFS_IOC_RDMA_DEREG_MR, a)
+}
+
+/// Nothing registered: no page held, nothing charged anywhere.
+fn nothing_wired(what: &str) {
+    expect_eq(world::pages_held(), 0, &format!("{what}: pages held"));
+    expect_eq(world::user_wired(), 0, &format!("{what}: vm_user_wire_count"));
+    expect_eq(stat("rdma_mrs"), 0, &format!("{what}: rdma_mrs"));
+    expect_eq(stat("rdma_pinned_bytes"), 0, &format!("{what}: rdma_pinned_bytes"));
+}
+
+/// Review item 7: a region's pages stay wired as long as the region, so
+/// registering is charged as mlock(2) is (kern_mlock, vm_map_wire): the
+/// process's RLIMIT_MEMLOCK with what its map has wired (ENOMEM), the
+/// system-wide vm.max_user_wired shared with mlock(2) (ENOMEM),
+/// PRIV_VM_MLOCK (EPERM with security.bsd.unprivileged_mlock=0); a
+/// refusal holds nothing, and the charges go with the region
+/// (deregistration, close, exit).
+fn rdma_memlock(p: Proc) {
+    const ENOMEM: i32 = 12;
+    const EPERM: i32 = 1;
+    const K: u64 = 1024;
+    const RLIM_INFINITY: u64 = i64::MAX as u64;
+    boot_and_load(&Kernel::default());
+    let mut dev = Dev::open();
+    let buf = world::mmap(1 << 20, world::PROT_RW, false);
+    world::setrlimit(p, world::RLIMIT_MEMLOCK, 64 * K);
+    // Larger than the limit: ENOMEM, nothing held or charged.
+    expect_eq(reg_mr(&mut dev, buf, 128 * K).0, ENOMEM, "128 KiB over a 64 KiB RLIMIT_MEMLOCK");
+    nothing_wired("after the refusal");
+    // Two of 32 KiB fit; one more byte is one more page: ENOMEM.
+    let (e, k1) = reg_mr(&mut dev, buf, 32 * K);
+    expect_eq(e, 0, "32 KiB");
+    expect_eq(world::user_wired(), 8, "8 pages charged to vm_user_wire_count");
+    let (e, k2) = reg_mr(&mut dev, buf + 64 * K, 32 * K);
+    expect_eq(e, 0, "another 32 KiB");
+    expect_eq(reg_mr(&mut dev, buf + 128 * K, 1).0, ENOMEM, "one page past the limit");
+    expect_eq(world::user_wired(), 16, "the refusal charged nothing");
+    // Deregistration gives the charge back.
+    expect_eq(dereg_mr(&mut dev, k2), 0, "DEREG_MR");
+    expect_eq(world::user_wired(), 8, "given back at DEREG_MR");
+    // Pages the process mlock(2)ed count against the same limit.
+    expect_eq(world::mlock(p, 4), 0, "mlock of 4 pages");
+    expect_eq(reg_mr(&mut dev, buf + 64 * K, 32 * K).0, ENOMEM, "32 KiB with 16 KiB mlocked");
+    let (e, k3) = reg_mr(&mut dev, buf + 64 * K, 16 * K);
+    expect_eq(e, 0, "16 KiB with 16 KiB mlocked");
+    expect_eq(world::mlock(p, -4), 0, "munlock");
+    expect_eq(dereg_mr(&mut dev, k3), 0, "DEREG_MR");
+    // The system-wide limit, shared with mlock(2).
+    world::setrlimit(p, world::RLIMIT_MEMLOCK, RLIM_INFINITY);
+    world::set_max_user_wired(world::user_wired() + 8);
+    expect_eq(reg_mr(&mut dev, buf + 64 * K, 64 * K).0, ENOMEM, "past vm.max_user_wired");
+    expect_eq(world::user_wired(), 8, "nothing charged by the refusal");
+    let (e, _k4) = reg_mr(&mut dev, buf + 64 * K, 32 * K);
+    expect_eq(e, 0, "up to vm.max_user_wired");
+    expect_eq(world::mlock(p, 1), ENOMEM, "mlock(2) sees the regions' pages");
+    world::set_max_user_wired(0);
+    // No PRIV_VM_MLOCK for a user: EPERM.
+    world::set_unprivileged_mlock(false);
+    expect_eq(reg_mr(&mut dev, buf + 256 * K, 4 * K).0, EPERM, "unprivileged_mlock=0");
+    world::set_unprivileged_mlock(true);
+    expect_eq(world::user_wired(), 16, "k1 and k4");
+    // Closing the descriptor lets every region go, and its charges.
+    expect_eq(k1 != 0, true, "a key");
+    expect_eq(world::close(dev.fd), 0, "close");
+    eventually(|| world::user_wired() == 0, "every charge given back at close");
+    nothing_wired("after close");
+    // A process that exits with a region registered.
+    let child = world::new_proc(210, 1002);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d2 = done.clone();
+    world::spawn_user(child, "exits", move || {
+        let mut dev = Dev::open();
+        let mem = world::mmap(64 * 1024, world::PROT_RW, false);
+        let (e, _) = reg_mr(&mut dev, mem, 64 * 1024);
+        expect_eq(e, 0, "the child's region");
+        expect_eq(world::user_wired(), 16, "charged");
+        world::exit();
+        d2.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    eventually(|| done.load(std::sync::atomic::Ordering::SeqCst), "the child exited");
+    eventually(|| world::user_wired() == 0, "the exited process's charge given back");
+    nothing_wired("after exit");
     unload();
 }

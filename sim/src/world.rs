@@ -59,6 +59,11 @@ extern "C" {
     fn ksim_cred_leak(refs: *mut c_long, want: *mut c_long) -> c_long;
     fn ksim_proc_set_fsize_limit(proc_: *mut c_void, lim: u64);
     fn ksim_proc_signals(proc_: *mut c_void) -> u64;
+    fn ksim_proc_setrlimit(proc_: *mut c_void, which: c_int, cur: u64);
+    fn ksim_proc_mlock(proc_: *mut c_void, npages: c_long) -> c_int;
+    fn ksim_vm_user_wired() -> c_ulong;
+    fn ksim_vm_set_max_user_wired(n: c_ulong);
+    static mut ksim_unprivileged_mlock: c_int;
 }
 
 /// `struct kevent` of FreeBSD 12 and later (sys/event.h), 64 bytes.
@@ -189,6 +194,41 @@ pub const SIGXFSZ: u32 = 25;
 pub fn signalled(p: Proc, sig: u32) -> bool {
     // SAFETY: p came from new_proc.
     unsafe { ksim_proc_signals(p.0 as *mut c_void) & (1u64 << sig) != 0 }
+}
+
+/// `RLIMIT_MEMLOCK` (`<sys/resource.h>`).
+pub const RLIMIT_MEMLOCK: i32 = 6;
+
+/// setrlimit(2) of `p`'s soft limit `which` (its threads see it from
+/// their next system call).
+pub fn setrlimit(p: Proc, which: i32, cur: u64) {
+    // SAFETY: p came from new_proc; the model replaces its plimit.
+    unsafe { ksim_proc_setrlimit(p.0 as *mut c_void, which, cur) }
+}
+
+/// mlock(2) of `npages` pages of `p` (negative: munlock(2)), as the
+/// limits see it: 0 or ENOMEM.
+pub fn mlock(p: Proc, npages: i64) -> i32 {
+    // SAFETY: p came from new_proc; the model updates two counters.
+    unsafe { ksim_proc_mlock(p.0 as *mut c_void, npages as c_long) }
+}
+
+/// vm.stats.vm.v_user_wire_count: pages wired for users now.
+pub fn user_wired() -> c_ulong {
+    // SAFETY: reads a counter of the model.
+    unsafe { ksim_vm_user_wired() }
+}
+
+/// sysctl vm.max_user_wired (0: the boot default).
+pub fn set_max_user_wired(pages: u64) {
+    // SAFETY: sets a variable of the model.
+    unsafe { ksim_vm_set_max_user_wired(pages as c_ulong) }
+}
+
+/// sysctl security.bsd.unprivileged_mlock.
+pub fn set_unprivileged_mlock(on: bool) {
+    // SAFETY: one simulated thread runs at a time; a plain store.
+    unsafe { ksim_unprivileged_mlock = c_int::from(on) }
 }
 
 /// Run `body` as a thread of process `p`; returns at once.

@@ -35,5 +35,6 @@ pub mod sysctl;
 pub mod taskqueue;
 pub mod thread;
 pub mod vnio;
+pub mod wire;
 
 pub use error::Errno;

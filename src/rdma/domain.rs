@@ -18,7 +18,7 @@
 //! completes with `-ECONNRESET`, never on someone else's connection.
 
 use super::matcher::{Connection, Posted, Role, Side};
-use super::nic::NicRef;
+use super::nic::{Binding, NicRef};
 use super::region::{errno, MemoryRegion, MrRef};
 use super::table::{KeyTable, TableError};
 use super::transfer::Half;
@@ -48,18 +48,17 @@ struct ConnSlot {
     open_ends: u8,
     conn: Connection<Half>,
     /// A NIC provider's connection (one endpoint, bound with
-    /// `kqdafs_rdma_ep_connect`): the provider and the driver's cookie.
-    /// `None`: a loopback pair.
-    nic: Option<(NicRef, u64)>,
+    /// `kqdafs_rdma_ep_connect`): the provider and the driver's cookie,
+    /// held by this endpoint alone.  `None`: a loopback pair.
+    nic: Option<Binding>,
 }
 
 impl ConnSlot {
-    /// Tell the provider, if any, that its connection is closed (no lock
-    /// held), and drop the slot.
+    /// Tell the provider, if any, that its connection is closed (the
+    /// binding's drop: `rpo_close`, then the cookie is free again), and
+    /// drop the slot.  No lock held: the driver may sleep.
     fn retire(self) {
-        if let Some((nic, cookie)) = self.nic {
-            nic.close(cookie);
-        }
+        drop(self.nic);
     }
 }
 
@@ -203,18 +202,38 @@ impl RdmaDomain {
         Ok([first, second])
     }
 
-    /// An endpoint bound to connection `cookie` of the NIC provider `nic`
-    /// (whose driver already accepted it): `ENOSPC`, `ENOMEM`.  Takes
-    /// mutexes only; never sleeps.
-    pub fn connect(&self, nic: NicRef, cookie: u64) -> Result<u32, Errno> {
-        let mut inner = self.inner.lock();
-        inner.eps.reserve(1).map_err(table_errno)?;
-        inner.conns.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+    /// An endpoint of this domain holding `binding` (a provider's
+    /// connection whose driver already accepted it): `ENOSPC`, `ENOMEM`;
+    /// on refusal the binding is dropped (`rpo_close`) after the lock.
+    /// Takes mutexes only; may sleep only in the driver's `rpo_close`.
+    pub fn connect(&self, binding: Binding) -> Result<u32, Errno> {
+        let refused = {
+            let mut inner = self.inner.lock();
+            match Self::insert_connected(&mut inner, binding) {
+                Ok(ep) => return Ok(ep),
+                Err(refused) => refused,
+            }
+        };
+        let (e, binding) = refused;
+        drop(binding);
+        Err(e)
+    }
+
+    fn insert_connected(inner: &mut Inner, binding: Binding) -> Result<u32, (Errno, Binding)> {
+        if let Err(e) = inner.eps.reserve(1) {
+            return Err((table_errno(e), binding));
+        }
+        if inner.conns.try_reserve(1).is_err() {
+            return Err((Errno::ENOMEM, binding));
+        }
         let serial = inner.next_serial;
         inner.next_serial += 1;
         let endpoint = Endpoint { conn: serial, side: Side::First, _count: Counted::new(&STATS.rdma_endpoints) };
-        let ep = inner.eps.insert(endpoint).map_err(|(e, _)| table_errno(e))?;
-        inner.conns.push(ConnSlot { serial, open_ends: 1, conn: Connection::new(), nic: Some((nic, cookie)) });
+        let ep = match inner.eps.insert(endpoint) {
+            Ok(ep) => ep,
+            Err((e, _)) => return Err((table_errno(e), binding)),
+        };
+        inner.conns.push(ConnSlot { serial, open_ends: 1, conn: Connection::new(), nic: Some(binding) });
         Ok(ep)
     }
 
@@ -270,7 +289,7 @@ impl RdmaDomain {
             (ep.conn, ep.side)
         };
         let nic = match inner.conn_mut(conn) {
-            Some(slot) if !slot.conn.is_closed() => slot.nic.as_ref().map(|(nic, cookie)| (nic.clone(), *cookie)),
+            Some(slot) if !slot.conn.is_closed() => slot.nic.as_ref().map(|b| (b.provider().clone(), b.cookie())),
             _ => return Err(RdmaError::NotConnected),
         };
         let local = inner.mrs.get(v.local_key()).ok_or(RdmaError::NoRegion)?;

@@ -14,6 +14,7 @@
 //! SEND/RECV, a quick WRITE/READ): the consumer then frees the slot when
 //! the handle arrives.
 
+use super::nic::Claim;
 use super::post::dispatch;
 use super::provider::LOOPBACK;
 use super::region::{errno, MemoryRegion};
@@ -47,19 +48,14 @@ pub fn reg_mr_for_consumer<C: RdmaConsumer>(consumer: &C, pages: HeldPages, acce
 
 /// `kqdafs_rdma_ep_connect`: an endpoint of `consumer` bound to
 /// connection `cookie` of the provider named `name`: `ENOENT` (no such
-/// provider), the driver's refusal (`rpo_open`), `ENOSPC`, `ENOMEM`.
-/// Sleeps (`rpo_open` may).
+/// provider), `EBUSY` (an endpoint, of any consumer, is bound to that
+/// connection: the driver is not called), the driver's refusal
+/// (`rpo_open`), `ENOSPC`, `ENOMEM`.  Sleeps (`rpo_open` may).
 pub fn connect_for_consumer<C: RdmaConsumer>(consumer: &C, name: &Name, cookie: u64) -> Result<u32, Errno> {
     let nic = super::nic::lookup(name).ok_or(Errno::ENOENT)?;
-    nic.open(cookie)?;
-    match consumer.rdma().connect(nic.clone(), cookie) {
-        Ok(ep) => Ok(ep),
-        Err(e) => {
-            // Undo the driver's side.
-            nic.close(cookie);
-            Err(e)
-        }
-    }
+    let binding = Claim::new(nic, cookie)?.open()?;
+    // Refused: the binding's drop undoes the driver's side (`rpo_close`).
+    consumer.rdma().connect(binding)
 }
 
 /// `kqdafs_rdma_post`: check and post `raw` (its `udata` is the cookie)

@@ -13,6 +13,20 @@
 //! no transfer: deregistration succeeds exactly then (else `EBUSY`).
 //! While registered, a provider holds a usage-gate ticket: `kqdafs`
 //! cannot be unloaded.
+//!
+//! Bindings (review item 17).  A driver knows a binding only by its
+//! connection cookie (`rpo_open(conn)`, `rpo_close(conn)`, `rx_conn`), so
+//! one `(provider, conn)` may be bound by at most one endpoint at a time,
+//! across every consumer: a second `kqdafs_rdma_ep_connect` of it is
+//! refused with `EBUSY` *before* the driver is called ([`Claim`]), so
+//! neither the refusal nor the closing of the other endpoint can make the
+//! driver reset the connection under the endpoint that holds it.  The
+//! claim is released only after `rpo_close` returned ([`Binding`]'s drop),
+//! so the driver sees `rpo_open(conn)` and `rpo_close(conn)` alternate,
+//! never overlapping, for each `conn`.  (A per-binding handle in the ops
+//! would let two endpoints share a driver connection, which no driver
+//! here can serve — the peer could not tell their SENDs apart — and would
+//! change the interface's ABI; `EBUSY` changes neither.)
 
 use super::registry::{Name, Registry, RegistryError};
 use crate::gate::gate;
@@ -20,14 +34,20 @@ use crate::gate::Ticket;
 use crate::kpi::alloc::Flags;
 use crate::kpi::karc::KArc;
 use crate::kpi::rdma_driver::DriverOps;
+use crate::kpi::sync::Mutex;
 use crate::kpi::Errno;
 use crate::spinlock::SpinLock;
 use crate::stats::{Counted, STATS};
+use alloc::vec::Vec;
 use core::ffi::c_void;
 
 /// A registered provider.
 pub struct NicProvider {
     driver: DriverOps,
+    /// The connection cookies bound to an endpoint now ([`Claim`]).  A
+    /// leaf `mtx`: taken with no other lock held, nothing sleeps under it
+    /// (its growth is `M_NOWAIT`).
+    bound: Mutex<Vec<u64>>,
     _count: Counted,
     _ticket: Ticket<'static>,
 }
@@ -46,8 +66,9 @@ fn handle_of(p: &NicRef) -> *const c_void {
 /// `kqdafs_rdma_provider_register`: the handle.  Sleeps.
 pub fn register(name: Name, driver: DriverOps) -> Result<*const c_void, Errno> {
     let ticket = gate().enter().map_err(|_| Errno::ENXIO)?;
+    let bound = Mutex::new(c"kqdafs rdma bindings", Vec::new(), Flags::WAIT)?;
     let provider = KArc::try_new(
-        NicProvider { driver, _count: Counted::new(&STATS.rdma_providers), _ticket: ticket },
+        NicProvider { driver, bound, _count: Counted::new(&STATS.rdma_providers), _ticket: ticket },
         Flags::WAIT,
     )?;
     let handle = handle_of(&provider);
@@ -84,18 +105,75 @@ pub fn lookup(name: &Name) -> Option<NicRef> {
     REGISTRY.lock().find(name.as_bytes()).cloned()
 }
 
+/// Connection `cookie` of a provider, claimed for one endpoint that is
+/// being bound: while the claim lives no other endpoint can claim it
+/// (`EBUSY`).  Dropping it releases the claim without calling the driver
+/// (the driver's `rpo_open` refused, or was never called).
+pub struct Claim {
+    nic: NicRef,
+    cookie: u64,
+}
+
+impl Claim {
+    /// Claim `cookie` of `nic`: `EBUSY` if an endpoint is bound to it (or
+    /// being bound), `ENOMEM`.  Takes the provider's `mtx`; never sleeps.
+    pub fn new(nic: NicRef, cookie: u64) -> Result<Claim, Errno> {
+        {
+            let mut bound = nic.bound.lock();
+            if bound.contains(&cookie) {
+                return Err(Errno::EBUSY);
+            }
+            bound.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+            bound.push(cookie);
+        }
+        Ok(Claim { nic, cookie })
+    }
+
+    /// The driver's `rpo_open(cookie)`: the binding, or the driver's
+    /// errno (the claim is released).  May sleep.
+    pub fn open(self) -> Result<Binding, Errno> {
+        self.nic.driver.open(self.cookie)?;
+        Ok(Binding { claim: self })
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut bound = self.nic.bound.lock();
+        if let Some(at) = bound.iter().position(|&c| c == self.cookie) {
+            bound.swap_remove(at);
+        }
+    }
+}
+
+/// An endpoint's connection to a provider, opened by the driver.
+/// Dropping it calls the driver's `rpo_close(cookie)`, then releases the
+/// claim: process context, no lock held (it may sleep).
+pub struct Binding {
+    claim: Claim,
+}
+
+impl Binding {
+    /// The provider.
+    pub fn provider(&self) -> &NicRef {
+        &self.claim.nic
+    }
+
+    /// The driver's connection cookie.
+    pub fn cookie(&self) -> u64 {
+        self.claim.cookie
+    }
+}
+
+impl Drop for Binding {
+    /// `rpo_close` first: the cookie is free for another endpoint only
+    /// once the driver is done with this one.
+    fn drop(&mut self) {
+        self.claim.nic.driver.close(self.claim.cookie);
+    }
+}
+
 impl NicProvider {
-    /// A consumer binds an endpoint to `conn`: the driver's `rpo_open`.
-    pub fn open(&self, conn: u64) -> Result<(), Errno> {
-        self.driver.open(conn)
-    }
-
-    /// The endpoint bound to `conn` was closed: the driver's `rpo_close`.
-    /// Process context, no lock held.
-    pub fn close(&self, conn: u64) {
-        self.driver.close(conn)
-    }
-
     /// The driver's ops (`Provider::post`, in `provider.rs`).
     pub(super) fn driver(&self) -> &DriverOps {
         &self.driver

@@ -9,14 +9,24 @@
 //! closing the descriptor drops the table's reference, and a transfer
 //! still running keeps the pages until it ends.  Whoever drops the last
 //! reference releases the pages (`vm_page_unhold_pages`, never sleeps),
-//! the byte charge and the gauges.
+//! the byte charge, the wiring charges and the gauges.
+//!
+//! A user region's pages are charged as `mlock(2)` charges wired pages
+//! (review item 7, `crate::kpi::wire`): the registering credential must
+//! hold `PRIV_VM_MLOCK` (`EPERM`); the region's whole pages, with the
+//! process's other regions and what its map has wired, must fit its
+//! `RLIMIT_MEMLOCK` (`ENOMEM`); and they are charged to the system-wide
+//! count of user-wired pages against `vm.max_user_wired` (`ENOMEM`).  The
+//! charges stay with the region (also when the descriptor outlives the
+//! process) and go with its last reference.
 
 use crate::kpi::alloc::Flags;
 use crate::kpi::karc::KArc;
-use crate::kpi::pages::HeldPages;
+use crate::kpi::pages::{HeldPages, PAGE_SIZE};
 use crate::kpi::thread::Thread;
+use crate::kpi::wire::{memlock_budget, UserWired};
 use crate::kpi::Errno;
-use crate::request::{Charge, USAGE};
+use crate::request::{Charge, RegionRefusal, USAGE};
 use crate::stats::{Counted, Stats, STATS};
 use core::sync::atomic::Ordering;
 use kqdafs_abi::rdma::{range_in_region, validate_reg_mr, MrAccess, RdmaError, RdmaRegMr, RDMA_MAX_MR_LEN};
@@ -44,6 +54,8 @@ impl Drop for PinnedGauge {
 pub struct MemoryRegion {
     pages: HeldPages,
     access: MrAccess,
+    /// The system-wide wiring charge (after `pages`: released after them).
+    _wired: Option<UserWired>,
     _pinned: Charge,
     _gauge: PinnedGauge,
     _count: Counted,
@@ -58,14 +70,24 @@ impl MemoryRegion {
     }
 
     /// Register `reg`, whose arguments [`MemoryRegion::validate`] found
-    /// good with the rights `access`: admit its bytes against
-    /// `kern.kqdafs.max_pinned_per_proc` (`EAGAIN`) and hold its pages
-    /// (`EFAULT` if any is not mapped with the access the rights need).
+    /// good with the rights `access`: may the caller wire memory at all
+    /// (`EPERM`); admit its bytes against `kern.kqdafs.max_pinned_per_proc`
+    /// (`EAGAIN`) and its whole pages against the process's
+    /// `RLIMIT_MEMLOCK` (`ENOMEM`); charge them to `vm.max_user_wired`
+    /// (`ENOMEM`); hold its pages (`EFAULT` if any is not mapped with the
+    /// access the rights need).  A refusal holds and charges nothing.
     /// Process context; sleeps.
     pub fn register(td: &Thread, reg: &RdmaRegMr, access: MrAccess) -> Result<MrRef, Errno> {
         let max_pinned = STATS.max_pinned_per_proc.load(Ordering::Relaxed);
-        let charge =
-            USAGE.admit_pinned(td.process_key(), reg.len, max_pinned).map_err(|_| errno(RdmaError::LimitExceeded))?;
+        let npages = HeldPages::count_for(reg.addr, reg.len).ok_or(errno(RdmaError::RegionRange))?;
+        let budget = memlock_budget(td)?;
+        let charge = USAGE
+            .admit_region(td.process_key(), reg.len, max_pinned, npages.saturating_mul(PAGE_SIZE), budget)
+            .map_err(|r| match r {
+                RegionRefusal::Pinned => errno(RdmaError::LimitExceeded),
+                RegionRefusal::MemLock => Errno::ENOMEM,
+            })?;
+        let wired = UserWired::charge(npages)?;
         let pages = HeldPages::hold(td, reg.addr, reg.len, access.needs_writable_pages()).map_err(|e| match e {
             Errno::ENOMEM => Errno::ENOMEM,
             _ => errno(RdmaError::RegionRange),
@@ -73,6 +95,7 @@ impl MemoryRegion {
         let region = MemoryRegion {
             pages,
             access,
+            _wired: Some(wired),
             _gauge: PinnedGauge::new(charge.pinned()),
             _pinned: charge,
             _count: Counted::new(&STATS.rdma_mrs),
@@ -91,6 +114,7 @@ impl MemoryRegion {
         let region = MemoryRegion {
             pages,
             access,
+            _wired: None,
             _gauge: PinnedGauge::new(0),
             _pinned: USAGE.nothing(),
             _count: Counted::new(&STATS.rdma_mrs),

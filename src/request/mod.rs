@@ -34,7 +34,7 @@ pub use request::{
     Request,
 };
 pub use state::{CancelOutcome, CommitOutcome, CompleteOutcome, Misuse, Put, RequestState, StartOutcome};
-pub use usage::{Charge, EarlyCharge, UsageTable};
+pub use usage::{Charge, EarlyCharge, RegionRefusal, UsageTable};
 
 /// Requests and held bytes per process, for every kind of request and for
 /// RDMA memory registrations.

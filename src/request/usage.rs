@@ -1,6 +1,9 @@
 //! Per-process accounting of requests in flight and bytes of user memory
 //! held (KAIO buffers, RDMA memory regions), against
-//! `kern.kqdafs.max_requests_per_proc` and `kern.kqdafs.max_pinned_per_proc`.
+//! `kern.kqdafs.max_requests_per_proc` and `kern.kqdafs.max_pinned_per_proc`,
+//! and of the bytes RDMA memory regions keep wired, against the process's
+//! `RLIMIT_MEMLOCK` as `mlock(2)` counts it ([`UsageTable::admit_region`],
+//! `crate::kpi::wire`).
 //!
 //! A process is named by a key (its `struct proc` address, only compared).
 //! Admission takes both charges at once under one lock
@@ -20,6 +23,24 @@ struct Usage {
     key: usize,
     requests: u32,
     pinned: u64,
+    /// Whole pages of RDMA regions, in bytes (`RLIMIT_MEMLOCK`).
+    wired: u64,
+}
+
+impl Usage {
+    fn is_empty(&self) -> bool {
+        self.requests == 0 && self.pinned == 0 && self.wired == 0
+    }
+}
+
+/// Why a memory region was refused ([`UsageTable::admit_region`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionRefusal {
+    /// `kern.kqdafs.max_pinned_per_proc` (`EAGAIN`), or the table cannot
+    /// grow.
+    Pinned,
+    /// The process's `RLIMIT_MEMLOCK` (`ENOMEM`, as `mlock(2)`).
+    MemLock,
 }
 
 /// The table.  A [`SpinLock`] (its holder is not preempted in the kernel;
@@ -43,6 +64,7 @@ pub struct Charge {
     key: usize,
     requests: u32,
     pinned: u64,
+    wired: u64,
 }
 
 impl Charge {
@@ -106,7 +128,7 @@ impl UsageTable {
             }
             if entries.len() < entries.capacity() {
                 // Room is there: no allocation.
-                entries.push(Usage { key, requests: 0, pinned: 0 });
+                entries.push(Usage { key, requests: 0, pinned: 0, wired: 0 });
                 let i = entries.len() - 1;
                 return Ok((entries, i));
             }
@@ -136,42 +158,56 @@ impl UsageTable {
         let (mut entries, idx) = self.lock_entry(key)?;
         let u = &mut entries[idx];
         if let Err(e) = limits.check_admission(u.requests, u.pinned, pinned) {
-            if u.requests == 0 && u.pinned == 0 {
+            if u.is_empty() {
                 entries.swap_remove(idx);
             }
             return Err(e);
         }
         u.requests += 1;
         u.pinned += pinned;
-        Ok((Charge { table: self, key, requests: 1, pinned: 0 }, Charge { table: self, key, requests: 0, pinned }))
+        Ok((
+            Charge { table: self, key, requests: 1, pinned: 0, wired: 0 },
+            Charge { table: self, key, requests: 0, pinned, wired: 0 },
+        ))
     }
 
-    /// Admit `pinned` bytes only (an RDMA memory region: no request) for
-    /// process `key` against `max_pinned`; the charge is held while the
-    /// bytes are.  `LimitExceeded` (`EAGAIN`) past the limit or if the
-    /// table cannot grow.
-    pub fn admit_pinned(&'static self, key: usize, pinned: u64, max_pinned: u64) -> Result<Charge, KaioError> {
-        let (mut entries, idx) = self.lock_entry(key)?;
+    /// Admit an RDMA memory region (no request) for process `key`: its
+    /// `pinned` bytes against `max_pinned` (`Pinned`, as before any other
+    /// check), then its `wired` bytes (whole pages) against
+    /// `wired_budget`, what the process may still wire by `mlock(2)`'s
+    /// rules (`MemLock`).  The charge is held while the pages are.  A
+    /// table that cannot grow answers `Pinned`.
+    pub fn admit_region(
+        &'static self,
+        key: usize,
+        pinned: u64,
+        max_pinned: u64,
+        wired: u64,
+        wired_budget: u64,
+    ) -> Result<Charge, RegionRefusal> {
+        let (mut entries, idx) = self.lock_entry(key).map_err(|_| RegionRefusal::Pinned)?;
         let u = &mut entries[idx];
-        match u.pinned.checked_add(pinned) {
-            Some(total) if total <= max_pinned => {
-                u.pinned = total;
-                Ok(Charge { table: self, key, requests: 0, pinned })
+        let refusal = match (u.pinned.checked_add(pinned), u.wired.checked_add(wired)) {
+            (Some(p), _) if p > max_pinned => RegionRefusal::Pinned,
+            (None, _) => RegionRefusal::Pinned,
+            (Some(p), Some(w)) if w <= wired_budget => {
+                u.pinned = p;
+                u.wired = w;
+                return Ok(Charge { table: self, key, requests: 0, pinned, wired });
             }
-            _ => {
-                if u.requests == 0 && u.pinned == 0 {
-                    entries.swap_remove(idx);
-                }
-                Err(KaioError::LimitExceeded)
-            }
+            (Some(_), _) => RegionRefusal::MemLock,
+        };
+        if u.is_empty() {
+            entries.swap_remove(idx);
         }
+        Err(refusal)
     }
 
     /// A charge of nothing (requests of kernel consumers: their memory is
     /// not user memory, and their number is bounded by the consumer's
     /// depth instead of a process's limit).
     pub fn nothing(&'static self) -> Charge {
-        Charge { table: self, key: 0, requests: 0, pinned: 0 }
+        Charge { table: self, key: 0, requests: 0, pinned: 0, wired: 0 }
     }
 
     /// Give the table's storage back to `malloc(9)`.  Rust statics are
@@ -204,18 +240,25 @@ impl UsageTable {
         entries.iter().find(|u| u.key == key).map_or((0, 0), |u| (u.requests, u.pinned))
     }
 
+    /// Bytes of RDMA regions `key` has wired now.
+    pub fn wired(&self, key: usize) -> u64 {
+        let entries = self.entries.lock();
+        entries.iter().find(|u| u.key == key).map_or(0, |u| u.wired)
+    }
+
     /// Processes with something charged.
     pub fn processes(&self) -> usize {
         self.entries.lock().len()
     }
 
-    fn give_back(&self, key: usize, requests: u32, pinned: u64) {
+    fn give_back(&self, key: usize, requests: u32, pinned: u64, wired: u64) {
         let mut entries = self.entries.lock();
         if let Some(i) = entries.iter().position(|u| u.key == key) {
             let u = &mut entries[i];
             u.requests = u.requests.saturating_sub(requests);
             u.pinned = u.pinned.saturating_sub(pinned);
-            if u.requests == 0 && u.pinned == 0 {
+            u.wired = u.wired.saturating_sub(wired);
+            if u.is_empty() {
                 entries.swap_remove(i);
             }
         }
@@ -230,10 +273,10 @@ impl Default for UsageTable {
 
 impl Drop for Charge {
     fn drop(&mut self) {
-        if self.requests == 0 && self.pinned == 0 {
+        if self.requests == 0 && self.pinned == 0 && self.wired == 0 {
             return;
         }
-        self.table.give_back(self.key, self.requests, self.pinned);
+        self.table.give_back(self.key, self.requests, self.pinned, self.wired);
     }
 }
 
@@ -265,21 +308,46 @@ mod tests {
     }
 
     #[test]
-    fn pinned_only_admission_shares_the_byte_limit_and_not_the_request_limit() {
+    fn region_admission_shares_the_byte_limit_and_not_the_request_limit() {
         static T: UsageTable = UsageTable::new();
         let l = limits(1, 100);
         let (r, p) = T.admit(3, 40, &l).unwrap();
-        assert_eq!(T.admit_pinned(3, 61, 100).unwrap_err(), KaioError::LimitExceeded);
-        let mr = T.admit_pinned(3, 60, 100).unwrap();
+        assert_eq!(T.admit_region(3, 61, 100, 0, 0).unwrap_err(), RegionRefusal::Pinned);
+        let mr = T.admit_region(3, 60, 100, 0, 0).unwrap();
         assert_eq!(mr.pinned(), 60);
         assert_eq!(T.usage(3), (1, 100), "no request charged");
         assert_eq!(T.admit(3, 0, &l).unwrap_err(), KaioError::LimitExceeded);
         drop((r, p));
         assert_eq!(T.usage(3), (0, 60));
-        assert_eq!(T.admit_pinned(3, u64::MAX, u64::MAX).unwrap_err(), KaioError::LimitExceeded, "no overflow");
+        assert_eq!(T.admit_region(3, u64::MAX, u64::MAX, 0, 0).unwrap_err(), RegionRefusal::Pinned, "no overflow");
         drop(mr);
         assert_eq!(T.processes(), 0);
-        assert!(T.admit_pinned(4, 101, 100).is_err());
+        assert!(T.admit_region(4, 101, 100, 0, 0).is_err());
+        assert_eq!(T.processes(), 0, "a refused first admission leaves no entry");
+    }
+
+    #[test]
+    fn region_wiring_is_held_against_the_memlock_budget_and_given_back() {
+        static T: UsageTable = UsageTable::new();
+        let a = T.admit_region(11, 5000, 1 << 20, 8192, 16384).unwrap();
+        assert_eq!(T.wired(11), 8192);
+        // The budget is what the process may still wire: ours count in it.
+        assert_eq!(T.admit_region(11, 1, 1 << 20, 12288, 16384).unwrap_err(), RegionRefusal::MemLock);
+        assert_eq!(T.usage(11), (0, 5000), "a refusal charges nothing");
+        let b = T.admit_region(11, 1, 1 << 20, 8192, 16384).unwrap();
+        assert_eq!(T.wired(11), 16384);
+        // The module's own limit is checked first.
+        assert_eq!(T.admit_region(11, 1 << 20, 1 << 20, 4096, 16384).unwrap_err(), RegionRefusal::Pinned);
+        assert_eq!(
+            T.admit_region(11, 0, 1 << 20, u64::MAX, u64::MAX).unwrap_err(),
+            RegionRefusal::MemLock,
+            "no overflow"
+        );
+        drop(a);
+        assert_eq!(T.wired(11), 8192);
+        drop(b);
+        assert_eq!(T.processes(), 0);
+        assert_eq!(T.admit_region(12, 1, 100, 4096, 0).unwrap_err(), RegionRefusal::MemLock);
         assert_eq!(T.processes(), 0, "a refused first admission leaves no entry");
     }
 

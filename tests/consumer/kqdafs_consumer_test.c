@@ -649,6 +649,8 @@ struct nic {
 	struct nic_xfer			 n_q[NIC_MAX_PENDING];
 	u_int				 n_nq;
 	int				 n_closed[NIC_CONNS];
+	u_int				 n_opens[NIC_CONNS];  /* rpo_open */
+	u_int				 n_closes[NIC_CONNS]; /* rpo_close */
 	struct nic_done			 n_done[NIC_MAX_PENDING]; /* callout */
 	char				*n_window;
 	size_t				 n_window_len;
@@ -839,6 +841,7 @@ nic_open(void *arg, uint64_t conn)
 		return (ECONNREFUSED);
 	mtx_lock(&n->n_mtx);
 	n->n_closed[conn] = 0;
+	n->n_opens[conn]++;
 	mtx_unlock(&n->n_mtx);
 	return (0);
 }
@@ -853,6 +856,7 @@ nic_close(void *arg, uint64_t conn)
 		return;
 	mtx_lock(&n->n_mtx);
 	n->n_closed[conn] = 1;
+	n->n_closes[conn]++;
 	callout_reset(&n->n_co, 1, nic_tick, n);
 	mtx_unlock(&n->n_mtx);
 }
@@ -887,6 +891,80 @@ nic_free(struct nic *n)
 	free(n, M_CTEST);
 }
 
+/* rpo_open and rpo_close calls of connection conn so far. */
+static void
+nic_calls(struct nic *n, uint64_t conn, u_int *opens, u_int *closes)
+{
+
+	mtx_lock(&n->n_mtx);
+	*opens = n->n_opens[conn];
+	*closes = n->n_closes[conn];
+	mtx_unlock(&n->n_mtx);
+}
+
+/*
+ * One endpoint per (provider, connection), e1 bound to connection 1: a
+ * second binding of it, by this consumer or by another, is refused with
+ * EBUSY before the driver hears of it, so neither the refusal nor (had it
+ * been accepted) closing the second endpoint resets connection 1 under
+ * e1.  A closed endpoint's connection (2, after its rpo_close) can be
+ * bound again.
+ */
+static void
+ctest_nic_rebind(struct ctest_rdma *rd, struct nic *n)
+{
+	struct kqdafs_consumer_args args;
+	struct kqdafs_consumer *kc2;
+	struct ctest_run *run;
+	u_int opens, closes;
+	uint32_t e3;
+	int error;
+
+	run = rd->rd_run;
+	e3 = 0;
+	error = kqdafs_rdma_ep_connect(rd->rd_kc, KQDAFS_CTEST_NIC_NAME, 1,
+	    &e3);
+	ctest_expect(run, 62, error, EBUSY);
+	if (error == 0)
+		(void)kqdafs_rdma_ep_close(rd->rd_kc, e3);
+	memset(&args, 0, sizeof(args));
+	args.ca_name = "kqdafs_ctest rebind";
+	args.ca_delivery = KQDAFS_DELIVER_POLL;
+	error = kqdafs_consumer_create(&args, &kc2);
+	ctest_expect(run, 63, error, 0);
+	if (error == 0) {
+		error = kqdafs_rdma_ep_connect(kc2, KQDAFS_CTEST_NIC_NAME, 1,
+		    &e3);
+		ctest_expect(run, 64, error, EBUSY);
+		/* Closes e3 if it was bound. */
+		kqdafs_consumer_destroy(kc2);
+	}
+	nic_calls(n, 1, &opens, &closes);
+	ctest_expect(run, 65, opens, 1);
+	ctest_expect(run, 66, closes, 0);
+}
+
+/* After e2 (connection 2) was closed: connection 2 can be bound again. */
+static void
+ctest_nic_reopen(struct ctest_rdma *rd, struct nic *n)
+{
+	struct ctest_run *run;
+	u_int opens, closes;
+	uint32_t e;
+	int error;
+
+	run = rd->rd_run;
+	e = 0;
+	error = kqdafs_rdma_ep_connect(rd->rd_kc, KQDAFS_CTEST_NIC_NAME, 2,
+	    &e);
+	ctest_expect(run, 67, error, 0);
+	if (error == 0)
+		ctest_expect(run, 68, kqdafs_rdma_ep_close(rd->rd_kc, e), 0);
+	nic_calls(n, 2, &opens, &closes);
+	ctest_expect(run, 69, opens, 2);
+	ctest_expect(run, 70, closes, 2);
+}
+
 /* KQDAFS_CTEST_NIC, consumer created, regions A and B registered. */
 static void
 ctest_nic(struct ctest_rdma *rd, struct nic *n)
@@ -918,6 +996,7 @@ ctest_nic(struct ctest_rdma *rd, struct nic *n)
 	    KQDAFS_CTEST_NIC_NAME, 99, &e3), ECONNREFUSED);
 	ctest_expect(run, 57, kqdafs_rdma_provider_deregister(n->n_prov),
 	    EBUSY);
+	ctest_nic_rebind(rd, n);
 	/* SEND/RECV over the wire: 1 -> 2. */
 	for (i = 0; i < N; i++)
 		(void)ctest_rdma_post(rd, KQDAFS_RDMA_RECV, e2, rd->rd_kb,
@@ -963,6 +1042,7 @@ ctest_nic(struct ctest_rdma *rd, struct nic *n)
 	/* Closing its endpoint makes the driver reset it. */
 	ctest_expect(run, 59, kqdafs_rdma_ep_close(rd->rd_kc, e2), 0);
 	ctest_wait(run, rd->rd_kc);
+	ctest_nic_reopen(rd, n);
 	/* Left waiting on e1 for destroy (conn 2 is closed). */
 	(void)ctest_rdma_post(rd, KQDAFS_RDMA_RECV, e1, rd->rd_kb, 0, 0, 0, L,
 	    NULL);

@@ -12,8 +12,9 @@
  * outside; their order; admission against max_requests_per_proc);
  * KQDAFS_IOC_RDMA_REG_MR (access bits, key/reserved set, length 0 or
  * above the limit, null/wrapping/kernel/unmapped/read-only memory, the
- * pinned limit max_pinned_per_proc -> EAGAIN, the table of
- * KQDAFS_RDMA_MAX_MRS -> ENOSPC, after the argument checks); DEREG_MR
+ * pinned limit max_pinned_per_proc -> EAGAIN, RLIMIT_MEMLOCK -> ENOMEM,
+ * the table of KQDAFS_RDMA_MAX_MRS -> ENOSPC, after the argument
+ * checks); DEREG_MR
  * (unknown, twice, pad, EBUSY while a request names the region); EP_PAIR
  * (flags, out fields set, KQDAFS_RDMA_MAX_ENDPOINTS -> ENOSPC); EP_CLOSE
  * (unknown, twice, pad).
@@ -26,6 +27,7 @@
 #include <sys/event.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -554,6 +556,8 @@ limits(void)
 	struct kqdafs_rdma_request r[8];
 	struct kqdafs_rdma_result res[8];
 	struct kevent ev[8];
+	struct rlimit rl, rl0;
+	int64_t pin0;
 	uint32_t key, key2, posted;
 	int32_t cres;
 	int d, e, i;
@@ -583,6 +587,25 @@ limits(void)
 	    kqt_errname(e));
 	if (e == 0)
 		kqt_dereg_mr(d, key);
+	/*
+	 * A region is charged as mlock(2) is (kqdafs(4), Wired memory):
+	 * with RLIMIT_MEMLOCK 0, ENOMEM, and nothing is held.
+	 */
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+		tap_bail("getrlimit: %s", strerror(errno));
+	rl0 = rl;
+	rl.rlim_cur = 0;
+	if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+		tap_bail("setrlimit: %s", strerror(errno));
+	pin0 = kqt_counter(KQT_SYSCTL_RDMA_PINNED);
+	e = kqt_reg_mr(d, mem, 4096, 0, &key);
+	tap_ok(e == ENOMEM, "RLIMIT_MEMLOCK 0: ENOMEM: %s", kqt_errname(e));
+	if (e == 0)
+		kqt_dereg_mr(d, key);
+	tap_ok(kqt_counter(KQT_SYSCTL_RDMA_PINNED) == pin0,
+	    "RLIMIT_MEMLOCK 0: nothing held");
+	if (setrlimit(RLIMIT_MEMLOCK, &rl0) != 0)
+		tap_bail("setrlimit: %s", strerror(errno));
 	close(d);
 	kqt_sysctl_set(KQT_SYSCTL_MAX_PINNED, saved_pinned);
 

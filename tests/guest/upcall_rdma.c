@@ -155,7 +155,8 @@ test_nic(int mode)
 	tap_ok(ct.ct_cancel_already == 1 && ct.ct_cancelled == 0,
 	    "%s: a posted transfer cannot be cancelled (EALREADY)", what);
 	tap_ok(ct.ct_checks_bad == 0, "%s: %u checks (EEXIST, EINVAL, "
-	    "ENOENT, ECONNREFUSED, EBUSY twice, deregistration)", what,
+	    "ENOENT, ECONNREFUSED, EBUSY twice, one binding per "
+	    "connection, rebinding, deregistration)", what,
 	    ct.ct_checks);
 	tap_ok(kqt_counter("kern.kqdafs.rdma_providers") == 0,
 	    "%s: provider deregistered", what);
