@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # kqdafs — top-level build on a Linux host (cross) or any host with the
 # toolchain from tools/bootstrap.sh.  On a FreeBSD host the native module
 # build is `make -C kmod` (bsd.kmod.mk); see README.md.
@@ -280,6 +281,7 @@ test-loom: bootstrap
 # tools/tests/test_layering.py).
 test-lint: bootstrap
 	python3 $(TOP)/vm-tests/lint-guest
+	python3 $(TOP)/tools/spdx --check
 	python3 $(TOP)/tools/layering.py
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

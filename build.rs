@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Build script for the kqdafs kernel crate.
 //!
 //! On the host (`cargo test`, `cargo clippy`) it does nothing: the host build

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Input to bindgen (see build.rs): the FreeBSD 15 kernel headers kqdafs
  * uses, plus the prototypes of the module's own C glue.  Rust's raw FFI

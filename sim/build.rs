@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Build script of the kernel simulation.
 //!
 //! 1. Compiles the C models (`sim/c/*.c`) against the FreeBSD 15 headers

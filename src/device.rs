@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `/dev/kqdafs`: open handles and the ioctl ABI (`kqdafs_abi::ioctl`).
 
 use crate::gate::gate;

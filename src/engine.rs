@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The module's threads: a bounded pool of workers for the work that may
 //! sleep or take long (KAIO writes, fsync, reads on file systems that
 //! bypass the buffer cache; RDMA transfers of the loopback provider), and

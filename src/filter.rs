@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The kevent filter callbacks behind `EVFILT_KAIO` (and, on a stock
 //! kernel, the shared slot that carries it).
 //!

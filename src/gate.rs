@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`UsageGate`]: what keeps the module from being unloaded.
 //!
 //! Every user of the module — an open `/dev/kqdafs` handle, a knote on one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! kqdafs: one kqueue for every I/O completion of an event-driven server.
 //!
 //! A FreeBSD 15 loadable kernel module.  The crate reads top-down; each

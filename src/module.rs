@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Module lifecycle: `MOD_LOAD`, `MOD_QUIESCE`, `MOD_UNLOAD`, `MOD_SHUTDOWN`.
 //!
 //! Load builds the module's kernel state in an order where every failure

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Which kqueue filter slots the module claims, and how it gives them back.
 //!
 //! FreeBSD keeps filters in a fixed table of `EVFILT_SYSCOUNT` slots

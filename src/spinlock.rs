@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`SpinLock`]: a `spin::Mutex` whose holder cannot be preempted.
 //!
 //! A plain `spin::Mutex` in the kernel is a deadlock: FreeBSD preempts

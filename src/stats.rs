@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Counters published read-only under `sysctl kern.kqdafs.*`, and the
 //! tunable limits published read-write beside them.
 //!

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Independent cross-check of the verifier with binutils, on every module the
 # build produced: no GOT or TLS relocation (readelf -r), no SSE/AVX/x87
 # register or instruction (objdump -d), FreeBSD OSABI, relocatable object.

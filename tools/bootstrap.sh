@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Install or locate everything the kqdafs build and tests need on a Debian-based
 # Linux host.  Idempotent: each step is skipped when its result is already there.
 #   - Debian packages: clang, lld, libclang-dev (bindgen), llvm (llvm-objcopy,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Check the layering of the kernel crate (src/), as docs/architecture.md
 draws it ("Layers").
 

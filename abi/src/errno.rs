@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The FreeBSD errno numbers the ABI talks about.
 //!
 //! Values from `sys/sys/errno.h` of FreeBSD 15; several differ from Linux

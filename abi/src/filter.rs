@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Filter numbers and how a kqdafs event says what it is.
 //!
 //! FreeBSD 15 has `EVFILT_SYSCOUNT == 15` and every slot but `-12`

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `KQDAFS_IOC_INFO`: what a userland library asks before anything else.
 
 use crate::filter::SlotMode;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! ioctl command encoding, as `<sys/ioccom.h>` defines it on FreeBSD.
 //!
 //! The kernel's generic ioctl path (`sys_ioctl` in `sys/kern/sys_generic.c`)

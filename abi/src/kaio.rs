@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `EVFILT_KAIO` requests: the submission and cancellation ABI, the event
 //! encoding, and the checks a request must pass before the kernel looks at
 //! any descriptor.

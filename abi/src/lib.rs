@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The kqdafs user/kernel ABI.
 //!
 //! One definition of every structure, constant and ioctl number that crosses

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `EVFILT_RDMA`: memory-to-memory transfers whose completions arrive as
 //! kevents — the registration, endpoint and posting ABI, the event
 //! encoding, and the checks a work request must pass before the kernel

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `include/kqdafs.h` agrees with the Rust ABI.
 //!
 //! The test writes a C file of `_Static_assert`s whose expected values come

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Command line of `kqdafs-bench` (pure, tested on the build host).
 
 use crate::report::{parse_list, parse_size};

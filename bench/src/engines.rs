@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The three ways of reading (FreeBSD): KAIO, POSIX AIO with kevent
 //! notification, and a pool of threads doing pread.  Each keeps `depth`
 //! random reads of `block` bytes outstanding until the budget is spent and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `kqdafs-bench`: KAIO against POSIX AIO (with `SIGEV_KEVENT`) against a
 //! pread thread pool, and RDMA loopback messages against a Unix-domain
 //! socketpair, side by side in one run.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The message movers of mode `rdma` (FreeBSD): loopback RDMA SEND/RECV,
 //! loopback RDMA WRITE, and the baseline, a Unix-domain socketpair whose
 //! reader waits with `EVFILT_READ`.  Each keeps `depth` messages of `block`

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Pure parts of the benchmark: percentiles, the random offsets, the result
 //! table and the JSON report (tested on the build host).
 

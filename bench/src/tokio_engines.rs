@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The tokio engines (FreeBSD): what a tokio server would use to read a
 //! file.  `depth` tasks on a multi-threaded runtime, each with one read
 //! outstanding, read random blocks until the budget is spent.

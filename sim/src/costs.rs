@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `make sim-costs`: the KPI calls the module makes per request, counted
 //! exactly by the `kcall_` trampolines (sim/build.rs) while a request runs
 //! in the simulation, beside FreeBSD's own POSIX AIO path for the same

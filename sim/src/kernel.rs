@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The engine under the models: per-thread kernel state (the module frames
 //! a thread is in, the locks it holds), WITNESS-style lock-order checking,
 //! sleep/wakeup with FreeBSD's rules on who may sleep, and malloc(9)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! kernsim: runs `kqdafs.ko`'s own code (the kernel crate and its C glue,
 //! and the test consumer module) on the build host, against a model of
 //! the FreeBSD 15 kernel services it calls, under WITNESS/INVARIANTS-style

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `kqdafs-sim --mutants` (`make sim-mutants`): the release-call mutation
 //! matrix.  A release call gives something back: a buffer, page holds, a
 //! file or credential reference, memory, a lock, a knote, a taskqueue,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The seeded random driver: processes that issue sequences of valid and
 //! garbage ioctls, submits, cancels, kevent waits, closes and exits, while
 //! the kernel thread tries to unload and reload the module, with every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! How a broken contract ends a run: one message naming the contract, the
 //! seed that reproduces it, the simulated thread, and the host stack (which
 //! shows the module's own frames, Rust and C).

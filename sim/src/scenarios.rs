@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The scenarios: what a user program, the kernel's own paths and other
 //! modules do to `kqdafs.ko`, each followed by the end-of-run checks.
 //! The in-guest suite (`tests/guest/*.c`, `vm-tests/guest/tests/6x-7x`)

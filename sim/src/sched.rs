@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The deterministic scheduler: every simulated kernel thread is a host
 //! thread, but only one runs at a time.  The running thread gives the CPU
 //! away only at a KPI call (a [`yield_point`]), when it sleeps, or when it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Scenarios of kernel consumers (`kqdafs_kapi(9)`) and the NIC provider
 //! interface (`kqdafs_rdma_provider(9)`), through the test consumer module
 //! (`tests/consumer/kqdafs_consumer_test.c`, linked in as its own module)

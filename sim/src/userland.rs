@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The userland crate (`kqdafs-user`) in a simulated process, against the
 //! module's real code: its `Kaio` and `Rdma` over [`SimDevice`], a
 //! `Backend`/`RdmaBackend` that makes the ioctls of the simulated

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! What a scenario can do: boot the simulated kernel, load and unload the
 //! modules, make processes, and issue the system calls a user program
 //! would (open, ioctl, close, kqueue, kevent, mmap, sysctl, exit), each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The functions the C glue points the kernel at
 //! (`kmod/kqdafs_edge_module.c`): the module event handler, the cdevsw
 //! methods, the cdevpriv destructor and the filterops.  Each turns raw

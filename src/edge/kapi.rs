@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The consumer API's kernel edge (`kmod/kqdafs_kapi.h`): the Rust side of
 //! the exported functions (`kmod/kqdafs_edge_kapi.c` forwards to them).
 //! What the module calls on a consumer's behalf (its upcall, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The inbound edge: every function the kernel and other modules call
 //! into the module through.
 //!

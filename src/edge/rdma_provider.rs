@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The RDMA provider interface's kernel edge
 //! (`kmod/kqdafs_rdma_provider.h`, `kqdafs_rdma_provider(9)`): the Rust
 //! side of the exported functions (`kmod/kqdafs_edge_rdma_provider.c`

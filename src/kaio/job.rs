@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`IoJob`]: the I/O one request does and the resources it holds while
 //! doing it — the file, the submitter's credential, the held user pages and
 //! their charge — on one of two paths:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! KAIO requests of kernel consumers (`kqdafs_kaio_read`/`_write`/
 //! `_fsync`, `kqdafs_kapi(9)`): the same request and I/O job as the submit
 //! ioctl's, with the consumer as the request's sink instead of a knote,

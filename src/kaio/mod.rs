@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `EVFILT_KAIO`: asynchronous file I/O whose completions arrive as kevents.
 //!
 //! A KAIO request is a [`crate::request::Request`] (state, knote, charges)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The KAIO ioctls: `KQDAFS_IOC_KAIO_SUBMIT` and `KQDAFS_IOC_KAIO_CANCEL`.
 //!
 //! A batch is checked as a whole first ([`validate_batch`], then both user

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Memory from `malloc(9)`, charged to the module's own malloc type
 //! (`vmstat -m` shows it as `kqdafs`).
 //!

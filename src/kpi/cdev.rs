@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The `/dev/kqdafs` character device and its per-open state.
 
 use super::alloc::KBox;

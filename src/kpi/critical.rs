@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `critical(9)`: a section of code the current thread runs without being
 //! preempted on its CPU ([`Section`]), for the module's spin locks
 //! (`crate::spinlock`).

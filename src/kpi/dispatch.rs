@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Outbound calls made for kernel consumers (`kqdafs_kapi(9)`): the
 //! consumer's upcall, the dispatcher's taskqueue with tasks that live as
 //! long as their consumer, and sleeping on a consumer's mutex (glue in

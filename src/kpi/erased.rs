@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`Erased`]: a value kept by code that does not name its type, inline
 //! (no allocation), given back only as the type it was made from.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Descriptors and credentials a KAIO request holds: a reference on the
 //! `struct file` (`fget_cap`/`fdrop`) and on the submitter's credential
 //! (`crhold`/`crfree`).  The lookups check what `pread(2)`, `pwrite(2)` and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The argument buffer of an ioctl.
 //!
 //! FreeBSD's `sys_ioctl` (sys/kern/sys_generic.c) copies `IOCPARM_LEN(cmd)`

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`KArc`]: a reference-counted object in `malloc(9)` memory, freed by
 //! whoever drops the last reference (an RDMA memory region, shared by its
 //! descriptor's table and the transfers that name it).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `knlist`: the list of knotes an event source notifies (kqueue(9)).
 
 use super::alloc::{Flags, KBox};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! kqueue(9): filter registration and the knote seen by filter callbacks.
 
 use super::shared::Shared;

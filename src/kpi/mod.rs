@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Safe wrappers over what the module calls out to: the FreeBSD kernel
 //! programming interfaces, and the functions other modules registered
 //! with it (a consumer's upcall, a NIC driver's ops).

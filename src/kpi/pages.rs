@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`HeldPages`]: the user pages under a request's buffer, held
 //! (`vm_fault_quick_hold_pages`) from submit until the I/O is done, so the
 //! I/O reaches them through the direct map from any thread, with no

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The Rust panic handler.
 //!
 //! Rust code in the module is written so that no panic is reachable from

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `printf(9)` from Rust: format into a bounded stack buffer, then print.
 
 use core::fmt::{self, Write};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The RDMA ioctl structures, as [`PlainData`] the device may copy in and
 //! out (kept apart from `ioctl.rs`, which lists the other kinds').
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Calling a NIC driver that registered with `kqdafs_rdma_provider(9)`
 //! (`kmod/kqdafs_rdma_provider.h`): its ops, and the transfer described
 //! as the driver sees it.  The exported functions drivers call are the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`Shared`]: one object in `malloc(9)` memory reached by several parties
 //! (the owner table, a knote, an I/O completion), freed by whichever of
 //! them lets go last.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `mtx(9)`: the lock every path that completion context touches uses.
 
 use super::alloc::{Flags, KBox};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! A `kern.<name>` sysctl subtree owned by the module.
 //!
 //! Built with a `sysctl_ctx_list` (sysctl_ctx_init(9)); every oid added

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! taskqueue(9): the module's own worker and completion threads.
 //!
 //! A job is a heap object that embeds its [`Task`] and is handed to the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The current thread and process, as the KPIs that act "on behalf of the
 //! caller" need them (descriptor lookups, page holding, credentials).
 

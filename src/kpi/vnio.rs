@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! File I/O for KAIO requests (`kmod/kqdafs_kpi_io.c`): the synchronous worker
 //! path through `fo_read`/`fo_write`/`VOP_FSYNC`, and the asynchronous
 //! buffer-cache read path, whose completion comes back from the buffer I/O

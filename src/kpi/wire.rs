@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Charging the user pages a memory region keeps held the way `mlock(2)`
 //! charges the pages it wires (review item 7): `kern_mlock()`
 //! (`sys/vm/vm_mmap.c`) asks `priv_check(PRIV_VM_MLOCK)`, checks the

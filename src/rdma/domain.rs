@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`RdmaDomain`]: the memory regions, endpoints and connections of one
 //! open `/dev/kqdafs` (its protection domain), and the registration and
 //! endpoint ioctls.

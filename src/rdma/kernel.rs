@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! RDMA for kernel consumers (`kqdafs_rdma_*`, `kqdafs_kapi(9)`): the
 //! consumer's own [`RdmaDomain`] (regions over kernel buffers, whose pages
 //! are borrowed, and loopback endpoint pairs), and posting a work request

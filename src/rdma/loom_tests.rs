@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Loom model of a queued loopback WRITE/READ's I/O hold
 //! (`Request::io_hold`, `Request::cancel_with`,
 //! `Transfer::commit_queued`): the worker's "commit and take" and the

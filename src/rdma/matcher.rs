@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`Connection`]: the SEND/RECV matcher of one connection (two endpoints).
 //!
 //! Each SEND meets the **oldest** RECV waiting on the peer endpoint, and

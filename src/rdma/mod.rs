@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `EVFILT_RDMA`: memory-to-memory transfers of the loopback provider whose
 //! completions arrive as kevents (`abi/src/rdma.rs` is the contract).
 //!

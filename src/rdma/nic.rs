@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! NIC providers (`kmod/kqdafs_rdma_provider.h`): the registry of
 //! providers drivers registered, and [`NicProvider`], the `Provider` that
 //! hands transfers to a driver and takes their completions back from any

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The direction of a loopback copy ([`copy_backward`]): a WRITE or READ
 //! whose local and remote regions are one region may have a destination
 //! range that starts inside its source range; the copy (chunk by chunk,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `KQDAFS_IOC_RDMA_POST`: a batch of work requests.
 //!
 //! The batch is checked as a whole first ([`validate_post`], then both

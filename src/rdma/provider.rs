@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The provider interface: what moves the bytes of a committed-to
 //! transfer, and how it hands the transfer back with a status and a byte
 //! count.  The module ships one provider, the [`Loopback`], which copies

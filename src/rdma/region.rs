@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`MemoryRegion`]: a registered range of the caller's memory, its pages
 //! held from `KQDAFS_IOC_RDMA_REG_MR` until the last reference goes.
 //!

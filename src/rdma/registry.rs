@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The kernel-independent policy of the NIC provider interface
 //! (`kmod/kqdafs_rdma_provider.h`, `kqdafs_rdma_provider(9)`): provider
 //! names, the registry that finds a provider by name, and what a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`KeyTable`]: the memory regions or the endpoints of one descriptor,
 //! each named by a nonzero `u32` the table hands out.
 //!

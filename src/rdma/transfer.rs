@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The work of RDMA requests: [`Half`] (one request's side of a transfer:
 //! its handle for the I/O party, the region it names and the range) and
 //! [`TransferJob`] (a transfer, handed to the provider: see

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The loop every batch ioctl shares (`KQDAFS_IOC_KAIO_SUBMIT`,
 //! `KQDAFS_IOC_RDMA_POST`), after the batch header was checked.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Requests: what the module keeps for one asynchronous operation — a KAIO
 //! file I/O or an RDMA transfer — between submit and the last party
 //! letting go, whatever kind of completion it is.

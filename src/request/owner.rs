@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`OwnerTable`]: the requests of one open `/dev/kqdafs`.
 //!
 //! The table holds the owner's handle on each request from submit until

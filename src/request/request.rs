@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`Request`]: one request (KAIO or RDMA) as the kernel keeps it between
 //! submit and the last party letting go.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`RequestState`]: who may touch a KAIO request, and who releases it.
 //!
 //! A `KaioRequest` (kernel side) owns resources — held user pages, a file

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Per-process accounting of requests in flight and bytes of user memory
 //! held (KAIO buffers, RDMA memory regions), against
 //! `kern.kqdafs.max_requests_per_proc` and `kern.kqdafs.max_pinned_per_proc`,

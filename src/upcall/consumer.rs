@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Kernel consumers: their requests, their completion ring, and the
 //! dispatcher thread that makes delayed upcalls.  Design, contexts and
 //! locking: `docs/upcall.md`.

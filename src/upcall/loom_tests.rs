@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Loom models of the consumer machinery: the ring and the request table
 //! under the consumer's mutex, racing a completion (direct or queued), a
 //! cancel, a poller and the submitter's admission.

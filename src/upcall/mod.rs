@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The upcall dispatcher: in-kernel consumers (`kmod/kqdafs_kapi.h`,
 //! `kqdafs_kapi(9)`) receive request completions by direct upcall (in the
 //! completion context), delayed upcall (from the module's dispatcher

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`Ring`]: the completions a consumer is owed, and its admission
 //! accounting — the policy of the upcall dispatcher, with no kernel in it.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The consumer sink's side of a request's [`RequestState`]: what the
 //! completion path and the canceller do with a request whose completion
 //! goes to a kernel consumer instead of a knote.

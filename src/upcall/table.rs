@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`Table`]: a consumer's request table — one slot per admitted request,
 //! holding the owner's handle on it — kept under the consumer's mutex.
 //!

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The example programs of the man pages compile for FreeBSD 15, as written.
 
 tools/man-examples pulls each example out of the page's source (between

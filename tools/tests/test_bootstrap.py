@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """tools/bootstrap.sh installs rustup when it is missing, without questions.
 
 The real script runs in a scratch copy of the tree with a scratch HOME and

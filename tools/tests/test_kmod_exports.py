@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """kmod/Makefile's EXPORT_SYMS is the list in kmod/kqdafs.exports.
 
 The native build cannot run here (no FreeBSD tree), so this checks the one

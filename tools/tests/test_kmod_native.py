@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """kmod/Makefile's make logic, run by bmake -n against a stand-in for
 FreeBSD's bsd.kmod.mk (no FreeBSD tree here).
 

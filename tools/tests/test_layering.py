@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """tools/layering.py: the layering check of the kernel crate.
 
 Each test writes a small source tree in a temporary directory: a clean one

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The Makefile's `test:` rule runs every step even after one fails,
 frames each for tools/test-summary, and fails at the end.  Driven with
 fake steps (a makefile that includes the real one), so no step of the

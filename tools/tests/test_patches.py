@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """patches/*.patch are well-formed unified diffs that `git apply` accepts.
 
 No FreeBSD source is committed here, so the patches cannot be applied to

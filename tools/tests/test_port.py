@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The port skeleton (ports/sysutils/kqdafs-kmod) agrees with the tree.
 
 No ports tree or FreeBSD host is here, so the port cannot be built; what

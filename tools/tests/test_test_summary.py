@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """tools/test-summary sums every runner's counts and fails on failures.
 
 The logs under logs/: unittest-xfail-xpass-py311.log was recorded with

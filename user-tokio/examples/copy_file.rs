@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Copy a file with KAIO on tokio, in batches: `DEPTH` reads submitted in
 //! one call, then the filled buffers written in one call, and an fsync at
 //! the end (FreeBSD with the module loaded).  The buffers go to the kernel

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Read a file with KAIO on tokio, several reads in flight, and print how
 //! many bytes it has (FreeBSD with the module loaded).
 //!

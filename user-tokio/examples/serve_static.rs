@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! An async static-file server: HTTP/1.0 `GET` of the files under a
 //! directory, each file read with KAIO on tokio (two reads in flight per
 //! connection: the next chunk is read while the current one is sent), on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! What [`crate::AsyncKaio`] and [`crate::AsyncRdma`] share: the slot an
 //! operation's future and the driver meet in, the driver task, and the
 //! future of one request.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`AsyncKaio`]: KAIO reads, writes and fsyncs as futures.
 
 use crate::driver::{self, Alive, Completer, Op, Slot, Taken};

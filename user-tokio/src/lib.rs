@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! KAIO file I/O and RDMA work requests as tokio futures.
 //!
 //! [`AsyncKaio`] submits reads, writes and fsyncs through a

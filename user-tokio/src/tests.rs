@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Host tests: a fake kernel behind `Backend` and a fake completion queue
 //! whose descriptor is one end of a socket pair (readable while events
 //! wait, as a kqueue is).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Read the first blocks of a file with one KAIO batch (one
 //! `KQDAFS_IOC_KAIO_SUBMIT` call) and wait for the completions in the
 //! program's kqueue, as the C example in kqdafs(4) does (FreeBSD with the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! RDMA with the module's loopback provider: register memory regions,
 //! make a connected endpoint pair, post a RECV and a SEND, then an RDMA
 //! WRITE into a region the peer exposes, and wait for the completions in

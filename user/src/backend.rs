@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! How [`crate::Kaio`] and [`crate::Rdma`] reach the kernel: the ioctls
 //! behind traits, so the submission logic is tested on the build host with
 //! fakes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`Batch`]: many KAIO requests built up and submitted with as few
 //! `KQDAFS_IOC_KAIO_SUBMIT` calls as the module's batch limit allows.
 

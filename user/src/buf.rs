@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`KaioBuf`]: an owned I/O buffer that is moved into a submission and
 //! comes back only with its completion.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `/dev/kqdafs` (FreeBSD only).
 
 use kqdafs_abi::ioctl::{

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! A small errno type: what the kernel (or a KAIO completion) answered.
 //!
 //! The numbers are FreeBSD's.  The named constants come from

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Telling kqdafs events apart from the rest of a kqueue's events.
 
 use kqdafs_abi::filter::{

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The in-flight table: what the library holds for each request the kernel
 //! accepted, keyed by request id, until its completion event arrives.
 

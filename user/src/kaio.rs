@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`Kaio`]: submit KAIO requests with owned buffers and turn their
 //! completion events back into buffers and outcomes.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`Kqueue`]: an owned kqueue descriptor (FreeBSD only).
 
 use crate::errno::Errno;

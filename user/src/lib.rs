@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Userland side of kqdafs: open `/dev/kqdafs`, learn the module's filter
 //! numbers and limits, submit KAIO requests with owned buffers, register
 //! RDMA memory regions and post work requests, and decode their completion

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! [`Rdma`]: memory regions, endpoint pairs and work requests of
 //! `EVFILT_RDMA`, with their completions decoded from the kqueue.
 //!

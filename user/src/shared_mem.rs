@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Copies into and out of memory the kernel may read or write at any time
 //! (registered RDMA regions): volatile accesses through raw pointers only,
 //! never a reference to those bytes.

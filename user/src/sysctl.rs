@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Reading `kern.kqdafs.*` (FreeBSD only).
 
 use std::ffi::CString;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Shared helpers for guest/tests/*.sh (sourced; POSIX sh).
 #
 # Tests print diagnostics with diag() ('# ' prefix) and end with exit 0 (ok),

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # kqdafs in-guest test runner (POSIX sh; FreeBSD base has no bash/python).
 #
 # Runs every tests/NN-name.sh in order, each in its own sh with timeout(1),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """kqdafs VM boot-test harness (standard library only).
 
 One concern per module:

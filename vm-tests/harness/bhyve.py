@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """bhyve command line (FreeBSD hosts: ``vm-tests/run --bhyve``).
 
 bhyve cannot read qcow2, so the harness gives it a *raw copy* of the image in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """``vm-tests/run``: boot FreeBSD with the kqdafs payload and report.
 
 Exit status: 0 all passed (or skipped: no image), 1 a failure (test failure,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Serial-console watcher.
 
 The watcher is a pure state machine: feed it console lines with a timestamp

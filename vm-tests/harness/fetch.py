@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """``vm-tests/fetch-image``: download, verify and cache the pinned image.
 
     fetch-image [--release 15.0] [--cache DIR] [--force] [--base-url URL]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Image lookup, format detection, and the throw-away disks the VM uses.
 
 Lookup order: ``--image PATH``, then ``$FREEBSD_IMAGE``, then the fetch-image

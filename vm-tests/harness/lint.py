@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """``vm-tests/lint-guest``: static checks of the in-guest suite.
 
 They read source text, so they test no behaviour and are not counted as

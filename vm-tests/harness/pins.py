@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Pinned FreeBSD VM images: the ONE place for names, URLs and checksums.
 
 ``sha256`` is the SHA256 of the *compressed* ``.qcow2.xz`` file exactly as

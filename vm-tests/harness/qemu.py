@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """QEMU command line.
 
 The guest gets: q35, the qcow2 overlay as a virtio-blk disk (vtbd0), the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Reports: results.tap, junit.xml, summary.txt, summary.json, dmesg.txt,
 vmstat-m.txt, bench.json + bench.txt (console.log is written live by vm.py).
 

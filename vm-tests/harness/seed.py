@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """NoCloud seed ISO and payload ISO (both built with xorriso).
 
 Seed ISO (volume label ``cidata``): ``meta-data`` and ``user-data``.

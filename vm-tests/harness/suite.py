@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """What the in-guest suite holds, so a run that did not happen (no image)
 or did not reach a case still counts every case.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """TAP version 13 parser.
 
 Accepts the subset the in-guest runner emits (and a little more):

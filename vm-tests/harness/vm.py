@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Run the hypervisor as a subprocess and feed its serial console (stdout)
 to a ConsoleWatcher; kill it when the watcher says so.
 

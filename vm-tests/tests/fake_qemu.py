@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Stand-in for qemu-system-x86_64 in the end-to-end tests.
 
 Checks the command line the harness built (every -drive file exists; the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Benchmark JSON: extraction from a console (synthetic-consoles/bench.log:
 hand-written, not recorded, holding a kqdafs-bench document in the shape
 bench/src/report.rs's json() writes for 80-bench.sh's

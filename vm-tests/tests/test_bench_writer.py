@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The real benchmark writer feeds the real harness: kqdafs-bench's
 report.rs (bench/src/report.rs, pure std Rust) is compiled
 with rustc into a tiny program that prints json() for a few cells (ok,

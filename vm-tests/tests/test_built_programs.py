@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The built in-guest C test programs (tests/guest/*.c, `make
 guest-tests`) are FreeBSD executables.  The static checks of the guest
 suite's source (numbering, program names, shared sysctl names, headers,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """vm-tests/run end to end: the skip path and full runs against a fake QEMU
 that replays the synthetic (hand-written) consoles of
 tests/synthetic-consoles/ (real qemu-img and xorriso)."""

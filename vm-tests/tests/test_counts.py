@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Counting a run of the in-guest suite (report.build with the suite): the
 C test programs' own TAP checks (passed on by runner.sh as diagnostics of
 the script that ran them) count on the host, their # SKIPs stay skips, a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """What a first boot on a real host can throw at the harness, on consoles
 written in the style of a FreeBSD 15 BASIC-CLOUDINIT serial console
 (synthetic, not recorded: no FreeBSD VM runs where this is developed):

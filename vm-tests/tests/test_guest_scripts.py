@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The in-guest shell: syntax (sh -n, dash -n, checkbashisms when present)
 and a real run of guest/runner.sh with dummy tests on this host, parsed by
 the same watcher/report code the VM run uses."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """vm-tests/lint-guest finds what it should: each check on a copy of the
 guest suite with one defect put in (and nothing on the unchanged copy).
 The lint's verdict on the real tree is not a test: make test's lint step

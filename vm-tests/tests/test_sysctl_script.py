@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """guest/tests/20-sysctl.sh run on this host against stand-ins for
 kldload, kldunload, kldstat and sysctl that model the module's kern.kqdafs
 tree as src/module.rs registers it (each leaf, read-only or read-write):

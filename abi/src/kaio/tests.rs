@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Layout, rule-by-rule and property tests of the KAIO ABI.
 
 use super::*;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 use super::*;
 use crate::kaio::VM_MAXUSER_ADDRESS_LA48;
 use core::mem::{offset_of, size_of};

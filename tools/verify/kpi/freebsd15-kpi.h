@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The "universe" of FreeBSD 15 kernel headers from which kqdafs-verify
  * derives the kernel KPI symbol list (`kqdafs-verify kpi-list`): every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Command-line parsing and the three commands: verify `.ko` files,
 //! generate the KPI list (`kpi-list`) and a module's export list from its
 //! headers (`exports-list`). Plain std argument handling.

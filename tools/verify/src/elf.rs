@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! A small, owned model of an ELF64 little-endian object: the parts of the
 //! section headers, symbol table and relocations that the rules look at.
 //!

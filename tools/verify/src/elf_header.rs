@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Rule 1: the ELF header of a FreeBSD/amd64 kernel module.
 //!
 //! `link_elf_obj` loads only `ET_REL` objects for `EM_X86_64`, and the

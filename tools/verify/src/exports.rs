@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Rule 8 (with `--exports FILE` or `--no-exports`): the module defines
 //! exactly the global symbols of its export list.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Rule 5: no FPU/SIMD/x87/MMX instructions in module code.
 //!
 //! Kernel code runs with the user's FPU/SIMD state live (the kernel does not

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The set of symbols a module may leave undefined: the KPI list (one symbol
 //! per line, `#` starts a comment) plus the functions the compiler emits calls
 //! to on its own and that the kernel provides.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `kpi-list`: derive the kernel KPI symbol list from the FreeBSD headers.
 //!
 //! bindgen (as a library) parses a C header with the given clang arguments;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Rule 9: the section layout the kernel's page protections need.
 //!
 //! `link_elf_load_file()` (sys/kern/link_elf_obj.c) places every allocated

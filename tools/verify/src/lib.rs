@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! kqdafs-verify: a static verifier for FreeBSD/amd64 kernel module (`.ko`)
 //! files, and the generator of the kernel KPI symbol list it checks against.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `kqdafs-verify`: statically verify FreeBSD/amd64 kernel module files, or
 //! generate the kernel KPI symbol list (`kpi-list`). See `cli::USAGE`.
 

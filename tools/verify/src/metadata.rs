@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Rule 3: module metadata (`DECLARE_MODULE`, `MODULE_VERSION`,
 //! `MODULE_DEPEND` from sys/sys/module.h) and the kernel dependency window.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Rule 2: only relocation types that the amd64 kernel linker applies.
 //!
 //! `elf_reloc_internal` in sys/amd64/amd64/elf_machdep.c handles

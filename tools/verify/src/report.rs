@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Problems found by the rules, and the per-file report that collects them.
 
 use std::fmt;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Rule 7: no constructor/destructor arrays. `link_elf_obj` never runs
 //! `.init_array`, `.fini_array`, `.preinit_array`, `.ctors` or `.dtors`, so
 //! code relying on them would silently not run.

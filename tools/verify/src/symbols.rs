@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Rule 4: every undefined global symbol must be provided by the kernel,
 //! i.e. be in the KPI list or in the compiler-emitted set.
 //!

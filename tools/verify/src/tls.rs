@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Rule 6: no thread-local storage. The kernel has no TLS: no `SHF_TLS`
 //! section, no `.tdata`/`.tbss`, no `STT_TLS` symbol. TLS relocation types
 //! are reported by the relocation rule, whose message says "TLS".

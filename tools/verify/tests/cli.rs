@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The `kqdafs-verify` binary end to end: `kpi-list` over the real FreeBSD
 //! headers, then verification with the generated list, exit statuses and
 //! output format.

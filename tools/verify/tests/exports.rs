@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Rule 8 (`--exports FILE`, `--no-exports`) and `kqdafs-verify
 //! exports-list`: a module defines exactly the global symbols its API
 //! headers declare, and kqdafs.ko's checked-in list matches its headers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! One test per rule: build a small object that breaks exactly that rule
 //! (or none) and assert exactly which rules fire, through the library API.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `kqdafsctl`: inspect the kqdafs module from the shell.
 //!
 //! * `kqdafsctl info`: query `/dev/kqdafs` and print the module's version,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Host tests of the submission and completion logic against a fake kernel.
 
 use super::*;

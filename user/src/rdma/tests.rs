@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Host tests of [`Rdma`] against a fake loopback provider that follows
 //! the documented semantics (`abi/src/rdma.rs`) and what the kernel does
 //! (`src/rdma/`, `docs/rdma.md`): regions with keys and rights, connected

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # kldload/kldunload kqdafs.ko KQDAFS_LOAD_CYCLES times (default 100);
 # kldstat -q -m kqdafs must agree after every step.
 . "$(dirname "$0")/../lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Read-only sysctls published by kqdafs, and /dev/kqdafs lifetime.
 #
 #   kern.kqdafs.version            non-empty string

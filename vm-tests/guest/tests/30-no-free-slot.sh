@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # With kqdafs_slothog.ko holding the free kqueue filter slot (-12), loading
 # kqdafs must fail cleanly: kldload fails, dmesg says
 # "kqdafs: no free kqueue filter slot", nothing of kqdafs stays behind

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # kldunload must answer EBUSY ("Device busy") while /dev/kqdafs is open,
 # leave the module fully working (kldstat, sysctls, device node), and
 # succeed once the holder has gone.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # The /dev/kqdafs ioctl ABI from a real FreeBSD program (bin/kqdafsctl,
 # cross-built from user/):
 #   - KQDAFS_IOC_INFO answers, agrees with kern.kqdafs.*, reserved fields 0;

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # KAIO data path (bin/kaio_rw) on a UFS on md(4) (buffer-cache path) and on
 # tmpfs (worker path): reads at many offsets/lengths incl. unaligned,
 # block-spanning and 0-length, EOF (at/past -> 0, across -> short), write

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Every per-request errno of KQDAFS_IOC_KAIO_SUBMIT (bin/kaio_errno): bad
 # op/flags/reserved, fsync arguments, negative offset, offset+len
 # overflow, len > 16 MiB (EINVAL); fd/kq negative or not open, read on

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Buffer cache vs worker path, seen through the counters (bin/kaio_cache):
 # on UFS, after a remount (cache dropped) a full read misses, the next one
 # hits, all counted as buffer-cache requests; on tmpfs every read is a

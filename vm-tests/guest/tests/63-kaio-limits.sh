@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Per-process limits (bin/kaio_limits): max_requests_per_proc and
 # max_pinned_per_proc set small -> EAGAIN; a read longer than
 # max_pinned -> EINVAL; limits are per process; slots come back after

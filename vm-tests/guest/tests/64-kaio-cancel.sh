@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # KQDAFS_IOC_KAIO_CANCEL outcomes (0 -> event data -ECANCELED, EALREADY,
 # ENOENT, pad -> EINVAL, other descriptor -> ENOENT) and closing the
 # kqueue with requests in flight (no event anywhere, in-flight count back,

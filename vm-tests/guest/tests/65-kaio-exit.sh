@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Process death with requests in flight, and unload while requests are in
 # flight.  bin/kaio_hold submits reads to a slow (gnop(8)) uncached UFS
 # and sleeps:

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Stress (bin/kaio_stress -k): KQDAFS_STRESS_PROCS processes (default 8)
 # for KQDAFS_STRESS_SECS seconds (default 40) each keeping hundreds of
 # reads/writes/fsyncs in flight, checking every event, cancelling some,

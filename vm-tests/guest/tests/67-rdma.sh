@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # EVFILT_RDMA through the loopback provider: bin/rdma_rw (WRITE/READ/SEND/
 # RECV byte-exact at many offsets, zero-length, SEND before and after its
 # RECV, FIFO RECVs, batches of 256, counters), bin/rdma_errno (every errno

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Kernel consumers (kqdafs_kapi(9)) through the test module
 # kqdafs_consumer_test.ko, which MODULE_DEPENDs on kqdafs: each delivery
 # mode (direct, delayed, poll) reading a pattern file and writing one with

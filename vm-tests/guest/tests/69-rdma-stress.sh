@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # RDMA stress (bin/rdma_stress -k): KQDAFS_STRESS_PROCS processes (default
 # 8) for KQDAFS_STRESS_SECS seconds (default 40), each with hundreds of
 # WRITE/READ/SEND/RECV work requests in flight on its own regions and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # bin/kqdafs-serve --selftest (the example event-driven server from user/):
 # serves files and sockets from one kqueue and checks itself.  A payload
 # without kqdafs-serve (make payload always ships it) fails.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Device read errors on the buffer-cache path (bin/kaio_fault): a UFS on a
 # gnop(8) provider, the test file uncached; with every device read failing
 # each KAIO read completes with -EIO, with half failing each gets -EIO or

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # The kqdafs-tokio examples (user-tokio/examples/, shipped as
 # bin/tokio-*): KAIO on tokio against the real module.
 #  - tokio-copy_file copies a file of an odd size with batched reads and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # bin/kqdafs-bench --json FILE: benchmarks; the JSON document goes to
 # $KQDAFS_RESULTS/bench/kqdafs-bench.json, which runner.sh prints between
 # the KQDAFS-BENCH-JSON markers and the host harness saves as

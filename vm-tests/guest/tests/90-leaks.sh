@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Leak and kernel-health checks.  What is actually checkable:
 #
 # * vmstat -m lists only malloc types that are registered, i.e. the

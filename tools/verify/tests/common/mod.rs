@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! Shared helpers for the integration tests: build small kernel-module-like
 //! objects at test time with clang and ld.lld, and generate the real KPI list.
 //!

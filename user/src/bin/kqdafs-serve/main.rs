@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `kqdafs-serve`: a miniature of the DAFS server's read path.
 //!
 //! One kqueue carries everything: `EVFILT_READ` on the listening socket and

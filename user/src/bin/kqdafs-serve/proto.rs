@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The line protocol of `kqdafs-serve` (pure, tested on the build host).
 //!
 //! Request: `GET <path> <offset> <len>\n` (path without spaces, numbers in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `kqdafs-serve --selftest` (FreeBSD): serve a temporary file on
 //! 127.0.0.1:0 and check every byte a client fetches.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! The event loop (FreeBSD).
 
 use crate::proto::{self, Get, LineBuf};

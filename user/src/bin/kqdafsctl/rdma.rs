@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: BSD-2-Clause
 //! `kqdafsctl rdma-selftest`: the RDMA path end to end through the
 //! library, one line of verdict.
 
