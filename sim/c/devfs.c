@@ -345,9 +345,10 @@ int	ksim_copyin_user(const void *uaddr, void *kaddr, size_t len);
 int	ksim_copyout_user(const void *kaddr, void *uaddr, size_t len);
 
 /*
- * ioctl(2) on a descriptor: sys_ioctl/kern_ioctl (sys_generic.c) with
- * devfs_ioctl_f (devfs_fp_check, d_ioctl).  `uaddr` is the user address
- * of the argument.
+ * ioctl(2) on a descriptor: sys_ioctl/kern_ioctl (sys_generic.c; the
+ * descriptor lookup with its Capsicum ioctl check is ksim_ioctl_fget,
+ * kern_descrip.c) with devfs_ioctl_f (devfs_fp_check, d_ioctl).  `uaddr`
+ * is the user address of the argument.
  */
 int
 ksim_sys_ioctl(int fd, u_long com, void *uaddr)
@@ -361,7 +362,7 @@ ksim_sys_ioctl(int fd, u_long com, void *uaddr)
 	int error;
 
 	ksim_syscall_enter(td);
-	error = fget(td, fd, NULL, &fp);
+	error = ksim_ioctl_fget(td, fd, com, &fp);
 	if (error != 0)
 		return (error);
 	if (fp->f_ops != &ksim_devfs_ops_f) {

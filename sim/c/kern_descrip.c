@@ -3,9 +3,13 @@
  *
  * kernsim models of processes, threads, credentials and file descriptors.
  * Sources read: sys/kern/kern_descrip.c (_fget, fget, fget_read,
- * fget_write, _fdrop, kern_close, fdclose), sys/kern/kern_prot.c (crhold,
- * crfree), sys/kern/kern_thread.c, sys/kern/subr_capability.c
- * (cap_pread_rights, ...), sys/kern/vfs_vnops.c (path_fileops),
+ * fget_write, fget_unlocked_seq, filecaps_fill, fdfree, _fdrop,
+ * kern_close, fdclose), sys/kern/kern_prot.c (crhold, crfree),
+ * sys/kern/kern_thread.c, sys/kern/subr_capability.c (cap_pread_rights,
+ * ...), sys/kern/sys_capability.c (cap_check_failed_notcapable,
+ * sys_cap_rights_limit, kern_cap_rights_limit, cap_ioctl_check),
+ * sys/kern/sys_generic.c (kern_ioctl), sys/kern/vfs_vnops.c
+ * (path_fileops),
  * sys/amd64/include/pcpu_aux.h (curthread through %gs),
  * sys/kern/kern_resource.c (lim_alloc, kern_proc_setrlimit: a new plimit
  * copied from the old one, p_limit replaced, the process's cow generation
@@ -16,8 +20,13 @@
  * priv_check_cred), sys/vm/vm_mmap.c and sys/vm/vm_map.c (what mlock(2)
  * does to the process's pmap wired count and to vm_user_wire_count).
  *
- * Not modelled: capability mode and per-descriptor rights (every
- * descriptor has all rights, so ENOTCAPABLE never happens here).
+ * Capsicum: every descriptor slot has its rights (fde_caps), all of them
+ * when installed, fewer after cap_rights_limit(2); the fget* models check
+ * the rights their caller names as fget_unlocked does (ENOTCAPABLE).
+ * Not modelled: capability mode (cap_enter(2), ECAPMODE: it restricts
+ * global namespaces, namei and the like, none of which the modules
+ * reach), ioctl and fcntl lists (cap_ioctls_limit(2), cap_fcntls_limit(2)),
+ * ktrace's capability-failure records and kern.trap_enotcap.
  */
 #include "ksim.h"
 
@@ -47,9 +56,20 @@ struct ksim_thread {
 static struct ksim_proc ksim_proc0_store;
 struct ucred *ksim_cred0;
 
-/* subr_capability.c: the rights sets the module names (not checked). */
-const cap_rights_t cap_pread_rights, cap_pwrite_rights, cap_fsync_rights,
-    cap_no_rights;
+/*
+ * subr_capability.c (FreeBSD 15): the rights sets, each made with
+ * CAP_RIGHTS_INITIALIZER from sys/capsicum.h as the kernel makes them:
+ * cap_pread_rights is CAP_PREAD (CAP_SEEK | CAP_READ), cap_pwrite_rights
+ * CAP_PWRITE (CAP_SEEK | CAP_WRITE), cap_no_rights none.  The model uses
+ * cap_ioctl_rights and cap_fcntl_rights to tell whether a limit kept
+ * CAP_IOCTL and CAP_FCNTL (kern_cap_rights_limit's cap_rights_is_set).
+ */
+const cap_rights_t cap_pread_rights = CAP_RIGHTS_INITIALIZER(CAP_PREAD);
+const cap_rights_t cap_pwrite_rights = CAP_RIGHTS_INITIALIZER(CAP_PWRITE);
+const cap_rights_t cap_fsync_rights = CAP_RIGHTS_INITIALIZER(CAP_FSYNC);
+const cap_rights_t cap_ioctl_rights = CAP_RIGHTS_INITIALIZER(CAP_IOCTL);
+const cap_rights_t cap_fcntl_rights = CAP_RIGHTS_INITIALIZER(CAP_FCNTL);
+const cap_rights_t cap_no_rights = CAP_RIGHTS_INITIALIZER(0ULL);
 
 /*
  * Every credential and file the sim made, for the end-of-run reference
@@ -317,17 +337,124 @@ crfree(struct ucred *cr)
 
 /* ---- descriptors -------------------------------------------------- */
 
+/*
+ * finstall (kern_descrip.c) with no filecaps: filecaps_fill gives the
+ * slot every right (CAP_ALL), every ioctl (fc_nioctls -1) and every fcntl
+ * (CAP_FCNTL_ALL), what any descriptor has until cap_rights_limit(2).
+ */
 int
 ksim_fd_install(struct ksim_proc *kp, struct file *fp)
 {
+	struct filecaps *fcaps;
 	int fd;
 
 	for (fd = 0; fd < KSIM_NFD; fd++)
 		if (kp->kp_fd[fd] == NULL) {
 			kp->kp_fd[fd] = fp;
+			fcaps = &kp->kp_fdcaps[fd];
+			CAP_ALL(&fcaps->fc_rights);
+			fcaps->fc_ioctls = NULL;
+			fcaps->fc_nioctls = -1;
+			fcaps->fc_fcntls = CAP_FCNTL_ALL;
 			return (fd);
 		}
 	return (-EMFILE);
+}
+
+/*
+ * cap_check_failed_notcapable (sys_capability.c): what cap_check_inline
+ * (sys/capsicum.h) calls when the descriptor's rights do not contain the
+ * needed ones.  ktrace's record and the SDT probe are not modelled.
+ */
+int
+cap_check_failed_notcapable(const cap_rights_t *havep,
+    const cap_rights_t *needp)
+{
+
+	return (ENOTCAPABLE);
+}
+
+/*
+ * The CAP_* values of sys/capsicum.h the scenarios name, in the order of
+ * world::Right (sim/src/world.rs).
+ */
+const uint64_t ksim_cap_rights_named[] = {
+	CAP_READ, CAP_SEEK, CAP_WRITE, CAP_FSYNC, CAP_EVENT,
+	CAP_KQUEUE_EVENT, CAP_KQUEUE_CHANGE, CAP_IOCTL,
+};
+CTASSERT(nitems(ksim_cap_rights_named) == 8);	/* world.rs: [u64; 8] */
+
+/*
+ * cap_rights_limit(2) of the calling process's descriptor `fd` to the
+ * rights in `rights[0 .. n)` (each a CAP_* value of sys/capsicum.h, as
+ * cap_rights_init(3) takes them): sys_cap_rights_limit builds the set
+ * (CAP_NONE, then each right or-ed into the word its index bits name, as
+ * cap_rights_vset; a right of no known word is EINVAL, as
+ * cap_rights_is_valid), kern_cap_rights_limit answers EBADF for a slot
+ * with no file, ENOTCAPABLE if the set is not within the slot's rights
+ * (_cap_check: rights only ever shrink), else stores it; a set without
+ * CAP_IOCTL empties the ioctl list (fc_nioctls 0: cap_ioctl_check then
+ * refuses every ioctl), one without CAP_FCNTL the fcntl rights.
+ */
+int
+ksim_sys_cap_rights_limit(int fd, const uint64_t *rights, int n)
+{
+	struct ksim_proc *kp;
+	struct filecaps *fcaps;
+	cap_rights_t r;
+	int i, idx;
+
+	kp = ksim_curproc();
+	CAP_NONE(&r);
+	for (i = 0; i < n; i++) {
+		idx = CAPIDXBIT(rights[i]) - 1;
+		if (CAPRVER(rights[i]) != 0 || idx < 0 || idx > 1)
+			return (EINVAL);
+		r.cr_rights[idx] |= rights[i];
+	}
+	if (fd < 0 || fd >= KSIM_NFD || kp->kp_fd[fd] == NULL)
+		return (EBADF);
+	fcaps = &kp->kp_fdcaps[fd];
+	if (!cap_rights_contains(&fcaps->fc_rights, &r))
+		return (ENOTCAPABLE);
+	fcaps->fc_rights = r;
+	if (!cap_rights_contains(&r, &cap_ioctl_rights)) {
+		fcaps->fc_ioctls = NULL;
+		fcaps->fc_nioctls = 0;
+	}
+	if (!cap_rights_contains(&r, &cap_fcntl_rights))
+		fcaps->fc_fcntls = 0;
+	return (0);
+}
+
+/*
+ * kern_ioctl (sys_generic.c) with options CAPABILITIES, as GENERIC has
+ * it: fget_noref (EBADF for an empty slot), cap_ioctl_check (fc_nioctls
+ * -1 allows every command, an empty list none: ENOTCAPABLE), fhold, and
+ * EBADF for a file open neither for reading nor for writing.  A file
+ * already closed (badfileops) answers EBADF, as badfo_ioctl.
+ */
+int
+ksim_ioctl_fget(struct thread *td, int fd, u_long com, struct file **fpp)
+{
+	struct ksim_proc *kp;
+	struct file *fp;
+
+	sim_yield();
+	*fpp = NULL;
+	kp = __containerof(td->td_proc, struct ksim_proc, kp_proc);
+	if (fd < 0 || fd >= KSIM_NFD || (fp = kp->kp_fd[fd]) == NULL)
+		return (EBADF);
+	if (kp->kp_fdcaps[fd].fc_nioctls == 0)
+		return (ENOTCAPABLE);
+	if (fp->f_ops == &badfileops || !fhold(fp))
+		return (EBADF);
+	if ((fp->f_flag & (FREAD | FWRITE)) == 0) {
+		(void)fdrop(fp, td);
+		return (EBADF);
+	}
+	*fpp = fp;
+	return (0);
 }
 
 struct file *
@@ -385,21 +512,33 @@ ksim_cred_leak(long *refs, long *want)
 }
 
 /*
- * _fget (kern_descrip.c): a descriptor out of range or empty, or whose
- * file is badfileops, is EBADF; FREAD/FWRITE not among the file's flags
- * is EBADF; on success the file is referenced (fhold).
+ * _fget (kern_descrip.c): fget_unlocked first (fget_unlocked_seq): a
+ * descriptor out of range or empty is EBADF, then the slot's rights must
+ * contain every right the caller names (cap_check_inline: ENOTCAPABLE),
+ * before any reference is taken; then a file that is badfileops is EBADF,
+ * and FREAD/FWRITE not among the file's flags is EBADF (POSIX).  On
+ * success the file is referenced (fhold).  fget_unlocked reads the rights
+ * through the pointer: a caller passing none would fault.
  */
 static int
-ksim_fget(struct thread *td, int fd, struct file **fpp, int flags)
+ksim_fget(struct thread *td, int fd, const cap_rights_t *needrightsp,
+    struct file **fpp, int flags)
 {
 	struct ksim_proc *kp;
 	struct file *fp;
+	int error;
 
 	sim_yield();
 	*fpp = NULL;
+	if (needrightsp == NULL)
+		ksim_failf("file", "fget of descriptor %d with no rights "
+		    "(fget_unlocked reads *needrightsp)", fd);
 	kp = __containerof(td->td_proc, struct ksim_proc, kp_proc);
 	if (fd < 0 || fd >= KSIM_NFD || (fp = kp->kp_fd[fd]) == NULL)
 		return (EBADF);
+	error = cap_check_inline(&kp->kp_fdcaps[fd].fc_rights, needrightsp);
+	if (error != 0)
+		return (error);
 	if (fp->f_ops == &badfileops)
 		return (EBADF);
 	if ((flags & (FREAD | FWRITE)) != 0 && (fp->f_flag & flags) == 0)
@@ -415,7 +554,7 @@ fget(struct thread *td, int fd, const cap_rights_t *rightsp,
     struct file **fpp)
 {
 
-	return (ksim_fget(td, fd, fpp, 0));
+	return (ksim_fget(td, fd, rightsp, fpp, 0));
 }
 
 int
@@ -423,7 +562,7 @@ fget_read(struct thread *td, int fd, const cap_rights_t *rightsp,
     struct file **fpp)
 {
 
-	return (ksim_fget(td, fd, fpp, FREAD));
+	return (ksim_fget(td, fd, rightsp, fpp, FREAD));
 }
 
 int
@@ -431,7 +570,7 @@ fget_write(struct thread *td, int fd, const cap_rights_t *rightsp,
     struct file **fpp)
 {
 
-	return (ksim_fget(td, fd, fpp, FWRITE));
+	return (ksim_fget(td, fd, rightsp, fpp, FWRITE));
 }
 
 /*
@@ -468,6 +607,8 @@ ksim_close(struct thread *td, int fd)
 	if (fd < 0 || fd >= KSIM_NFD || (fp = kp->kp_fd[fd]) == NULL)
 		return (EBADF);
 	kp->kp_fd[fd] = NULL;
+	/* fdfree → filecaps_free: the slot's capabilities go with it. */
+	memset(&kp->kp_fdcaps[fd], 0, sizeof(kp->kp_fdcaps[fd]));
 	ksim_kqueue_fd_closed(kp, fd);
 	return (fdrop(fp, td));
 }

@@ -729,32 +729,44 @@ findkn:
 	return (0);
 }
 
+/*
+ * The kqueue behind descriptor `fd`, looked up with the rights the caller
+ * names (fget: EBADF, ENOTCAPABLE), then kqueue_acquire (kern_event.c):
+ * a file that is not a kqueue is EINVAL.
+ */
 static int
-ksim_kq_acquire(struct thread *td, int fd, struct file **fpp)
+ksim_kq_acquire(struct thread *td, int fd, const cap_rights_t *rightsp,
+    struct file **fpp)
 {
 	struct file *fp;
 	int error;
 
-	error = fget(td, fd, &cap_no_rights, &fp);
+	error = fget(td, fd, rightsp, &fp);
 	if (error != 0)
 		return (error);
 	if (fp->f_type != DTYPE_KQUEUE) {
 		(void)fdrop(fp, td);
-		return (EBADF);
+		return (EINVAL);
 	}
 	*fpp = fp;
 	return (0);
 }
 
-/* kqfd_register (kern_event.c). */
+/*
+ * kqfd_register (kern_event.c, FreeBSD 15): the kqueue descriptor is
+ * looked up with CAP_KQUEUE_CHANGE, the right kevent(2) needs to change
+ * a kqueue (ENOTCAPABLE without it), then kqueue_acquire, kqueue_register.
+ */
 int
 kqfd_register(int fd, struct kevent *kev, struct thread *td, int mflag)
 {
 	struct file *fp;
+	cap_rights_t rights;
 	int error;
 
 	sim_yield();
-	error = ksim_kq_acquire(td, fd, &fp);
+	error = ksim_kq_acquire(td, fd,
+	    cap_rights_init_one(&rights, CAP_KQUEUE_CHANGE), &fp);
 	if (error != 0)
 		return (error);
 	error = ksim_kqueue_register(fp->f_data, kev, td, mflag);
@@ -779,9 +791,19 @@ ksim_sys_kevent(int fd, struct kevent *changes, int nchanges,
 	struct ksim_kq *kq;
 	struct file *fp;
 	struct kevent kev;
+	cap_rights_t rights;
 	int error, i, n, r;
 
-	error = ksim_kq_acquire(td, fd, &fp);
+	/*
+	 * kern_kevent: CAP_KQUEUE_CHANGE to register changes, CAP_KQUEUE_EVENT
+	 * to collect events.
+	 */
+	cap_rights_init_zero(&rights);
+	if (nchanges > 0)
+		cap_rights_set_one(&rights, CAP_KQUEUE_CHANGE);
+	if (nevents > 0)
+		cap_rights_set_one(&rights, CAP_KQUEUE_EVENT);
+	error = ksim_kq_acquire(td, fd, &rights, &fp);
 	if (error != 0)
 		return (-error);
 	kq = fp->f_data;
@@ -977,6 +999,9 @@ ksim_kqueue_report_one(int kq_fd, struct ksim_kq *kq, struct knote *kn,
  * procstat -k, and core dumps): every knote of the kqueue, under the kq
  * lock, through kern_proc_kqueue_report_one.  Fills at most `nout`
  * records of `out` (may be NULL); returns the number of knotes reported.
+ * The kqueue is found as sysctl_kern_proc_kqueue_one finds it: fget_remote
+ * of the caller's own descriptor (fget_unlocked with cap_no_rights), and
+ * EINVAL for a file that is not a kqueue.
  */
 int
 ksim_kqueue_report(int fd, int naps, struct ksim_knote_dump *out, int nout)
@@ -987,7 +1012,7 @@ ksim_kqueue_report(int fd, int naps, struct ksim_knote_dump *out, int nout)
 	struct file *fp;
 	int error, n;
 
-	error = ksim_kq_acquire(td, fd, &fp);
+	error = ksim_kq_acquire(td, fd, &cap_no_rights, &fp);
 	if (error != 0)
 		return (-error);
 	kq = fp->f_data;
@@ -1013,7 +1038,7 @@ ksim_kqueue_influx(int fd)
 	struct file *fp;
 	int error, n;
 
-	error = ksim_kq_acquire(td, fd, &fp);
+	error = ksim_kq_acquire(td, fd, &cap_no_rights, &fp);
 	if (error != 0)
 		return (-error);
 	kq = fp->f_data;

@@ -9,6 +9,7 @@
 #define	_KSIM_WORLD_H_
 
 #include <sys/event.h>
+#include <sys/filedesc.h>
 #include <vm/vm.h>
 #include <vm/pmap.h>
 #include <vm/vm_map.h>
@@ -35,6 +36,12 @@ struct ksim_proc {
 	struct vmspace	 kp_vm;
 	vm_offset_t	 kp_vmin, kp_vmax;
 	struct file	*kp_fd[KSIM_NFD];
+	/*
+	 * Each slot's capabilities, fde_caps of its struct filedescent
+	 * (sys/filedesc.h): its rights, fc_nioctls -1 (every ioctl) or 0
+	 * (none; ioctl lists are not modelled) and its fcntl rights.
+	 */
+	struct filecaps	 kp_fdcaps[KSIM_NFD];
 	struct ksim_umap kp_map[KSIM_NMAP];
 	int		 kp_nmap;
 	int		 kp_nthreads;
@@ -48,6 +55,8 @@ int	ksim_fd_install(struct ksim_proc *kp, struct file *fp);
 struct file *ksim_file_alloc(short type, struct fileops *ops, void *data,
 	    struct vnode *vp, u_int flag, struct ucred *cred);
 int	ksim_close(struct thread *td, int fd);
+int	ksim_ioctl_fget(struct thread *td, int fd, u_long com,
+	    struct file **fpp);
 void	ksim_syscall_enter(struct thread *td);
 void	ksim_kqueue_fd_closed(struct ksim_proc *kp, int fd);
 

@@ -8,13 +8,16 @@
 
 use crate::report::fail;
 use crate::sched::rand;
-use crate::world::{self, Kernel, Kevent, Proc};
+use crate::world::{self, Kernel, Kevent, Proc, Right};
 use kqdafs_abi::errno;
 use kqdafs_abi::ioctl::*;
-use kqdafs_abi::kaio::{KaioCancel, KaioOp, KaioRequest, KaioSubmit};
-use kqdafs_abi::rdma::{RdmaDeregMr, RdmaEpClose, RdmaEpPair, RdmaOp, RdmaPost, RdmaRegMr, RdmaRequest};
+use kqdafs_abi::kaio::{KaioCancel, KaioOp, KaioRequest, KaioResult, KaioSubmit};
+use kqdafs_abi::rdma::{RdmaDeregMr, RdmaEpClose, RdmaEpPair, RdmaOp, RdmaPost, RdmaRegMr, RdmaRequest, RdmaResult};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+/// Requests and ioctls refused with `ENOTCAPABLE` (all processes).
+static NOT_CAPABLE: AtomicUsize = AtomicUsize::new(0);
 
 fn pick(n: u64) -> u64 {
     rand() % n.max(1)
@@ -44,13 +47,68 @@ fn plausible(e: i32) -> bool {
         .contains(&e)
 }
 
+/// A refusal of one KAIO request (`kres_error`): an errno kqdafs(4)
+/// lists for a single request.
+fn plausible_kaio(e: i32) -> bool {
+    e == 0
+        || [
+            errno::EINVAL,
+            errno::EBADF,
+            errno::ENOTCAPABLE,
+            errno::ESPIPE,
+            errno::EOPNOTSUPP,
+            errno::EFBIG,
+            errno::EFAULT,
+            errno::EAGAIN,
+        ]
+        .contains(&e)
+}
+
+/// A refusal of one RDMA work request (`rres_error`), as kqdafs(4) lists.
+fn plausible_rdma(e: i32) -> bool {
+    e == 0
+        || [
+            errno::EINVAL,
+            errno::EBADF,
+            errno::ENOTCAPABLE,
+            errno::ENOENT,
+            errno::ENOTCONN,
+            errno::EACCES,
+            errno::EFAULT,
+            errno::EAGAIN,
+            12, // ENOMEM
+        ]
+        .contains(&e)
+}
+
+/// What cap_rights_limit(2) may leave a descriptor (none keeps
+/// `CAP_IOCTL`: an ioctl(2) of it is then the kernel's `ENOTCAPABLE`).
+const RIGHTS: &[&[Right]] = &[
+    &[Right::Read],
+    &[Right::Read, Right::Seek],
+    &[Right::Write, Right::Seek],
+    &[Right::Write],
+    &[Right::Fsync],
+    &[Right::Read, Right::Seek, Right::Write, Right::Fsync],
+    &[Right::KqueueEvent],
+    &[Right::KqueueChange],
+    &[Right::KqueueChange, Right::KqueueEvent],
+    &[Right::Event],
+];
+
 /// One process: `steps` random operations, then exit.
 fn process_body(steps: u32, ufs: world::File, tmp: world::File, done: Arc<AtomicUsize>) {
     let mem = world::mmap(1 << 20, world::PROT_RW, false);
     let ro = world::mmap(8192, world::PROT_R, false);
+    // The ioctls' arguments and result arrays, apart from every buffer a
+    // request may name (a read in flight writes into its buffer, which
+    // may reach past `mem`'s first half).
+    let ctl = world::mmap(16_384, world::PROT_RW, false);
     let mut fds: Vec<i32> = Vec::new();
     let (mut devs, mut files, mut kqs): (Vec<i32>, Vec<i32>, Vec<i32>) = (Vec::new(), Vec::new(), Vec::new());
     let mut ids: Vec<u64> = Vec::new();
+    // Descriptors limited by cap_rights_limit(2), hence without CAP_IOCTL.
+    let mut limited: Vec<i32> = Vec::new();
     let addr = |k: u64| -> u64 {
         match k {
             0..=6 => mem + pick(1 << 19),
@@ -77,7 +135,10 @@ fn process_body(steps: u32, ufs: world::File, tmp: world::File, done: Arc<Atomic
                 fds.push(v);
             }
         };
-        match pick(12) {
+        // kern_ioctl's cap_ioctl_check answers before the module does.
+        let fd_limited = limited.contains(&fd);
+        let answered = |e: i32| plausible(e) || (e == errno::ENOTCAPABLE && fd_limited);
+        match pick(13) {
             0 => opened(world::open_dev("kqdafs", world::O_RDWR), &mut devs, &mut fds),
             1 => opened(ufs.open(if pick(2) == 0 { world::O_RDONLY } else { world::O_RDWR }), &mut files, &mut fds),
             2 => opened(tmp.open(world::O_RDWR), &mut files, &mut fds),
@@ -85,7 +146,7 @@ fn process_body(steps: u32, ufs: world::File, tmp: world::File, done: Arc<Atomic
             4 | 5 => {
                 // A batch of KAIO requests, each valid or not.
                 let n = 1 + pick(6) as usize;
-                let reqs = mem + (1 << 19) + 4096;
+                let reqs = ctl;
                 let results = reqs + 64 * 8;
                 let arg = results + 16 * 8;
                 for i in 0..n {
@@ -108,22 +169,23 @@ fn process_body(steps: u32, ufs: world::File, tmp: world::File, done: Arc<Atomic
                 }
                 world::put(arg, &KaioSubmit { reqs, results, count: n as u32, ..Default::default() });
                 let e = world::ioctl(fd, KQDAFS_IOC_KAIO_SUBMIT, if pick(16) == 0 { addr(8) } else { arg });
-                check(plausible(e), "KAIO submit", e);
+                check(answered(e), "KAIO submit", e);
                 if e == 0 {
                     for i in 0..n {
-                        let id: u64 = world::get(results + 16 * i as u64);
-                        if id != 0 {
-                            ids.push(id);
+                        let r: KaioResult = world::get(results + 16 * i as u64);
+                        check(plausible_kaio(r.error), "a KAIO request", r.error);
+                        if r.id != 0 {
+                            ids.push(r.id);
                         }
                     }
                 }
             }
             6 => {
-                let a = mem + (1 << 19) + 8192;
+                let a = ctl + 4096;
                 let id = if ids.is_empty() || pick(4) == 0 { rand() } else { ids[pick(ids.len() as u64) as usize] };
                 world::put(a, &KaioCancel { id, ..Default::default() });
                 let e = world::ioctl(fd, KQDAFS_IOC_CANCEL, a);
-                check(plausible(e), "cancel", e);
+                check(answered(e), "cancel", e);
             }
             7 => {
                 let mut evs = [Kevent::default(); 8];
@@ -131,7 +193,7 @@ fn process_body(steps: u32, ufs: world::File, tmp: world::File, done: Arc<Atomic
             }
             8 => {
                 // RDMA: a region, a pair, a post, each possibly garbage.
-                let a = mem + (1 << 19) + 12_288;
+                let a = ctl + 8192;
                 let e = match pick(5) {
                     0 => {
                         world::put(
@@ -171,24 +233,39 @@ fn process_body(steps: u32, ufs: world::File, tmp: world::File, done: Arc<Atomic
                         };
                         let (reqs, res, arg) = (a + 256, a + 512, a + 768);
                         world::put(reqs, &r);
+                        world::put(res, &RdmaResult::default());
                         world::put(arg, &RdmaPost { reqs, results: res, count: 1, ..Default::default() });
-                        world::ioctl(fd, KQDAFS_IOC_RDMA_POST, arg)
+                        let e = world::ioctl(fd, KQDAFS_IOC_RDMA_POST, arg);
+                        if e == 0 {
+                            let r: RdmaResult = world::get(res);
+                            check(plausible_rdma(r.error), "an RDMA work request", r.error);
+                        }
+                        e
                     }
                 };
-                check(plausible(e), "RDMA ioctl", e);
+                check(answered(e), "RDMA ioctl", e);
             }
             9 => {
                 // Garbage commands of the module's group, any direction.
                 let dir = [IOC_IN, IOC_OUT, IOC_INOUT][pick(3) as usize];
                 let cmd = ioc(dir, KQDAFS_IOC_GROUP, pick(16) as u8, pick(200) as usize);
                 let e = world::ioctl(fd, cmd, addr(pick(11)));
-                check(plausible(e), "garbage ioctl", e);
+                check(answered(e), "garbage ioctl", e);
+            }
+            11 => {
+                // cap_rights_limit(2) of any descriptor (or a bad number).
+                let f = choose(&fds, &fds);
+                let e = world::cap_rights_limit(f, RIGHTS[pick(RIGHTS.len() as u64) as usize]);
+                if e == 0 && !limited.contains(&f) {
+                    limited.push(f);
+                }
+                check([0, errno::EBADF, errno::ENOTCAPABLE].contains(&e), "cap_rights_limit", e);
             }
             10 => {
                 if !fds.is_empty() && pick(3) == 0 {
                     let i = pick(fds.len() as u64) as usize;
                     let f = fds.swap_remove(i);
-                    for list in [&mut devs, &mut files, &mut kqs] {
+                    for list in [&mut devs, &mut files, &mut kqs, &mut limited] {
                         list.retain(|&x| x != f);
                     }
                     world::close(f);
@@ -203,6 +280,9 @@ fn process_body(steps: u32, ufs: world::File, tmp: world::File, done: Arc<Atomic
 }
 
 fn check(ok: bool, what: &str, e: i32) {
+    if e == errno::ENOTCAPABLE {
+        NOT_CAPABLE.fetch_add(1, Ordering::Relaxed);
+    }
     if !ok {
         fail("random", &format!("{what}: answered {e}, which the module does not document"));
     }
@@ -253,10 +333,11 @@ pub fn random_driver(_p: Proc) {
     let c = crate::kernel::counters();
     let n = |k: &str| c.get(&format!("kpi:{k}")).copied().unwrap_or(0);
     println!(
-        "random: {} KPI calls, {} page holds, {} knote registrations, {} getblk",
+        "random: {} KPI calls, {} page holds, {} knote registrations, {} getblk, {} ENOTCAPABLE",
         c.iter().filter(|(k, _)| k.starts_with("kpi:")).map(|(_, v)| v).sum::<u64>(),
         n("vm_fault_quick_hold_pages"),
         n("kqfd_register"),
-        n("getblk")
+        n("getblk"),
+        NOT_CAPABLE.load(Ordering::Relaxed)
     );
 }

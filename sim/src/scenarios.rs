@@ -12,7 +12,7 @@ use kqdafs_abi::errno;
 use kqdafs_abi::info::KqdafsInfo;
 use kqdafs_abi::ioctl::*;
 use kqdafs_abi::kaio::{decode_kaio_data, KaioCancel, KaioOp, KaioRequest, KaioResult, KaioSubmit};
-use kqdafs_abi::rdma::{MrAccess, RdmaDeregMr, RdmaRegMr};
+use kqdafs_abi::rdma::{MrAccess, RdmaDeregMr, RdmaOp, RdmaPost, RdmaRegMr, RdmaRequest, RdmaResult};
 
 /// One scenario.
 pub struct Scenario {
@@ -72,6 +72,11 @@ pub const ALL: &[Scenario] = &[
     ),
     scenario!(kaio_write_fsync, 16, "KAIO write then fsync through the workers"),
     scenario!(kaio_errnos, 2, "every per-request errno of KAIO submit, nothing held after"),
+    scenario!(
+        kaio_capabilities,
+        2,
+        "capsicum(4): KAIO and RDMA ask for pread/pwrite/fsync's and kqfd_register's rights (ENOTCAPABLE)"
+    ),
     scenario!(kaio_cancel, 16, "cancel of queued requests: -ECANCELED events, ENOENT after delivery"),
     scenario!(kaio_close_midflight, 16, "kqueue and descriptor closed with reads in flight; then unload"),
     scenario!(kaio_exit_midflight, 16, "the process exits (kill -9) with reads in flight; then unload"),
@@ -269,6 +274,19 @@ impl Dev {
         let out: KaioSubmit = world::get(sa);
         let results = (0..n).map(|i| world::get::<KaioResult>(rs + 16 * i as u64)).collect();
         (e, results, out.submitted)
+    }
+
+    /// Post one RDMA work request; (ioctl errno, posted, its errno).
+    fn rdma_post(&mut self, r: &RdmaRequest) -> (i32, u32, i32) {
+        let (reqs, res, arg) = (
+            self.mem.alloc(std::mem::size_of::<RdmaRequest>()),
+            self.mem.alloc(std::mem::size_of::<RdmaResult>()),
+            self.mem.alloc(std::mem::size_of::<RdmaPost>()),
+        );
+        world::put(reqs, r);
+        world::put(arg, &RdmaPost { reqs, results: res, count: 1, ..Default::default() });
+        let e = world::ioctl(self.fd, KQDAFS_IOC_RDMA_POST, arg);
+        (e, world::get::<RdmaPost>(arg).posted, world::get::<RdmaResult>(res).error)
     }
 
     fn cancel(&mut self, id: u64) -> (i32, i32) {
@@ -826,6 +844,128 @@ fn kaio_errnos(_p: Proc) {
     expect_eq(stat("requests_inflight"), 0, "nothing in flight");
     expect_eq(dev.cancel(12345), (0, errno::ENOENT), "cancel of an unknown id");
     close_all(&[fd, kq, pipe, opath, dev.fd]);
+    unload();
+}
+
+/// Capsicum (capsicum(4)): a request asks for the rights the system call
+/// it stands for would (kern_preadv's `cap_pread_rights` = `CAP_PREAD` =
+/// `CAP_READ | CAP_SEEK`, kern_pwritev's `CAP_PWRITE`, kern_fsync's
+/// `CAP_FSYNC`, kqfd_register's `CAP_KQUEUE_CHANGE`); a descriptor limited
+/// by cap_rights_limit(2) without them is refused with `ENOTCAPABLE`
+/// before its open mode is looked at (_fget), and nothing is held after.
+fn kaio_capabilities(_p: Proc) {
+    use world::Right::*;
+    boot_and_load(&Kernel::default());
+    let file = world::file_create(100_000, false);
+    let before = file.data();
+    let kq = world::kqueue();
+    let mut dev = Dev::open();
+    let buf = dev.mem.alloc(4096);
+    let wbuf = dev.mem.alloc(4096);
+    for (i, x) in world::user_mem(wbuf, 4096).iter_mut().enumerate() {
+        *x = (i % 241) as u8;
+    }
+    let limited = |oflags: i32, rights: &[world::Right]| -> i32 {
+        let fd = file.open(oflags);
+        expect_eq(world::cap_rights_limit(fd, rights), 0, &format!("cap_rights_limit to {rights:?}"));
+        fd
+    };
+    // Rights are checked before the open mode: an O_WRONLY descriptor
+    // without CAP_PREAD is ENOTCAPABLE for a read, not EBADF.
+    let read_only = limited(world::O_RDWR, &[Read]);
+    let pread = limited(world::O_RDWR, &[Read, Seek]);
+    let pwrite = limited(world::O_RDWR, &[Write, Seek]);
+    let write_only = limited(world::O_RDWR, &[Write]);
+    let fsync_only = limited(world::O_RDWR, &[Fsync]);
+    let wronly = limited(world::O_WRONLY, &[Write, Seek]);
+    // CAP_EVENT: what kqueue_register asks of a descriptor a knote watches.
+    let event_only = limited(world::O_RDWR, &[Event]);
+    let rd = |fd: i32| read_req(fd, kq, 4096, buf, 4096, 0);
+    let wr = |fd: i32| write_req(fd, kq, 8192, wbuf, 4096, 0);
+    let sync = |fd: i32| KaioRequest { op: KaioOp::Fsync as u32, fd, kq, ..Default::default() };
+    let cases: Vec<(KaioRequest, &str)> = vec![
+        (rd(read_only), "read with CAP_READ but not CAP_SEEK"),
+        (rd(pwrite), "read with CAP_PWRITE"),
+        (rd(wronly), "read on an O_WRONLY descriptor without CAP_READ"),
+        (rd(fsync_only), "read with CAP_FSYNC only"),
+        (rd(event_only), "read with CAP_EVENT only"),
+        (wr(pread), "write with CAP_PREAD"),
+        (wr(write_only), "write with CAP_WRITE but not CAP_SEEK"),
+        (wr(fsync_only), "write with CAP_FSYNC only"),
+        (sync(pread), "fsync with CAP_PREAD"),
+        (sync(pwrite), "fsync with CAP_PWRITE"),
+    ];
+    let reqs: Vec<KaioRequest> = cases.iter().map(|c| c.0).collect();
+    let (e, results, n) = dev.submit(&reqs);
+    expect_eq((e, n), (0, 0), "submit of requests lacking rights");
+    for (r, (_, what)) in results.iter().zip(&cases) {
+        if (r.id, r.error) != (0, errno::ENOTCAPABLE) {
+            fail("scenario", &format!("{what}: id {} errno {} (want ENOTCAPABLE)", r.id, r.error));
+        }
+    }
+    expect_eq(world::pages_held(), 0, "nothing held after the refusals");
+    expect_eq(stat("requests_inflight"), 0, "nothing in flight after the refusals");
+    expect_eq(file.fsyncs(), 0, "no fsync ran");
+    check(file.data() == before, "nothing written");
+    // With the rights: the read brings the file's bytes, the write and
+    // the fsync happen.
+    let (e, results, n) = dev.submit(&[rd(pread), wr(pwrite), sync(fsync_only)]);
+    expect_eq((e, n), (0, 3), "submit with CAP_PREAD, CAP_PWRITE, CAP_FSYNC");
+    check(results.iter().all(|r| r.error == 0 && r.id != 0), "accepted");
+    let evs = wait_events(kq, 3, 10_000);
+    for ev in &evs {
+        let want = if ev.ident == results[2].id { 0 } else { 4096 };
+        expect_eq(decode_kaio_data(ev.data), Ok(want), "completion");
+    }
+    check_data(&file, 4096, buf, 4096);
+    let data = file.data();
+    check(data[8192..12_288].iter().enumerate().all(|(i, &x)| x == (i % 241) as u8), "written bytes");
+    expect_eq(file.fsyncs(), 1, "VOP_FSYNC ran once");
+    // Rights only shrink: asking for CAP_WRITE back is refused and
+    // changes nothing.
+    expect_eq(world::cap_rights_limit(pread, &[Read, Seek, Write]), errno::ENOTCAPABLE, "widening the rights");
+    expect_eq(dev.submit(&[wr(pread)]).1[0].error, errno::ENOTCAPABLE, "still no CAP_PWRITE");
+    // The kqueue: kqfd_register needs CAP_KQUEUE_CHANGE (kern_event.c).
+    let kq_event = world::kqueue();
+    expect_eq(world::cap_rights_limit(kq_event, &[KqueueEvent]), 0, "kqueue limited to CAP_KQUEUE_EVENT");
+    let kq_both = world::kqueue();
+    expect_eq(world::cap_rights_limit(kq_both, &[KqueueEvent, KqueueChange]), 0, "kqueue limited to CAP_KQUEUE");
+    let kq_change = world::kqueue();
+    expect_eq(world::cap_rights_limit(kq_change, &[KqueueChange]), 0, "kqueue limited to CAP_KQUEUE_CHANGE");
+    let full = file.open(world::O_RDWR);
+    let (e, results, n) = dev.submit(&[read_req(full, kq_event, 0, buf, 4096, 0)]);
+    expect_eq((e, n, results[0].error), (0, 0, errno::ENOTCAPABLE), "a kqueue without CAP_KQUEUE_CHANGE");
+    expect_eq(world::pages_held(), 0, "nothing held after the kqueue refusal");
+    expect_eq(stat("requests_inflight"), 0, "nothing in flight after the kqueue refusal");
+    let (e, _, n) = dev.submit(&[read_req(full, kq_both, 0, buf, 4096, 7)]);
+    expect_eq((e, n), (0, 1), "a kqueue with CAP_KQUEUE");
+    expect_eq(decode_kaio_data(wait_events(kq_both, 1, 10_000)[0].data), Ok(4096), "read through a limited kqueue");
+    let (e, _, n) = dev.submit(&[read_req(full, kq_change, 0, buf, 4096, 8)]);
+    expect_eq((e, n), (0, 1), "a kqueue with CAP_KQUEUE_CHANGE only");
+    // kern_kevent: collecting events needs CAP_KQUEUE_EVENT.
+    let mut evs = [Kevent::default(); 1];
+    expect_eq(world::kevent(kq_change, &[], &mut evs, 0), -errno::ENOTCAPABLE, "kevent(2) without CAP_KQUEUE_EVENT");
+    // RDMA checks its kqueue the same way, before the endpoint.
+    let rq = RdmaRequest { op: RdmaOp::Recv as u32, ep: 1, kq: kq_event, local_key: 1, len: 100, ..Default::default() };
+    expect_eq(dev.rdma_post(&rq), (0, 0, errno::ENOTCAPABLE), "RDMA RECV on a kqueue without CAP_KQUEUE_CHANGE");
+    expect_eq(
+        dev.rdma_post(&RdmaRequest { kq: kq_both, ..rq }),
+        (0, 0, errno::ENOENT),
+        "RDMA RECV with CAP_KQUEUE_CHANGE, no endpoint",
+    );
+    // ioctl(2) of a descriptor without CAP_IOCTL (kern_ioctl's
+    // cap_ioctl_check): the module never sees it.
+    let dev2 = world::open_dev("kqdafs", world::O_RDWR);
+    expect_eq(world::cap_rights_limit(dev2, &[Read, Write, Ioctl]), 0, "device limited to read, write, ioctl");
+    expect_eq(world::ioctl(dev2, KQDAFS_IOC_INFO, buf), 0, "ioctl with CAP_IOCTL");
+    expect_eq(world::cap_rights_limit(dev2, &[Read, Write]), 0, "device limited without CAP_IOCTL");
+    expect_eq(world::ioctl(dev2, KQDAFS_IOC_INFO, buf), errno::ENOTCAPABLE, "ioctl without CAP_IOCTL");
+    close_all(&[read_only, pread, pwrite, write_only, fsync_only, wronly, event_only, full]);
+    // The one read on kq_change completes; nobody collects it before the
+    // kqueue closes.
+    eventually(|| stat("requests_inflight") == 0, "the uncollected read completed");
+    close_all(&[kq, kq_event, kq_both, kq_change, dev2, dev.fd]);
+    expect_eq(world::pages_held(), 0, "pages released");
     unload();
 }
 

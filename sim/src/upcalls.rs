@@ -84,6 +84,13 @@ fn run(ct: &mut Ctest) {
     }
 }
 
+fn expect_limit(fd: i32, rights: &[world::Right]) {
+    let e = world::cap_rights_limit(fd, rights);
+    if e != 0 {
+        fail("scenario", &format!("cap_rights_limit({fd}, {rights:?}): errno {e}"));
+    }
+}
+
 fn init(fd: i32, mode: i32, op: i32, count: u32, len: u32) -> Ctest {
     Ctest { fd, mode, op, count, len, ..Default::default() }
 }
@@ -195,6 +202,23 @@ pub fn upcall_modes(_p: Proc) {
     run(&mut ct);
     check(ct.submitted == 0 && ct.first_error == errno::EBADF, "write on a read-only descriptor: EBADF", &ct);
     world::close(rofd);
+    // A consumer that takes a process's descriptor checks its capability
+    // rights for the operation (kqdafs_kapi(9)), as pread(2) would.
+    let preadfd = file.open(world::O_RDWR);
+    expect_limit(preadfd, &[world::Right::Read, world::Right::Seek]);
+    for (op, what) in [(WRITE, "write"), (FSYNC, "fsync")] {
+        let mut ct = init(preadfd, DIRECT, op, 1, if op == WRITE { 4096 } else { 0 });
+        run(&mut ct);
+        check(
+            ct.error == errno::ENOTCAPABLE && ct.submitted == 0,
+            &format!("{what} on a descriptor with CAP_PREAD only: ENOTCAPABLE"),
+            &ct,
+        );
+    }
+    let mut ct = init(preadfd, DIRECT, READ, 1, 4096);
+    run(&mut ct);
+    check(all_completed(&ct, 1) && ct.mismatch == 0, "read on a descriptor with CAP_PREAD", &ct);
+    world::close(preadfd);
     check(counter("consumers") == 0, "every consumer destroyed", &ct);
     world::close(fd);
     unload_both();

@@ -65,6 +65,42 @@ extern "C" {
     fn ksim_vm_user_wired() -> c_ulong;
     fn ksim_vm_set_max_user_wired(n: c_ulong);
     static mut ksim_unprivileged_mlock: c_int;
+    fn ksim_sys_cap_rights_limit(fd: c_int, rights: *const u64, n: c_int) -> c_int;
+    static ksim_cap_rights_named: [u64; 8];
+}
+
+/// A Capsicum right (`CAP_*` of sys/capsicum.h; the values come from the
+/// header, through `ksim_cap_rights_named` in sim/c/kern_descrip.c).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Right {
+    /// `CAP_READ`: read(2).
+    Read,
+    /// `CAP_SEEK`: lseek(2); with `CAP_READ` it is `CAP_PREAD`, with
+    /// `CAP_WRITE` `CAP_PWRITE`.
+    Seek,
+    /// `CAP_WRITE`: write(2).
+    Write,
+    /// `CAP_FSYNC`: fsync(2), aio_fsync(2).
+    Fsync,
+    /// `CAP_EVENT`: select(2), poll(2), a kevent on the descriptor.
+    Event,
+    /// `CAP_KQUEUE_EVENT`: kevent(2) collecting events.
+    KqueueEvent,
+    /// `CAP_KQUEUE_CHANGE`: kevent(2) changing the kqueue, kqfd_register.
+    KqueueChange,
+    /// `CAP_IOCTL`: ioctl(2).
+    Ioctl,
+}
+
+/// cap_rights_limit(2) of `fd` to `rights` (cap_rights_init(3) of them):
+/// 0 or the errno (`EBADF`, `ENOTCAPABLE` for a right the descriptor
+/// lacks already).
+pub fn cap_rights_limit(fd: i32, rights: &[Right]) -> i32 {
+    // SAFETY: ksim_cap_rights_named is a constant array of the C model's,
+    // indexed by Right's discriminant (less than its length).
+    let v: Vec<u64> = rights.iter().map(|r| unsafe { ksim_cap_rights_named[*r as usize] }).collect();
+    // SAFETY: `v` is valid for its length.
+    unsafe { ksim_sys_cap_rights_limit(fd, v.as_ptr(), v.len() as c_int) }
 }
 
 /// `struct kevent` of FreeBSD 12 and later (sys/event.h), 64 bytes.
@@ -100,6 +136,8 @@ pub const EV_ONESHOT: u16 = 0x0010;
 pub const EV_FLAG1: u16 = 0x2000;
 /// `O_RDONLY`/`O_WRONLY`/`O_RDWR` (sys/fcntl.h).
 pub const O_RDONLY: i32 = 0;
+/// `O_WRONLY`.
+pub const O_WRONLY: i32 = 1;
 /// `O_RDWR`.
 pub const O_RDWR: i32 = 2;
 /// `O_APPEND` (sys/fcntl.h).

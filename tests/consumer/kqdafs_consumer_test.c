@@ -4,10 +4,11 @@
  * kqdafs_consumer_test: a test-only kernel consumer of kqdafs_kapi(9).  It
  * depends on kqdafs (MODULE_DEPEND), and runs one test per write of
  * sysctl debug.kqdafs_ctest.run (struct kqdafs_ctest, kqdafs_ctest.h):
- * it takes the caller's descriptor ct_fd (fget, in the caller's context),
- * creates a consumer with the requested delivery mode, submits KAIO
- * requests on kernel buffers from malloc(9), waits for every completion
- * (upcalls or polling), destroys the consumer, and reports counts, bytes
+ * it takes the caller's descriptor ct_fd (fget with the capsicum(4)
+ * rights of the operation, in the caller's context), creates a consumer
+ * with the requested delivery mode, submits KAIO requests on kernel
+ * buffers from malloc(9), waits for every completion (upcalls or
+ * polling), destroys the consumer, and reports counts, bytes
  * and the data checks.  Buffers are freed only after the consumer is
  * destroyed, which waits for all of its I/O.  The RDMA tests
  * (KQDAFS_CTEST_RDMA*) register malloc(9) buffers as memory regions of
@@ -1144,6 +1145,7 @@ ctest_run(struct thread *td, struct kqdafs_ctest *ct)
 	struct kqdafs_consumer *kc, *other;
 	struct ctest_other co;
 	struct ctest_run *run;
+	const cap_rights_t *rights;
 	struct file *fp;
 	uint64_t off;
 	u_int i, j;
@@ -1159,7 +1161,25 @@ ctest_run(struct thread *td, struct kqdafs_ctest *ct)
 		ctest_rdma(ct);
 		return;
 	}
-	error = fget(td, ct->ct_fd, &cap_no_rights, &fp);
+	/*
+	 * Capability rights belong to the descriptor, not to the file the
+	 * KAPI is given: look it up with the rights of the system call each
+	 * request stands for, as kern_preadv, kern_pwritev and kern_fsync
+	 * (and vfs_aio.c aio_aqueue) do, so that a descriptor limited by
+	 * cap_rights_limit(2) allows no more here (ENOTCAPABLE).
+	 */
+	switch (ct->ct_op) {
+	case KQDAFS_CTEST_WRITE:
+		rights = &cap_pwrite_rights;
+		break;
+	case KQDAFS_CTEST_FSYNC:
+		rights = &cap_fsync_rights;
+		break;
+	default:
+		rights = &cap_pread_rights;
+		break;
+	}
+	error = fget(td, ct->ct_fd, rights, &fp);
 	if (error != 0) {
 		ct->ct_error = error;
 		return;

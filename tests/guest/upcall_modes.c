@@ -12,10 +12,12 @@
  *     upcall_batches, upcall_polled and consumers;
  *   - admission: with ca_depth 4 and no reaping, exactly 4 of 10 submits
  *     are accepted, the rest answer EAGAIN;
- *   - bad arguments answer EINVAL.
+ *   - bad arguments answer EINVAL;
+ *   - a descriptor limited to CAP_PREAD: a write or fsync is ENOTCAPABLE.
  * TAP on stdout.
  */
 #include <sys/types.h>
+#include <sys/capsicum.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -185,6 +187,37 @@ test_bad_args(void)
 		    "submitted");
 }
 
+/*
+ * The test consumer looks its caller's descriptor up with the capsicum(4)
+ * rights of the operation, as kqdafs_kapi(9) asks of a consumer: a
+ * descriptor limited to CAP_PREAD reads, but a write or an fsync on it is
+ * ENOTCAPABLE, nothing submitted.
+ */
+static void
+test_capsicum(void)
+{
+	struct kqdafs_ctest ct;
+	cap_rights_t rights;
+	int wfd;
+
+	if ((wfd = open(wpath, O_RDWR | O_CREAT, 0644)) < 0) {
+		tap_ok(0, "open %s: %s", wpath, strerror(errno));
+		return;
+	}
+	cap_rights_init(&rights, CAP_PREAD);
+	if (cap_rights_limit(wfd, &rights) == -1)
+		tap_bail("cap_rights_limit: %s", strerror(errno));
+	kqt_ctest_init(&ct, wfd, DIRECT, KQDAFS_CTEST_WRITE, 1, 4096);
+	if (run(&ct, "write with CAP_PREAD only") == 0)
+		tap_ok(ct.ct_error == ENOTCAPABLE && ct.ct_submitted == 0,
+		    "write on a descriptor with CAP_PREAD only: ENOTCAPABLE");
+	kqt_ctest_init(&ct, wfd, DIRECT, KQDAFS_CTEST_FSYNC, 1, 0);
+	if (run(&ct, "fsync with CAP_PREAD only") == 0)
+		tap_ok(ct.ct_error == ENOTCAPABLE && ct.ct_submitted == 0,
+		    "fsync on a descriptor with CAP_PREAD only: ENOTCAPABLE");
+	close(wfd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -205,6 +238,7 @@ main(int argc, char **argv)
 	}
 	test_depth();
 	test_bad_args();
+	test_capsicum();
 	tap_ok(kqt_counter("kern.kqdafs.consumers") == 0,
 	    "no consumer left (kern.kqdafs.consumers 0)");
 	tap_ok(kqt_wait_inflight(0, 30), "nothing left in flight");
