@@ -131,7 +131,7 @@ sim-modules: bootstrap FORCE
 	KQDAFS_GLUE_OUT=$(BUILD)/obj/kernsim CARGO_TARGET_DIR=$(TOP)/target/kernsim \
 	    $(CARGO) $(NIGHTLY) build -p kqdafs --release \
 	    -Z build-std=core,alloc -Z json-target-spec --target $(STARGET)
-	$(TOP)/sim/link/mkmodule kqdafs $(SIMDIR)/kqdafs.o \
+	$(TOP)/sim/link/mkmodule kqdafs $(SIMDIR)/kqdafs.o --exports $(KEXPORTS) \
 	    $(BUILD)/obj/kernsim/*.o $(SIMLIB)
 	clang $(KCPPFLAGS) -mcmodel=small -fPIE -mno-red-zone -ffreestanding \
 	    -fwrapv -fno-common -fno-omit-frame-pointer -O2 -Wall -Werror \
