@@ -4,7 +4,8 @@
  * kernsim models of malloc(9) and of the console.  Sources read:
  * sys/kern/kern_malloc.c (malloc, malloc_aligned, free, malloc_init,
  * malloc_uninit), sys/kern/subr_prf.c (printf), sys/kern/kern_shutdown.c
- * (panic).
+ * (panic), sys/kern/stack_protector.c (__stack_chk_guard,
+ * __stack_chk_fail).
  */
 #include "ksim.h"
 
@@ -211,6 +212,28 @@ panic(const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	sim_fail("panic", buf);
+}
+
+/*
+ * The stack protector's canary and its failure (stack_protector.c): the
+ * kernel's __stack_chk_guard is a long[8] that __stack_chk_init
+ * (SYSINIT at SI_SUB_RANDOM) fills from arc4rand; arc4rand is not
+ * modelled, so the sim's guard is a fixed non-zero value.  Code compiled
+ * with -fstack-protector compares its frame's copy of the first word with
+ * it on return and calls __stack_chk_fail, which panics, on a mismatch.
+ */
+long __stack_chk_guard[8] = {
+	0x6b73696d63616e61L, 0x2d6b73696d2d6361L, 0x6e6172792d6b7369L,
+	0x6d2d63616e617279L, 0x6b73696d63616e61L, 0x2d6b73696d2d6361L,
+	0x6e6172792d6b7369L, 0x6d2d63616e617279L,
+};
+void	__stack_chk_fail(void);
+
+void
+__stack_chk_fail(void)
+{
+
+	panic("stack overflow detected; backtrace may be corrupted");
 }
 
 void
