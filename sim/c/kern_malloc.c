@@ -24,6 +24,31 @@ struct ksim_mhdr {
 	void		*h_base;	/* host allocation */
 };
 
+#if __has_feature(address_sanitizer)
+/* compiler-rt's interface (sanitizer/asan_interface.h). */
+void	__asan_poison_memory_region(void const volatile *addr, size_t size);
+#endif
+
+void
+ksim_asan_poison(const void *p, size_t len)
+{
+
+#if __has_feature(address_sanitizer)
+	__asan_poison_memory_region(p, len);
+#else
+	(void)p;
+	(void)len;
+#endif
+}
+
+/* Whether the models were built with AddressSanitizer (`make sim-asan`). */
+int
+ksim_asan_built(void)
+{
+
+	return (__has_feature(address_sanitizer));
+}
+
 void *
 ksim_zalloc(size_t size)
 {
@@ -90,6 +115,15 @@ ksim_malloc_common(size_t size, size_t align, struct malloc_type *mtp,
 	h->h_base = base;
 	if ((flags & M_ZERO) == 0)
 		memset(p, 0xdeadc0de & 0xff, size);	/* as trash_ctor */
+	/*
+	 * What the block does not cover (the alignment slack behind it) is
+	 * out of bounds: under ASan an access past the block's end is a
+	 * heap overflow at its first byte.  A KASAN kernel does the same:
+	 * malloc() and malloc_domainset() (kern_malloc.c) end with
+	 * kasan_mark(va, osize, size, KASAN_MALLOC_REDZONE), the bytes
+	 * between the size asked for and the zone's item size a redzone.
+	 */
+	ksim_asan_poison(p + size, (size_t)(base + total - (p + size)));
 	sim_mtype_account(mtp, mtp->ks_shortdesc, 1, (int64_t)size);
 	return (p);
 }
