@@ -76,7 +76,7 @@ KEXPORTS :=	$(TOP)/kmod/kqdafs.exports
 EXPORTS :=	$(BUILD)/kqdafs-exports.txt
 
 .PHONY: all bootstrap kmod user guest-tests payload verify exports test test-steps test-host \
-	sim-modules sim sim-test sim-costs \
+	sim-modules sim sim-test sim-costs sim-mutants sim-asan-modules sim-asan sim-tsan \
 	test-loom test-verify test-lint test-man test-examples test-vm-harness vm-test clean
 
 all: verify user payload
@@ -131,7 +131,7 @@ sim-modules: bootstrap FORCE
 	KQDAFS_GLUE_OUT=$(BUILD)/obj/kernsim CARGO_TARGET_DIR=$(TOP)/target/kernsim \
 	    $(CARGO) $(NIGHTLY) build -p kqdafs --release \
 	    -Z build-std=core,alloc -Z json-target-spec --target $(STARGET)
-	$(TOP)/sim/link/mkmodule kqdafs $(SIMDIR)/kqdafs.o \
+	$(TOP)/sim/link/mkmodule kqdafs $(SIMDIR)/kqdafs.o --exports $(KEXPORTS) \
 	    $(BUILD)/obj/kernsim/*.o $(SIMLIB)
 	clang $(KCPPFLAGS) -mcmodel=small -fPIE -mno-red-zone -ffreestanding \
 	    -fwrapv -fno-common -fno-omit-frame-pointer -O2 -Wall -Werror \
@@ -162,6 +162,113 @@ sim-mutants: sim
 
 sim-costs: sim
 	$(SIMBIN) --costs
+
+# ---- the simulation under AddressSanitizer (docs/kernsim.md, "Sanitizers")
+
+# Everything instrumented with AddressSanitizer: the module's crate and
+# glue and the test consumer module (as `make sim-modules` builds them,
+# plus the flags below), the C models (sim/build.rs adds
+# -fsanitize=address when cargo reports the target's `sanitize` cfg) and
+# the Rust engine.  -Z sanitizer needs a nightly: the pinned one, as for
+# the kernel crate.  Each in a directory of its own.
+#
+# The module is compiled for the FreeBSD triple (llvm-target of
+# targets/x86_64-kqdafs-kernsim.json, -target for the C), for which LLVM
+# places ASan's shadow at 1 << 46 (FreeBSD's mapping); the runtime is
+# Linux's, whose shadow starts at 0x7fff8000 (compiler-rt asan_mapping.h):
+# -asan-mapping-offset says so.  -asan-globals=0: the module's statics
+# live in <module>_state, which the simulated linker restores with one
+# memcpy at every kldload (sim/c/kern_linker.c, a fresh image); with the
+# statics registered, their redzones inside that section would make that
+# copy an error, so overflows of the module's statics are not checked
+# (its heap and stack are).  -asan-with-comdat=0: rustc puts the module's
+# ASan constructor in a COMDAT group, whose code sim/link/module.ld
+# gathers into <module>_text while its relocations stay in the group, and
+# lld cannot link that ("multiple relocation sections to one section").
+SIM_ASAN_KRUSTFLAGS := -Z sanitizer=address -C llvm-args=-asan-mapping-offset=0x7fff8000 \
+		-C llvm-args=-asan-globals=0 -C llvm-args=-asan-with-comdat=0
+SIM_ASAN_KCFLAGS := -fsanitize=address -mllvm -asan-mapping-offset=0x7fff8000 \
+		-mllvm -asan-globals=0
+SIMASANDIR :=	$(BUILD)/sim-asan
+SIMASANLIB :=	$(TOP)/target/kernsim-asan/x86_64-kqdafs-kernsim/release/libkqdafs.a
+
+sim-asan-modules: bootstrap FORCE
+	@mkdir -p $(BUILD)/obj/kernsim-asan $(BUILD)/obj/kernsim-asan-consumer $(SIMASANDIR)
+	KQDAFS_GLUE_OUT=$(BUILD)/obj/kernsim-asan CARGO_TARGET_DIR=$(TOP)/target/kernsim-asan \
+	    RUSTFLAGS="$(SIM_ASAN_KRUSTFLAGS)" $(CARGO) $(NIGHTLY) build -p kqdafs --release \
+	    -Z build-std=core,alloc -Z json-target-spec --target $(STARGET)
+	$(TOP)/sim/link/mkmodule kqdafs $(SIMASANDIR)/kqdafs.o --exports $(KEXPORTS) \
+	    $(BUILD)/obj/kernsim-asan/*.o $(SIMASANLIB)
+	clang $(KCPPFLAGS) -mcmodel=small -fPIE -mno-red-zone -ffreestanding \
+	    -fwrapv -fno-common -fno-omit-frame-pointer -O2 -Wall -Werror \
+	    $(SIM_ASAN_KCFLAGS) -I$(TOP)/kmod \
+	    -c -o $(BUILD)/obj/kernsim-asan-consumer/kqdafs_consumer_test.o \
+	    tests/consumer/kqdafs_consumer_test.c
+	$(TOP)/sim/link/mkmodule kqdafs_consumer_test \
+	    $(SIMASANDIR)/kqdafs_consumer_test.o --provider $(SIMASANDIR)/kqdafs.o \
+	    $(BUILD)/obj/kernsim-asan-consumer/kqdafs_consumer_test.o
+
+# The engine for the host target, named so that build scripts stay
+# uninstrumented (the unstable book's advice for -Z sanitizer).  The ASan
+# runtime ships in that target's rust-std, which tools/bootstrap.sh's
+# minimal profile installs; std itself is the prebuilt one (its
+# allocations are ASan's, malloc being intercepted; its code is not
+# instrumented).
+HOST_TARGET :=	x86_64-unknown-linux-gnu
+SIMASANBIN :=	$(TOP)/target/sim-asan/$(HOST_TARGET)/release/kqdafs-sim
+SIM_ASAN_SEEDS ?= 4
+# detect_leaks=0: LeakSanitizer's scan at exit reads every heap block, and
+#   the device memory of a device mapping (sim/c/vm.c, ksim_umap) is
+#   PROT_NONE on purpose, so that a touch through the direct map faults:
+#   the scan faults on it (kaio_device_memory); and a run ends with the
+#   model's memory alive by design (parked threads, the modelled RAM).
+#   The leaks that matter are the kernel's, which the models check
+#   (malloc_uninit, page holds, references, wiring).
+# handle_segv=0, handle_sigbus=0: a fault in module code is the
+#   simulation's to report (kernel.rs, install_fault_handler: a broken
+#   [memory] contract naming what was touched and the seed).  That
+#   handler replaces ASan's anyway (short of handle_segv=2); with these
+#   ASan installs none, so the signal setup (Rust std's alternate stacks,
+#   which that handler runs on) is the plain build's.
+# Anything in ASAN_OPTIONS from the environment comes after, and wins.
+SIM_ASAN_OPTIONS := detect_leaks=0:handle_segv=0:handle_sigbus=0
+
+sim-asan: sim-asan-modules
+	KQDAFS_SIM_MODULES=$(SIMASANDIR)/kqdafs.o:$(SIMASANDIR)/kqdafs_consumer_test.o \
+	    RUSTFLAGS="-C force-frame-pointers=yes -Z sanitizer=address" \
+	    CARGO_TARGET_DIR=$(TOP)/target/sim-asan \
+	    $(CARGO) $(NIGHTLY) build -p kqdafs-sim --release --target $(HOST_TARGET)
+	ASAN_OPTIONS="$(SIM_ASAN_OPTIONS):$$ASAN_OPTIONS" SIM_SEEDS=$(SIM_ASAN_SEEDS) $(SIMASANBIN)
+
+# ---- the simulation under ThreadSanitizer (docs/kernsim.md, "Sanitizers")
+
+# The engine and the C models under ThreadSanitizer, with the scheduler as
+# it is: one simulated thread runs at a time, each on a host thread of its
+# own.  What it checks is that serialisation: every access of the models
+# and the engine is ordered by the scheduler's hand-off (the WORLD mutex
+# and a thread's turn condvar, sim/src/sched.rs), i.e. nothing runs
+# outside its turn.  It cannot find a race in the module: the hand-off
+# orders the module's accesses as well, which is why the module objects
+# are the plain ones (make sim-modules).  std must be instrumented for
+# TSan to see its mutexes and condvars (-Z build-std, with rust-src, which
+# tools/bootstrap.sh installs; panic_abort too, the workspace's panic
+# strategy).  Not a step of `make test` (docs/kernsim.md says why).
+SIMTSANBIN :=	$(TOP)/target/sim-tsan/$(HOST_TARGET)/release/kqdafs-sim
+SIM_TSAN_SEEDS ?= 2
+# halt_on_error=1: the first report ends the run, as every broken contract
+#   does (the runner prints it with the seed).
+# atexit_sleep_ms=0: TSan waits 1 s at exit for other threads to report; a
+#   run ends with its other threads parked for good, so that is only time
+#   (2 seeds: 92 s with the wait, 16 s without).
+SIM_TSAN_OPTIONS := halt_on_error=1:atexit_sleep_ms=0
+
+sim-tsan: sim-modules
+	KQDAFS_SIM_MODULES=$(SIMDIR)/kqdafs.o:$(SIMDIR)/kqdafs_consumer_test.o \
+	    RUSTFLAGS="-C force-frame-pointers=yes -Z sanitizer=thread" \
+	    CARGO_TARGET_DIR=$(TOP)/target/sim-tsan \
+	    $(CARGO) $(NIGHTLY) build -Z build-std=std,panic_abort -p kqdafs-sim --release \
+	    --target $(HOST_TARGET)
+	TSAN_OPTIONS="$(SIM_TSAN_OPTIONS):$$TSAN_OPTIONS" SIM_SEEDS=$(SIM_TSAN_SEEDS) $(SIMTSANBIN)
 
 # ---- static verifier ----------------------------------------------------
 
@@ -243,7 +350,7 @@ payload: kmod user guest-tests
 # line, naming what did not run and every step that failed without a
 # failing test to show for it.  `make test` fails at the end if any step
 # or the summary did.
-TEST_STEPS :=	test-host test-loom test-lint test-man test-examples sim-test sim-mutants all test-vm-harness test-vm
+TEST_STEPS :=	test-host test-loom test-lint test-man test-examples sim-test sim-asan sim-mutants all test-vm-harness test-vm
 
 test:
 	@mkdir -p $(BUILD)

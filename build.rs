@@ -183,6 +183,18 @@ fn compile_glue(root: &Path, defines: &[String], codegen: &[&str]) {
     ] {
         build.flag(flag);
     }
+    // The simulation under AddressSanitizer (`make sim-asan`) builds the
+    // crate with -Z sanitizer=address, which cargo reports to build
+    // scripts as the target's `sanitize` cfg: the glue is instrumented
+    // alike, with the flags the Makefile gives the crate (SIM_ASAN_KCFLAGS
+    // there says why each).  Never for the .ko: the kernel target lists no
+    // sanitizer, so rustc refuses -Z sanitizer for it.
+    if codegen == KERNSIM_CODEGEN && env::var("CARGO_CFG_SANITIZE").is_ok_and(|s| s.split(',').any(|s| s == "address"))
+    {
+        for flag in ["-fsanitize=address", "-mllvm", "-asan-mapping-offset=0x7fff8000", "-mllvm", "-asan-globals=0"] {
+            build.flag(flag);
+        }
+    }
     for src in GLUE_SOURCES {
         build.file(root.join(src));
     }

@@ -63,6 +63,31 @@ fn main() {
     ] {
         build.flag(flag);
     }
+    // A sanitizer build of the simulation (`make sim-asan`, `make
+    // sim-tsan`: RUSTFLAGS `-Z sanitizer=...`; cargo tells build scripts
+    // the target's `sanitize` cfg) instruments the models too, so that the
+    // sanitizer sees their accesses, not only the Rust engine's.  The
+    // models are compiled for the FreeBSD target (its headers and ABI),
+    // for which clang places ASan's shadow as on FreeBSD (offset 1 << 46);
+    // the runtime that runs them is Linux's, whose shadow starts at
+    // 0x7fff8000 (compiler-rt asan_mapping.h), so the offset is set
+    // explicitly.  TSan's instrumentation calls its runtime for every
+    // access and has no mapping of its own to set.
+    if let Ok(sanitizers) = env::var("CARGO_CFG_SANITIZE") {
+        for s in sanitizers.split(',') {
+            match s {
+                "address" => {
+                    for flag in ["-fsanitize=address", "-mllvm", "-asan-mapping-offset=0x7fff8000"] {
+                        build.flag(flag);
+                    }
+                }
+                "thread" => {
+                    build.flag("-fsanitize=thread");
+                }
+                other => panic!("sim/build.rs: no model build for -Zsanitizer={other}"),
+            }
+        }
+    }
     for dir in &sysinc {
         build.flag(format!("-I{}", dir.display()));
     }

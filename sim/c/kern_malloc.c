@@ -4,7 +4,8 @@
  * kernsim models of malloc(9) and of the console.  Sources read:
  * sys/kern/kern_malloc.c (malloc, malloc_aligned, free, malloc_init,
  * malloc_uninit), sys/kern/subr_prf.c (printf), sys/kern/kern_shutdown.c
- * (panic).
+ * (panic), sys/kern/stack_protector.c (__stack_chk_guard,
+ * __stack_chk_fail).
  */
 #include "ksim.h"
 
@@ -22,6 +23,31 @@ struct ksim_mhdr {
 	size_t		 h_total;
 	void		*h_base;	/* host allocation */
 };
+
+#if __has_feature(address_sanitizer)
+/* compiler-rt's interface (sanitizer/asan_interface.h). */
+void	__asan_poison_memory_region(void const volatile *addr, size_t size);
+#endif
+
+void
+ksim_asan_poison(const void *p, size_t len)
+{
+
+#if __has_feature(address_sanitizer)
+	__asan_poison_memory_region(p, len);
+#else
+	(void)p;
+	(void)len;
+#endif
+}
+
+/* Whether the models were built with AddressSanitizer (`make sim-asan`). */
+int
+ksim_asan_built(void)
+{
+
+	return (__has_feature(address_sanitizer));
+}
 
 void *
 ksim_zalloc(size_t size)
@@ -89,6 +115,15 @@ ksim_malloc_common(size_t size, size_t align, struct malloc_type *mtp,
 	h->h_base = base;
 	if ((flags & M_ZERO) == 0)
 		memset(p, 0xdeadc0de & 0xff, size);	/* as trash_ctor */
+	/*
+	 * What the block does not cover (the alignment slack behind it) is
+	 * out of bounds: under ASan an access past the block's end is a
+	 * heap overflow at its first byte.  A KASAN kernel does the same:
+	 * malloc() and malloc_domainset() (kern_malloc.c) end with
+	 * kasan_mark(va, osize, size, KASAN_MALLOC_REDZONE), the bytes
+	 * between the size asked for and the zone's item size a redzone.
+	 */
+	ksim_asan_poison(p + size, (size_t)(base + total - (p + size)));
 	sim_mtype_account(mtp, mtp->ks_shortdesc, 1, (int64_t)size);
 	return (p);
 }
@@ -211,6 +246,28 @@ panic(const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	sim_fail("panic", buf);
+}
+
+/*
+ * The stack protector's canary and its failure (stack_protector.c): the
+ * kernel's __stack_chk_guard is a long[8] that __stack_chk_init
+ * (SYSINIT at SI_SUB_RANDOM) fills from arc4rand; arc4rand is not
+ * modelled, so the sim's guard is a fixed non-zero value.  Code compiled
+ * with -fstack-protector compares its frame's copy of the first word with
+ * it on return and calls __stack_chk_fail, which panics, on a mismatch.
+ */
+long __stack_chk_guard[8] = {
+	0x6b73696d63616e61L, 0x2d6b73696d2d6361L, 0x6e6172792d6b7369L,
+	0x6d2d63616e617279L, 0x6b73696d63616e61L, 0x2d6b73696d2d6361L,
+	0x6e6172792d6b7369L, 0x6d2d63616e617279L,
+};
+void	__stack_chk_fail(void);
+
+void
+__stack_chk_fail(void)
+{
+
+	panic("stack overflow detected; backtrace may be corrupted");
 }
 
 void

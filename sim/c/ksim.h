@@ -68,6 +68,14 @@ int	vsnprintf(char *, size_t, const char *, __va_list);
 void	ksim_failf(const char *contract, const char *fmt, ...) __dead2
 	    __printflike(2, 3);
 
+/*
+ * Mark [p, p + len) of a host allocation as not to be touched (an
+ * AddressSanitizer build, `make sim-asan`: a read or write there is
+ * reported as a heap overflow); nothing otherwise.
+ */
+void	ksim_asan_poison(const void *p, size_t len);
+int	ksim_asan_built(void);
+
 /* Host memory for the models' own objects (zeroed). */
 void	*ksim_zalloc(size_t size);
 void	ksim_zfree(void *p, size_t size);
