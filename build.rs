@@ -154,8 +154,9 @@ fn generate_bindings(root: &Path, out: &Path, defines: &[String]) {
 /// kernel linker does not apply (see the Makefile).
 const KERNEL_CODEGEN: &[&str] = &["-mcmodel=kernel", "-fno-pic", "-fstack-protector"];
 /// The same glue for the simulation: small code model, position
-/// independent, so it links into an ordinary (PIE) Linux executable.
-const KERNSIM_CODEGEN: &[&str] = &["-mcmodel=small", "-fPIE", "-fstack-protector"];
+/// independent, so it links into an ordinary (PIE) Linux executable; with
+/// line tables, so that reports (`make sim-mutants`) name glue functions.
+const KERNSIM_CODEGEN: &[&str] = &["-mcmodel=small", "-fPIE", "-fstack-protector", "-g"];
 
 fn compile_glue(root: &Path, defines: &[String], codegen: &[&str]) {
     let mut build = cc::Build::new();

@@ -135,7 +135,14 @@ fn symbolize(exe: &std::path::Path, site: usize) -> String {
             let frame = |i: usize| {
                 let func = lines.get(i).copied().unwrap_or("?");
                 let file = lines.get(i + 1).copied().unwrap_or("?");
-                let file = file.rfind("/src/").map_or(file, |at| &file[at + 1..]);
+                // Paths in the tree relative to its top; others (std, core)
+                // from their `src/`.
+                let top =
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(|p| format!("{}/", p.display()));
+                let file = match top.as_deref().and_then(|t| file.strip_prefix(t)) {
+                    Some(rel) => rel,
+                    None => file.rfind("/src/").map_or(file, |at| &file[at + 1..]),
+                };
                 format!("{func} ({file})")
             };
             if lines.len() > 2 {
