@@ -2,7 +2,10 @@
 //! The seeded random driver: processes that issue sequences of valid and
 //! garbage ioctls, submits, cancels, kevent waits, closes and exits, while
 //! the kernel thread tries to unload and reload the module, with every
-//! check of the simulation on.  The seed (`KQDAFS_SIM_SEED`) replays a
+//! check of the simulation on.  In half the seeds the test consumer
+//! module (`kqdafs_consumer_test`) is loaded as well and a fourth process
+//! churns kernel consumers and the fake NIC provider through it, while
+//! the kernel thread also unloads and reloads that module.  The seed (`KQDAFS_SIM_SEED`) replays a
 //! failing sequence exactly: every choice comes from the scheduler's
 //! generator.
 
@@ -18,6 +21,8 @@ use std::sync::Arc;
 
 /// Requests and ioctls refused with `ENOTCAPABLE` (all processes).
 static NOT_CAPABLE: AtomicUsize = AtomicUsize::new(0);
+/// Consumer/provider runs the churn process got through.
+static CHURN_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 fn pick(n: u64) -> u64 {
     rand() % n.max(1)
@@ -279,6 +284,23 @@ fn process_body(steps: u32, ufs: world::File, tmp: world::File, done: Arc<Atomic
     done.fetch_add(1, Ordering::SeqCst);
 }
 
+/// The churn process: `runs` random short consumer and provider runs
+/// (`upcalls::churn_run`) through the test consumer module, whether or
+/// not it is loaded at the time, on a file of its own that holds the test
+/// pattern; then exit.
+fn churn_body(runs: u32, file: world::File, size: u64, done: Arc<AtomicUsize>) {
+    let fd = file.open(world::O_RDWR);
+    for _ in 0..runs {
+        world::nap(1 + pick(4));
+        if crate::upcalls::churn_run(fd, size, pick) {
+            CHURN_RUNS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    world::close(fd);
+    world::exit();
+    done.fetch_add(1, Ordering::SeqCst);
+}
+
 fn check(ok: bool, what: &str, e: i32) {
     if e == errno::ENOTCAPABLE {
         NOT_CAPABLE.fetch_add(1, Ordering::Relaxed);
@@ -289,11 +311,17 @@ fn check(ok: bool, what: &str, e: i32) {
 }
 
 /// `random_driver`: three processes of 150 random steps each, and unload
-/// and reload attempts meanwhile.
+/// and reload attempts meanwhile; in half the seeds, with the consumer
+/// module loaded too, a fourth process of 30 consumer/provider runs.
 pub fn random_driver(_p: Proc) {
     world::boot(&Kernel { patched: pick(2) == 0, taken: vec![] });
     if world::kldload("kqdafs") != 0 {
         fail("random", "kldload");
+    }
+    let churn = pick(2) == 0;
+    let mut ct_loaded = churn && world::kldload("kqdafs_consumer_test") == 0;
+    if churn && !ct_loaded {
+        fail("random", "kldload kqdafs_consumer_test");
     }
     let ufs = world::file_create(1 << 20, true);
     let tmp = world::file_create(1 << 20, false);
@@ -308,23 +336,59 @@ pub fn random_driver(_p: Proc) {
         let proc_ = world::new_proc(600 + p as i32, 2000 + p as u32);
         world::spawn_user(proc_, &format!("random{p}"), move || process_body(150, ufs, tmp, d));
     }
+    CHURN_RUNS.store(0, Ordering::Relaxed);
+    if churn {
+        const SIZE: u64 = 4 << 20;
+        let file = world::file_create(SIZE as i64, true);
+        // SAFETY: the model fills the file it made.
+        unsafe { crate::upcalls::ksim_file_fill_ctest(file.0 as *mut std::ffi::c_void) };
+        let d = done.clone();
+        let proc_ = world::new_proc(600 + PROCS as i32, 2000 + PROCS as u32);
+        world::spawn_user(proc_, "churn", move || churn_body(30, file, SIZE, d));
+    }
+    let procs = PROCS + usize::from(churn);
     let mut loaded = true;
-    while done.load(Ordering::SeqCst) < PROCS {
+    while done.load(Ordering::SeqCst) < procs {
         world::nap(1 + pick(8));
-        if pick(3) == 0 {
-            if loaded {
-                match world::kldunload("kqdafs", false) {
-                    0 => loaded = false,
-                    e if e == errno::EBUSY => {}
-                    e => fail("random", &format!("kldunload: {e}")),
-                }
-            } else {
-                match world::kldload("kqdafs") {
-                    0 => loaded = true,
-                    e => fail("random", &format!("kldload again: {e}")),
-                }
+        if pick(3) != 0 {
+            continue;
+        }
+        if ct_loaded && pick(2) == 0 {
+            // kldunload of the consumer module: EBUSY while a run of it
+            // holds consumers or its provider (its MOD_QUIESCE).
+            match world::kldunload("kqdafs_consumer_test", false) {
+                0 => ct_loaded = false,
+                e if e == errno::EBUSY => {}
+                e => fail("random", &format!("kldunload kqdafs_consumer_test: {e}")),
+            }
+        } else if churn && !ct_loaded && pick(2) == 0 {
+            // Its MODULE_DEPEND on kqdafs: ENOENT while kqdafs is out.
+            match world::kldload("kqdafs_consumer_test") {
+                0 if loaded => ct_loaded = true,
+                e if e == errno::ENOENT && !loaded => {}
+                e => fail("random", &format!("kldload kqdafs_consumer_test (kqdafs loaded {loaded}): {e}")),
+            }
+        } else if loaded {
+            // With the consumer module loaded, the sim's kern_linker model
+            // answers EBUSY (its MODULE_DEPEND holds kqdafs), as
+            // `unload_both` in upcalls.rs expects; FreeBSD's
+            // kern_kldunload/linker_file_unload (kern_linker.c) drop the
+            // user reference and answer 0 instead, kqdafs staying loaded
+            // while the dependent holds its reference (docs/kernsim.md).
+            match world::kldunload("kqdafs", false) {
+                0 if !ct_loaded => loaded = false,
+                e if e == errno::EBUSY => {}
+                e => fail("random", &format!("kldunload (consumer module loaded {ct_loaded}): {e}")),
+            }
+        } else {
+            match world::kldload("kqdafs") {
+                0 => loaded = true,
+                e => fail("random", &format!("kldload again: {e}")),
             }
         }
+    }
+    if ct_loaded {
+        crate::scenarios::eventually(|| world::kldunload("kqdafs_consumer_test", false) == 0, "its unload");
     }
     if loaded {
         crate::scenarios::eventually(|| world::kldunload("kqdafs", false) == 0, "the last unload");
@@ -333,11 +397,12 @@ pub fn random_driver(_p: Proc) {
     let c = crate::kernel::counters();
     let n = |k: &str| c.get(&format!("kpi:{k}")).copied().unwrap_or(0);
     println!(
-        "random: {} KPI calls, {} page holds, {} knote registrations, {} getblk, {} ENOTCAPABLE",
+        "random: {} KPI calls, {} page holds, {} knote registrations, {} getblk, {} ENOTCAPABLE, {} consumer/provider runs",
         c.iter().filter(|(k, _)| k.starts_with("kpi:")).map(|(_, v)| v).sum::<u64>(),
         n("vm_fault_quick_hold_pages"),
         n("kqfd_register"),
         n("getblk"),
-        NOT_CAPABLE.load(Ordering::Relaxed)
+        NOT_CAPABLE.load(Ordering::Relaxed),
+        CHURN_RUNS.load(Ordering::Relaxed)
     );
 }

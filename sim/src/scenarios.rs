@@ -354,7 +354,7 @@ fn check_data(file: &world::File, off: usize, va: u64, len: usize) {
 
 fn load_unload(_p: Proc) {
     world::boot(&Kernel::default());
-    for round in 0..20 {
+    for round in 0..100 {
         expect_eq(world::kldload("kqdafs"), 0, "kldload");
         expect_eq(filter_kaio(), -12, "kern.kqdafs.filter_kaio");
         expect_eq(world::sysctl_str("kern.kqdafs.slot_mode").as_deref(), Ok("shared"), "slot_mode");

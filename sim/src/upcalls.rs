@@ -68,7 +68,7 @@ const NIC: i32 = 9;
 const DESTROY_OTHER: i32 = 10;
 
 extern "C" {
-    fn ksim_file_fill_ctest(vp: *mut std::ffi::c_void);
+    pub fn ksim_file_fill_ctest(vp: *mut std::ffi::c_void);
 }
 
 fn check(cond: bool, what: &str, ct: &Ctest) {
@@ -391,4 +391,116 @@ pub fn upcall_destroy_other(_p: Proc) {
     check(ct.error == errno::EINVAL, "destroy other: only from a delayed upcall (EINVAL)", &ct);
     world::close(fd);
     unload_both();
+}
+
+/// One random short consumer or provider run for the random driver's
+/// churn process (`random_driver`): a consumer in a random delivery mode
+/// with a few reads, writes or fsyncs (maybe cancelled, maybe destroyed
+/// with requests in flight), a kernel RDMA run, or the fake NIC provider
+/// registered, bound, used, unbound and deregistered (its deregister
+/// while bound answers `EBUSY`: checks 57 and 58 of the C module), or a
+/// garbage run.  `fd` is open read-write on a file of `size` bytes that
+/// holds the test pattern (writes write the same pattern).  Returns
+/// false when the run did not happen because the consumer module is not
+/// loaded (`ENOENT`) or on its way out (`ENXIO`); any other answer is
+/// checked exactly.
+pub fn churn_run(fd: i32, size: u64, pick: impl Fn(u64) -> u64) -> bool {
+    let mode = [DIRECT, DELAYED, POLL][pick(3) as usize];
+    let count = 1 + pick(8) as u32;
+    let len = [512u32, 4096, 4096 + 123, 65_536][pick(4) as usize];
+    let op = [READ, READ, WRITE, FSYNC, CANCEL, DESTROY, RDMA, RDMA_DESTROY, NIC, NIC, 0][pick(11) as usize];
+    let mut ct = match op {
+        RDMA | RDMA_DESTROY | NIC => {
+            let mut ct = init(-1, mode, op, count, len);
+            ct.misalign = pick(200) as u32;
+            // Room for every post of the run at once (the C run keeps
+            // 4 * count + 8 request slots): no EAGAIN skews the counts.
+            ct.depth = 4 * count + 8;
+            ct.batch = pick(4) as u32;
+            ct
+        }
+        0 => match pick(3) {
+            0 => init(fd, 0, READ, count, len),
+            1 => init(fd, DIRECT, DESTROY_OTHER, 2 + count, len),
+            _ => init(63, mode, READ, count, len),
+        },
+        _ => {
+            let len = if op == FSYNC { 0 } else { len };
+            let mut ct = init(fd, mode, op, count, len);
+            ct.misalign = pick(200) as u32;
+            ct.batch = pick(4) as u32;
+            ct.offset = pick(size - u64::from(count * len)) as i64;
+            if op == CANCEL || op == DESTROY {
+                ct.depth = count;
+            }
+            ct
+        }
+    };
+    let e = world::sysctl_inout("debug.kqdafs_ctest.run", &mut ct);
+    if e == errno::ENOENT || e == 6 {
+        return false;
+    }
+    if e != 0 {
+        fail("random", &format!("churn: sysctl debug.kqdafs_ctest.run: errno {e}"));
+    }
+    let n = count;
+    let l = u64::from(len);
+    match op {
+        READ | WRITE => {
+            check(all_completed(&ct, n), "churn read/write: each completed once", &ct);
+            check(ct.bytes == u64::from(n) * l && ct.mismatch == 0, "churn read/write: every byte", &ct);
+        }
+        FSYNC => check(all_completed(&ct, n), "churn fsync: completed", &ct),
+        CANCEL => {
+            check(ct.error == 0 && ct.submitted == n, "churn cancel: submitted", &ct);
+            check(ct.cancel_ok + ct.cancel_already + ct.cancel_noent == n, "churn cancel: one answer each", &ct);
+            check(ct.completed == n && ct.bad == 0 && ct.timeout == 0, "churn cancel: each completed once", &ct);
+            check(ct.cancelled == ct.cancel_ok && ct.failed == 0, "churn cancel: -ECANCELED per cancel", &ct);
+            check(ct.mismatch == 0, "churn cancel: the data read", &ct);
+        }
+        DESTROY => {
+            check(ct.error == 0 && ct.submitted == n && ct.bad == 0, "churn destroy: submitted", &ct);
+            if mode == POLL {
+                check(ct.completed == 0, "churn destroy: unpolled completions dropped", &ct);
+            } else {
+                check(ct.completed == n && ct.failed == 0, "churn destroy: every completion before", &ct);
+            }
+        }
+        RDMA => {
+            check(ct.error == 0 && ct.first_error == 0 && ct.submitted == 4 * n + 5, "churn rdma: posted", &ct);
+            check(ct.completed == ct.submitted && ct.bad == 0 && ct.timeout == 0, "churn rdma: once", &ct);
+            check(ct.bytes == 4 * u64::from(n) * l && ct.mismatch == 0, "churn rdma: bytes", &ct);
+            check(ct.cancel_ok == 2 && ct.cancelled == 2 && ct.msgsize == 2 && ct.reset == 1, "churn rdma", &ct);
+            check(ct.failed == 0 && ct.checks > 40 && ct.checks_bad == 0, "churn rdma: errno checks", &ct);
+        }
+        RDMA_DESTROY => {
+            check(ct.error == 0 && ct.submitted == n && ct.eagain == 1, "churn rdma destroy: RECVs", &ct);
+            if mode == POLL {
+                check(ct.completed == 0 && ct.bad == 0, "churn rdma destroy: unpolled dropped", &ct);
+            } else {
+                check(
+                    ct.completed == n && ct.cancelled + ct.reset == n && ct.bad == 0,
+                    "churn rdma destroy: every RECV delivered",
+                    &ct,
+                );
+            }
+        }
+        NIC => {
+            check(ct.error == 0 && ct.submitted == 4 * n + 5, "churn nic: posted", &ct);
+            let expect = ct.submitted - u32::from(mode == POLL);
+            check(ct.completed == expect && ct.bad == 0 && ct.timeout == 0, "churn nic: once", &ct);
+            check(ct.bytes == 4 * u64::from(n) * l && ct.mismatch == 0, "churn nic: bytes", &ct);
+            check(ct.failed == 1 && ct.first_error == 5 && ct.msgsize == 2, "churn nic: EIO, EMSGSIZE", &ct);
+            check(ct.reset == if mode == POLL { 1 } else { 2 }, "churn nic: -ECONNRESET", &ct);
+            check(ct.cancel_already == 1 && ct.cancelled == 0, "churn nic: cancel too late", &ct);
+            // Checks 51-59 and 60-70: EEXIST, EINVAL, ENOENT,
+            // ECONNREFUSED, EBUSY of a bound provider's deregister.
+            check(ct.checks_bad == 0, "churn nic: synchronous errno checks", &ct);
+        }
+        _ => {
+            let want = if ct.fd == 63 { errno::EBADF } else { errno::EINVAL };
+            check(ct.error == want && ct.submitted == 0, "churn garbage run refused", &ct);
+        }
+    }
+    true
 }
