@@ -226,6 +226,66 @@ pub fn upcall_modes(_p: Proc) {
 
 /// upcall_cancel.c: cancel of in-flight reads and destroy with requests
 /// in flight, in every mode.
+/// What a CANCEL run of `n` requests must report (all cancelled at once).
+fn expect_cancel(ct: &Ctest, n: u32) {
+    check(ct.error == 0 && ct.submitted == n, "cancel: submitted", ct);
+    check(ct.cancel_ok + ct.cancel_already + ct.cancel_noent == n, "cancel: one answer each", ct);
+    check(ct.completed == n && ct.bad == 0 && ct.timeout == 0, "cancel: each completed once", ct);
+    check(ct.cancelled == ct.cancel_ok && ct.failed == 0, "cancel: -ECANCELED per successful cancel", ct);
+    check(ct.mismatch == 0, "cancel: the data read", ct);
+}
+
+/// What a DESTROY run of `n` requests in flight must report.
+fn expect_destroy(ct: &Ctest, mode: i32, n: u32) {
+    check(ct.error == 0 && ct.submitted == n && ct.bad == 0, "destroy: submitted", ct);
+    if mode == POLL {
+        check(ct.completed == 0, "destroy: unpolled completions dropped", ct);
+    } else {
+        check(ct.completed == n && ct.failed == 0, "destroy: every completion before destroy", ct);
+    }
+}
+
+/// What an RDMA run of `n` transfers of `l` bytes must report.
+fn expect_rdma(ct: &Ctest, n: u32, l: u64) {
+    check(ct.error == 0 && ct.first_error == 0 && ct.submitted == 4 * n + 5, "rdma: posted", ct);
+    check(ct.completed == ct.submitted && ct.bad == 0 && ct.timeout == 0, "rdma: each completed once", ct);
+    check(ct.bytes == 4 * u64::from(n) * l && ct.mismatch == 0, "rdma: bytes", ct);
+    check(ct.cancel_ok == 2 && ct.cancelled == 2, "rdma: two cancels", ct);
+    check(ct.msgsize == 2, "rdma: -EMSGSIZE", ct);
+    check(ct.reset == 1, "rdma: -ECONNRESET", ct);
+    check(ct.failed == 0, "rdma: no other error", ct);
+    check(ct.checks > 40 && ct.checks_bad == 0, "rdma: synchronous errno checks", ct);
+}
+
+/// What an RDMA_DESTROY run of `n` RECVs waiting must report.
+fn expect_rdma_destroy(ct: &Ctest, mode: i32, n: u32) {
+    check(ct.error == 0 && ct.submitted == n && ct.eagain == 1, "rdma destroy: RECVs waiting", ct);
+    if mode == POLL {
+        check(ct.completed == 0 && ct.bad == 0, "rdma destroy: unpolled dropped", ct);
+    } else {
+        check(
+            ct.completed == n && ct.cancelled + ct.reset == n && ct.bad == 0,
+            "rdma destroy: every RECV delivered",
+            ct,
+        );
+    }
+}
+
+/// What a NIC run of `n` transfers of `l` bytes over the fake provider
+/// must report (checks 51-70 of the module: EEXIST, EINVAL, ENOENT,
+/// ECONNREFUSED, EBUSY of a bound provider's deregister).
+fn expect_nic(ct: &Ctest, mode: i32, n: u32, l: u64) {
+    check(ct.error == 0 && ct.submitted == 4 * n + 5, "nic: posted", ct);
+    let expect = ct.submitted - u32::from(mode == POLL);
+    check(ct.completed == expect && ct.bad == 0 && ct.timeout == 0, "nic: completed once", ct);
+    check(ct.bytes == 4 * u64::from(n) * l && ct.mismatch == 0, "nic: bytes", ct);
+    check(ct.failed == 1 && ct.first_error == 5, "nic: the injected EIO (5)", ct);
+    check(ct.msgsize == 2, "nic: -EMSGSIZE", ct);
+    check(ct.reset == if mode == POLL { 1 } else { 2 }, "nic: -ECONNRESET", ct);
+    check(ct.cancel_already == 1 && ct.cancelled == 0, "nic: cancel too late", ct);
+    check(ct.checks_bad == 0, "nic: synchronous checks", ct);
+}
+
 pub fn upcall_cancel(_p: Proc) {
     load_both();
     const NREQ: u32 = 64;
@@ -241,21 +301,13 @@ pub fn upcall_cancel(_p: Proc) {
         ct.depth = NREQ;
         region += i64::from(NREQ * RLEN);
         run(&mut ct);
-        check(ct.error == 0 && ct.submitted == NREQ, "cancel: submitted", &ct);
-        check(ct.cancel_ok + ct.cancel_already + ct.cancel_noent == NREQ, "cancel: one answer each", &ct);
-        check(ct.completed == ct.submitted && ct.bad == 0 && ct.timeout == 0, "cancel: each completed once", &ct);
-        check(ct.cancelled == ct.cancel_ok && ct.failed == 0, "cancel: -ECANCELED per successful cancel", &ct);
+        expect_cancel(&ct, NREQ);
         let mut ct = init(fd, mode, DESTROY, NREQ, RLEN);
         ct.offset = region;
         ct.depth = NREQ;
         region += i64::from(NREQ * RLEN);
         run(&mut ct);
-        check(ct.error == 0 && ct.submitted == NREQ && ct.bad == 0, "destroy: submitted", &ct);
-        if mode == POLL {
-            check(ct.completed == 0, "destroy: unpolled completions dropped", &ct);
-        } else {
-            check(ct.completed == ct.submitted && ct.failed == 0, "destroy: every completion before destroy", &ct);
-        }
+        expect_destroy(&ct, mode, NREQ);
     }
     world::close(fd);
     crate::scenarios::eventually(|| counter("requests_inflight") == 0, "nothing left in flight");
@@ -281,37 +333,13 @@ pub fn upcall_rdma(_p: Proc) {
     for mode in [DIRECT, DELAYED, POLL] {
         let mut ct = rdma_prepare(mode, RDMA);
         run(&mut ct);
-        check(ct.error == 0 && ct.first_error == 0 && ct.submitted == 4 * NREQ + 5, "rdma: posted", &ct);
-        check(ct.completed == ct.submitted && ct.bad == 0 && ct.timeout == 0, "rdma: each completed once", &ct);
-        check(ct.bytes == 4 * u64::from(NREQ) * RLEN && ct.mismatch == 0, "rdma: bytes", &ct);
-        check(ct.cancel_ok == 2 && ct.cancelled == 2, "rdma: two cancels", &ct);
-        check(ct.msgsize == 2, "rdma: -EMSGSIZE", &ct);
-        check(ct.reset == 1, "rdma: -ECONNRESET", &ct);
-        check(ct.failed == 0, "rdma: no other error", &ct);
-        check(ct.checks > 40 && ct.checks_bad == 0, "rdma: synchronous errno checks", &ct);
+        expect_rdma(&ct, NREQ, RLEN);
         let mut ct = rdma_prepare(mode, RDMA_DESTROY);
         run(&mut ct);
-        check(ct.error == 0 && ct.submitted == NREQ && ct.eagain == 1, "rdma destroy: RECVs waiting", &ct);
-        if mode == POLL {
-            check(ct.completed == 0 && ct.bad == 0, "rdma destroy: unpolled dropped", &ct);
-        } else {
-            check(
-                ct.completed == NREQ && ct.cancelled + ct.reset == NREQ && ct.bad == 0,
-                "rdma destroy: every RECV delivered",
-                &ct,
-            );
-        }
+        expect_rdma_destroy(&ct, mode, NREQ);
         let mut ct = rdma_prepare(mode, NIC);
         run(&mut ct);
-        check(ct.error == 0 && ct.submitted == 4 * NREQ + 5, "nic: posted", &ct);
-        let expect = ct.submitted - u32::from(mode == POLL);
-        check(ct.completed == expect && ct.bad == 0 && ct.timeout == 0, "nic: completed once", &ct);
-        check(ct.bytes == 4 * u64::from(NREQ) * RLEN && ct.mismatch == 0, "nic: bytes", &ct);
-        check(ct.failed == 1 && ct.first_error == 5, "nic: the injected EIO (5)", &ct);
-        check(ct.msgsize == 2, "nic: -EMSGSIZE", &ct);
-        check(ct.reset == if mode == POLL { 1 } else { 2 }, "nic: -ECONNRESET", &ct);
-        check(ct.cancel_already == 1 && ct.cancelled == 0, "nic: cancel too late", &ct);
-        check(ct.checks_bad == 0, "nic: synchronous checks", &ct);
+        expect_nic(&ct, mode, NREQ, RLEN);
     }
     check(counter("rdma_providers") == 0, "the fake NIC deregistered", &Ctest::default());
     unload_both();
@@ -451,52 +479,11 @@ pub fn churn_run(fd: i32, size: u64, pick: impl Fn(u64) -> u64) -> bool {
             check(ct.bytes == u64::from(n) * l && ct.mismatch == 0, "churn read/write: every byte", &ct);
         }
         FSYNC => check(all_completed(&ct, n), "churn fsync: completed", &ct),
-        CANCEL => {
-            check(ct.error == 0 && ct.submitted == n, "churn cancel: submitted", &ct);
-            check(ct.cancel_ok + ct.cancel_already + ct.cancel_noent == n, "churn cancel: one answer each", &ct);
-            check(ct.completed == n && ct.bad == 0 && ct.timeout == 0, "churn cancel: each completed once", &ct);
-            check(ct.cancelled == ct.cancel_ok && ct.failed == 0, "churn cancel: -ECANCELED per cancel", &ct);
-            check(ct.mismatch == 0, "churn cancel: the data read", &ct);
-        }
-        DESTROY => {
-            check(ct.error == 0 && ct.submitted == n && ct.bad == 0, "churn destroy: submitted", &ct);
-            if mode == POLL {
-                check(ct.completed == 0, "churn destroy: unpolled completions dropped", &ct);
-            } else {
-                check(ct.completed == n && ct.failed == 0, "churn destroy: every completion before", &ct);
-            }
-        }
-        RDMA => {
-            check(ct.error == 0 && ct.first_error == 0 && ct.submitted == 4 * n + 5, "churn rdma: posted", &ct);
-            check(ct.completed == ct.submitted && ct.bad == 0 && ct.timeout == 0, "churn rdma: once", &ct);
-            check(ct.bytes == 4 * u64::from(n) * l && ct.mismatch == 0, "churn rdma: bytes", &ct);
-            check(ct.cancel_ok == 2 && ct.cancelled == 2 && ct.msgsize == 2 && ct.reset == 1, "churn rdma", &ct);
-            check(ct.failed == 0 && ct.checks > 40 && ct.checks_bad == 0, "churn rdma: errno checks", &ct);
-        }
-        RDMA_DESTROY => {
-            check(ct.error == 0 && ct.submitted == n && ct.eagain == 1, "churn rdma destroy: RECVs", &ct);
-            if mode == POLL {
-                check(ct.completed == 0 && ct.bad == 0, "churn rdma destroy: unpolled dropped", &ct);
-            } else {
-                check(
-                    ct.completed == n && ct.cancelled + ct.reset == n && ct.bad == 0,
-                    "churn rdma destroy: every RECV delivered",
-                    &ct,
-                );
-            }
-        }
-        NIC => {
-            check(ct.error == 0 && ct.submitted == 4 * n + 5, "churn nic: posted", &ct);
-            let expect = ct.submitted - u32::from(mode == POLL);
-            check(ct.completed == expect && ct.bad == 0 && ct.timeout == 0, "churn nic: once", &ct);
-            check(ct.bytes == 4 * u64::from(n) * l && ct.mismatch == 0, "churn nic: bytes", &ct);
-            check(ct.failed == 1 && ct.first_error == 5 && ct.msgsize == 2, "churn nic: EIO, EMSGSIZE", &ct);
-            check(ct.reset == if mode == POLL { 1 } else { 2 }, "churn nic: -ECONNRESET", &ct);
-            check(ct.cancel_already == 1 && ct.cancelled == 0, "churn nic: cancel too late", &ct);
-            // Checks 51-59 and 60-70: EEXIST, EINVAL, ENOENT,
-            // ECONNREFUSED, EBUSY of a bound provider's deregister.
-            check(ct.checks_bad == 0, "churn nic: synchronous errno checks", &ct);
-        }
+        CANCEL => expect_cancel(&ct, n),
+        DESTROY => expect_destroy(&ct, mode, n),
+        RDMA => expect_rdma(&ct, n, l),
+        RDMA_DESTROY => expect_rdma_destroy(&ct, mode, n),
+        NIC => expect_nic(&ct, mode, n, l),
         _ => {
             let want = if ct.fd == 63 { errno::EBADF } else { errno::EINVAL };
             check(ct.error == want && ct.submitted == 0, "churn garbage run refused", &ct);
