@@ -129,15 +129,16 @@ static struct {
 } ksim_devback[64];
 static int ksim_ndevback;
 
-/* mmap(2) of anonymous or device memory in the current process. */
-vm_offset_t
-ksim_umap(size_t len, int prot, int kind)
+/*
+ * A new mapping of `len` (page-rounded) bytes in `kp`, placed 16 pages
+ * after the last one (a guard gap, so an overrun faults).
+ */
+static struct ksim_umap *
+ksim_umap_new(struct ksim_proc *kp, size_t len)
 {
-	struct ksim_proc *kp = ksim_curproc();
 	struct ksim_umap *um;
 	vm_offset_t start;
 
-	len = round_page(len);
 	if (kp->kp_nmap == KSIM_NMAP)
 		sim_fail("sim", "too many user mappings");
 	start = kp->kp_nmap == 0 ? kp->kp_vmin + 16 * PAGE_SIZE :
@@ -145,6 +146,18 @@ ksim_umap(size_t len, int prot, int kind)
 	um = &kp->kp_map[kp->kp_nmap++];
 	um->um_start = start;
 	um->um_end = start + len;
+	return (um);
+}
+
+/* mmap(2) of anonymous or device memory in the current process. */
+vm_offset_t
+ksim_umap(size_t len, int prot, int kind)
+{
+	struct ksim_proc *kp = ksim_curproc();
+	struct ksim_umap *um;
+
+	len = round_page(len);
+	um = ksim_umap_new(kp, len);
 	um->um_prot = prot;
 	um->um_kind = kind;
 	um->um_adopted = 0;
@@ -158,7 +171,7 @@ ksim_umap(size_t len, int prot, int kind)
 			ksim_ndevback++;
 		}
 	}
-	return (start);
+	return (um->um_start);
 }
 
 /*
@@ -178,7 +191,6 @@ ksim_uadopt(void *host, size_t len)
 	struct ksim_proc *kp = ksim_curproc();
 	struct ksim_umap *um;
 	char *lo, *hi;
-	vm_offset_t start;
 	int i;
 
 	lo = (char *)trunc_page((uintptr_t)host);
@@ -190,19 +202,13 @@ ksim_uadopt(void *host, size_t len)
 		    um->um_backing + (um->um_end - um->um_start) >= hi)
 			return (um->um_start + ((char *)host - um->um_backing));
 	}
-	if (kp->kp_nmap == KSIM_NMAP)
-		sim_fail("sim", "too many user mappings");
-	start = kp->kp_nmap == 0 ? kp->kp_vmin + 16 * PAGE_SIZE :
-	    kp->kp_map[kp->kp_nmap - 1].um_end + 16 * PAGE_SIZE;
-	um = &kp->kp_map[kp->kp_nmap++];
-	um->um_start = start;
-	um->um_end = start + (hi - lo);
+	um = ksim_umap_new(kp, hi - lo);
 	um->um_prot = VM_PROT_READ | VM_PROT_WRITE;
 	um->um_kind = KSIM_MAP_ANON;
 	um->um_adopted = 1;
 	um->um_backing = lo;
 	sim_ram_adopt(lo, hi - lo);
-	return (start + ((char *)host - lo));
+	return (um->um_start + ((char *)host - lo));
 }
 
 /* munmap(2): the range is gone; held pages keep their backing. */
