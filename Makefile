@@ -76,7 +76,7 @@ KEXPORTS :=	$(TOP)/kmod/kqdafs.exports
 EXPORTS :=	$(BUILD)/kqdafs-exports.txt
 
 .PHONY: all bootstrap kmod user guest-tests payload verify exports test test-steps test-host \
-	sim-modules sim sim-test sim-costs sim-mutants sim-asan-modules sim-asan sim-tsan \
+	sim-modules sim sim-test sim-free sim-costs sim-mutants sim-asan-modules sim-asan sim-tsan-modules sim-tsan \
 	test-loom test-verify test-lint test-man test-examples test-vm-harness vm-test clean
 
 all: verify user payload
@@ -217,6 +217,8 @@ sim-asan-modules: bootstrap FORCE
 HOST_TARGET :=	x86_64-unknown-linux-gnu
 SIMASANBIN :=	$(TOP)/target/sim-asan/$(HOST_TARGET)/release/kqdafs-sim
 SIM_ASAN_SEEDS ?= 4
+# ... and as many free-running runs (KQDAFS_SIM_FREE=1, "sim-free" below).
+SIM_ASAN_FREE_RUNS ?= 4
 # detect_leaks=0: LeakSanitizer's scan at exit reads every heap block, and
 #   the device memory of a device mapping (sim/c/vm.c, ksim_umap) is
 #   PROT_NONE on purpose, so that a touch through the direct map faults:
@@ -239,36 +241,76 @@ sim-asan: sim-asan-modules
 	    CARGO_TARGET_DIR=$(TOP)/target/sim-asan \
 	    $(CARGO) $(NIGHTLY) build -p kqdafs-sim --release --target $(HOST_TARGET)
 	ASAN_OPTIONS="$(SIM_ASAN_OPTIONS):$$ASAN_OPTIONS" SIM_SEEDS=$(SIM_ASAN_SEEDS) $(SIMASANBIN)
+	ASAN_OPTIONS="$(SIM_ASAN_OPTIONS):$$ASAN_OPTIONS" KQDAFS_SIM_FREE=1 \
+	    SIM_SEEDS=$(SIM_ASAN_FREE_RUNS) $(SIMASANBIN)
+
+# ---- free-running mode (docs/kernsim.md, "Free-running mode")
+
+# The scenarios on real threads, all at once (KQDAFS_SIM_FREE=1,
+# sim/src/sched.rs): the models serialised by one model lock, the module's
+# own code in parallel between its KPI calls.  SIM_FREE_RUNS runs per
+# scenario; no seed replays one.
+SIM_FREE_RUNS ?= 8
+sim-free: sim
+	KQDAFS_SIM_FREE=1 SIM_SEEDS=$(SIM_FREE_RUNS) $(SIMBIN)
 
 # ---- the simulation under ThreadSanitizer (docs/kernsim.md, "Sanitizers")
 
-# The engine and the C models under ThreadSanitizer, with the scheduler as
-# it is: one simulated thread runs at a time, each on a host thread of its
-# own.  What it checks is that serialisation: every access of the models
-# and the engine is ordered by the scheduler's hand-off (the WORLD mutex
-# and a thread's turn condvar, sim/src/sched.rs), i.e. nothing runs
-# outside its turn.  It cannot find a race in the module: the hand-off
-# orders the module's accesses as well, which is why the module objects
-# are the plain ones (make sim-modules).  std must be instrumented for
-# TSan to see its mutexes and condvars (-Z build-std, with rust-src, which
-# tools/bootstrap.sh installs; panic_abort too, the workspace's panic
-# strategy).  Not a step of `make test` (docs/kernsim.md says why).
-SIMTSANBIN :=	$(TOP)/target/sim-tsan/$(HOST_TARGET)/release/kqdafs-sim
-SIM_TSAN_SEEDS ?= 2
-# halt_on_error=1: the first report ends the run, as every broken contract
-#   does (the runner prints it with the seed).
-# atexit_sleep_ms=0: TSan waits 1 s at exit for other threads to report; a
-#   run ends with its other threads parked for good, so that is only time
-#   (2 seeds: 92 s with the wait, 16 s without).
-SIM_TSAN_OPTIONS := halt_on_error=1:atexit_sleep_ms=0
+# Free-running, with ThreadSanitizer in everything the simulation
+# executes: the module's crate (with its core and alloc, -Z build-std),
+# its glue (build.rs adds -fsanitize=thread when cargo reports the
+# `sanitize` cfg), the test consumer module, the C models (sim/build.rs)
+# and the engine with std (-Z build-std, without which TSan cannot see
+# std's mutexes and condvars; panic_abort too, the workspace's panic
+# strategy; rust-src comes from tools/bootstrap.sh).  TSan needs no
+# shadow offset of its own (its instrumentation calls the runtime), so the
+# FreeBSD-triple objects need no mapping flags.
+# What TSan can and cannot see there: docs/kernsim.md.
+SIM_TSAN_KRUSTFLAGS := -Z sanitizer=thread
+# The C of the modules as a KCSAN kernel compiles a module
+# (sys/conf/kern.pre.mk, SAN_CFLAGS): atomic(9) and the copy functions
+# become calls of kcsan_* interceptors (sim/c/subr_csan.c) that TSan sees;
+# the glue gets the same from build.rs.
+SIM_TSAN_KCFLAGS := -fsanitize=thread -DKCSAN -DSAN_NEEDS_INTERCEPTORS \
+		-DSAN_INTERCEPTOR_PREFIX=kcsan -Wno-pointer-sign
+SIMTSANDIR :=	$(BUILD)/sim-tsan
+SIMTSANLIB :=	$(TOP)/target/kernsim-tsan/x86_64-kqdafs-kernsim/release/libkqdafs.a
 
-sim-tsan: sim-modules
-	KQDAFS_SIM_MODULES=$(SIMDIR)/kqdafs.o:$(SIMDIR)/kqdafs_consumer_test.o \
+sim-tsan-modules: bootstrap FORCE
+	@mkdir -p $(BUILD)/obj/kernsim-tsan $(BUILD)/obj/kernsim-tsan-consumer $(SIMTSANDIR)
+	KQDAFS_GLUE_OUT=$(BUILD)/obj/kernsim-tsan CARGO_TARGET_DIR=$(TOP)/target/kernsim-tsan \
+	    RUSTFLAGS="$(SIM_TSAN_KRUSTFLAGS)" $(CARGO) $(NIGHTLY) build -p kqdafs --release \
+	    -Z build-std=core,alloc -Z json-target-spec --target $(STARGET)
+	$(TOP)/sim/link/mkmodule kqdafs $(SIMTSANDIR)/kqdafs.o --exports $(KEXPORTS) \
+	    $(BUILD)/obj/kernsim-tsan/*.o $(SIMTSANLIB)
+	clang $(KCPPFLAGS) -mcmodel=small -fPIE -mno-red-zone -ffreestanding \
+	    -fwrapv -fno-common -fno-omit-frame-pointer -O2 -Wall -Werror \
+	    $(SIM_TSAN_KCFLAGS) -I$(TOP)/kmod \
+	    -c -o $(BUILD)/obj/kernsim-tsan-consumer/kqdafs_consumer_test.o \
+	    tests/consumer/kqdafs_consumer_test.c
+	$(TOP)/sim/link/mkmodule kqdafs_consumer_test \
+	    $(SIMTSANDIR)/kqdafs_consumer_test.o --provider $(SIMTSANDIR)/kqdafs.o \
+	    $(BUILD)/obj/kernsim-tsan-consumer/kqdafs_consumer_test.o
+
+SIMTSANBIN :=	$(TOP)/target/sim-tsan/$(HOST_TARGET)/release/kqdafs-sim
+SIM_TSAN_RUNS ?= 4
+# halt_on_error=1: the first report ends the run, as every broken contract
+#   does (the runner prints it).
+# atexit_sleep_ms=0: TSan waits 1 s at exit for other threads to report; a
+#   run ends with its other threads parked for good, so that is only time.
+# report_signal_unsafe=0: the fault handler (kernel.rs) reports a broken
+#   [memory] contract with eprintln! and _exit, which TSan would report
+#   as a signal-unsafe call before the contract's own message.
+SIM_TSAN_OPTIONS := halt_on_error=1:atexit_sleep_ms=0:report_signal_unsafe=0
+
+sim-tsan: sim-tsan-modules
+	KQDAFS_SIM_MODULES=$(SIMTSANDIR)/kqdafs.o:$(SIMTSANDIR)/kqdafs_consumer_test.o \
 	    RUSTFLAGS="-C force-frame-pointers=yes -Z sanitizer=thread" \
 	    CARGO_TARGET_DIR=$(TOP)/target/sim-tsan \
 	    $(CARGO) $(NIGHTLY) build -Z build-std=std,panic_abort -p kqdafs-sim --release \
 	    --target $(HOST_TARGET)
-	TSAN_OPTIONS="$(SIM_TSAN_OPTIONS):$$TSAN_OPTIONS" SIM_SEEDS=$(SIM_TSAN_SEEDS) $(SIMTSANBIN)
+	TSAN_OPTIONS="$(SIM_TSAN_OPTIONS):$$TSAN_OPTIONS" KQDAFS_SIM_FREE=1 \
+	    SIM_SEEDS=$(SIM_TSAN_RUNS) $(SIMTSANBIN)
 
 # ---- static verifier ----------------------------------------------------
 
@@ -350,7 +392,7 @@ payload: kmod user guest-tests
 # line, naming what did not run and every step that failed without a
 # failing test to show for it.  `make test` fails at the end if any step
 # or the summary did.
-TEST_STEPS :=	test-host test-loom test-lint test-man test-examples sim-test sim-asan sim-mutants all test-vm-harness test-vm
+TEST_STEPS :=	test-host test-loom test-lint test-man test-examples sim-test sim-free sim-asan sim-mutants all test-vm-harness test-vm
 
 test:
 	@mkdir -p $(BUILD)

@@ -190,9 +190,28 @@ fn compile_glue(root: &Path, defines: &[String], codegen: &[&str]) {
     // alike, with the flags the Makefile gives the crate (SIM_ASAN_KCFLAGS
     // there says why each).  Never for the .ko: the kernel target lists no
     // sanitizer, so rustc refuses -Z sanitizer for it.
-    if codegen == KERNSIM_CODEGEN && env::var("CARGO_CFG_SANITIZE").is_ok_and(|s| s.split(',').any(|s| s == "address"))
-    {
+    // Under ThreadSanitizer (`make sim-tsan`, the free-running mode) the
+    // glue is compiled as a KCSAN kernel compiles a module
+    // (sys/conf/kern.pre.mk, SAN_CFLAGS): instrumented, with atomic(9),
+    // the libkern string functions and copyin/copyout routed to the
+    // kcsan_* interceptors (sim/c/subr_csan.c), which ThreadSanitizer
+    // sees, instead of inline assembly it does not.  -Wno-pointer-sign
+    // as kern.mk has it: sys/vnode.h's vn_irflag_read passes a short *
+    // to the interceptor of atomic_load_short.
+    let sanitize = env::var("CARGO_CFG_SANITIZE").unwrap_or_default();
+    if codegen == KERNSIM_CODEGEN && sanitize.split(',').any(|s| s == "address") {
         for flag in ["-fsanitize=address", "-mllvm", "-asan-mapping-offset=0x7fff8000", "-mllvm", "-asan-globals=0"] {
+            build.flag(flag);
+        }
+    }
+    if codegen == KERNSIM_CODEGEN && sanitize.split(',').any(|s| s == "thread") {
+        for flag in [
+            "-fsanitize=thread",
+            "-DKCSAN",
+            "-DSAN_NEEDS_INTERCEPTORS",
+            "-DSAN_INTERCEPTOR_PREFIX=kcsan",
+            "-Wno-pointer-sign",
+        ] {
             build.flag(flag);
         }
     }

@@ -26,6 +26,7 @@ fn main() {
     println!("cargo::rerun-if-changed=kpi.list");
     println!("cargo::rerun-if-env-changed=KQDAFS_SIM_MODULES");
     println!("cargo::rerun-if-env-changed=KQDAFS_SYSINC");
+    println!("cargo::rustc-check-cfg=cfg(kqdafs_tsan)");
 
     let zig = root.join(".toolchain/zig/lib/libc/include");
     let sysinc = match env::var("KQDAFS_SIM_SYSINC") {
@@ -83,6 +84,9 @@ fn main() {
                 }
                 "thread" => {
                     build.flag("-fsanitize=thread");
+                    // The engine's ThreadSanitizer annotations
+                    // (sim/src/tsan.rs) exist in this build only.
+                    println!("cargo::rustc-cfg=kqdafs_tsan");
                 }
                 other => panic!("sim/build.rs: no model build for -Zsanitizer={other}"),
             }
@@ -176,20 +180,37 @@ fn trampolines(objects: &[PathBuf]) -> String {
         }
     }
     let mut s = String::from("\t.text\n");
+    // The first 16 stack words of the caller, copied below the
+    // trampoline's frame so that a model with stack arguments (more than
+    // six, or variadic) finds them where its ABI says.
+    let copy: String =
+        (0..16).map(|i| format!("\tmov {}(%rbp), %r10\n\tmov %r10, {}(%rsp)\n", 16 + 8 * i, 8 * i)).collect();
     for f in &funcs {
-        // Save the argument registers and %rax (the vector count of a
-        // variadic call): 7 pushes keep %rsp 16-byte aligned at the call.
-        // sim_kpi_called gets the caller's return address (above the 7
-        // pushes) and answers non-zero when a mutant run skips this call
-        // (`--mutants`): then the call returns 0 without the model, as if
-        // the module had not made it (pops leave the flags alone).
+        // A frame of its own (with CFI, so that a failure's stack goes
+        // on into the module's frames): save the argument registers and
+        // %rax (the vector count of a variadic call), 8 pushes keeping
+        // %rsp 16-byte aligned.  sim_kpi_called gets the caller's return
+        // address; it takes the model lock in free-running mode
+        // (sim/src/sched.rs) and answers non-zero when a mutant run skips
+        // this call (`--mutants`): then the call returns 0 without the
+        // model, as if the module had not made it.  Otherwise the model
+        // is called with the caller's stack arguments copied, and
+        // sim_kpi_return (which lets go of the model lock) runs before
+        // the return to module code, the model's %rax:%rdx kept.
         s.push_str(&format!(
-            "\t.globl kcall_{f}\n\t.type kcall_{f},@function\nkcall_{f}:\n\
-             \tpush %rdi\n\tpush %rsi\n\tpush %rdx\n\tpush %rcx\n\tpush %r8\n\tpush %r9\n\tpush %rax\n\
-             \tlea .Lname_{f}(%rip), %rdi\n\tmov 56(%rsp), %rsi\n\tcall sim_kpi_called@PLT\n\
-             \ttest %eax, %eax\n\
-             \tpop %rax\n\tpop %r9\n\tpop %r8\n\tpop %rcx\n\tpop %rdx\n\tpop %rsi\n\tpop %rdi\n\
-             \tjnz .Lskip_{f}\n\tjmp ksim_{f}@PLT\n.Lskip_{f}:\n\txor %eax, %eax\n\tret\n"
+            "\t.globl kcall_{f}\n\t.type kcall_{f},@function\nkcall_{f}:\n\t.cfi_startproc\n\
+             \tpush %rbp\n\t.cfi_def_cfa_offset 16\n\t.cfi_offset %rbp, -16\n\tmov %rsp, %rbp\n\
+             \t.cfi_def_cfa_register %rbp\n\
+             \tpush %rdi\n\tpush %rsi\n\tpush %rdx\n\tpush %rcx\n\tpush %r8\n\tpush %r9\n\tpush %rax\n\tpush %rax\n\
+             \tlea .Lname_{f}(%rip), %rdi\n\tmov 8(%rbp), %rsi\n\tcall sim_kpi_called@PLT\n\
+             \tmov %eax, %r11d\n\
+             \tpop %rax\n\tpop %rax\n\tpop %r9\n\tpop %r8\n\tpop %rcx\n\tpop %rdx\n\tpop %rsi\n\tpop %rdi\n\
+             \ttest %r11d, %r11d\n\tjnz .Lskip_{f}\n\
+             \tsub $128, %rsp\n{copy}\tcall ksim_{f}@PLT\n\
+             \tpush %rax\n\tpush %rdx\n\tcall sim_kpi_return@PLT\n\tpop %rdx\n\tpop %rax\n\
+             \t.cfi_remember_state\n\tleave\n\t.cfi_def_cfa %rsp, 8\n\tret\n\t.cfi_restore_state\n\
+             .Lskip_{f}:\n\tcall sim_kpi_return@PLT\n\txor %eax, %eax\n\tleave\n\t.cfi_def_cfa %rsp, 8\n\tret\n\
+             \t.cfi_endproc\n\t.size kcall_{f}, .-kcall_{f}\n"
         ));
     }
     s.push_str("\t.section .rodata\n");

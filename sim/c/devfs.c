@@ -111,6 +111,8 @@ make_dev_s(struct make_dev_args *args, struct cdev **cdev, const char *fmt,
 	}
 	ksim_devs[slot] = cdp;
 	*cdev = &cdp->cdp_c;
+	/* Published: devfs's locks order it before every open. */
+	sim_hb_release(&cdp->cdp_c);
 	return (0);
 }
 
@@ -188,6 +190,8 @@ destroy_dev(struct cdev *dev)
 	dev->si_devsw = NULL;
 	while (dev->si_threadcount != 0)
 		(void)sim_block(&dev->si_threadcount, "devdrn", 100);
+	/* Every thread that left the driver is ordered before this. */
+	sim_hb_acquire(dev);
 	mtx_lock(&ksim_cdevpriv_mtx);
 	while ((p = LIST_FIRST(&cdp->cdp_fdpriv)) != NULL) {
 		ksim_destroy_cdevpriv(p);
@@ -262,6 +266,8 @@ ksim_relthread(struct cdev *dev)
 
 	if (dev->si_threadcount == 0)
 		ksim_failf("devfs", "dev_relthread: threadcount underflow");
+	/* dev_relthread: atomic_subtract_rel_long(&si_threadcount). */
+	sim_hb_release(dev);
 	if (--dev->si_threadcount == 0)
 		sim_wakeup(&dev->si_threadcount, 0);
 }
@@ -314,6 +320,8 @@ ksim_sys_open_dev(const char *name, int oflags)
 	if (dev == NULL)
 		return (-ENOENT);
 	ksim_devvnode.v_type = VCHR;
+	/* devfs_lookup found it: ordered after make_dev. */
+	sim_hb_acquire(dev);
 	fp = ksim_file_alloc(DTYPE_VNODE, &ksim_devfs_ops_f, dev,
 	    &ksim_devvnode, FFLAGS(oflags) & FMASK, td->td_ucred);
 	if ((dsw = ksim_refthread(dev)) == NULL) {
@@ -397,6 +405,8 @@ ksim_sys_ioctl(int fd, u_long com, void *uaddr)
 	if (error == 0 && (com & IOC_OUT) != 0 && size > 0)
 		error = ksim_copyout_user(data, uaddr, size);
 	ksim_zfree(data, size + 8);
+	/* fdrop: refcount_release, a release of the file. */
+	sim_hb_release(fp);
 	(void)fdrop(fp, td);
 	return (error);
 }

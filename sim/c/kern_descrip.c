@@ -350,6 +350,8 @@ ksim_fd_install(struct ksim_proc *kp, struct file *fp)
 
 	for (fd = 0; fd < KSIM_NFD; fd++)
 		if (kp->kp_fd[fd] == NULL) {
+			/* finstall: the table's lock publishes the file. */
+			sim_hb_release(fp);
 			kp->kp_fd[fd] = fp;
 			fcaps = &kp->kp_fdcaps[fd];
 			CAP_ALL(&fcaps->fc_rights);
@@ -453,6 +455,7 @@ ksim_ioctl_fget(struct thread *td, int fd, u_long com, struct file **fpp)
 		(void)fdrop(fp, td);
 		return (EBADF);
 	}
+	sim_hb_acquire(fp);
 	*fpp = fp;
 	return (0);
 }
@@ -545,6 +548,8 @@ ksim_fget(struct thread *td, int fd, const cap_rights_t *needrightsp,
 		return (EBADF);
 	if (!fhold(fp))
 		return (EBADF);
+	/* fget_unlocked: the table's SMR section orders the install. */
+	sim_hb_acquire(fp);
 	*fpp = fp;
 	return (0);
 }
@@ -586,6 +591,8 @@ _fdrop(struct file *fp, struct thread *td)
 	sim_yield();
 	if (fp->f_count != 0)
 		ksim_failf("file", "_fdrop: count %d", fp->f_count);
+	/* The last refcount_release acquires every earlier one. */
+	sim_hb_acquire(fp);
 	sim_check_may_sleep("_fdrop (last reference: fo_close)", NULL);
 	error = 0;
 	if (fp->f_ops != &badfileops && fp->f_ops->fo_close != NULL)
@@ -610,6 +617,7 @@ ksim_close(struct thread *td, int fd)
 	/* fdfree → filecaps_free: the slot's capabilities go with it. */
 	memset(&kp->kp_fdcaps[fd], 0, sizeof(kp->kp_fdcaps[fd]));
 	ksim_kqueue_fd_closed(kp, fd);
+	sim_hb_release(fp);
 	return (fdrop(fp, td));
 }
 

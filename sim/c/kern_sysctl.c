@@ -89,6 +89,8 @@ ksim_oid_register(struct sysctl_oid *oid, struct sysctl_ctx_list *ctx,
 	ksim_strlcpy(ksim_oids[slot].name, name, sizeof(ksim_oids[slot].name));
 	ksim_oids[slot].ctx = ctx;
 	ksim_oids[slot].dynamic = dynamic;
+	/* Registered under the sysctl lock: before every handler call. */
+	sim_hb_release(oid);
 	return (0);
 }
 
@@ -322,6 +324,8 @@ ksim_sysctl_call(const char *name, void *old, size_t *oldlenp,
 	req.newlen = newlen;
 	req.newfunc = ksim_new_kernel;
 	req.validlen = req.oldlen;
+	/* The sysctl lock orders the oid's registration before its use. */
+	sim_hb_acquire(oid);
 	sim_module_enter("sysctl handler");
 	error = oid->oid_handler(oid, oid->oid_arg1, oid->oid_arg2, &req);
 	sim_module_exit();

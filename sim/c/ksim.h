@@ -35,6 +35,37 @@ enum ksim_ctx { KSIM_SYSCALL, KSIM_TASKQUEUE, KSIM_GEOM_UP, KSIM_CALLOUT,
 void	ksim_yield(void);
 void	ksim_note_stack(void);
 #define	sim_yield()	ksim_yield()
+
+/*
+ * A model the module reaches through a function pointer (a file's
+ * fo_read/fo_write, a bufobj's bop_strategy) instead of its kcall_
+ * trampoline.  In free-running mode the trampoline is what takes the
+ * model lock for a KPI call (sim/src/sched.rs); such a model takes it
+ * itself, in its first declaration, and lets go of it when it returns
+ * (the cleanup attribute runs on every return path).  Nested calls from
+ * other models only count.
+ */
+void	sim_kpi_enter(void);
+
+/*
+ * Happens-before edges for ThreadSanitizer in the free-running mode
+ * (sim/src/tsan.rs): where FreeBSD's primitive releases (a task
+ * enqueued, a buffer handed to the disk, a file installed) and where it
+ * acquires (the task run, the buffer completed, the file looked up).
+ * Nothing in any other build.
+ */
+void	sim_hb_release(const void *obj);
+void	sim_hb_acquire(const void *obj);
+void	sim_kpi_return(void);
+static inline void
+ksim_ptr_leave(int *unused __unused)
+{
+
+	sim_kpi_return();
+}
+#define	sim_ptr_entry()							\
+	int __ksim_ptr __attribute__((cleanup(ksim_ptr_leave), unused)) = \
+	    (sim_kpi_enter(), 0)
 void	sim_fail(const char *contract, const char *msg) __dead2;
 uint64_t sim_ticks(void);
 void	sim_check_may_sleep(const char *what, const void *interlock);

@@ -696,6 +696,7 @@ bufdone(struct buf *bp)
 		biodone = bp->b_iodone;
 		bp->b_iodone = NULL;
 		sim_nosleep_enter("b_iodone");
+		sim_hb_acquire(bp);
 		sim_module_enter("b_iodone");
 		(*biodone)(bp);
 		sim_module_exit();
@@ -817,10 +818,13 @@ ksim_bmap_indirect(struct ksim_vfile *vf)
 static void
 ksim_bufobj_strategy(struct bufobj *bo, struct buf *bp)
 {
+	sim_ptr_entry();
 	struct ksim_bufx *bx = ksim_bx(bp);
 	struct ksim_vfile *vf = ksim_vfile(bp->b_vp);
 
 	sim_yield();
+	/* Handed to the I/O path: ordered before its completion (bufdone). */
+	sim_hb_release(bp);
 	if (bp->b_iocmd != BIO_READ)
 		ksim_failf("buf", "bstrategy: only reads are modelled");
 	if (!ksim_vn_islocked(bp->b_vp))
@@ -990,6 +994,7 @@ static int
 ksim_vn_rw(struct file *fp, struct uio *uio, struct ucred *active_cred,
     int flags, struct thread *td)
 {
+	sim_ptr_entry();
 	struct vnode *vp = fp->f_vnode;
 	struct ksim_vfile *vf = ksim_vfile(vp);
 	ssize_t adj;

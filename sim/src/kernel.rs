@@ -135,10 +135,12 @@ pub fn module_enter(what: &str) {
         }
         t.module_depth += 1;
     });
+    sched::module_call_begin();
 }
 
 /// The module callback entered last has returned.
 pub fn module_exit() {
+    sched::module_call_end();
     let me = sched::me();
     with(|e| {
         let t = e.threads.entry(me).or_default();
@@ -190,6 +192,9 @@ pub extern "C" fn sim_stack_mask(mask: u32) {
 /// A KPI entry (`ksim_yield`): record the stack, then maybe switch.
 #[no_mangle]
 extern "C" fn sim_yield_at(mask: u32) {
+    if !sched::model_locked() {
+        fail("sim", "a model was entered without the model lock (free-running mode): a KPI reached it other than through its kcall_ trampoline");
+    }
     sim_stack_mask(mask);
     sched::yield_point();
 }
@@ -303,6 +308,7 @@ fn reaches(order: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str) -> 
 /// order against every lock it already holds, as `witness_checkorder`.
 #[no_mangle]
 extern "C" fn sim_lock_acquired(lock: *const c_void, name: *const c_char, kind: LockKind, dupok: c_int) {
+    crate::tsan::acquire(lock as usize);
     let me = sched::me();
     let name = cstr(name);
     let addr = lock as usize;
@@ -344,6 +350,7 @@ extern "C" fn sim_lock_acquired(lock: *const c_void, name: *const c_char, kind: 
 /// The calling thread let go of `lock`.
 #[no_mangle]
 extern "C" fn sim_lock_released(lock: *const c_void, name: *const c_char) {
+    crate::tsan::release(lock as usize);
     let me = sched::me();
     let addr = lock as usize;
     let found = with(|e| {
@@ -365,6 +372,7 @@ extern "C" fn sim_lock_released(lock: *const c_void, name: *const c_char) {
 /// lock is then released by whichever thread completes the I/O).
 #[no_mangle]
 extern "C" fn sim_lock_disowned(lock: *const c_void, name: *const c_char) {
+    crate::tsan::release(lock as usize);
     sim_lock_released(lock, name);
 }
 
@@ -574,6 +582,7 @@ fn mutated(name: &str, ret: usize) -> bool {
 /// call (the trampoline returns 0 without calling the model).
 #[no_mangle]
 extern "C" fn sim_kpi_called(name: *const c_char, ret: usize) -> c_int {
+    sched::kpi_enter();
     let name = cstr(name);
     count(&format!("kpi:{name}"));
     let me = sched::me();
@@ -592,6 +601,33 @@ extern "C" fn sim_kpi_called(name: *const c_char, ret: usize) -> c_int {
         sched::stall_me(n);
     }
     c_int::from(mutated(&name, ret))
+}
+
+/// A happens-before edge FreeBSD's primitive begins here (a model, at the
+/// point where the kernel releases: `sim_hb_release` in `ksim.h`).
+#[no_mangle]
+extern "C" fn sim_hb_release(addr: *const c_void) {
+    crate::tsan::release(addr as usize);
+}
+
+/// ... and ends here (where the kernel acquires).
+#[no_mangle]
+extern "C" fn sim_hb_acquire(addr: *const c_void) {
+    crate::tsan::acquire(addr as usize);
+}
+
+/// A model reached through a function pointer begins (`sim_ptr_entry`,
+/// `sim/c/ksim.h`): take the model lock as a trampoline would.
+#[no_mangle]
+extern "C" fn sim_kpi_enter() {
+    sched::kpi_enter();
+}
+
+/// The KPI call [`sim_kpi_called`] announced has returned (or was skipped):
+/// the trampoline is about to return to module code.
+#[no_mangle]
+extern "C" fn sim_kpi_return() {
+    sched::kpi_leave();
 }
 
 /// Injected preemptions: (thread name, KPI, module callback it is called

@@ -9,7 +9,9 @@
 //! ```
 //! Every (scenario, seed) runs in a child process of its own, so that the
 //! module's statics and the model's state start fresh; the run ends with
-//! `sim-test: N passed, N failed`.  `KQDAFS_SIM_SEED=S` replays one seed.
+//! `sim-test: N passed, N failed`.  `KQDAFS_SIM_SEED=S` replays one seed;
+//! `KQDAFS_SIM_FREE=1` runs every scenario free-running on real threads
+//! instead (`sched`), with no seed to replay.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -20,6 +22,7 @@ mod random;
 mod report;
 mod scenarios;
 mod sched;
+mod tsan;
 mod upcalls;
 mod userland;
 mod world;
@@ -59,6 +62,10 @@ fn main() -> ExitCode {
     }
     let exe = std::env::current_exe().expect("own path");
     let (mut passed, mut failed) = (0u32, 0u32);
+    // Free-running runs: (most threads in module code at once, model-lock
+    // acquisitions, of which waited, runs with module code on two threads
+    // or more at some moment).
+    let mut free = (0u64, 0u64, 0u64, 0u64);
     let started = Instant::now();
     for s in scenarios::ALL {
         if !filters.is_empty() && !filters.iter().any(|f| s.name.contains(f.as_str())) {
@@ -75,6 +82,17 @@ fn main() -> ExitCode {
                 .stdin(Stdio::null())
                 .output()
                 .expect("cannot run a child");
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                if let Some(v) = line.strip_prefix("kernsim-free: ") {
+                    let v: Vec<u64> = v.split(' ').filter_map(|x| x.parse().ok()).collect();
+                    if let [most, acquired, waited] = v[..] {
+                        free.0 = free.0.max(most);
+                        free.1 += acquired;
+                        free.2 += waited;
+                        free.3 += u64::from(most > 1);
+                    }
+                }
+            }
             if out.status.success() {
                 passed += 1;
             } else {
@@ -91,6 +109,17 @@ fn main() -> ExitCode {
         } else {
             println!("sim {:<32} FAILED (seeds {:?} of {})", s.name, bad, list.len());
         }
+    }
+    if std::env::var("KQDAFS_SIM_FREE").is_ok_and(|v| v == "1") {
+        println!(
+            "sim-free: free-running on real threads; module code ran on up to {} threads at once, \
+             on two or more in {} of {} runs; {} of {} model-lock acquisitions waited for another thread",
+            free.0,
+            free.3,
+            passed + failed,
+            free.2,
+            free.1
+        );
     }
     println!("sim-test: ran in {:.1}s", started.elapsed().as_secs_f64());
     println!("sim-test: {passed} passed, {failed} failed");
@@ -112,5 +141,9 @@ fn run_child(name: &str, seed: u64) -> ExitCode {
     let body = s.run;
     let p = world::new_proc(100, 1001);
     world::spawn_main(p, Box::new(move || body(p)));
+    if sched::free() {
+        let (most, acquired, waited) = sched::free_stats();
+        println!("kernsim-free: {most} {acquired} {waited}");
+    }
     ExitCode::SUCCESS
 }

@@ -9,9 +9,25 @@
 //! of them (or a callout) has a deadline, as a tickless kernel would skip
 //! idle time.  A state where every thread sleeps without a deadline is a
 //! deadlock and fails the run, naming what each thread waits for.
+//!
+//! **Free-running mode** (`KQDAFS_SIM_FREE=1`, `make sim-free`,
+//! `make sim-tsan`): the same threads run at once on real CPUs.  The C
+//! models stay single-threaded code: one *model lock* serialises them, as
+//! the scheduler's turn does in the seeded mode.  A thread holds it
+//! whenever it is not executing module code: from its start, through
+//! scenario code and the models, and it lets go of it only while the
+//! module's own code runs (a module callback the models enter,
+//! [`module_call_begin`]) or while it sleeps ([`block`]); a KPI call from
+//! module code takes it back for the length of the call ([`kpi_enter`],
+//! [`kpi_leave`], called by the `kcall_` trampolines, `sim/build.rs`).
+//! So the module's code runs truly in parallel with itself and with the
+//! models, between its KPI calls, while every model sees one thread at a
+//! time.  Time still advances only when every thread sleeps.  No seed
+//! replays a free-running run.
 
 use crate::report::fail;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Index of a simulated thread.
@@ -80,11 +96,54 @@ struct World {
     main: Option<Tid>,
     main_done: bool,
     switches: u64,
+    /// Free-running mode: the thread holding the model lock.
+    model_owner: Option<Tid>,
+    /// Free-running mode: the scenario has ended; nobody takes the model
+    /// lock again (the process exits with the others parked).
+    frozen: bool,
 }
 
 static WORLD: Mutex<Option<World>> = Mutex::new(None);
 /// Signalled when the scenario's main thread has ended.
 static MAIN_DONE: Condvar = Condvar::new();
+/// Free-running mode: signalled when the model lock is let go.
+static MODEL_FREE: Condvar = Condvar::new();
+/// Whether this run is free-running (`KQDAFS_SIM_FREE=1`).
+static FREE: AtomicBool = AtomicBool::new(false);
+
+/// Free-running mode: threads running module code right now (between KPI
+/// calls, without the model lock), the most at once, and how many
+/// model-lock acquisitions there were and how many of them had to wait.
+static IN_MODULE: AtomicU64 = AtomicU64::new(0);
+static MOST_IN_MODULE: AtomicU64 = AtomicU64::new(0);
+static ACQUIRED: AtomicU64 = AtomicU64::new(0);
+static WAITED: AtomicU64 = AtomicU64::new(0);
+
+/// A thread starts running module code (free-running), the model lock
+/// and the world lock let go: ThreadSanitizer sees it from here.
+fn into_module() {
+    let now = IN_MODULE.fetch_add(1, Ordering::SeqCst) + 1;
+    MOST_IN_MODULE.fetch_max(now, Ordering::SeqCst);
+    crate::tsan::show();
+}
+
+/// A thread stops running module code (free-running), before it takes
+/// the world lock: hidden from ThreadSanitizer from here (`tsan`).
+fn out_of_module() {
+    crate::tsan::hide();
+    IN_MODULE.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Free-running statistics of this run: (most threads in module code at
+/// once, model-lock acquisitions, acquisitions that waited).
+pub fn free_stats() -> (u64, u64, u64) {
+    (MOST_IN_MODULE.load(Ordering::SeqCst), ACQUIRED.load(Ordering::SeqCst), WAITED.load(Ordering::SeqCst))
+}
+
+/// Whether this run is free-running.
+pub fn free() -> bool {
+    FREE.load(Ordering::Relaxed)
+}
 
 /// Wake the thread that now runs (after `w.running` changed).
 fn hand_over(w: &World) {
@@ -98,6 +157,12 @@ fn hand_over(w: &World) {
 
 thread_local! {
     static ME: Cell<Option<Tid>> = const { Cell::new(None) };
+    /// Free-running mode: how many times this thread holds the model lock
+    /// (its own start, and one per KPI call it is inside).
+    static HELD: Cell<u32> = const { Cell::new(0) };
+    /// Free-running mode: [`HELD`] as it was at each module callback this
+    /// thread is inside ([`module_call_begin`]).
+    static SAVED: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
 }
 
 fn world() -> MutexGuard<'static, Option<World>> {
@@ -120,8 +185,9 @@ pub fn rand() -> u64 {
     next_rand(g.as_mut().expect("sim not initialised"))
 }
 
-/// Set up a run with `seed`.
+/// Set up a run with `seed` (free-running when `KQDAFS_SIM_FREE=1`).
 pub fn init(seed: u64) {
+    FREE.store(std::env::var("KQDAFS_SIM_FREE").is_ok_and(|v| v == "1"), Ordering::Relaxed);
     let mut g = world();
     *g = Some(World {
         threads: Vec::new(),
@@ -134,6 +200,8 @@ pub fn init(seed: u64) {
         main: None,
         main_done: false,
         switches: 0,
+        model_owner: None,
+        frozen: false,
     });
 }
 
@@ -169,45 +237,80 @@ fn wait_turn(mut g: MutexGuard<'static, Option<World>>, me: Tid) -> MutexGuard<'
     g
 }
 
-/// Start a simulated thread running `body`.  It runs when the scheduler
-/// picks it; `setup` runs first on the new host thread (it installs the
-/// thread's `struct pcpu`).
-pub fn spawn(name: &str, ctx: Ctx, setup: Box<dyn FnOnce() + Send>, body: Box<dyn FnOnce() + Send>) -> Tid {
-    let tid = {
-        let mut g = world();
-        let w = g.as_mut().expect("sim not initialised");
-        w.threads.push(Thread {
-            name: name.to_string(),
-            ctx,
-            state: State::Runnable,
-            woke_by_timeout: false,
-            turn: Arc::new(Condvar::new()),
-            stalled: 0,
-        });
-        w.threads.len() - 1
-    };
+/// A fresh address to key one happens-before edge (ThreadSanitizer's
+/// sync objects are addresses); a byte leaked per thread or timer.
+fn sync_key() -> usize {
+    Box::into_raw(Box::new(0u8)) as usize
+}
+
+/// Make a thread entry (runnable, not started yet).
+fn register(w: &mut World, name: &str, ctx: Ctx) -> Tid {
+    w.threads.push(Thread {
+        name: name.to_string(),
+        ctx,
+        state: State::Runnable,
+        woke_by_timeout: false,
+        turn: Arc::new(Condvar::new()),
+        stalled: 0,
+    });
+    w.threads.len() - 1
+}
+
+/// Start the host thread of simulated thread `tid`: it waits for its turn
+/// (seeded mode) or for the model lock (free-running), runs `setup` (which
+/// installs the thread's `struct pcpu`), then `body`.
+fn start(tid: Tid, name: &str, setup: Box<dyn FnOnce() + Send>, body: Box<dyn FnOnce() + Send>) {
+    // Creating a thread orders what its creator did before with all the
+    // new thread does (kthread_add, fork): a happens-before edge of its
+    // own, the creator being hidden from ThreadSanitizer (`tsan`).
+    let created = sync_key();
+    crate::tsan::release(created);
     std::thread::Builder::new()
         .name(name.to_string())
         .stack_size(4 << 20)
         .spawn(move || {
             ME.with(|m| m.set(Some(tid)));
-            drop(wait_turn(world(), tid));
+            if free() {
+                crate::tsan::hide();
+                crate::tsan::acquire(created);
+                drop(acquire_model(world(), tid));
+                HELD.with(|h| h.set(1));
+            } else {
+                drop(wait_turn(world(), tid));
+            }
             setup();
             body();
             exit_thread();
+            // ThreadSanitizer wants a thread to end with no ignores.
+            crate::tsan::show();
         })
         .expect("cannot start a host thread");
+}
+
+/// Start a simulated thread running `body`.  It runs when the scheduler
+/// picks it; `setup` runs first on the new host thread (it installs the
+/// thread's `struct pcpu`).
+pub fn spawn(name: &str, ctx: Ctx, setup: Box<dyn FnOnce() + Send>, body: Box<dyn FnOnce() + Send>) -> Tid {
+    let tid = register(world().as_mut().expect("sim not initialised"), name, ctx);
+    start(tid, name, setup, body);
     tid
 }
 
 /// Run `body` as the scenario's main thread and wait until it ends.
 pub fn run_main(setup: Box<dyn FnOnce() + Send>, body: Box<dyn FnOnce() + Send>) {
-    let tid = spawn("scenario", Ctx::Syscall, setup, body);
-    let mut g = world();
-    {
+    let tid = {
+        let mut g = world();
         let w = g.as_mut().expect("sim not initialised");
+        let tid = register(w, "scenario", Ctx::Syscall);
         w.main = Some(tid);
-        w.running = Some(tid);
+        if !free() {
+            w.running = Some(tid);
+        }
+        tid
+    };
+    start(tid, "scenario", setup, body);
+    let mut g = world();
+    if let Some(w) = g.as_ref() {
         hand_over(w);
     }
     while !g.as_ref().is_some_and(|w| w.main_done) {
@@ -221,6 +324,19 @@ fn exit_thread() {
     let mut g = world();
     let w = g.as_mut().expect("sim not initialised");
     w.threads[me].state = State::Done;
+    if free() {
+        HELD.with(|h| h.set(0));
+        release_model(w, me);
+        if w.main == Some(me) {
+            // The scenario is over: the others stay where they are.
+            w.main_done = true;
+            w.frozen = true;
+            MAIN_DONE.notify_all();
+        } else if all_idle(w) {
+            advance_time(w);
+        }
+        return;
+    }
     if w.main == Some(me) {
         w.main_done = true;
         w.running = None;
@@ -262,85 +378,176 @@ fn pick_next(w: &mut World) {
             w.running = None;
             return;
         }
-        // Everybody sleeps: jump to the earliest deadline.
-        let sleeper = w
-            .threads
-            .iter()
-            .filter_map(|t| match t.state {
-                State::Blocked { deadline: Some(d), .. } => Some(d),
-                _ => None,
-            })
-            .min();
-        let timer = w.timers.iter().map(|t| t.deadline).min();
-        let next = match (sleeper, timer) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) => a,
-            (None, Some(b)) => b,
-            (None, None) => {
-                let waits: Vec<String> = w
-                    .threads
-                    .iter()
-                    .filter_map(|t| match &t.state {
-                        State::Blocked { wmesg, chan, .. } => {
-                            Some(format!("  {} ({:?}) sleeps on \"{}\" ({:#x})", t.name, t.ctx, wmesg, chan))
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                fail("deadlock", &format!("every thread sleeps and none has a timeout:\n{}", waits.join("\n")));
-            }
-        };
-        w.now = w.now.max(next);
-        let now = w.now;
-        for t in w.threads.iter_mut() {
-            if let State::Blocked { deadline: Some(d), .. } = t.state {
-                if d <= now {
-                    t.state = State::Runnable;
-                    t.woke_by_timeout = true;
-                }
-            }
-        }
-        // Fire due timers (each on a fresh callout thread, as softclock).
-        let mut due: Vec<Timer> = Vec::new();
-        let mut keep = Vec::new();
-        for t in w.timers.drain(..) {
-            if t.deadline <= now {
-                due.push(t);
-            } else {
-                keep.push(t);
-            }
-        }
-        w.timers = keep;
-        due.sort_by_key(|t| (t.deadline, t.seq));
-        for t in due {
-            let fire = t.fire;
-            let tid = w.threads.len();
-            w.threads.push(Thread {
-                name: format!("softclock#{}", t.seq),
-                ctx: Ctx::Callout,
-                state: State::Runnable,
-                woke_by_timeout: false,
-                turn: Arc::new(Condvar::new()),
-                stalled: 0,
-            });
-            let setup = crate::kernel::thread_setup_for(tid);
-            std::thread::Builder::new()
-                .name(format!("softclock#{}", t.seq))
-                .stack_size(4 << 20)
-                .spawn(move || {
-                    ME.with(|m| m.set(Some(tid)));
-                    drop(wait_turn(world(), tid));
-                    setup();
-                    fire();
-                    exit_thread();
+        advance_time(w);
+    }
+}
+
+/// Free-running mode: whether every thread sleeps (or has ended) while
+/// the scenario goes on, so that only time can wake one.
+fn all_idle(w: &World) -> bool {
+    !w.main_done && w.threads.iter().all(|t| matches!(t.state, State::Blocked { .. } | State::Done))
+}
+
+/// Everybody sleeps: jump to the earliest deadline, wake the sleepers it
+/// ends and fire the due timers; fail when nobody has a deadline (a
+/// deadlock).
+fn advance_time(w: &mut World) {
+    let sleeper = w
+        .threads
+        .iter()
+        .filter_map(|t| match t.state {
+            State::Blocked { deadline: Some(d), .. } => Some(d),
+            _ => None,
+        })
+        .min();
+    let timer = w.timers.iter().map(|t| t.deadline).min();
+    let next = match (sleeper, timer) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) => a,
+        (None, Some(b)) => b,
+        (None, None) => {
+            let waits: Vec<String> = w
+                .threads
+                .iter()
+                .filter_map(|t| match &t.state {
+                    State::Blocked { wmesg, chan, .. } => {
+                        Some(format!("  {} ({:?}) sleeps on \"{}\" ({:#x})", t.name, t.ctx, wmesg, chan))
+                    }
+                    _ => None,
                 })
-                .expect("cannot start a host thread");
+                .collect();
+            fail("deadlock", &format!("every thread sleeps and none has a timeout:\n{}", waits.join("\n")));
+        }
+    };
+    w.now = w.now.max(next);
+    let now = w.now;
+    for t in w.threads.iter_mut() {
+        if let State::Blocked { deadline: Some(d), .. } = t.state {
+            if d <= now {
+                t.state = State::Runnable;
+                t.woke_by_timeout = true;
+                t.turn.notify_one();
+            }
         }
     }
+    // Fire due timers (each on a fresh callout thread, as softclock).
+    let mut due: Vec<Timer> = Vec::new();
+    let mut keep = Vec::new();
+    for t in w.timers.drain(..) {
+        if t.deadline <= now {
+            due.push(t);
+        } else {
+            keep.push(t);
+        }
+    }
+    w.timers = keep;
+    due.sort_by_key(|t| (t.deadline, t.seq));
+    for t in due {
+        let name = format!("softclock#{}", t.seq);
+        let tid = register(w, &name, Ctx::Callout);
+        start(tid, &name, crate::kernel::thread_setup_for(tid), t.fire);
+    }
+}
+
+// ---- the model lock (free-running mode) ---------------------------------
+
+/// Wait, holding the world lock, until the model lock is free, and take
+/// it for `me`.  After the scenario has ended nobody gets it again.
+fn acquire_model(mut g: MutexGuard<'static, Option<World>>, me: Tid) -> MutexGuard<'static, Option<World>> {
+    ACQUIRED.fetch_add(1, Ordering::Relaxed);
+    let mut waited = false;
+    loop {
+        if let Some(w) = g.as_mut() {
+            if !w.frozen && w.model_owner.is_none() {
+                w.model_owner = Some(me);
+                if waited {
+                    WAITED.fetch_add(1, Ordering::Relaxed);
+                }
+                return g;
+            }
+        }
+        waited = true;
+        g = MODEL_FREE.wait(g).unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// Let go of the model lock (if `me` holds it).
+fn release_model(w: &mut World, me: Tid) {
+    if w.model_owner == Some(me) {
+        w.model_owner = None;
+        MODEL_FREE.notify_all();
+    }
+}
+
+/// A KPI call from module code begins (the `kcall_` trampoline): take the
+/// model lock for the length of the call.
+pub fn kpi_enter() {
+    if !free() {
+        return;
+    }
+    let n = HELD.with(Cell::get);
+    if n == 0 {
+        out_of_module();
+        drop(acquire_model(world(), me()));
+    }
+    HELD.with(|h| h.set(n + 1));
+}
+
+/// The KPI call [`kpi_enter`] began has returned to module code.
+pub fn kpi_leave() {
+    if !free() {
+        return;
+    }
+    let n = HELD.with(Cell::get);
+    if n == 0 {
+        fail("sim", "a KPI call returned that never took the model lock");
+    }
+    HELD.with(|h| h.set(n - 1));
+    if n == 1 {
+        release_model(world().as_mut().expect("sim not initialised"), me());
+        into_module();
+    }
+}
+
+/// A model is about to call module code (a callback): let go of the
+/// model lock while the module's code runs.
+pub fn module_call_begin() {
+    if !free() {
+        return;
+    }
+    let n = HELD.with(|h| h.replace(0));
+    SAVED.with(|s| s.borrow_mut().push(n));
+    if n > 0 {
+        release_model(world().as_mut().expect("sim not initialised"), me());
+        into_module();
+    }
+}
+
+/// The module callback [`module_call_begin`] announced has returned: take
+/// the model lock back.
+pub fn module_call_end() {
+    if !free() {
+        return;
+    }
+    let n = SAVED.with(|s| s.borrow_mut().pop()).unwrap_or(0);
+    if n > 0 {
+        out_of_module();
+        drop(acquire_model(world(), me()));
+    }
+    HELD.with(|h| h.set(n));
+}
+
+/// Whether the calling thread may run model code now: always in the
+/// seeded mode; with the model lock held when free-running.
+pub fn model_locked() -> bool {
+    !free() || HELD.with(Cell::get) > 0
 }
 
 /// A KPI call: the scheduler may run another thread here.
 pub fn yield_point() {
+    if free() {
+        return;
+    }
     let me = me();
     let mut g = world();
     let w = g.as_mut().expect("sim not initialised");
@@ -369,6 +576,17 @@ fn switch_away(mut g: MutexGuard<'static, Option<World>>, me: Tid) {
 /// now (an injected preemption; see [`crate::kernel::stall_at`]).
 pub fn stall_me(n: u32) {
     let me = me();
+    if free() {
+        // Free-running: the thread is off the CPU for a while in real
+        // time (5 µs per decision it would sit out), without the model
+        // lock, while the others run.
+        let held = HELD.with(|h| h.replace(0));
+        release_model(world().as_mut().expect("sim not initialised"), me);
+        std::thread::sleep(std::time::Duration::from_micros(5 * u64::from(n)));
+        drop(acquire_model(world(), me));
+        HELD.with(|h| h.set(held));
+        return;
+    }
     let mut g = world();
     let w = g.as_mut().expect("sim not initialised");
     w.threads[me].stalled = n;
@@ -378,6 +596,15 @@ pub fn stall_me(n: u32) {
 /// Let another runnable thread run (scenario code's busy loops).
 pub fn yield_now() {
     crate::kernel::sim_stack_mask(0);
+    if free() {
+        let me = me();
+        let n = HELD.with(|h| h.replace(0));
+        release_model(world().as_mut().expect("sim not initialised"), me);
+        std::thread::yield_now();
+        drop(acquire_model(world(), me));
+        HELD.with(|h| h.set(n));
+        return;
+    }
     switch_away(world(), me());
 }
 
@@ -390,6 +617,26 @@ pub fn block(chan: usize, wmesg: &str, timo: u64) -> bool {
     let deadline = (timo > 0).then(|| w.now + timo);
     w.threads[me].state = State::Blocked { chan, wmesg: wmesg.to_string(), deadline };
     w.threads[me].woke_by_timeout = false;
+    if free() {
+        // Sleep without the model lock; the last thread to go to sleep
+        // advances time.
+        let held = HELD.with(|h| h.replace(0));
+        release_model(w, me);
+        if all_idle(w) {
+            advance_time(w);
+        }
+        let turn = w.threads[me].turn.clone();
+        while g.as_ref().is_some_and(|w| matches!(w.threads[me].state, State::Blocked { .. })) {
+            g = turn.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        let woke = g.as_mut().is_some_and(|w| std::mem::take(&mut w.threads[me].woke_by_timeout));
+        drop(acquire_model(g, me));
+        HELD.with(|h| h.set(held));
+        // The sleep queue's lock orders the waker's past before the
+        // sleeper's future (sleepq_signal/sleepq_broadcast).
+        crate::tsan::acquire(chan);
+        return woke;
+    }
     pick_next(w);
     hand_over(w);
     let mut g = wait_turn(g, me);
@@ -399,11 +646,13 @@ pub fn block(chan: usize, wmesg: &str, timo: u64) -> bool {
 
 /// Make the threads sleeping on `chan` runnable (all, or one).
 pub fn wakeup(chan: usize, one: bool) {
+    crate::tsan::release(chan);
     let mut g = world();
     let w = g.as_mut().expect("sim not initialised");
     for t in w.threads.iter_mut() {
         if matches!(t.state, State::Blocked { chan: c, .. } if c == chan) {
             t.state = State::Runnable;
+            t.turn.notify_one();
             if one {
                 break;
             }
@@ -419,7 +668,16 @@ pub fn add_timer(ticks: u64, fire: Box<dyn FnOnce() + Send>) -> u64 {
     w.timer_seq += 1;
     let seq = w.timer_seq;
     let deadline = w.now + ticks.max(1);
+    // Arming a callout orders the arming thread's past before the
+    // handler (the callout's lock in softclock_call_cc).
+    let armed = sync_key();
+    let fire: Box<dyn FnOnce() + Send> = Box::new(move || {
+        crate::tsan::acquire(armed);
+        fire();
+    });
     w.timers.push(Timer { deadline, seq, fire });
+    drop(g);
+    crate::tsan::release(armed);
     seq
 }
 

@@ -183,18 +183,28 @@ pub fn cred_leak() -> Option<(i64, i64, i64)> {
     (uid >= 0).then_some((uid, refs, want))
 }
 
+/// `kld_sx`, which kern_kldload and kern_kldunload hold throughout: its
+/// address keys their happens-before edges (`tsan`).
+static KLD_SX: u8 = 0;
+
 /// kldload(2).
 pub fn kldload(name: &str) -> i32 {
     let n = cs(name);
+    crate::tsan::acquire(std::ptr::addr_of!(KLD_SX) as usize);
     // SAFETY: the model reads the NUL-terminated name.
-    unsafe { ksim_kldload(n.as_ptr()) }
+    let error = unsafe { ksim_kldload(n.as_ptr()) };
+    crate::tsan::release(std::ptr::addr_of!(KLD_SX) as usize);
+    error
 }
 
 /// kldunload(2) (`force`: kldunload -f).
 pub fn kldunload(name: &str, force: bool) -> i32 {
     let n = cs(name);
+    crate::tsan::acquire(std::ptr::addr_of!(KLD_SX) as usize);
     // SAFETY: as kldload.
-    unsafe { ksim_kldunload(n.as_ptr(), c_int::from(force)) }
+    let error = unsafe { ksim_kldunload(n.as_ptr(), c_int::from(force)) };
+    crate::tsan::release(std::ptr::addr_of!(KLD_SX) as usize);
+    error
 }
 
 /// Whether a module is loaded.
