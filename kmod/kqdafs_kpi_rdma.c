@@ -122,7 +122,13 @@ kqdafs_user_wire_add(u_long npages)
 {
 	u_long wired;
 
-	wired = vm_user_wire_count;
+	/*
+	 * Others change the count with atomics at any time: read it with
+	 * atomic_load_long (atomic(9)), not a plain load, which is a data
+	 * race the compiler may tear or repeat (the free-running simulation
+	 * under ThreadSanitizer reported it; a failed fcmpset reloads it).
+	 */
+	wired = atomic_load_long(&vm_user_wire_count);
 	do {
 		if (npages > vm_page_max_user_wired ||
 		    wired > vm_page_max_user_wired - npages)
