@@ -350,15 +350,19 @@ pub fn complete_and_notify(request: &Shared<Request>, result: i64) -> Put {
             req.state.notify_done().unwrap_or(Put::Keep)
         }
         // Not deliverable: the knote went (or the owner) while the I/O ran,
-        // and `knote_gone` left the charge to this, the I/O's end.
-        Ok(CompleteOutcome::Discard) | Err(_) => {
+        // and `knote_gone` left the charge to this, the I/O's end.  The
+        // charge goes back while the I/O reference still holds the
+        // request; only then does the I/O path let go (before, another
+        // party letting go in between could free the request under this
+        // give-back: found by the free-running simulation under
+        // ThreadSanitizer, docs/kernsim.md).
+        Ok(CompleteOutcome::Undeliverable) => {
             req.charge.give_back();
-            Put::Keep
+            req.state.notify_done().unwrap_or(Put::Keep)
         }
-        Ok(CompleteOutcome::ReleaseNow { defer_to_taskqueue }) => {
-            req.charge.give_back();
-            Put::Release { defer_to_taskqueue }
-        }
+        // Refused (a second completion): the caller may hold nothing;
+        // touch nothing and keep (leak) — the safe answer.
+        Err(_) => Put::Keep,
     }
 }
 

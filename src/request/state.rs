@@ -20,11 +20,10 @@
 //! |--------|-----------------------------|----------------------------------------------------------|
 //! | owner  | [`RequestState::new`]       | [`RequestState::owner_gone`]                             |
 //! | knote  | [`RequestState::attach_knote`] | [`RequestState::detach`]                              |
-//! | I/O    | [`StartOutcome::Go`]        | [`CommitOutcome::Cancelled`], [`CompleteOutcome::Discard`] / [`CompleteOutcome::ReleaseNow`], or [`RequestState::notify_done`] |
+//! | I/O    | [`StartOutcome::Go`]        | [`CommitOutcome::Cancelled`], or [`RequestState::notify_done`] after [`RequestState::complete`] |
 //!
 //! The drop that takes the count to zero also sets `RELEASED` and is the
-//! only one that answers "release" ([`Put::Release`],
-//! [`CompleteOutcome::ReleaseNow`]).  Nothing can raise the count again (a
+//! only one that answers "release" ([`Put::Release`]).  Nothing can raise the count again (a
 //! new party needs the owner, and the owner is gone), so release is terminal
 //! and happens exactly once.
 //!
@@ -38,8 +37,8 @@
 //!    │                 stoppable) │                                       │            (Release)
 //!    │cancel / owner_gone         │cancel / owner_gone                    ├─ deliverable: NotifyKnote
 //!    ▼                            ▼                                       │     └─ knote(); notify_done ─▶ IO_DONE
-//!   CANCELLED ── start_io ─▶    CANCELLED ── commit_io ─▶ Cancelled       └─ otherwise: Discard /
-//!               Cancelled                  (IO_DONE: I/O ref dropped)          ReleaseNow ─▶ IO_DONE
+//!   CANCELLED ── start_io ─▶    CANCELLED ── commit_io ─▶ Cancelled       └─ otherwise: Undeliverable
+//!               Cancelled                  (IO_DONE: I/O ref dropped)          └─ charge back; notify_done ─▶ IO_DONE
 //!
 //!  Delivery leg, only while deliverable = ATTACHED ∧ ¬DETACHED ∧ ¬CANCELLED ∧ ¬OWNER_GONE:
 //!
@@ -189,15 +188,13 @@ pub enum CompleteOutcome {
     /// [`RequestState::notify_done`]; the I/O path still holds its reference
     /// until then.
     NotifyKnote,
-    /// Nobody will receive the result (detached, cancelled or owner gone);
-    /// the I/O path's reference is gone and others still hold the request.
-    Discard,
-    /// Nobody will receive the result and this was the last reference:
-    /// release (from the completion path, always via a taskqueue).
-    ReleaseNow {
-        /// The release must not run in the caller's context.
-        defer_to_taskqueue: bool,
-    },
+    /// Nobody will receive the result now (no knote yet, detached,
+    /// cancelled or owner gone).  The I/O path still holds its reference:
+    /// it gives back what the request holds only for its event (its
+    /// charge), then lets go with [`RequestState::notify_done`], whose
+    /// [`Put`] may be the release.  (The reference is kept until then so
+    /// that no other party can free the request under the I/O path.)
+    Undeliverable,
 }
 
 /// Answer of [`RequestState::cancel`].
@@ -361,12 +358,7 @@ impl RequestState {
             if deliverable(s) {
                 Ok((s, CompleteOutcome::NotifyKnote))
             } else {
-                Ok(match drop_ref(s, IO_DONE, true) {
-                    (new, Put::Keep) => (new, CompleteOutcome::Discard),
-                    (new, Put::Release { defer_to_taskqueue }) => {
-                        (new, CompleteOutcome::ReleaseNow { defer_to_taskqueue })
-                    }
-                })
+                Ok((s, CompleteOutcome::Undeliverable))
             }
         })
     }
@@ -613,7 +605,9 @@ mod tests {
         let r = committed();
         assert_eq!(r.owner_gone(), Ok(Put::Keep));
         assert_eq!(r.detach(), Ok(Put::Keep));
-        assert_eq!(r.complete(-5), Ok(CompleteOutcome::ReleaseNow { defer_to_taskqueue: true }));
+        assert_eq!(r.complete(-5), Ok(CompleteOutcome::Undeliverable));
+        assert!(!r.is_released(), "the I/O path holds the request until notify_done");
+        assert_eq!(r.notify_done(), Ok(REL_DEFER));
         assert!(r.is_released());
     }
 
@@ -631,9 +625,10 @@ mod tests {
     fn complete_after_detach_is_discarded() {
         let r = committed();
         assert_eq!(r.detach(), Ok(Put::Keep));
-        assert_eq!(r.complete(10), Ok(CompleteOutcome::Discard));
+        assert_eq!(r.complete(10), Ok(CompleteOutcome::Undeliverable));
         assert!(!r.knote_event());
         assert_eq!(r.take_for_delivery(), Ok(None));
+        assert_eq!(r.notify_done(), Ok(Put::Keep));
         refused(&r, |r| r.notify_done(), Misuse::IoFinished);
         assert_eq!(r.owner_gone(), Ok(REL_INLINE));
     }
@@ -642,9 +637,10 @@ mod tests {
     fn complete_after_owner_gone_is_discarded() {
         let r = committed();
         assert_eq!(r.owner_gone(), Ok(Put::Keep));
-        assert_eq!(r.complete(10), Ok(CompleteOutcome::Discard));
+        assert_eq!(r.complete(10), Ok(CompleteOutcome::Undeliverable));
         assert!(!r.knote_event());
         assert_eq!(r.take_for_delivery(), Ok(None));
+        assert_eq!(r.notify_done(), Ok(Put::Keep));
         assert_eq!(r.detach(), Ok(REL_DEFER));
     }
 
@@ -727,7 +723,8 @@ mod tests {
         refused(&r, |r| r.owner_gone(), Misuse::OwnerGone);
         refused(&r, |r| r.cancel(-89), Misuse::OwnerGone);
         refused(&r, |r| r.start_io(), Misuse::OwnerGone);
-        assert_eq!(r.complete(0), Ok(CompleteOutcome::ReleaseNow { defer_to_taskqueue: true }));
+        assert_eq!(r.complete(0), Ok(CompleteOutcome::Undeliverable));
+        assert_eq!(r.notify_done(), Ok(REL_DEFER));
         refused(&r, |r| r.complete(0), Misuse::Released);
         refused(&r, |r| r.detach(), Misuse::Released);
         refused(&r, |r| r.take_for_delivery(), Misuse::Released);
@@ -754,7 +751,8 @@ mod tests {
         let r = RequestState::new();
         assert_eq!(r.start_io(), Ok(StartOutcome::Go));
         assert_eq!(r.commit_io(), Ok(CommitOutcome::Go));
-        assert_eq!(r.complete(12), Ok(CompleteOutcome::Discard));
+        assert_eq!(r.complete(12), Ok(CompleteOutcome::Undeliverable));
+        assert_eq!(r.notify_done(), Ok(Put::Keep));
         r.attach_knote().unwrap();
         assert!(r.knote_event());
         assert_eq!(r.take_for_delivery(), Ok(Some(12)));
@@ -850,12 +848,9 @@ mod tests {
                         self.completed = true;
                         match out {
                             CompleteOutcome::NotifyKnote => assert!(self.knote && !self.no_more_delivery),
-                            CompleteOutcome::Discard => self.io = false,
-                            CompleteOutcome::ReleaseNow { defer_to_taskqueue } => {
-                                assert!(defer_to_taskqueue);
-                                self.io = false;
-                                self.releases += 1;
-                            }
+                            // The I/O path keeps its reference until
+                            // notify_done (Op::NotifyDone).
+                            CompleteOutcome::Undeliverable => {}
                         }
                         true
                     }
@@ -1043,8 +1038,7 @@ mod loom_tests {
                 }
                 seen.put(r.notify_done().expect("held until notify_done"));
             }
-            CompleteOutcome::Discard => {}
-            CompleteOutcome::ReleaseNow { .. } => seen.releases += 1,
+            CompleteOutcome::Undeliverable => seen.put(r.notify_done().expect("held until notify_done")),
         }
         seen
     }

@@ -69,7 +69,7 @@ impl KernelConsumer for Consumer {
     /// and the table let go.  What the I/O path does with its handle.
     /// Never sleeps.
     fn complete(&self, req: &Request, outcome: Result<CompleteOutcome, Misuse>, cookie: u64, slot: usize) -> Put {
-        if let Some(put) = sink::on_complete(outcome) {
+        if let Some(put) = sink::on_complete(&req.state, outcome) {
             return put;
         }
         sink::deliver_completion(&req.state, |result| {

@@ -55,13 +55,15 @@ pub fn deliver_completion(state: &RequestState, hand_over: impl FnOnce(Option<i6
 }
 
 /// [`deliver_completion`] for any answer of [`RequestState::complete`]:
-/// `None` if the outcome was not `NotifyKnote` (the caller acts as for a
-/// knote request: the sink was already detached, nothing to deliver).
-pub fn on_complete(outcome: Result<CompleteOutcome, Misuse>) -> Option<Put> {
+/// `None` if the outcome was `NotifyKnote` (deliver); otherwise what the
+/// I/O path does with its handle: after `Undeliverable` (the sink was
+/// already detached, nothing to deliver) it lets go, after a refusal it
+/// keeps (touches nothing).
+pub fn on_complete(state: &RequestState, outcome: Result<CompleteOutcome, Misuse>) -> Option<Put> {
     match outcome {
         Ok(CompleteOutcome::NotifyKnote) => None,
-        Ok(CompleteOutcome::Discard) | Err(_) => Some(Put::Keep),
-        Ok(CompleteOutcome::ReleaseNow { defer_to_taskqueue }) => Some(Put::Release { defer_to_taskqueue }),
+        Ok(CompleteOutcome::Undeliverable) => Some(put_of(state.notify_done())),
+        Err(_) => Some(Put::Keep),
     }
 }
 
@@ -120,7 +122,7 @@ mod tests {
     fn completion_delivers_once_and_the_io_path_releases() {
         let r = submitted();
         assert_eq!(r.commit_io(), Ok(CommitOutcome::Go));
-        assert_eq!(on_complete(r.complete(512)), None);
+        assert_eq!(on_complete(&r, r.complete(512)), None);
         let mut got = None;
         let put = deliver_completion(&r, |v| got = v);
         assert_eq!(got, Some(512));
@@ -142,7 +144,7 @@ mod tests {
         let r = submitted();
         assert_eq!(r.commit_io(), Ok(CommitOutcome::Go));
         assert_eq!(cancel_in_table(&r, -89, |_| panic!("no push")), Cancelled::TooLate);
-        assert_eq!(on_complete(r.complete(1)), None);
+        assert_eq!(on_complete(&r, r.complete(1)), None);
         let mut got = None;
         assert!(deliver_completion(&r, |v| got = v).releases());
         assert_eq!(got, Some(1));
