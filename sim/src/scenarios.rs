@@ -1186,7 +1186,8 @@ fn kaio_procstat_dump(p: Proc) {
     // procstat -k in another thread of the process, again and again,
     // while the reads complete, are collected, and the kqueue closes.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let s2 = stop.clone();
+    let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (s2, e2) = (stop.clone(), ended.clone());
     let ids2 = ids.clone();
     world::spawn_user(p, "procstat", move || {
         while !s2.load(std::sync::atomic::Ordering::SeqCst) {
@@ -1196,20 +1197,23 @@ fn kaio_procstat_dump(p: Proc) {
             }
             world::nap(1);
         }
+        e2.store(true, std::sync::atomic::Ordering::SeqCst);
     });
     let events = wait_events(kq, 8, 500);
     for ev in &events {
         expect_eq(ev.fflags, kqdafs_abi::kaio::kaio_fflags(KaioOp::Read), "the delivered event's fflags");
     }
     eventually(|| world::kqueue_dump(kq, 0).is_ok_and(|r| r.is_empty()), "delivered knotes leave the kqueue");
+    // The procstat thread checks against the first ids: it ends before
+    // the new requests exist (free-running, it may be inside a dump at
+    // any moment).
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    eventually(|| ended.load(std::sync::atomic::Ordering::SeqCst), "the procstat thread ended");
     // More requests, and the kqueue closed under procstat -k.
     let reqs: Vec<KaioRequest> =
         (0..8).map(|i| read_req(fd, kq, i * 32768, dev.mem.alloc(8192), 8192, 0x1000 + i as u64)).collect();
     let (e, res, n) = dev.submit(&reqs);
     expect_eq((e, n), (0, 8), "submit again");
-    // The procstat thread checks against the first ids: give it the new.
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    world::nap(3);
     let ids: Vec<u64> = res.iter().map(|r| r.id).collect();
     let records = world::kqueue_dump(kq, 2).unwrap_or_else(|e| fail("scenario", &format!("procstat -k: {e}")));
     expect_eq(records.len(), 8, "procstat -k: one record per new request");
