@@ -144,11 +144,21 @@ ksim_run_set(void **lo, void **hi, int reverse)
 static int
 ksim_modevent(struct ksim_kmod *km, int what)
 {
+	char what_s[96];
+	const char *name;
+	size_t n;
 	int error;
 
-	sim_module_enter(what == MOD_LOAD ? "MOD_LOAD" :
-	    what == MOD_UNLOAD ? "MOD_UNLOAD" : what == MOD_QUIESCE ?
-	    "MOD_QUIESCE" : "MOD_SHUTDOWN");
+	name = what == MOD_LOAD ? "MOD_LOAD" : what == MOD_UNLOAD ?
+	    "MOD_UNLOAD" : what == MOD_QUIESCE ? "MOD_QUIESCE" :
+	    "MOD_SHUTDOWN";
+	/* Scenarios count the events sent: "modevent:<module>:<event>". */
+	n = ksim_strlcpy(what_s, "modevent:", sizeof(what_s));
+	n += ksim_strlcpy(what_s + n, km->km_name, sizeof(what_s) - n);
+	n += ksim_strlcpy(what_s + n, ":", sizeof(what_s) - n);
+	(void)ksim_strlcpy(what_s + n, name, sizeof(what_s) - n);
+	sim_count(what_s);
+	sim_module_enter(name);
 	error = km->km_data->evhand(NULL, what, km->km_data->priv);
 	sim_module_exit();
 	return (error);
@@ -243,9 +253,11 @@ ksim_kldload(const char *name)
 
 /*
  * kldunload(2): linker_file_unload (kern_linker.c).  A file other loaded
- * files depend on is busy (EBUSY: it holds references).  Unless forced,
- * MOD_QUIESCE first (module_quiesce), then MOD_UNLOAD (module_unload);
- * either may refuse and then nothing changes.  Then module_release, the
+ * files depend on is busy (EBUSY: it holds references).  MOD_QUIESCE
+ * first (module_quiesce: EOPNOTSUPP and EINVAL count as yes; a refusal
+ * stops the unload unless LINKER_UNLOAD_FORCE), then MOD_UNLOAD
+ * (module_unload: a refusal stops it, forced or not); after a refusal
+ * nothing has changed.  Then module_release, the
  * static sysctls go, the sysuninits run (malloc_uninit among them), and
  * the image is unmapped: no thread may still run its code then.
  */
@@ -273,13 +285,13 @@ ksim_kldunload(const char *name, int force)
 		}
 	}
 	if (km->km_mod_alive) {
-		if (!force) {
-			error = ksim_modevent(km, MOD_QUIESCE);
-			if (error != 0)
-				return (error);
-		}
-		error = ksim_modevent(km, MOD_UNLOAD);
+		error = ksim_modevent(km, MOD_QUIESCE);
+		if (error == EOPNOTSUPP || error == EINVAL)
+			error = 0;
 		if (error != 0 && !force)
+			return (error);
+		error = ksim_modevent(km, MOD_UNLOAD);
+		if (error != 0)
 			return (error);
 		km->km_mod_alive = 0;
 	}

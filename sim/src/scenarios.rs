@@ -455,6 +455,18 @@ fn busy_unload(_p: Proc) {
     expect_eq(world::kldunload("kqdafs", false), errno::EBUSY, "kldunload while open");
     check(world::kld_isloaded("kqdafs"), "still loaded");
     expect_eq(stat("opens"), 1, "kern.kqdafs.opens");
+    // kldunload -f: linker_file_unload (kern_linker.c) still sends
+    // MOD_QUIESCE, ignores its refusal, sends MOD_UNLOAD -- and a refusal
+    // of MOD_UNLOAD stops the unload, forced or not (kern_kldunload gives
+    // the user reference back).  The module stays and serves.
+    let events = |ev: &str| kernel::counters().get(&format!("modevent:kqdafs:{ev}")).copied().unwrap_or(0);
+    let (q0, u0) = (events("MOD_QUIESCE"), events("MOD_UNLOAD"));
+    expect_eq(world::kldunload("kqdafs", true), errno::EBUSY, "kldunload -f while open");
+    expect_eq((events("MOD_QUIESCE"), events("MOD_UNLOAD")), (q0 + 1, u0 + 1), "kldunload -f: MOD_QUIESCE, MOD_UNLOAD");
+    check(world::kld_isloaded("kqdafs"), "still loaded after kldunload -f");
+    expect_eq(stat("opens"), 1, "kern.kqdafs.opens after kldunload -f");
+    let mut dev = dev;
+    expect_eq(dev.info().abi_version, kqdafs_abi::KQDAFS_ABI_VERSION, "KQDAFS_IOC_INFO after kldunload -f");
     expect_eq(world::close(dev.fd), 0, "close");
     unload();
 }
