@@ -3,11 +3,23 @@
  *
  * kernsim model of the kernel linker and module subsystem for the
  * modules linked into a simulation: kldload/kldunload of a linked-in
- * module.  Sources read: sys/kern/kern_linker.c (linker_load_file,
- * linker_file_register_modules, linker_file_sysinit, linker_file_sysuninit,
- * linker_file_unload, linker_file_register_sysctls), sys/kern/kern_module.c
- * (module_register_init, module_quiesce, module_unload, module_release),
- * sys/kern/link_elf_obj.c (a fresh image per load), sys/sys/module.h.
+ * module, with the linker file's reference counts.  Sources read (the
+ * 15-era sys/kern/kern_linker.c of CHERI-Alliance/freebsd-src, 16-CURRENT
+ * just after the stable/15 branch): kern_kldload, kern_kldunload,
+ * linker_load_module, linker_load_file, linker_make_file,
+ * linker_load_dependencies, linker_file_add_dependency,
+ * linker_file_unload, linker_file_register_modules, linker_file_sysinit,
+ * linker_file_sysuninit, linker_file_register_sysctls; sys/kern/
+ * kern_module.c (module_register_init, module_quiesce, module_unload,
+ * module_release); sys/kern/link_elf_obj.c (link_elf_load_file: a fresh
+ * image per load, linker_load_dependencies before the relocations, and
+ * linker_file_unload(lf, LINKER_UNLOAD_FORCE) on an error); sys/sys/
+ * module.h, sys/sys/linker.h.
+ *
+ * Not modelled: the kernel file (linker_kernel_file; every file's
+ * dependency on it is a reference the kernel never drops), the
+ * kld_unload_try/kld_unload event handlers (nothing in a simulation
+ * registers one), securelevel and priv_check.
  */
 #include "ksim.h"
 
@@ -36,16 +48,27 @@ extern char __stop_kqdafs_state[] __weak_symbol;
 extern char __start_kqdafs_consumer_test_state[] __weak_symbol;
 extern char __stop_kqdafs_consumer_test_state[] __weak_symbol;
 
+#define	KSIM_MAXDEPS	4
+
 struct ksim_kmod {
 	const char	*km_name;
 	void		**km_si[2], **km_su[2], **km_md[2], **km_sc[2];
 	char		*km_state[2];
 	char		*km_text[2];
 	char		*km_snapshot;	/* the image's data as linked */
-	int		 km_loaded;
+	int		 km_loaded;	/* on linker_files */
 	int		 km_loads;
 	const moduledata_t *km_data;	/* MDT_MODULE */
 	int		 km_mod_alive;	/* MOD_LOAD succeeded */
+	/* struct linker_file (sys/sys/linker.h) */
+	int		 km_refs;	/* refs: loads and dependants */
+	int		 km_userrefs;	/* userrefs: kldload(2)s */
+	int		 km_linked;	/* flags & LINKER_FILE_LINKED */
+	int		 km_listed;	/* its MDT_VERSIONs in found_modules */
+	int		 km_ndeps;	/* ndeps */
+	struct ksim_kmod *km_deps[KSIM_MAXDEPS]; /* deps */
+	/* A .ko of it lies in kern.module_path (linker_search_module). */
+	int		 km_in_path;
 };
 
 #define	KSIM_KMOD(n) { #n,						\
@@ -144,11 +167,21 @@ ksim_run_set(void **lo, void **hi, int reverse)
 static int
 ksim_modevent(struct ksim_kmod *km, int what)
 {
+	char what_s[96];
+	const char *name;
+	size_t n;
 	int error;
 
-	sim_module_enter(what == MOD_LOAD ? "MOD_LOAD" :
-	    what == MOD_UNLOAD ? "MOD_UNLOAD" : what == MOD_QUIESCE ?
-	    "MOD_QUIESCE" : "MOD_SHUTDOWN");
+	name = what == MOD_LOAD ? "MOD_LOAD" : what == MOD_UNLOAD ?
+	    "MOD_UNLOAD" : what == MOD_QUIESCE ? "MOD_QUIESCE" :
+	    "MOD_SHUTDOWN";
+	/* Scenarios count the events sent: "modevent:<module>:<event>". */
+	n = ksim_strlcpy(what_s, "modevent:", sizeof(what_s));
+	n += ksim_strlcpy(what_s + n, km->km_name, sizeof(what_s) - n);
+	n += ksim_strlcpy(what_s + n, ":", sizeof(what_s) - n);
+	(void)ksim_strlcpy(what_s + n, name, sizeof(what_s) - n);
+	sim_count(what_s);
+	sim_module_enter(name);
 	error = km->km_data->evhand(NULL, what, km->km_data->priv);
 	sim_module_exit();
 	return (error);
@@ -179,116 +212,361 @@ module_register_init(const void *arg)
 		km->km_mod_alive = 1;
 }
 
-/* Whether module name `dep` is loaded (MDT_DEPEND resolution). */
-static int
-ksim_dep_loaded(const char *dep)
+/*
+ * modlist_lookup2 (kern_linker.c): the loaded file that provides module
+ * `name` (its MODULE_VERSION, MDT_VERSION, in found_modules from the end
+ * of its linker_load_dependencies until its modules unloaded) in a
+ * version `verinfo` accepts (the preferred one, else the highest in
+ * range); NULL if none.
+ * With `in_path` set the search is linker_search_module's instead:
+ * a file in kern.module_path that is not loaded.
+ */
+static struct ksim_kmod *
+ksim_modlist_lookup(const char *name, const struct mod_depend *verinfo,
+    int in_path)
 {
-	struct ksim_kmod *km;
+	struct ksim_kmod *km, *best;
+	const struct mod_metadata *md;
+	size_t i;
+	void **p;
+	int bestver, ver;
 
-	if (strcmp(dep, "kernel") == 0)
-		return (1);
-	km = ksim_kmod_find(dep);
-	return (km != NULL && km->km_loaded && km->km_mod_alive);
+	best = NULL;
+	bestver = 0;
+	for (i = 0; i < KSIM_NKMODS; i++) {
+		km = &ksim_kmods[i];
+		if (in_path ? (km->km_loaded || !km->km_in_path) :
+		    !km->km_listed)
+			continue;
+		for (p = km->km_md[0]; p != NULL && p < km->km_md[1]; p++) {
+			md = *p;
+			if (md->md_type != MDT_VERSION ||
+			    strcmp(md->md_cval, name) != 0)
+				continue;
+			ver = ((const struct mod_version *)md->md_data)->
+			    mv_version;
+			if (verinfo == NULL ||
+			    ver == verinfo->md_ver_preferred)
+				return (km);
+			if (ver >= verinfo->md_ver_minimum &&
+			    ver <= verinfo->md_ver_maximum && ver > bestver) {
+				best = km;
+				bestver = ver;
+			}
+		}
+	}
+	return (best);
+}
+
+/* linker_file_add_dependency (kern_linker.c): no reference taken here. */
+static void
+ksim_add_dependency(struct ksim_kmod *km, struct ksim_kmod *dep)
+{
+
+	if (km->km_ndeps == KSIM_MAXDEPS)
+		ksim_failf("sim", "%s: too many dependencies", km->km_name);
+	km->km_deps[km->km_ndeps++] = dep;
+}
+
+static int	ksim_load_module(struct ksim_kmod *km,
+		    struct ksim_kmod *parent, const char *modname,
+		    const struct mod_depend *verinfo);
+
+/*
+ * linker_load_dependencies (kern_linker.c), from link_elf_load_file
+ * before the relocations: each MDT_DEPEND that is not the file's own
+ * module (nor "kernel", always there) is either loaded already (its file
+ * gains a reference and becomes a dependency) or loaded now from the
+ * module path (linker_load_module with this file as the parent); if that
+ * fails, so does the load ("depends on ... not available").  Then the
+ * file's own modules are listed (linker_addmodules).
+ */
+static int
+ksim_load_dependencies(struct ksim_kmod *km)
+{
+	const struct mod_metadata *md, *nmd;
+	struct mod_depend vi;
+	struct ksim_kmod *dep;
+	void **p, **np;
+	int error;
+
+	for (p = km->km_md[0]; p < km->km_md[1]; p++) {
+		md = *p;
+		if (md->md_type != MDT_VERSION)
+			continue;
+		/* modlist_lookup(modname, ver): that very version. */
+		vi.md_ver_minimum = vi.md_ver_preferred = vi.md_ver_maximum =
+		    ((const struct mod_version *)md->md_data)->mv_version;
+		if ((dep = ksim_modlist_lookup(md->md_cval, &vi, 0)) != NULL) {
+			printf("interface %s.%d already present in the KLD "
+			    "'%s.ko'!\n", md->md_cval, vi.md_ver_preferred,
+			    dep->km_name);
+			return (EEXIST);
+		}
+	}
+	for (p = km->km_md[0]; p < km->km_md[1]; p++) {
+		md = *p;
+		if (md->md_type != MDT_DEPEND ||
+		    strcmp(md->md_cval, "kernel") == 0)
+			continue;
+		for (np = km->km_md[0]; np < km->km_md[1]; np++) {
+			nmd = *np;
+			if (nmd->md_type == MDT_VERSION &&
+			    strcmp(nmd->md_cval, md->md_cval) == 0)
+				break;
+		}
+		if (np < km->km_md[1])
+			continue;	/* a self reference */
+		dep = ksim_modlist_lookup(md->md_cval, md->md_data, 0);
+		if (dep != NULL) {
+			dep->km_refs++;
+			ksim_add_dependency(km, dep);
+			continue;
+		}
+		error = ksim_load_module(NULL, km, md->md_cval, md->md_data);
+		if (error != 0) {
+			printf("KLD %s.ko: depends on %s - not available or "
+			    "version mismatch\n", km->km_name, md->md_cval);
+			return (error);
+		}
+	}
+	km->km_listed = 1;
+	return (0);
 }
 
 /*
- * kldload(2) of a linked-in module: linker_load_file (kern_linker.c) and
- * linker_load_dependencies: each MDT_DEPEND must be present (else
- * ENOENT... the sim says ENOENT as linker_load_module would fail to find
- * it); a fresh image (the data as linked); MDT_MODULE registered;
- * static sysctls registered; sysinits run; if every module of the file
- * failed MOD_LOAD, the file is unloaded with LINKER_UNLOAD_FORCE and
- * kldload answers ENOEXEC.
+ * linker_file_unload (kern_linker.c).  While others hold references
+ * (dependants, a second load) only one is dropped: answer 0, the file
+ * stays.  The last one: MOD_QUIESCE (module_quiesce: EOPNOTSUPP and
+ * EINVAL count as yes; a refusal stops the unload unless
+ * LINKER_UNLOAD_FORCE), MOD_UNLOAD (module_unload: a refusal stops it,
+ * forced or not), module_release; then, if the file was linked, the
+ * static sysctls go and the sysuninits run (malloc_uninit among them);
+ * then each dependency is unloaded in turn with the same flags, its
+ * answer ignored (a dependency that refuses stays loaded, its reference
+ * gone); then the image is unmapped: no thread may still run its code.
  */
-int
-ksim_kldload(const char *name)
+static int
+ksim_file_unload(struct ksim_kmod *km, int flags)
 {
-	struct ksim_kmod *km;
+	struct ksim_kmod *dep;
+	void **p;
+	int error, i;
+
+	if (km->km_refs > 1) {
+		km->km_refs--;
+		return (0);
+	}
+	if (km->km_mod_alive) {
+		error = ksim_modevent(km, MOD_QUIESCE);
+		if (error == EOPNOTSUPP || error == EINVAL)
+			error = 0;
+		if (error != 0 && flags != LINKER_UNLOAD_FORCE)
+			return (error);
+		error = ksim_modevent(km, MOD_UNLOAD);
+		if (error != 0)
+			return (error);
+		km->km_mod_alive = 0;
+	}
+	km->km_listed = 0;
+	if (km->km_linked) {
+		km->km_linked = 0;
+		for (p = km->km_sc[0]; p != NULL && p < km->km_sc[1]; p++)
+			ksim_sysctl_register_static(*p, 0);
+		ksim_run_set(km->km_su[0], km->km_su[1], 1);
+	}
+	km->km_loaded = 0;
+	for (i = 0; i < km->km_ndeps; i++) {
+		dep = km->km_deps[i];
+		km->km_deps[i] = NULL;
+		(void)ksim_file_unload(dep, flags);
+	}
+	km->km_ndeps = 0;
+	km->km_refs = 0;
+	ksim_unload_checks(km->km_name, km->km_state[0], km->km_state[1]);
+	return (0);
+}
+
+/*
+ * linker_load_file (kern_linker.c) with link_elf_load_file
+ * (link_elf_obj.c): a new linker file (linker_make_file: one reference,
+ * no user reference) with a fresh image (the data as linked), its
+ * dependencies (an error unloads it with LINKER_UNLOAD_FORCE: the
+ * references it took go back), MDT_MODULE registered, static sysctls
+ * registered, sysinits run, LINKER_FILE_LINKED; if every module of the
+ * file failed MOD_LOAD, the file is unloaded with LINKER_UNLOAD_FORCE
+ * and the answer is ENOEXEC.  A dependency that was not found leaves
+ * ENOENT ("Nothing found"); any other failure of the image's load is
+ * ENOEXEC ("Format not recognized or otherwise unloadable").
+ */
+static int
+ksim_load_file(struct ksim_kmod *km)
+{
 	struct mod_metadata *md;
 	void **p;
+	int error;
 
-	km = ksim_kmod_find(name);
-	if (km == NULL || km->km_md[0] == NULL)
-		return (ENOENT);
-	if (km->km_loaded)
-		return (EEXIST);
 	km->km_data = NULL;
 	for (p = km->km_md[0]; p < km->km_md[1]; p++) {
 		md = *p;
-		if (md->md_type == MDT_DEPEND &&
-		    !ksim_dep_loaded(md->md_cval))
-			return (ENOENT);
 		if (md->md_type == MDT_MODULE)
 			km->km_data = md->md_data;
 	}
 	if (km->km_data == NULL)
-		ksim_failf("linker", "%s has no MDT_MODULE metadata", name);
+		ksim_failf("linker", "%s has no MDT_MODULE metadata",
+		    km->km_name);
+	/* linker_make_file */
+	km->km_refs = 1;
+	km->km_userrefs = 0;
+	km->km_ndeps = 0;
+	km->km_linked = 0;
+	km->km_listed = 0;
+	km->km_mod_alive = 0;
+	km->km_loaded = 1;
 	/* A fresh image: the data as the linker laid it out. */
 	if (km->km_snapshot != NULL)
 		memcpy(km->km_state[0], km->km_snapshot,
 		    (size_t)(km->km_state[1] - km->km_state[0]));
-	km->km_loaded = 1;
+	error = ksim_load_dependencies(km);
+	if (error != 0) {
+		(void)ksim_file_unload(km, LINKER_UNLOAD_FORCE);
+		return (error == ENOENT || error == EEXIST ? error : ENOEXEC);
+	}
 	km->km_loads++;
 	for (p = km->km_sc[0]; p != NULL && p < km->km_sc[1]; p++)
 		ksim_sysctl_register_static(*p, 1);
 	ksim_loading = km;
 	ksim_run_set(km->km_si[0], km->km_si[1], 0);
 	ksim_loading = NULL;
+	km->km_linked = 1;
 	if (!km->km_mod_alive) {
-		(void)ksim_kldunload(name, 1);
+		(void)ksim_file_unload(km, LINKER_UNLOAD_FORCE);
 		return (ENOEXEC);
 	}
 	return (0);
 }
 
 /*
- * kldunload(2): linker_file_unload (kern_linker.c).  A file other loaded
- * files depend on is busy (EBUSY: it holds references).  Unless forced,
- * MOD_QUIESCE first (module_quiesce), then MOD_UNLOAD (module_unload);
- * either may refuse and then nothing changes.  Then module_release, the
- * static sysctls go, the sysuninits run (malloc_uninit among them), and
- * the image is unmapped: no thread may still run its code then.
+ * linker_load_module (kern_linker.c): by file name (`km`, kldload of a
+ * path) or by module name (`modname`: the file of the module path that
+ * provides it, linker_search_module); EEXIST if the module is there
+ * already (modlist_lookup2) or a file of that name is loaded
+ * (linker_find_file_by_name) -- no reference is taken then; ENOENT if
+ * no file provides the module; a file that loads but does not provide
+ * the version asked for is unloaded again (ENOENT).  With a parent, the
+ * new file becomes its dependency: the parent holds the file's first
+ * reference.
+ */
+static int
+ksim_load_module(struct ksim_kmod *km, struct ksim_kmod *parent,
+    const char *modname, const struct mod_depend *verinfo)
+{
+	int error;
+
+	if (modname != NULL) {
+		if (ksim_modlist_lookup(modname, verinfo, 0) != NULL)
+			return (EEXIST);
+		km = ksim_modlist_lookup(modname, verinfo, 1);
+	}
+	if (km == NULL || km->km_md[0] == NULL)
+		return (ENOENT);
+	if (km->km_loaded)
+		return (EEXIST);
+	error = ksim_load_file(km);
+	if (error != 0)
+		return (error);
+	if (modname != NULL && verinfo != NULL &&
+	    ksim_modlist_lookup(modname, verinfo, 0) == NULL) {
+		(void)ksim_file_unload(km, LINKER_UNLOAD_FORCE);
+		return (ENOENT);
+	}
+	if (parent != NULL)
+		ksim_add_dependency(parent, km);
+	return (0);
+}
+
+/*
+ * kldload(2) of a linked-in module by its file name: kern_kldload
+ * (kern_linker.c) -- linker_load_module, and on success the file's user
+ * reference (lf->userrefs++).  A file loaded already answers EEXIST and
+ * gains no user reference.
+ */
+int
+ksim_kldload(const char *name)
+{
+	struct ksim_kmod *km;
+	int error;
+
+	km = ksim_kmod_find(name);
+	if (km == NULL)
+		return (ENOENT);
+	error = ksim_load_module(km, NULL, NULL, NULL);
+	if (error == 0)
+		km->km_userrefs++;
+	return (error);
+}
+
+/*
+ * kldunload(2) (`force`: kldunload -f, LINKER_UNLOAD_FORCE): kern_kldunload
+ * (kern_linker.c).  A file without a user reference (one the kernel
+ * loaded, as a dependency) is EBUSY ("attempt to unload file that was
+ * loaded by the kernel"), forced or not; so is a file with more than one
+ * reference -- another file depends on it (its MODULE_DEPEND) -- since
+ * FreeBSD commit f43ff3e15c8b ("kern linker: Do not unload a module if
+ * it has dependants", PR 274986, in stable/14 and 15).  Otherwise the
+ * user reference is dropped and linker_file_unload runs; if that
+ * refuses, the user reference comes back and nothing changed.
  */
 int
 ksim_kldunload(const char *name, int force)
 {
-	struct ksim_kmod *km, *other;
-	struct mod_metadata *md;
-	size_t i;
-	void **p;
+	struct ksim_kmod *km;
 	int error;
 
 	km = ksim_kmod_find(name);
 	if (km == NULL || !km->km_loaded)
 		return (ENOENT);
-	for (i = 0; i < KSIM_NKMODS; i++) {
-		other = &ksim_kmods[i];
-		if (other == km || !other->km_loaded)
-			continue;
-		for (p = other->km_md[0]; p < other->km_md[1]; p++) {
-			md = *p;
-			if (md->md_type == MDT_DEPEND &&
-			    strcmp(md->md_cval, name) == 0)
-				return (EBUSY);
-		}
+	if (km->km_userrefs == 0) {
+		printf("kldunload: attempt to unload file that was loaded by "
+		    "the kernel\n");
+		return (EBUSY);
 	}
-	if (km->km_mod_alive) {
-		if (!force) {
-			error = ksim_modevent(km, MOD_QUIESCE);
-			if (error != 0)
-				return (error);
-		}
-		error = ksim_modevent(km, MOD_UNLOAD);
-		if (error != 0 && !force)
-			return (error);
-		km->km_mod_alive = 0;
-	}
-	for (p = km->km_sc[0]; p != NULL && p < km->km_sc[1]; p++)
-		ksim_sysctl_register_static(*p, 0);
-	ksim_run_set(km->km_su[0], km->km_su[1], 1);
-	km->km_loaded = 0;
-	ksim_unload_checks(name, km->km_state[0], km->km_state[1]);
-	return (0);
+	if (km->km_refs > 1)
+		return (EBUSY);
+	km->km_userrefs--;
+	error = ksim_file_unload(km, force ? LINKER_UNLOAD_FORCE :
+	    LINKER_UNLOAD_NORMAL);
+	if (error != 0)
+		km->km_userrefs++;
+	return (error);
+}
+
+/*
+ * The boot's kern.module_path: whether a .ko of module file `name` lies
+ * there (linker_search_module finds it, so a MODULE_DEPEND on it loads
+ * it).  In the guests of vm-tests the modules lie outside the module
+ * path, the default here.
+ */
+void
+ksim_linker_module_path(const char *name, int present)
+{
+	struct ksim_kmod *km = ksim_kmod_find(name);
+
+	if (km == NULL)
+		ksim_failf("sim", "no module file %s", name);
+	km->km_in_path = present;
+}
+
+/* A module file's reference counts (kldstat's Refs, and userrefs). */
+int
+ksim_kld_refs(const char *name, int *userrefs)
+{
+	struct ksim_kmod *km = ksim_kmod_find(name);
+
+	if (km == NULL || !km->km_loaded)
+		return (0);
+	*userrefs = km->km_userrefs;
+	return (km->km_refs);
 }
 
 /* Whether a module is loaded now. */

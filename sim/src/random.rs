@@ -314,7 +314,7 @@ fn check(ok: bool, what: &str, e: i32) {
 /// and reload attempts meanwhile; in half the seeds, with the consumer
 /// module loaded too, a fourth process of 30 consumer/provider runs.
 pub fn random_driver(_p: Proc) {
-    world::boot(&Kernel { patched: pick(2) == 0, taken: vec![] });
+    world::boot(&Kernel { patched: pick(2) == 0, ..Default::default() });
     if world::kldload("kqdafs") != 0 {
         fail("random", "kldload");
     }
@@ -369,12 +369,10 @@ pub fn random_driver(_p: Proc) {
                 e => fail("random", &format!("kldload kqdafs_consumer_test (kqdafs loaded {loaded}): {e}")),
             }
         } else if loaded {
-            // With the consumer module loaded, the sim's kern_linker model
-            // answers EBUSY (its MODULE_DEPEND holds kqdafs), as
-            // `unload_both` in upcalls.rs expects; FreeBSD's
-            // kern_kldunload/linker_file_unload (kern_linker.c) drop the
-            // user reference and answer 0 instead, kqdafs staying loaded
-            // while the dependent holds its reference (docs/kernsim.md).
+            // With the consumer module loaded, EBUSY: its MODULE_DEPEND
+            // holds a reference on kqdafs, and kern_kldunload
+            // (kern_linker.c) refuses a file with more than one
+            // (`lf->refs > 1`); without it, EBUSY while kqdafs is busy.
             match world::kldunload("kqdafs", false) {
                 0 if !ct_loaded => loaded = false,
                 e if e == errno::EBUSY => {}

@@ -109,6 +109,16 @@ pub const ALL: &[Scenario] = &[
     scenario!(upcall_unload_busy, 8, "kldunload of the consumer module while one of its runs is in flight"),
     scenario!(upcall_destroy_other, 8, "a delayed upcall destroys another consumer whose delivery is queued"),
     scenario!(
+        upcall_kld_depend,
+        8,
+        "kldunload kqdafs while the consumer module depends on it: EBUSY (forced too), kqdafs serves; unloads after the consumer"
+    ),
+    scenario!(
+        upcall_kld_autoload,
+        8,
+        "kqdafs.ko in the module path: the consumer's kldload loads it, kldunload of it is EBUSY, the consumer's unload unloads it"
+    ),
+    scenario!(
         user_kaio,
         8,
         "kqdafs-user's Kaio in a simulated process: batched reads (aligned and Vec buffers, EOF) checked against the file, writes + fsync, cancel"
@@ -129,7 +139,10 @@ use crate::random::random_driver;
 
 use crate::userland::{user_kaio, user_rdma};
 
-use crate::upcalls::{upcall_cancel, upcall_destroy_other, upcall_modes, upcall_rdma, upcall_unload_busy};
+use crate::upcalls::{
+    upcall_cancel, upcall_destroy_other, upcall_kld_autoload, upcall_kld_depend, upcall_modes, upcall_rdma,
+    upcall_unload_busy,
+};
 
 // ---- helpers ---------------------------------------------------------
 
@@ -372,7 +385,7 @@ fn load_unload(_p: Proc) {
 }
 
 fn load_dedicated(_p: Proc) {
-    boot_and_load(&Kernel { patched: true, taken: vec![] });
+    boot_and_load(&Kernel { patched: true, ..Default::default() });
     expect_eq(filter_kaio(), -16, "filter_kaio (dedicated)");
     expect_eq(stat("filter_rdma") as u32 as i32, -17, "filter_rdma (dedicated)");
     expect_eq(world::sysctl_str("kern.kqdafs.slot_mode").as_deref(), Ok("dedicated"), "slot_mode");
@@ -381,7 +394,7 @@ fn load_dedicated(_p: Proc) {
 }
 
 fn load_no_free_slot(_p: Proc) {
-    world::boot(&Kernel { patched: false, taken: vec![-12] });
+    world::boot(&Kernel { taken: vec![-12], ..Default::default() });
     let e = world::kldload("kqdafs");
     expect_eq(e, libc_enoexec(), "kldload with no free slot");
     check(!world::kld_isloaded("kqdafs"), "the file is unloaded again");
@@ -397,7 +410,7 @@ fn load_no_free_slot(_p: Proc) {
 /// it (kqueue_fo_find holds for_refcnt); the module must never leave a
 /// slot pointing into itself, nor use one it gave back.
 fn load_slot_race(_p: Proc) {
-    world::boot(&Kernel { patched: true, taken: vec![-17] });
+    world::boot(&Kernel { patched: true, taken: vec![-17], ..Default::default() });
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let s2 = stop.clone();
     let user = world::new_proc(500, 1005);
@@ -455,6 +468,19 @@ fn busy_unload(_p: Proc) {
     expect_eq(world::kldunload("kqdafs", false), errno::EBUSY, "kldunload while open");
     check(world::kld_isloaded("kqdafs"), "still loaded");
     expect_eq(stat("opens"), 1, "kern.kqdafs.opens");
+    // kldunload -f: linker_file_unload (kern_linker.c) still sends
+    // MOD_QUIESCE, ignores its refusal, sends MOD_UNLOAD -- and a refusal
+    // of MOD_UNLOAD stops the unload, forced or not (kern_kldunload gives
+    // the user reference back).  The module stays and serves.
+    let events = |ev: &str| kernel::counters().get(&format!("modevent:kqdafs:{ev}")).copied().unwrap_or(0);
+    let (q0, u0) = (events("MOD_QUIESCE"), events("MOD_UNLOAD"));
+    expect_eq(world::kldunload("kqdafs", true), errno::EBUSY, "kldunload -f while open");
+    expect_eq((events("MOD_QUIESCE"), events("MOD_UNLOAD")), (q0 + 1, u0 + 1), "kldunload -f: MOD_QUIESCE, MOD_UNLOAD");
+    check(world::kld_isloaded("kqdafs"), "still loaded after kldunload -f");
+    expect_eq(world::kld_refs("kqdafs"), (1, 1), "kqdafs (refs, userrefs) after kldunload -f");
+    expect_eq(stat("opens"), 1, "kern.kqdafs.opens after kldunload -f");
+    let mut dev = dev;
+    expect_eq(dev.info().abi_version, kqdafs_abi::KQDAFS_ABI_VERSION, "KQDAFS_IOC_INFO after kldunload -f");
     expect_eq(world::close(dev.fd), 0, "close");
     unload();
 }

@@ -113,8 +113,11 @@ fn load_both() {
 }
 
 fn unload_both() {
+    // FreeBSD 15's kern_kldunload (kern_linker.c) refuses a file another
+    // file depends on (`lf->refs > 1`): EBUSY, and kqdafs stays as it was
+    // (upcall_kld_depend checks it step by step).
     if world::kldunload("kqdafs", false) != errno::EBUSY {
-        fail("scenario", "kqdafs unloaded under its consumer module");
+        fail("scenario", "kldunload kqdafs under its consumer module did not answer EBUSY");
     }
     let e = world::kldunload("kqdafs_consumer_test", false);
     if e != 0 {
@@ -490,4 +493,196 @@ pub fn churn_run(fd: i32, size: u64, pick: impl Fn(u64) -> u64) -> bool {
         }
     }
     true
+}
+
+/// `EEXIST` (sys/errno.h): kldload of a file that is loaded already.
+const EEXIST: i32 = 17;
+
+/// How many times module `m` was sent module event `ev` (`MOD_QUIESCE`,
+/// `MOD_UNLOAD`, ...) in this run (`sim/c/kern_linker.c` counts them).
+fn modevents(m: &str, ev: &str) -> u64 {
+    crate::kernel::counters().get(&format!("modevent:{m}:{ev}")).copied().unwrap_or(0)
+}
+
+fn expect_refs(m: &str, want: (i32, i32), what: &str) {
+    let got = world::kld_refs(m);
+    if got != want {
+        fail("scenario", &format!("{what}: {m} has (refs, userrefs) {got:?}, want {want:?}"));
+    }
+}
+
+fn expect_errno(got: i32, want: i32, what: &str) {
+    if got != want {
+        fail("scenario", &format!("{what}: errno {got}, want {want}"));
+    }
+}
+
+/// kqdafs still serves: `/dev/kqdafs` opens and answers `KQDAFS_IOC_INFO`
+/// (device, gate), and, with the consumer module loaded, a consumer run
+/// of 4 direct reads completes with the data checked (kqdafs_kapi(9)).
+fn kqdafs_serves(consumer_fd: Option<i32>) {
+    let fd = world::open_dev("kqdafs", world::O_RDWR);
+    if fd < 0 {
+        fail("scenario", &format!("open /dev/kqdafs: errno {}", -fd));
+    }
+    expect_errno(world::close(fd), 0, "close /dev/kqdafs");
+    if let Some(fd) = consumer_fd {
+        let mut ct = init(fd, DIRECT, READ, 4, 4096);
+        run(&mut ct);
+        check(all_completed(&ct, 4) && ct.mismatch == 0, "a consumer run on kqdafs", &ct);
+    }
+}
+
+/// Wait until kqdafs holds no consumer, request, handle or knote, and
+/// every thread that was returning from it went back to sleep.
+fn kqdafs_idle() {
+    let busy = || ["consumers", "requests_inflight", "opens", "knotes"].iter().any(|c| counter(c) != 0);
+    crate::scenarios::eventually(|| !busy(), "kqdafs idle");
+    world::nap(10);
+}
+
+/// kldunload of kqdafs while the consumer module, which `MODULE_DEPEND`s
+/// on it, is loaded, as FreeBSD 15's kern_kldunload (kern_linker.c)
+/// answers: `EBUSY`, forced or not, again and again, because the
+/// consumer's dependency holds a reference (`lf->refs > 1`); kqdafs is
+/// sent no module event and keeps serving.  kldload of a loaded file is
+/// `EEXIST` and adds no user reference.  The consumer's unload drops its
+/// reference: kqdafs stays (the user's reference) until its own
+/// kldunload.
+pub fn upcall_kld_depend(_p: Proc) {
+    world::boot(&Kernel::default());
+    expect_errno(world::kldload("kqdafs_consumer_test"), errno::ENOENT, "kldload consumer without kqdafs");
+    check(
+        !world::kld_isloaded("kqdafs") && !world::kld_isloaded("kqdafs_consumer_test"),
+        "nothing loaded after the refused kldload",
+        &Ctest::default(),
+    );
+    expect_errno(world::kldload("kqdafs"), 0, "kldload kqdafs");
+    expect_refs("kqdafs", (1, 1), "after kldload");
+    expect_errno(world::kldload("kqdafs"), EEXIST, "kldload kqdafs again");
+    expect_refs("kqdafs", (1, 1), "after a second kldload");
+    expect_errno(world::kldload("kqdafs_consumer_test"), 0, "kldload consumer");
+    expect_errno(world::kldload("kqdafs_consumer_test"), EEXIST, "kldload consumer again");
+    expect_refs("kqdafs", (2, 1), "with the consumer module loaded");
+    expect_refs("kqdafs_consumer_test", (1, 1), "the consumer module");
+    let file = world::file_create(1 << 20, true);
+    // SAFETY: the model fills the file it made.
+    unsafe { ksim_file_fill_ctest(file.0 as *mut std::ffi::c_void) };
+    let fd = file.open(world::O_RDONLY);
+    let (q0, u0) = (modevents("kqdafs", "MOD_QUIESCE"), modevents("kqdafs", "MOD_UNLOAD"));
+    for (i, force) in [false, false, true].into_iter().enumerate() {
+        expect_errno(
+            world::kldunload("kqdafs", force),
+            errno::EBUSY,
+            &format!("kldunload{} kqdafs #{} with the consumer module loaded", if force { " -f" } else { "" }, i + 1),
+        );
+        check(world::kld_isloaded("kqdafs"), "kqdafs still loaded", &Ctest::default());
+        expect_refs("kqdafs", (2, 1), "after a refused kldunload");
+        kqdafs_serves(Some(fd));
+    }
+    check(
+        modevents("kqdafs", "MOD_QUIESCE") == q0 && modevents("kqdafs", "MOD_UNLOAD") == u0,
+        "no module event for kqdafs while its dependant holds it",
+        &Ctest::default(),
+    );
+    world::close(fd);
+    crate::scenarios::eventually(|| world::kldunload("kqdafs_consumer_test", false) == 0, "kldunload consumer");
+    check(!world::kld_isloaded("kqdafs_consumer_test"), "the consumer module gone", &Ctest::default());
+    check(world::kld_isloaded("kqdafs"), "kqdafs stays: the user's reference", &Ctest::default());
+    expect_refs("kqdafs", (1, 1), "after the consumer's unload");
+    check(
+        modevents("kqdafs", "MOD_QUIESCE") == q0 && modevents("kqdafs", "MOD_UNLOAD") == u0,
+        "the consumer's unload sends kqdafs no module event",
+        &Ctest::default(),
+    );
+    kqdafs_serves(None);
+    crate::scenarios::eventually(|| world::kldunload("kqdafs", false) == 0, "kldunload kqdafs");
+    check(!world::kld_isloaded("kqdafs"), "kqdafs unloaded", &Ctest::default());
+    check(modevents("kqdafs", "MOD_UNLOAD") == u0 + 1, "kqdafs sent MOD_UNLOAD once", &Ctest::default());
+    expect_errno(world::kldunload("kqdafs", false), errno::ENOENT, "kldunload kqdafs once it is gone");
+    crate::scenarios::end_checks();
+}
+
+/// With kqdafs.ko in `kern.module_path`, kldload of the consumer module
+/// loads kqdafs as its dependency (linker_load_dependencies →
+/// linker_load_module, kern_linker.c): kqdafs has no user reference, so
+/// kldunload of it is `EBUSY` ("attempt to unload file that was loaded by
+/// the kernel"), forced or not, and kldload of it `EEXIST`; the
+/// consumer's unload drops the last reference and unloads kqdafs too
+/// (`MOD_QUIESCE`, `MOD_UNLOAD`, the end checks).  Then: kqdafs loaded by
+/// the kernel again, a handle open on `/dev/kqdafs` when the consumer
+/// unloads: kqdafs's `MOD_QUIESCE` refuses, `linker_file_unload` ignores a
+/// dependency's answer, and kqdafs stays loaded with no reference anyone
+/// can drop -- `EBUSY` to every kldunload until reboot.
+pub fn upcall_kld_autoload(_p: Proc) {
+    world::boot(&Kernel { module_path: vec!["kqdafs"], ..Default::default() });
+    let file = world::file_create(1 << 20, true);
+    // SAFETY: the model fills the file it made.
+    unsafe { ksim_file_fill_ctest(file.0 as *mut std::ffi::c_void) };
+    expect_errno(world::kldload("kqdafs_consumer_test"), 0, "kldload consumer");
+    check(world::kld_isloaded("kqdafs"), "kqdafs loaded as the consumer's dependency", &Ctest::default());
+    expect_refs("kqdafs", (1, 0), "loaded by the kernel");
+    expect_refs("kqdafs_consumer_test", (1, 1), "the consumer module");
+    let fd = file.open(world::O_RDONLY);
+    for force in [false, true] {
+        let lines = crate::kernel::console().len();
+        expect_errno(world::kldunload("kqdafs", force), errno::EBUSY, "kldunload of a file the kernel loaded");
+        check(
+            crate::kernel::console()[lines..]
+                .iter()
+                .any(|l| l.contains("attempt to unload file that was loaded by the kernel")),
+            "kern_kldunload's console line",
+            &Ctest::default(),
+        );
+        kqdafs_serves(Some(fd));
+    }
+    expect_errno(world::kldload("kqdafs"), EEXIST, "kldload kqdafs while the kernel holds it");
+    expect_refs("kqdafs", (1, 0), "after kldload answered EEXIST");
+    world::close(fd);
+    // The consumer's unload is kqdafs's one chance: let the last
+    // completions return first (kqdafs's MOD_QUIESCE refuses until then).
+    kqdafs_idle();
+    let u0 = modevents("kqdafs", "MOD_UNLOAD");
+    crate::scenarios::eventually(|| world::kldunload("kqdafs_consumer_test", false) == 0, "kldunload consumer");
+    check(
+        !world::kld_isloaded("kqdafs_consumer_test") && !world::kld_isloaded("kqdafs"),
+        "the consumer's unload unloads its dependency",
+        &Ctest::default(),
+    );
+    check(modevents("kqdafs", "MOD_UNLOAD") == u0 + 1, "kqdafs sent MOD_UNLOAD", &Ctest::default());
+    crate::scenarios::end_checks();
+
+    // A user reference now: kqdafs outlives the consumer's unload.
+    expect_errno(world::kldload("kqdafs"), 0, "kldload kqdafs");
+    expect_errno(world::kldload("kqdafs_consumer_test"), 0, "kldload consumer");
+    expect_refs("kqdafs", (2, 1), "the user's and the dependant's references");
+    expect_errno(world::kldunload("kqdafs_consumer_test", false), 0, "kldunload consumer");
+    expect_refs("kqdafs", (1, 1), "the user's reference");
+    expect_errno(world::kldunload("kqdafs", false), 0, "kldunload kqdafs");
+    crate::scenarios::end_checks();
+
+    // Loaded by the kernel, busy when its dependant leaves.
+    expect_errno(world::kldload("kqdafs_consumer_test"), 0, "kldload consumer (kqdafs from the module path)");
+    expect_refs("kqdafs", (1, 0), "loaded by the kernel");
+    let dev = world::open_dev("kqdafs", world::O_RDWR);
+    check(dev >= 0, "open /dev/kqdafs", &Ctest::default());
+    let q0 = modevents("kqdafs", "MOD_QUIESCE");
+    let u0 = modevents("kqdafs", "MOD_UNLOAD");
+    expect_errno(world::kldunload("kqdafs_consumer_test", false), 0, "kldunload consumer with kqdafs busy");
+    check(!world::kld_isloaded("kqdafs_consumer_test"), "the consumer module gone", &Ctest::default());
+    check(
+        world::kld_isloaded("kqdafs")
+            && modevents("kqdafs", "MOD_QUIESCE") == q0 + 1
+            && modevents("kqdafs", "MOD_UNLOAD") == u0,
+        "kqdafs refused MOD_QUIESCE and stays",
+        &Ctest::default(),
+    );
+    expect_refs("kqdafs", (1, 0), "kqdafs after its dependant left");
+    expect_errno(world::close(dev), 0, "close /dev/kqdafs");
+    kqdafs_serves(None);
+    for force in [false, true] {
+        expect_errno(world::kldunload("kqdafs", force), errno::EBUSY, "kldunload of the orphaned kqdafs");
+    }
+    expect_errno(world::kldload("kqdafs"), EEXIST, "kldload of the orphaned kqdafs");
+    check(world::kld_isloaded("kqdafs"), "kqdafs loaded until reboot", &Ctest::default());
 }

@@ -18,6 +18,8 @@ extern "C" {
     fn ksim_kldload(name: *const c_char) -> c_int;
     fn ksim_kldunload(name: *const c_char, force: c_int) -> c_int;
     fn ksim_kld_isloaded(name: *const c_char) -> c_int;
+    fn ksim_linker_module_path(name: *const c_char, present: c_int);
+    fn ksim_kld_refs(name: *const c_char, userrefs: *mut c_int) -> c_int;
     fn ksim_proc_create(pid: c_int, uid: u32) -> *mut c_void;
     fn ksim_sys_open_dev(name: *const c_char, oflags: c_int) -> c_int;
     fn ksim_sys_ioctl(fd: c_int, com: c_ulong, uaddr: u64) -> c_int;
@@ -158,6 +160,10 @@ pub struct Kernel {
     pub patched: bool,
     /// Slots another module took before ours (e.g. `kqdafs_slothog`).
     pub taken: Vec<i32>,
+    /// Module files (`"kqdafs"`) whose `.ko` lies in `kern.module_path`,
+    /// so that a `MODULE_DEPEND` on them loads them (the vm-tests guests
+    /// keep the modules outside it: none).
+    pub module_path: Vec<&'static str>,
 }
 
 /// Boot the simulated kernel (from the scenario's first thread).
@@ -167,6 +173,10 @@ pub fn boot(k: &Kernel) {
     // simulated thread, before any module code.
     unsafe {
         ksim_linker_boot();
+        for m in ["kqdafs", "kqdafs_consumer_test"] {
+            let n = cs(m);
+            ksim_linker_module_path(n.as_ptr(), c_int::from(k.module_path.contains(&m)));
+        }
         ksim_kqueue_boot(syscount, k.taken.as_ptr(), k.taken.len() as c_int);
         ksim_sysctl_boot(if k.patched { 17 } else { 0 });
         ksim_devfs_boot();
@@ -212,6 +222,16 @@ pub fn kld_isloaded(name: &str) -> bool {
     let n = cs(name);
     // SAFETY: as kldload.
     unsafe { ksim_kld_isloaded(n.as_ptr()) != 0 }
+}
+
+/// A loaded module file's reference counts: (`refs`, `userrefs`) of its
+/// `struct linker_file` (`refs` is kldstat's "Refs"); (0, 0) if not loaded.
+pub fn kld_refs(name: &str) -> (i32, i32) {
+    let n = cs(name);
+    let mut user: c_int = 0;
+    // SAFETY: as kldload; the model writes `user` if the file is loaded.
+    let refs = unsafe { ksim_kld_refs(n.as_ptr(), &mut user) };
+    (refs, user)
 }
 
 /// A user process.

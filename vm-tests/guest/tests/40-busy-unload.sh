@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-2-Clause
-# kldunload must answer EBUSY ("Device busy") while /dev/kqdafs is open,
+# kldunload (and kldunload -f) must answer EBUSY ("Device busy") while
+# /dev/kqdafs is open,
 # leave the module fully working (kldstat, sysctls, device node), and
 # succeed once the holder has gone.
 . "$(dirname "$0")/../lib.sh"
@@ -30,6 +31,17 @@ case "$out" in
 *) fail "expected EBUSY (Device busy), got '$out'" ;;
 esac
 kqdafs_loaded || fail "module gone after refused unload"
+# kldunload -f: the kernel ignores MOD_QUIESCE's refusal, but MOD_UNLOAD
+# refuses as well (linker_file_unload, sys/kern/kern_linker.c).
+if out=$(kldunload -f "$MODNAME" 2>&1); then
+	fail "kldunload -f succeeded while $DEVNODE was open"
+fi
+diag "kldunload -f refused - $out"
+case "$out" in
+*"Device busy"*) ;;
+*) fail "kldunload -f: expected EBUSY (Device busy), got '$out'" ;;
+esac
+kqdafs_loaded || fail "module gone after refused kldunload -f"
 v=$(sysctl_get kern.kqdafs.version)
 [ -n "$v" ] || fail "kern.kqdafs.version empty after refused unload"
 [ -c "$DEVNODE" ] || fail "$DEVNODE gone after refused unload"

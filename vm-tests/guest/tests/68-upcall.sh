@@ -10,8 +10,10 @@
 # over kernel regions and loopback pairs in each mode, cancel, errnos,
 # destroy with RECVs waiting, and over the test module's fake NIC
 # provider (kqdafs_rdma_provider(9)) (bin/upcall_rdma).  Then:
-# kldunload kqdafs is refused while the consumer module is loaded, both
-# unload, the kqdafs malloc type is back to its baseline, no leak report.
+# kldunload kqdafs (and kldunload -f) is refused while the consumer module
+# is loaded and kqdafs keeps serving; the consumer module unloads, kqdafs
+# stays until its own unload, the kqdafs malloc type is back to its
+# baseline, no leak report.
 . "$(dirname "$0")/../lib.sh"
 
 require_file "$CTEST"
@@ -35,13 +37,26 @@ run_prog upcall_rdma || rc=1
     fail "kern.kqdafs.consumers is $(sysctl_get kern.kqdafs.consumers) after the runs"
 [ "$(sysctl_get kern.kqdafs.rdma_providers)" = 0 ] ||
     fail "kern.kqdafs.rdma_providers is $(sysctl_get kern.kqdafs.rdma_providers) after the runs"
-# The kernel refuses to unload a module another one depends on.
-if kldunload "$MODNAME" 2>/dev/null; then
-	fail "kldunload $MODNAME succeeded while $CTNAME depends on it"
-fi
-kqdafs_loaded || fail "$MODNAME gone after a refused unload"
+# The kernel refuses to unload a file another one depends on, forced or
+# not (kern_kldunload, sys/kern/kern_linker.c: lf->refs > 1 is EBUSY),
+# and sends it no module event: kqdafs stays and serves.
+for f in "" -f; do
+	if out=$(kldunload $f "$MODNAME" 2>&1); then
+		fail "kldunload $f $MODNAME succeeded while $CTNAME depends on it"
+	fi
+	case "$out" in
+	*"Device busy"*) diag "kldunload $f $MODNAME refused - $out" ;;
+	*) fail "kldunload $f $MODNAME: expected EBUSY (Device busy), got '$out'" ;;
+	esac
+	kqdafs_loaded || fail "$MODNAME gone after a refused kldunload $f"
+	[ -c "$DEVNODE" ] || fail "$DEVNODE gone after a refused kldunload $f"
+	[ -n "$(sysctl_get kern.kqdafs.version)" ] ||
+	    fail "kern.kqdafs.version empty after a refused kldunload $f"
+done
 kldunload "$CTNAME" || fail "kldunload $CTNAME failed"
 mod_loaded "$CTNAME" && fail "$CTNAME still loaded after kldunload"
+# The dependant's reference is gone; kqdafs keeps the user's.
+kqdafs_loaded || fail "$MODNAME unloaded with $CTNAME"
 kaio_teardown "$rc" "upcall_modes/upcall_cancel/upcall_rdma"
 kaio_finish
 exit 0
