@@ -952,18 +952,44 @@ out:
 	return (error);
 }
 
+/*
+ * How many of the n bytes at off a read of the sim's UFS moves before a
+ * block whose device read fails.  ffs_read (ffs_vnops.c) goes block by
+ * block through bread_gb/cluster_read/breadn_flags and, at the first
+ * block whose read fails, releases the buffer and breaks out of its loop
+ * with the error: the blocks before it were already moved (uio_resid
+ * counts them), the error is what VOP_READ returns.  A failed read leaves
+ * no valid buffer behind (brelse of a BIO_ERROR buffer invalidates it),
+ * so the block fails again at every read.  Holes read as zeroes (the
+ * data were zeroed by ksim_file_set_hole); a block the device returns
+ * short without an error (vf_short) is not modelled on this path.
+ */
+static size_t
+ksim_ufs_readable(struct ksim_vfile *vf, off_t off, size_t n)
+{
+	off_t lbn;
+
+	if (!vf->vf_ufs)
+		return (n);
+	for (lbn = off / 32768; lbn * 32768 < off + (off_t)n; lbn++)
+		if (lbn < KSIM_MAXBLK && vf->vf_bad[lbn])
+			return ((size_t)(MAX(lbn * 32768, off) - off));
+	return (n);
+}
+
 static int
 ksim_uio_move(struct ksim_vfile *vf, struct uio *uio)
 {
 	struct iovec *iov;
 	off_t off;
-	size_t n;
-	int i;
+	size_t m, n;
+	int error, i;
 
 	if (uio->uio_segflg != UIO_SYSSPACE)
 		ksim_failf("vfs", "the sim's fo_read/fo_write take kernel "
 		    "buffers only");
 	off = uio->uio_offset;
+	error = 0;
 	for (i = 0; i < uio->uio_iovcnt && uio->uio_resid > 0; i++) {
 		iov = &uio->uio_iov[i];
 		n = MIN(iov->iov_len, (size_t)uio->uio_resid);
@@ -971,6 +997,11 @@ ksim_uio_move(struct ksim_vfile *vf, struct uio *uio)
 			if (off >= vf->vf_size)
 				break;
 			n = (size_t)MIN((off_t)n, vf->vf_size - off);
+			m = ksim_ufs_readable(vf, off, n);
+			if (m < n) {
+				n = m;
+				error = EIO;
+			}
 			memcpy(iov->iov_base, vf->vf_data + off, n);
 		} else {
 			if (off + (off_t)n > vf->vf_cap)
@@ -981,9 +1012,11 @@ ksim_uio_move(struct ksim_vfile *vf, struct uio *uio)
 		}
 		off += (off_t)n;
 		uio->uio_resid -= (ssize_t)n;
+		if (error != 0)
+			break;
 	}
 	uio->uio_offset = off;
-	return (0);
+	return (error);
 }
 
 static int
