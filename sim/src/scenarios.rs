@@ -64,6 +64,11 @@ pub const ALL: &[Scenario] = &[
         "a submit meets buffers locked by in-flight reads and by another thread: the rest goes to a worker, no wait"
     ),
     scenario!(kaio_short_read, 8, "a block read back short without an error: the read is short, not EIO (pread)"),
+    scenario!(
+        kaio_partial_error,
+        8,
+        "a read whose later block fails after earlier ones moved: EIO, as pread(2), on the buffer-cache, rest and worker paths"
+    ),
     scenario!(kaio_snapshot, 4, "KAIO reads of a UFS snapshot file go to the worker (ffs_read's GB_NOWITNESS)"),
     scenario!(
         kaio_write_rlimit,
@@ -680,6 +685,58 @@ fn kaio_short_read(_p: Proc) {
             check_data(&file, off as usize, buf, want as usize);
         }
     }
+    close_all(&[fd, kq, dev.fd]);
+    unload();
+}
+
+/// Submit one read and wait for its event; its result.
+fn read_one(dev: &mut Dev, fd: i32, kq: i32, off: i64, len: i64, udata: u64) -> (u64, Result<u64, i32>) {
+    let buf = dev.mem.alloc(len as usize);
+    let (e, _, n) = dev.submit(&[read_req(fd, kq, off, buf, len as u64, udata)]);
+    expect_eq((e, n), (0, 1), "submit");
+    let ev = wait_events(kq, 1, 10_000)[0];
+    expect_eq(ev.udata, udata, "event of the read");
+    (buf, decode_kaio_data(ev.data))
+}
+
+/// A read whose later block fails (EIO from the device) after earlier
+/// blocks were moved.  `pread(2)` answers the error, not the bytes before
+/// it: `dofileread` (`sys_generic.c`) turns an error into a short count
+/// only for `ERESTART`, `EINTR` and `EWOULDBLOCK` once bytes moved, and
+/// `ffs_read` returns the failed block's error with the earlier blocks
+/// already moved; `aio_process_rw` (`vfs_aio.c`) answers the same.  On
+/// the buffer-cache path, on its rest read by a worker (`fo_read`), and on
+/// the worker path (a UFS snapshot file, read with `fo_read`).
+fn kaio_partial_error(_p: Proc) {
+    let (file, fd, kq, mut dev) = kaio_env(300_000, true, world::O_RDONLY);
+    const BS: i64 = 32768;
+    const EIO: i32 = 5;
+    file.bad(3);
+    // Blocks 1 to 3, from the middle of 1: 1 and 2 read, 3 fails.
+    let (off, len) = (BS + 1000, 3 * BS - 2000);
+    let bc = stat("kaio_requests_bufcache");
+    expect_eq(read_one(&mut dev, fd, kq, off, len, 1).1, Err(EIO), "buffer-cache read ending in a bad block");
+    expect_eq(stat("kaio_requests_bufcache"), bc + 1, "read on the buffer-cache path");
+    // Blocks 1 and 2 alone: read (and cached now).
+    let (buf, r) = read_one(&mut dev, fd, kq, off, 2 * BS - 1000, 2);
+    expect_eq(r, Ok(2 * BS as u64 - 1000), "read before the bad block");
+    check_data(&file, off as usize, buf, 2 * BS as usize - 1000);
+    // Another thread holds block 2: block 1 comes from the cache, blocks
+    // 2 and 3 from a worker's fo_read, which fails at 3.
+    file.hold_block(2, 200);
+    world::nap(1);
+    let punts = stat("kaio_bufcache_punts");
+    expect_eq(read_one(&mut dev, fd, kq, off, len, 3).1, Err(EIO), "rest of a read ending in a bad block");
+    expect_eq(stat("kaio_bufcache_punts"), punts + 1, "rest left to a worker");
+    eventually(|| world::bufs_locked() == 0, "the other thread lets go of block 2");
+    // A snapshot file is read by a worker through fo_read: the same answer.
+    file.set_flags(world::SF_SNAPSHOT);
+    let wk = stat("kaio_requests_worker");
+    expect_eq(read_one(&mut dev, fd, kq, off, len, 4).1, Err(EIO), "worker read ending in a bad block");
+    let (buf, r) = read_one(&mut dev, fd, kq, off, 2 * BS - 1000, 5);
+    expect_eq(r, Ok(2 * BS as u64 - 1000), "worker read before the bad block");
+    check_data(&file, off as usize, buf, 2 * BS as usize - 1000);
+    expect_eq(stat("kaio_requests_worker"), wk + 2, "snapshot reads run by a worker");
     close_all(&[fd, kq, dev.fd]);
     unload();
 }

@@ -198,10 +198,14 @@ fn drop_cancelled(job: KBox<IoJob>, put: Put) {
 /// The synchronous I/O of the worker path.
 fn do_io(io: &IoResources, op: KaioOp, offset: i64) -> i64 {
     match op {
+        // As pread/pwrite answer: an error wins over the bytes moved
+        // before it (dofileread/dofilewrite in sys_generic.c, and
+        // aio_process_rw in vfs_aio.c, turn an error into a short count
+        // only for ERESTART, EINTR and EWOULDBLOCK after some bytes moved,
+        // which the glue already did; EIO from a block after earlier
+        // blocks were read is -EIO).
         KaioOp::Read | KaioOp::Write => match vnio::file_rw(&io.file, &io.cred, op, offset, &io.pages) {
             (moved, None) => encode_kaio_data(Ok(moved as u64)),
-            // A partial transfer reports its bytes, as pread/pwrite do.
-            (moved, Some(_)) if moved > 0 => encode_kaio_data(Ok(moved as u64)),
             (_, Some(e)) => encode_kaio_data(Err(e.to_raw())),
         },
         KaioOp::Fsync => match vnio::file_fsync(&io.file, &io.cred) {

@@ -15,8 +15,9 @@ use kqdafs_abi::kaio::KaioOp;
 
 /// Read or write (`op`) the held pages' bytes at file offset `offset`,
 /// synchronously, with `cred`: what `pread`/`pwrite` do.  Returns the bytes
-/// moved and the error, if any (a partial transfer has both).  Worker
-/// thread; sleeps.
+/// moved and the error, if any (a transfer that failed after some bytes
+/// moved has both; `pread`/`pwrite` answer the error, and the count says
+/// where it happened).  Worker thread; sleeps.
 pub fn file_rw(file: &FileRef, cred: &Cred, op: KaioOp, offset: i64, pages: &HeldPages) -> (usize, Option<Errno>) {
     let td = Thread::current();
     let (ma, npages, pgoff) = pages.raw_parts();
