@@ -989,8 +989,23 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 	 * block is either copied or locked for I/O.  A truncation that
 	 * comes later waits for our locked buffers (vtruncbuf), so data
 	 * already submitted is read as it was at submit.
+	 *
+	 * Only try the lock (LK_NOWAIT): a writer holds it exclusively for
+	 * its whole VOP_WRITE (vn_write), which may wait for the disk, and
+	 * the submitter must not wait for that.  lockmgr's try operation
+	 * answers EBUSY where it would sleep (lockmgr_slock_hard,
+	 * kern_lock.c); the caller then runs the request on a worker, whose
+	 * fo_read() waits for the lock as pread(2) would.  No LK_RETRY:
+	 * _vn_lock_fallback() (vfs_vnops.c) asserts that LK_RETRY comes
+	 * without an error, and without it a doomed vnode (forced unmount)
+	 * answers ENOENT, unlocked: the worker path gives the real answer,
+	 * as for the doomed vnode checked below.
 	 */
-	vn_lock(vp, LK_SHARED | LK_RETRY);
+	error = vn_lock(vp, LK_SHARED | LK_NOWAIT);
+	if (error != 0) {
+		free(br, M_KQDAFS);
+		return (error == EBUSY ? EBUSY : EOPNOTSUPP);
+	}
 	mp = vp->v_mount;
 	/*
 	 * Only UFS: its regular files are VMIO, go through getblk/bmap/

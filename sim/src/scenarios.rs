@@ -63,6 +63,11 @@ pub const ALL: &[Scenario] = &[
         16,
         "a submit meets buffers locked by in-flight reads and by another thread: the rest goes to a worker, no wait"
     ),
+    scenario!(
+        kaio_vnode_contention,
+        16,
+        "a writer holds the vnode lock while reads are submitted: the submit does not sleep, a worker reads after the writer"
+    ),
     scenario!(kaio_short_read, 8, "a block read back short without an error: the read is short, not EIO (pread)"),
     scenario!(
         kaio_partial_error,
@@ -653,6 +658,59 @@ fn kaio_bufcache_contention(_p: Proc) {
     expect_eq(decode_kaio_data(ev.data), Ok(len as u64), "bytes read");
     check_data(&file, off as usize, c, len as usize);
     eventually(|| world::bufs_locked() == 0, "the other thread lets go of block 5");
+    close_all(&[fd, kq, dev.fd]);
+    unload();
+}
+
+/// Sleeps of user threads (system calls) for a vnode lock, as the model
+/// counts them.
+fn syscall_vnlock_sleeps() -> u64 {
+    kernel::counters().get("vn_lock_slept_syscall").copied().unwrap_or(0)
+}
+
+/// Review item 14 (the vnode lock): another thread holds the file's vnode
+/// lock exclusively, as a writer does for its whole `VOP_WRITE` (which may
+/// wait for the disk), while reads are submitted.  The submit only tries
+/// the lock (`LK_NOWAIT`, `lockmgr`'s `EBUSY`) and gives each read whole to
+/// a worker (`kern.kqdafs.kaio_vnlock_punts`) instead of sleeping; the
+/// worker's `fo_read` waits for the writer, as `pread(2)` would, and the
+/// reads complete after it.  One of them ends in a bad block: `-EIO`, as
+/// on the other paths (`kaio_partial_error`).
+fn kaio_vnode_contention(_p: Proc) {
+    let (file, fd, kq, mut dev) = kaio_env(300_000, true, world::O_RDONLY);
+    const BS: i64 = 32768;
+    const HOLD: u64 = 200;
+    file.bad(4);
+    file.hold_vnode(HOLD);
+    world::nap(1);
+    let (bc, wk, punts) = (stat("kaio_requests_bufcache"), stat("kaio_requests_worker"), stat("kaio_vnlock_punts"));
+    let (off, len) = (BS + 1000, 2 * BS);
+    let (a, b) = (dev.mem.alloc(len as usize), dev.mem.alloc(3 * BS as usize));
+    let t0 = crate::sched::now();
+    let (e, _, n) =
+        dev.submit(&[read_req(fd, kq, off, a, len as u64, 1), read_req(fd, kq, 2 * BS, b, 3 * BS as u64, 2)]);
+    expect_eq((e, n), (0, 2), "submit");
+    // Virtual time passes only while every thread sleeps: a submit that
+    // waited for the writer would return at its release.
+    expect_eq(syscall_vnlock_sleeps(), 0, "system calls that slept for the vnode lock");
+    check(crate::sched::now() - t0 < HOLD / 2, "the submit returned while the writer held the vnode lock");
+    expect_eq(stat("kaio_vnlock_punts"), punts + 2, "reads given to a worker at the held vnode lock");
+    expect_eq(stat("kaio_requests_worker"), wk + 2, "reads run by a worker");
+    expect_eq(stat("kaio_requests_bufcache"), bc, "reads on the buffer-cache path");
+    for ev in wait_events(kq, 2, 10_000) {
+        if ev.udata == 1 {
+            expect_eq(decode_kaio_data(ev.data), Ok(len as u64), "bytes read");
+        } else {
+            expect_eq(decode_kaio_data(ev.data), Err(5), "read ending in a bad block");
+        }
+    }
+    check(crate::sched::now() - t0 >= HOLD / 2, "the reads completed after the writer let go");
+    check_data(&file, off as usize, a, len as usize);
+    // Without the writer the same read takes the buffer-cache path.
+    read_batch(&mut dev, &file, fd, kq, 1, 4096, 4096);
+    expect_eq(stat("kaio_requests_bufcache"), bc + 1, "read on the buffer-cache path");
+    expect_eq(stat("kaio_vnlock_punts"), punts + 2, "no punt without a writer");
+    expect_eq(syscall_vnlock_sleeps(), 0, "system calls that slept for the vnode lock");
     close_all(&[fd, kq, dev.fd]);
     unload();
 }

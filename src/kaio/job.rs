@@ -10,7 +10,8 @@
 //!   job goes to the completion thread to release its resources.  From
 //!   a block whose buffer another thread holds locked on, the rest is
 //!   read by a worker ([`RestJob`]) so that the submitter does not wait
-//!   for it; the request completes when both parts are done.
+//!   for it; the request completes when both parts are done.  When a
+//!   writer holds the vnode lock, the whole read goes to a worker.
 //! * **worker** (writes, fsync, and reads on file systems that bypass the
 //!   buffer cache): queued to the module's worker threads, which can be
 //!   cancelled until a worker takes the job (`commit_io`).
@@ -140,6 +141,15 @@ pub fn start(job: KBox<IoJob>) {
             Err(NotStarted::Unsupported(mut job)) => {
                 job.precommitted = true;
                 Stats::bump(&STATS.kaio_requests_worker);
+                engine::run_on_worker(job);
+            }
+            // A writer holds the vnode lock: the whole read goes to a
+            // worker, whose fo_read waits for the lock, instead of the
+            // submitter.
+            Err(NotStarted::Busy(mut job)) => {
+                job.precommitted = true;
+                Stats::bump(&STATS.kaio_requests_worker);
+                Stats::bump(&STATS.kaio_vnlock_punts);
                 engine::run_on_worker(job);
             }
             Err(NotStarted::Failed(e, job)) => finish_in_place(job, encode_kaio_data(Err(e.to_raw()))),
