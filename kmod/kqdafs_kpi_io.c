@@ -208,7 +208,20 @@ kqdafs_write_rlimit(struct thread *td, struct file *fp, off_t offset,
 		 * vn_write() passes IO_APPEND; ffs_write() then writes at
 		 * i_size, and checks the limit there.  The size as
 		 * ufs_getattr() reports it, under the vnode lock.
+		 *
+		 * Without a limit (RLIM_INFINITY, every process's default)
+		 * the size cannot change the answer: vn_rlimit_fsizex1()
+		 * (vfs_vnops.c) then only clamps a write whose end passes
+		 * RLIM_INFINITY, which the worker's own VOP_WRITE does as
+		 * well, since the worker runs with the kernel's limits and
+		 * proc0_init() (init_main.c) leaves RLIMIT_FSIZE at
+		 * RLIM_INFINITY.  So the submitter does not take the vnode
+		 * lock, which a writer holds for the length of its disk
+		 * I/O, to read a size that cannot matter.  lim_cur() with a
+		 * constant RLIMIT_FSIZE reads td_limit (sys/resourcevar.h).
 		 */
+		if (lim_cur(td, RLIMIT_FSIZE) == RLIM_INFINITY)
+			return (0);
 		vn_lock(vp, LK_SHARED | LK_RETRY);
 		error = VOP_GETATTR(vp, &va, td->td_ucred);
 		VOP_UNLOCK(vp);

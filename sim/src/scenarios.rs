@@ -675,7 +675,9 @@ fn syscall_vnlock_sleeps() -> u64 {
 /// a worker (`kern.kqdafs.kaio_vnlock_punts`) instead of sleeping; the
 /// worker's `fo_read` waits for the writer, as `pread(2)` would, and the
 /// reads complete after it.  One of them ends in a bad block: `-EIO`, as
-/// on the other paths (`kaio_partial_error`).
+/// on the other paths (`kaio_partial_error`).  An `O_APPEND` write of a
+/// process without `RLIMIT_FSIZE` does not lock the vnode at submit
+/// either.
 fn kaio_vnode_contention(_p: Proc) {
     let (file, fd, kq, mut dev) = kaio_env(300_000, true, world::O_RDONLY);
     const BS: i64 = 32768;
@@ -711,7 +713,23 @@ fn kaio_vnode_contention(_p: Proc) {
     expect_eq(stat("kaio_requests_bufcache"), bc + 1, "read on the buffer-cache path");
     expect_eq(stat("kaio_vnlock_punts"), punts + 2, "no punt without a writer");
     expect_eq(syscall_vnlock_sleeps(), 0, "system calls that slept for the vnode lock");
-    close_all(&[fd, kq, dev.fd]);
+    // An O_APPEND write of a process without RLIMIT_FSIZE (the default):
+    // the size cannot matter to vn_rlimit_fsizex, so the submit does not
+    // lock the vnode to read it.
+    let afd = file.open(world::O_RDWR | world::O_APPEND);
+    let size = file.data().len();
+    file.hold_vnode(HOLD);
+    world::nap(1);
+    let w = dev.mem.alloc(4096);
+    let t0 = crate::sched::now();
+    let (e, _, n) = dev.submit(&[write_req(afd, kq, 0, w, 4096, 3)]);
+    expect_eq((e, n), (0, 1), "submit an append");
+    expect_eq(syscall_vnlock_sleeps(), 0, "system calls that slept for the vnode lock");
+    check(crate::sched::now() - t0 < HOLD / 2, "the append's submit returned while the writer held the vnode lock");
+    let ev = wait_events(kq, 1, 10_000)[0];
+    expect_eq(decode_kaio_data(ev.data), Ok(4096), "bytes appended");
+    expect_eq(file.data().len(), size + 4096, "the file grew by the append");
+    close_all(&[afd, fd, kq, dev.fd]);
     unload();
 }
 
