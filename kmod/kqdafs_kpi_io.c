@@ -208,7 +208,20 @@ kqdafs_write_rlimit(struct thread *td, struct file *fp, off_t offset,
 		 * vn_write() passes IO_APPEND; ffs_write() then writes at
 		 * i_size, and checks the limit there.  The size as
 		 * ufs_getattr() reports it, under the vnode lock.
+		 *
+		 * Without a limit (RLIM_INFINITY, every process's default)
+		 * the size cannot change the answer: vn_rlimit_fsizex1()
+		 * (vfs_vnops.c) then only clamps a write whose end passes
+		 * RLIM_INFINITY, which the worker's own VOP_WRITE does as
+		 * well, since the worker runs with the kernel's limits and
+		 * proc0_init() (init_main.c) leaves RLIMIT_FSIZE at
+		 * RLIM_INFINITY.  So the submitter does not take the vnode
+		 * lock, which a writer holds for the length of its disk
+		 * I/O, to read a size that cannot matter.  lim_cur() with a
+		 * constant RLIMIT_FSIZE reads td_limit (sys/resourcevar.h).
 		 */
+		if (lim_cur(td, RLIMIT_FSIZE) == RLIM_INFINITY)
+			return (0);
 		vn_lock(vp, LK_SHARED | LK_RETRY);
 		error = VOP_GETATTR(vp, &va, td->td_ucred);
 		VOP_UNLOCK(vp);
@@ -989,8 +1002,23 @@ kqdafs_bufread_start(struct file *fp, struct ucred *cred, off_t offset,
 	 * block is either copied or locked for I/O.  A truncation that
 	 * comes later waits for our locked buffers (vtruncbuf), so data
 	 * already submitted is read as it was at submit.
+	 *
+	 * Only try the lock (LK_NOWAIT): a writer holds it exclusively for
+	 * its whole VOP_WRITE (vn_write), which may wait for the disk, and
+	 * the submitter must not wait for that.  lockmgr's try operation
+	 * answers EBUSY where it would sleep (lockmgr_slock_hard,
+	 * kern_lock.c); the caller then runs the request on a worker, whose
+	 * fo_read() waits for the lock as pread(2) would.  No LK_RETRY:
+	 * _vn_lock_fallback() (vfs_vnops.c) asserts that LK_RETRY comes
+	 * without an error, and without it a doomed vnode (forced unmount)
+	 * answers ENOENT, unlocked: the worker path gives the real answer,
+	 * as for the doomed vnode checked below.
 	 */
-	vn_lock(vp, LK_SHARED | LK_RETRY);
+	error = vn_lock(vp, LK_SHARED | LK_NOWAIT);
+	if (error != 0) {
+		free(br, M_KQDAFS);
+		return (error == EBUSY ? EBUSY : EOPNOTSUPP);
+	}
 	mp = vp->v_mount;
 	/*
 	 * Only UFS: its regular files are VMIO, go through getblk/bmap/

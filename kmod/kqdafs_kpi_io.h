@@ -161,13 +161,16 @@ int	kqdafs_file_fsync(struct file *fp, struct ucred *cred,
  *
  * Returns EOPNOTSUPP, having started nothing and touched nothing, when fp's
  * vnode is not on a file system this path handles (the caller then uses
- * the worker path); any other nonzero return is an errno for the request,
+ * the worker path); EBUSY, likewise, when the vnode lock is held in a way
+ * a shared lock must wait for (a writer holds it exclusively): the vnode
+ * is only try-locked, and the caller gives the whole request to a thread
+ * that may wait; any other nonzero return is an errno for the request,
  * with nothing started.  *hits and *misses count the file system blocks
  * found cached and read from the device.  Process context (the
  * submitter's).
  *
- * What the submitter may wait for: the vnode lock (shared; a writer holds
- * it exclusively), buffer space (getblk -> getnewbuf -> bufspace_wait),
+ * What the submitter may wait for: buffer space (getblk -> getnewbuf ->
+ * bufspace_wait),
  * the write-out of a delayed-write buffer getblk must not hand out
  * invalid, and, on UFS, the synchronous read of an indirect block when
  * ufs_strategy() maps a block past the direct ones (ufs_bmaparray()

@@ -183,6 +183,7 @@ fn publish_sysctls() -> Result<SysctlTree, Errno> {
     t.add_u64(c"kaio_bufcache_hits", RO, &STATS.kaio_bufcache_hits, c"blocks found in the buffer cache")?;
     t.add_u64(c"kaio_bufcache_misses", RO, &STATS.kaio_bufcache_misses, c"blocks read from the device")?;
     t.add_u64(c"kaio_bufcache_punts", RO, &STATS.kaio_bufcache_punts, c"reads left to a worker at a busy buffer")?;
+    t.add_u64(c"kaio_vnlock_punts", RO, &STATS.kaio_vnlock_punts, c"reads given to a worker at a held vnode lock")?;
     t.add_u64(c"kaio_pinned_bytes", RO, &STATS.kaio_pinned_bytes, c"bytes of user memory held now")?;
     t.add_u64(c"rdma_posted", RO, &STATS.rdma_posted, c"RDMA work requests accepted")?;
     t.add_u64(c"rdma_refused", RO, &STATS.rdma_refused, c"RDMA work requests refused at post")?;

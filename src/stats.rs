@@ -49,6 +49,9 @@ pub struct Stats {
     /// Buffer-cache reads that met a buffer another thread held locked
     /// and left the rest to a worker instead of waiting.
     pub kaio_bufcache_punts: AtomicU64,
+    /// Buffer-cache reads whose vnode lock a writer held at submission,
+    /// given whole to a worker instead of waiting.
+    pub kaio_vnlock_punts: AtomicU64,
     /// Bytes of user memory held by requests now.
     pub kaio_pinned_bytes: AtomicU64,
     /// RDMA work requests accepted.
@@ -106,6 +109,7 @@ impl Stats {
             kaio_bufcache_hits: AtomicU64::new(0),
             kaio_bufcache_misses: AtomicU64::new(0),
             kaio_bufcache_punts: AtomicU64::new(0),
+            kaio_vnlock_punts: AtomicU64::new(0),
             kaio_pinned_bytes: AtomicU64::new(0),
             rdma_posted: AtomicU64::new(0),
             rdma_refused: AtomicU64::new(0),

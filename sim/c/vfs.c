@@ -21,7 +21,10 @@
  * bstrategy with bufdone), sys/ufs/ufs/ufs_bmap.c (ufs_bmaparray reads
  * indirect blocks synchronously), sys/ufs/ffs/ffs_vnops.c (ffs_read,
  * blksize), sys/kern/vfs_vnops.c (_vn_lock, vn_read/vn_write through
- * fo_read/fo_write, vn_start_write, vn_finished_write, vn_lktype_write),
+ * fo_read/fo_write, vn_start_write, vn_finished_write, vn_lktype_write,
+ * _vn_lock_fallback), sys/kern/kern_lock.c (lockmgr_slock_hard,
+ * lockmgr_xlock_hard: LK_NOWAIT is EBUSY), sys/ufs/ffs/ffs_vnops.c
+ * (ffs_write holds the vnode lock across its disk waits),
  * sys/kern/vfs_syscalls.c (kern_fsync), sys/vm/vnode_pager.c
  * (vnode_pager_clean_async), sys/geom/geom_io.c (g_io_schedule_up: the
  * g_up thread where biodone → bufdone → b_iodone runs; it must not
@@ -220,7 +223,48 @@ ksim_vn_lockname(struct vnode *vp)
 	return (ksim_vfile(vp)->vf_ufs ? "ufs" : "tmpfs");
 }
 
-/* _vn_lock (vfs_vnops.c) → VOP_LOCK1 → lockmgr. */
+/*
+ * The lock is held in a way that makes a request of type op wait.  A
+ * vnode lock try (LK_NOWAIT) that cannot be granted at once fails: the
+ * try operation (LK_TRYOP) of lockmgr_slock_hard/lockmgr_xlock_hard
+ * (kern_lock.c) answers EBUSY instead of sleeping.  _vn_lock_fallback
+ * (vfs_vnops.c) asserts that LK_RETRY comes with no such error
+ * ("vn_lock: error %d incompatible with flags"): LK_RETRY | LK_NOWAIT
+ * would panic an INVARIANTS kernel at the first contention.
+ */
+static int
+ksim_vn_lock_busy(int flags, const char *file, int line)
+{
+
+	if ((flags & LK_NOWAIT) == 0)
+		return (0);
+	if ((flags & LK_RETRY) != 0)
+		ksim_failf("vfs", "vn_lock: error %d incompatible with flags "
+		    "%#x (%s:%d; _vn_lock_fallback's KASSERT)", EBUSY, flags,
+		    file, line);
+	return (EBUSY);
+}
+
+/*
+ * A thread that sleeps for the vnode lock.  Counted apart for a thread
+ * of a user process (a system call: the module's submit ioctl), which an
+ * asynchronous submit must never do.
+ */
+static void
+ksim_vn_lock_wait(struct ksim_vfile *vf)
+{
+
+	if ((curthread->td_pflags & TDP_KTHREAD) == 0)
+		sim_count("vn_lock_slept_syscall");
+	(void)sim_block(vf, "ufs", 0);
+}
+
+/*
+ * _vn_lock (vfs_vnops.c) → VOP_LOCK1 → lockmgr: shared or exclusive;
+ * LK_NOWAIT answers EBUSY where the lock would wait (above).  Vnodes are
+ * never doomed here, so _vn_lock_fallback's ENOENT (no LK_RETRY, doomed)
+ * does not occur.
+ */
 int
 _vn_lock(struct vnode *vp, int flags, const char *file, int line)
 {
@@ -236,16 +280,16 @@ _vn_lock(struct vnode *vp, int flags, const char *file, int line)
 		    "(%s:%d)", file, line);
 	if (op == LK_SHARED) {
 		while (vf->vf_lk_owner != NULL) {
-			if (flags & LK_NOWAIT)
-				return (EBUSY);
-			(void)sim_block(vf, "ufs", 0);
+			if ((flags & LK_NOWAIT) != 0)
+				return (ksim_vn_lock_busy(flags, file, line));
+			ksim_vn_lock_wait(vf);
 		}
 		vf->vf_lk_shared++;
 	} else if (op == LK_EXCLUSIVE) {
 		while (vf->vf_lk_owner != NULL || vf->vf_lk_shared > 0) {
-			if (flags & LK_NOWAIT)
-				return (EBUSY);
-			(void)sim_block(vf, "ufs", 0);
+			if ((flags & LK_NOWAIT) != 0)
+				return (ksim_vn_lock_busy(flags, file, line));
+			ksim_vn_lock_wait(vf);
 		}
 		vf->vf_lk_owner = td;
 	} else
@@ -606,6 +650,40 @@ ksim_buf_hold(struct vnode *vp, int lbn, uint64_t ticks)
 	sim_spawn_kthread("bufholder", KSIM_KERNEL, ksim_buf_holder, h);
 }
 
+/*
+ * Another kernel thread holds vp's lock exclusively for `ticks` ticks of
+ * virtual time, as a writer does: vn_write (vfs_vnops.c) locks the vnode
+ * LK_EXCLUSIVE on a file system without MNTK_SHARED_WRITES (UFS) for the
+ * whole VOP_WRITE, and ffs_write (ffs_vnops.c) can sleep on the disk
+ * inside it (UFS_BALLOC's read-before-write of a partial block, bwrite
+ * for IO_SYNC).  What a vn_lock of vp from elsewhere meets meanwhile.
+ */
+struct ksim_vnhold {
+	struct vnode	*vh_vp;
+	uint64_t	 vh_ticks;
+};
+
+static void
+ksim_vn_holder(void *arg)
+{
+	struct ksim_vnhold *h = arg;
+
+	(void)_vn_lock(h->vh_vp, LK_EXCLUSIVE, __FILE__, __LINE__);
+	(void)sim_block(h, "ffswr", h->vh_ticks);
+	ksim_vn_unlock(h->vh_vp);
+}
+
+void
+ksim_vn_hold(struct vnode *vp, uint64_t ticks)
+{
+	struct ksim_vnhold *h;
+
+	h = ksim_zalloc(sizeof(*h));
+	h->vh_vp = vp;
+	h->vh_ticks = ticks;
+	sim_spawn_kthread("vnholder", KSIM_KERNEL, ksim_vn_holder, h);
+}
+
 /* _lockmgr_disown (kern_lock.c) of a buffer lock: BUF_KERNPROC. */
 void
 _lockmgr_disown(struct lock *lk, const char *file, int line)
@@ -956,18 +1034,44 @@ out:
 	return (error);
 }
 
+/*
+ * How many of the n bytes at off a read of the sim's UFS moves before a
+ * block whose device read fails.  ffs_read (ffs_vnops.c) goes block by
+ * block through bread_gb/cluster_read/breadn_flags and, at the first
+ * block whose read fails, releases the buffer and breaks out of its loop
+ * with the error: the blocks before it were already moved (uio_resid
+ * counts them), the error is what VOP_READ returns.  A failed read leaves
+ * no valid buffer behind (brelse of a BIO_ERROR buffer invalidates it),
+ * so the block fails again at every read.  Holes read as zeroes (the
+ * data were zeroed by ksim_file_set_hole); a block the device returns
+ * short without an error (vf_short) is not modelled on this path.
+ */
+static size_t
+ksim_ufs_readable(struct ksim_vfile *vf, off_t off, size_t n)
+{
+	off_t lbn;
+
+	if (!vf->vf_ufs)
+		return (n);
+	for (lbn = off / 32768; lbn * 32768 < off + (off_t)n; lbn++)
+		if (lbn < KSIM_MAXBLK && vf->vf_bad[lbn])
+			return ((size_t)(MAX(lbn * 32768, off) - off));
+	return (n);
+}
+
 static int
 ksim_uio_move(struct ksim_vfile *vf, struct uio *uio)
 {
 	struct iovec *iov;
 	off_t off;
-	size_t n;
-	int i;
+	size_t m, n;
+	int error, i;
 
 	if (uio->uio_segflg != UIO_SYSSPACE)
 		ksim_failf("vfs", "the sim's fo_read/fo_write take kernel "
 		    "buffers only");
 	off = uio->uio_offset;
+	error = 0;
 	for (i = 0; i < uio->uio_iovcnt && uio->uio_resid > 0; i++) {
 		iov = &uio->uio_iov[i];
 		n = MIN(iov->iov_len, (size_t)uio->uio_resid);
@@ -975,6 +1079,11 @@ ksim_uio_move(struct ksim_vfile *vf, struct uio *uio)
 			if (off >= vf->vf_size)
 				break;
 			n = (size_t)MIN((off_t)n, vf->vf_size - off);
+			m = ksim_ufs_readable(vf, off, n);
+			if (m < n) {
+				n = m;
+				error = EIO;
+			}
 			memcpy(iov->iov_base, vf->vf_data + off, n);
 		} else {
 			if (off + (off_t)n > vf->vf_cap)
@@ -985,9 +1094,11 @@ ksim_uio_move(struct ksim_vfile *vf, struct uio *uio)
 		}
 		off += (off_t)n;
 		uio->uio_resid -= (ssize_t)n;
+		if (error != 0)
+			break;
 	}
 	uio->uio_offset = off;
-	return (0);
+	return (error);
 }
 
 static int

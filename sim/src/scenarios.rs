@@ -63,7 +63,17 @@ pub const ALL: &[Scenario] = &[
         16,
         "a submit meets buffers locked by in-flight reads and by another thread: the rest goes to a worker, no wait"
     ),
+    scenario!(
+        kaio_vnode_contention,
+        16,
+        "a writer holds the vnode lock while reads are submitted: the submit does not sleep, a worker reads after the writer"
+    ),
     scenario!(kaio_short_read, 8, "a block read back short without an error: the read is short, not EIO (pread)"),
+    scenario!(
+        kaio_partial_error,
+        8,
+        "a read whose later block fails after earlier ones moved: EIO, as pread(2), on the buffer-cache, rest and worker paths"
+    ),
     scenario!(kaio_snapshot, 4, "KAIO reads of a UFS snapshot file go to the worker (ffs_read's GB_NOWITNESS)"),
     scenario!(
         kaio_write_rlimit,
@@ -678,6 +688,77 @@ fn kaio_bufcache_contention(_p: Proc) {
     unload();
 }
 
+/// Sleeps of user threads (system calls) for a vnode lock, as the model
+/// counts them.
+fn syscall_vnlock_sleeps() -> u64 {
+    kernel::counters().get("vn_lock_slept_syscall").copied().unwrap_or(0)
+}
+
+/// Review item 14 (the vnode lock): another thread holds the file's vnode
+/// lock exclusively, as a writer does for its whole `VOP_WRITE` (which may
+/// wait for the disk), while reads are submitted.  The submit only tries
+/// the lock (`LK_NOWAIT`, `lockmgr`'s `EBUSY`) and gives each read whole to
+/// a worker (`kern.kqdafs.kaio_vnlock_punts`) instead of sleeping; the
+/// worker's `fo_read` waits for the writer, as `pread(2)` would, and the
+/// reads complete after it.  One of them ends in a bad block: `-EIO`, as
+/// on the other paths (`kaio_partial_error`).  An `O_APPEND` write of a
+/// process without `RLIMIT_FSIZE` does not lock the vnode at submit
+/// either.
+fn kaio_vnode_contention(_p: Proc) {
+    let (file, fd, kq, mut dev) = kaio_env(300_000, true, world::O_RDONLY);
+    const BS: i64 = 32768;
+    const HOLD: u64 = 200;
+    file.bad(4);
+    file.hold_vnode(HOLD);
+    world::nap(1);
+    let (bc, wk, punts) = (stat("kaio_requests_bufcache"), stat("kaio_requests_worker"), stat("kaio_vnlock_punts"));
+    let (off, len) = (BS + 1000, 2 * BS);
+    let (a, b) = (dev.mem.alloc(len as usize), dev.mem.alloc(3 * BS as usize));
+    let t0 = crate::sched::now();
+    let (e, _, n) =
+        dev.submit(&[read_req(fd, kq, off, a, len as u64, 1), read_req(fd, kq, 2 * BS, b, 3 * BS as u64, 2)]);
+    expect_eq((e, n), (0, 2), "submit");
+    // Virtual time passes only while every thread sleeps: a submit that
+    // waited for the writer would return at its release.
+    expect_eq(syscall_vnlock_sleeps(), 0, "system calls that slept for the vnode lock");
+    check(crate::sched::now() - t0 < HOLD / 2, "the submit returned while the writer held the vnode lock");
+    expect_eq(stat("kaio_vnlock_punts"), punts + 2, "reads given to a worker at the held vnode lock");
+    expect_eq(stat("kaio_requests_worker"), wk + 2, "reads run by a worker");
+    expect_eq(stat("kaio_requests_bufcache"), bc, "reads on the buffer-cache path");
+    for ev in wait_events(kq, 2, 10_000) {
+        if ev.udata == 1 {
+            expect_eq(decode_kaio_data(ev.data), Ok(len as u64), "bytes read");
+        } else {
+            expect_eq(decode_kaio_data(ev.data), Err(5), "read ending in a bad block");
+        }
+    }
+    check(crate::sched::now() - t0 >= HOLD / 2, "the reads completed after the writer let go");
+    check_data(&file, off as usize, a, len as usize);
+    // Without the writer the same read takes the buffer-cache path.
+    read_batch(&mut dev, &file, fd, kq, 1, 4096, 4096);
+    expect_eq(stat("kaio_requests_bufcache"), bc + 1, "read on the buffer-cache path");
+    expect_eq(stat("kaio_vnlock_punts"), punts + 2, "no punt without a writer");
+    expect_eq(syscall_vnlock_sleeps(), 0, "system calls that slept for the vnode lock");
+    // An O_APPEND write of a process without RLIMIT_FSIZE (the default):
+    // the size cannot matter to vn_rlimit_fsizex, so the submit does not
+    // lock the vnode to read it.
+    let afd = file.open(world::O_RDWR | world::O_APPEND);
+    let size = file.data().len();
+    file.hold_vnode(HOLD);
+    world::nap(1);
+    let w = dev.mem.alloc(4096);
+    let t0 = crate::sched::now();
+    let (e, _, n) = dev.submit(&[write_req(afd, kq, 0, w, 4096, 3)]);
+    expect_eq((e, n), (0, 1), "submit an append");
+    expect_eq(syscall_vnlock_sleeps(), 0, "system calls that slept for the vnode lock");
+    check(crate::sched::now() - t0 < HOLD / 2, "the append's submit returned while the writer held the vnode lock");
+    let ev = wait_events(kq, 1, 10_000)[0];
+    expect_eq(decode_kaio_data(ev.data), Ok(4096), "bytes appended");
+    expect_eq(file.data().len(), size + 4096, "the file grew by the append");
+    close_all(&[afd, fd, kq, dev.fd]);
+    unload();
+}
+
 /// Review item 16: the device completes block 2 short without an error
 /// (`b_resid` left by `g_vfs_done`).  `pread(2)` over `ffs_read` returns
 /// the bytes before the first byte not read, with no error; a failed block
@@ -706,6 +787,58 @@ fn kaio_short_read(_p: Proc) {
             check_data(&file, off as usize, buf, want as usize);
         }
     }
+    close_all(&[fd, kq, dev.fd]);
+    unload();
+}
+
+/// Submit one read and wait for its event; its result.
+fn read_one(dev: &mut Dev, fd: i32, kq: i32, off: i64, len: i64, udata: u64) -> (u64, Result<u64, i32>) {
+    let buf = dev.mem.alloc(len as usize);
+    let (e, _, n) = dev.submit(&[read_req(fd, kq, off, buf, len as u64, udata)]);
+    expect_eq((e, n), (0, 1), "submit");
+    let ev = wait_events(kq, 1, 10_000)[0];
+    expect_eq(ev.udata, udata, "event of the read");
+    (buf, decode_kaio_data(ev.data))
+}
+
+/// A read whose later block fails (EIO from the device) after earlier
+/// blocks were moved.  `pread(2)` answers the error, not the bytes before
+/// it: `dofileread` (`sys_generic.c`) turns an error into a short count
+/// only for `ERESTART`, `EINTR` and `EWOULDBLOCK` once bytes moved, and
+/// `ffs_read` returns the failed block's error with the earlier blocks
+/// already moved; `aio_process_rw` (`vfs_aio.c`) answers the same.  On
+/// the buffer-cache path, on its rest read by a worker (`fo_read`), and on
+/// the worker path (a UFS snapshot file, read with `fo_read`).
+fn kaio_partial_error(_p: Proc) {
+    let (file, fd, kq, mut dev) = kaio_env(300_000, true, world::O_RDONLY);
+    const BS: i64 = 32768;
+    const EIO: i32 = 5;
+    file.bad(3);
+    // Blocks 1 to 3, from the middle of 1: 1 and 2 read, 3 fails.
+    let (off, len) = (BS + 1000, 3 * BS - 2000);
+    let bc = stat("kaio_requests_bufcache");
+    expect_eq(read_one(&mut dev, fd, kq, off, len, 1).1, Err(EIO), "buffer-cache read ending in a bad block");
+    expect_eq(stat("kaio_requests_bufcache"), bc + 1, "read on the buffer-cache path");
+    // Blocks 1 and 2 alone: read (and cached now).
+    let (buf, r) = read_one(&mut dev, fd, kq, off, 2 * BS - 1000, 2);
+    expect_eq(r, Ok(2 * BS as u64 - 1000), "read before the bad block");
+    check_data(&file, off as usize, buf, 2 * BS as usize - 1000);
+    // Another thread holds block 2: block 1 comes from the cache, blocks
+    // 2 and 3 from a worker's fo_read, which fails at 3.
+    file.hold_block(2, 200);
+    world::nap(1);
+    let punts = stat("kaio_bufcache_punts");
+    expect_eq(read_one(&mut dev, fd, kq, off, len, 3).1, Err(EIO), "rest of a read ending in a bad block");
+    expect_eq(stat("kaio_bufcache_punts"), punts + 1, "rest left to a worker");
+    eventually(|| world::bufs_locked() == 0, "the other thread lets go of block 2");
+    // A snapshot file is read by a worker through fo_read: the same answer.
+    file.set_flags(world::SF_SNAPSHOT);
+    let wk = stat("kaio_requests_worker");
+    expect_eq(read_one(&mut dev, fd, kq, off, len, 4).1, Err(EIO), "worker read ending in a bad block");
+    let (buf, r) = read_one(&mut dev, fd, kq, off, 2 * BS - 1000, 5);
+    expect_eq(r, Ok(2 * BS as u64 - 1000), "worker read before the bad block");
+    check_data(&file, off as usize, buf, 2 * BS as usize - 1000);
+    expect_eq(stat("kaio_requests_worker"), wk + 2, "snapshot reads run by a worker");
     close_all(&[fd, kq, dev.fd]);
     unload();
 }

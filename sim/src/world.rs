@@ -37,6 +37,7 @@ extern "C" {
     fn ksim_file_set_flags(vp: *mut c_void, flags: c_ulong);
     fn ksim_file_set_short(vp: *mut c_void, lbn: c_int, resid: c_int);
     fn ksim_buf_hold(vp: *mut c_void, lbn: c_int, ticks: u64);
+    fn ksim_vn_hold(vp: *mut c_void, ticks: u64);
     fn ksim_file_fsyncs(vp: *mut c_void) -> c_int;
     fn ksim_file_foreign_cred_writes(vp: *mut c_void) -> u64;
     fn ksim_sys_open_file(vp: *mut c_void, oflags: c_int) -> c_int;
@@ -502,6 +503,12 @@ impl File {
     pub fn hold_block(&self, lbn: i32, ticks: u64) {
         // SAFETY: model call.
         unsafe { ksim_buf_hold(self.0 as *mut c_void, lbn, ticks) }
+    }
+    /// Another kernel thread takes the vnode lock exclusively and holds
+    /// it for `ticks`, as a writer in `VOP_WRITE` waiting for the disk.
+    pub fn hold_vnode(&self, ticks: u64) {
+        // SAFETY: model call.
+        unsafe { ksim_vn_hold(self.0 as *mut c_void, ticks) }
     }
     /// VOP_FSYNC calls on the file.
     pub fn fsyncs(&self) -> i32 {

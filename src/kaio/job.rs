@@ -10,7 +10,8 @@
 //!   job goes to the completion thread to release its resources.  From
 //!   a block whose buffer another thread holds locked on, the rest is
 //!   read by a worker ([`RestJob`]) so that the submitter does not wait
-//!   for it; the request completes when both parts are done.
+//!   for it; the request completes when both parts are done.  When a
+//!   writer holds the vnode lock, the whole read goes to a worker.
 //! * **worker** (writes, fsync, and reads on file systems that bypass the
 //!   buffer cache): queued to the module's worker threads, which can be
 //!   cancelled until a worker takes the job (`commit_io`).
@@ -142,6 +143,15 @@ pub fn start(job: KBox<IoJob>) {
                 Stats::bump(&STATS.kaio_requests_worker);
                 engine::run_on_worker(job);
             }
+            // A writer holds the vnode lock: the whole read goes to a
+            // worker, whose fo_read waits for the lock, instead of the
+            // submitter.
+            Err(NotStarted::Busy(mut job)) => {
+                job.precommitted = true;
+                Stats::bump(&STATS.kaio_requests_worker);
+                Stats::bump(&STATS.kaio_vnlock_punts);
+                engine::run_on_worker(job);
+            }
             Err(NotStarted::Failed(e, job)) => finish_in_place(job, encode_kaio_data(Err(e.to_raw()))),
         }
     } else if empty && op != KaioOp::Fsync {
@@ -198,10 +208,14 @@ fn drop_cancelled(job: KBox<IoJob>, put: Put) {
 /// The synchronous I/O of the worker path.
 fn do_io(io: &IoResources, op: KaioOp, offset: i64) -> i64 {
     match op {
+        // As pread/pwrite answer: an error wins over the bytes moved
+        // before it (dofileread/dofilewrite in sys_generic.c, and
+        // aio_process_rw in vfs_aio.c, turn an error into a short count
+        // only for ERESTART, EINTR and EWOULDBLOCK after some bytes moved,
+        // which the glue already did; EIO from a block after earlier
+        // blocks were read is -EIO).
         KaioOp::Read | KaioOp::Write => match vnio::file_rw(&io.file, &io.cred, op, offset, &io.pages) {
             (moved, None) => encode_kaio_data(Ok(moved as u64)),
-            // A partial transfer reports its bytes, as pread/pwrite do.
-            (moved, Some(_)) if moved > 0 => encode_kaio_data(Ok(moved as u64)),
             (_, Some(e)) => encode_kaio_data(Err(e.to_raw())),
         },
         KaioOp::Fsync => match vnio::file_fsync(&io.file, &io.cred) {

@@ -15,8 +15,9 @@ use kqdafs_abi::kaio::KaioOp;
 
 /// Read or write (`op`) the held pages' bytes at file offset `offset`,
 /// synchronously, with `cred`: what `pread`/`pwrite` do.  Returns the bytes
-/// moved and the error, if any (a partial transfer has both).  Worker
-/// thread; sleeps.
+/// moved and the error, if any (a transfer that failed after some bytes
+/// moved has both; `pread`/`pwrite` answer the error, and the count says
+/// where it happened).  Worker thread; sleeps.
 pub fn file_rw(file: &FileRef, cred: &Cred, op: KaioOp, offset: i64, pages: &HeldPages) -> (usize, Option<Errno>) {
     let td = Thread::current();
     let (ma, npages, pgoff) = pages.raw_parts();
@@ -118,6 +119,10 @@ impl Drop for BufReadRest {
 pub enum NotStarted<J> {
     /// The file is not on a file system this path handles: use a worker.
     Unsupported(KBox<J>),
+    /// The vnode lock is held so that a shared lock would wait (a writer
+    /// holds it exclusively): the submitter only tried it.  Use a worker,
+    /// which may wait for it.
+    Busy(KBox<J>),
     /// The request fails with this errno.
     Failed(Errno, KBox<J>),
 }
@@ -137,12 +142,13 @@ extern "C" fn bufread_done<J: BufReadJob>(arg: *mut c_void, error: i32, nbytes: 
 /// Start reading `job.pages().len()` bytes at `offset` through the buffer
 /// cache.  On success the job is owned by the read until
 /// [`BufReadJob::done`].  Process context (the submitter).  It never waits
-/// for a buffer another thread holds locked (that part is left in
-/// [`Started::rest`]), but it can block on disk I/O all the same: the
-/// vnode lock (held exclusively by a writer), buffer space, the write-out
-/// of a delayed-write buffer `getblk` must not hand out invalid, and the
-/// synchronous read of a UFS indirect block by `ufs_bmaparray` inside
-/// `bstrategy` (see `kmod/kqdafs_kpi_io.h`).
+/// for the vnode lock (a writer's exclusive lock makes it
+/// [`NotStarted::Busy`]) nor for a buffer another thread holds locked
+/// (that part is left in [`Started::rest`]), but it can block on disk I/O
+/// all the same: buffer space, the write-out of a delayed-write buffer
+/// `getblk` must not hand out invalid, and the synchronous read of a UFS
+/// indirect block by `ufs_bmaparray` inside `bstrategy` (see
+/// `kmod/kqdafs_kpi_io.h`).
 pub fn start_bufread<J: BufReadJob>(job: KBox<J>, offset: i64) -> Result<Started, NotStarted<J>> {
     let (fp, cred) = (job.file().as_raw(), job.cred().as_raw());
     let (ma, npages, pgoff) = job.pages().raw_parts();
@@ -177,6 +183,8 @@ pub fn start_bufread<J: BufReadJob>(job: KBox<J>, offset: i64) -> Result<Started
             let job = unsafe { KBox::from_raw(arg) };
             if e == Errno::EOPNOTSUPP {
                 Err(NotStarted::Unsupported(job))
+            } else if e == Errno::EBUSY {
+                Err(NotStarted::Busy(job))
             } else {
                 Err(NotStarted::Failed(e, job))
             }

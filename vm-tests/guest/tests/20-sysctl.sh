@@ -66,7 +66,7 @@ ro="version filter_kaio filter_rdma slot_mode opens knotes requests_inflight
 ioctl_errors attach_refused knote_renotified kaio_submitted kaio_refused
 kaio_completed kaio_cancelled kaio_requests_bufcache kaio_requests_worker
 kaio_bufcache_hits
-kaio_bufcache_misses kaio_bufcache_punts kaio_pinned_bytes rdma_posted rdma_refused rdma_completed
+kaio_bufcache_misses kaio_bufcache_punts kaio_vnlock_punts kaio_pinned_bytes rdma_posted rdma_refused rdma_completed
 rdma_bytes rdma_mrs rdma_pinned_bytes rdma_endpoints rdma_providers consumers
 upcalls_direct upcalls_delayed upcall_batches upcall_polled workers"
 rw="max_requests_per_proc max_pinned_per_proc"
