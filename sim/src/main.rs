@@ -20,6 +20,7 @@ mod random;
 mod report;
 mod scenarios;
 mod sched;
+mod tables;
 mod upcalls;
 mod userland;
 mod world;
