@@ -10,7 +10,9 @@ What they catch would otherwise surface only in a FreeBSD VM:
   90-leaks not last (it checks for leaks after every test that loads);
 * a script naming a C test program that tests/guest/ does not have;
 * sysctl names that guest/lib.sh and tests/guest/lib/kqt.h must share;
-* a C program including anything but the ABI headers;
+* a C program including anything but the ABI headers and the headers
+  `make` generates from the case tables shared with the simulation
+  (``kqc_NAME.h`` from ``tests/cases/NAME.cases``);
 * a string in a C program or a guest diagnostic the console watcher would
   take for kernel trouble (panic, LOR, leak);
 * bash-only constructs in the guest's POSIX sh scripts.
@@ -38,6 +40,7 @@ SHARED_NAMES = (("KAIO_INFLIGHT", "KQT_SYSCTL_INFLIGHT"),
                 ("RDMA_EPS", "KQT_SYSCTL_RDMA_EPS"),
                 ("RDMA_PINNED", "KQT_SYSCTL_RDMA_PINNED"))
 ABI_INCLUDES = ("kqt.h", "kqdafs.h", "../../consumer/kqdafs_ctest.h")
+CASES = os.path.join(REPO, "tests", "cases")
 BASH_ONLY = ("function ", "pipefail", "local ", "source ", "<<<", "${!",
              "declare ")
 
@@ -100,6 +103,14 @@ def abi_includes(guest, csrc):
     for p in sorted(glob.glob(os.path.join(csrc, "*.c")) +
                     glob.glob(os.path.join(csrc, "lib", "*"))):
         for inc in re.findall(r'#include\s+"([^"]+)"', _read(p)):
+            table = re.fullmatch(r"kqc_(\w+)\.h", inc)
+            if table:
+                if not os.path.isfile(os.path.join(CASES, table.group(1) +
+                                                   ".cases")):
+                    out.append("%s includes \"%s\", but tests/cases/ has "
+                               "no %s.cases" % (os.path.relpath(p, csrc),
+                                                inc, table.group(1)))
+                continue
             if inc not in ABI_INCLUDES:
                 out.append("%s includes \"%s\" (only %s)"
                            % (os.path.relpath(p, csrc), inc,
