@@ -148,6 +148,8 @@ open_desc(const struct kqc_desc *d, uint32_t op, int *own)
 			return (k.kq);
 		fd = kqueue();
 		break;
+	case KQC_D_SCRATCH:
+		tap_bail("the KAIO table names a scratch file");
 	}
 	if (fd < 0)
 		tap_bail("open for a case: %s", strerror(errno));
@@ -227,7 +229,8 @@ run_case(const struct kqc_kaio_case *c)
 		expect_ok(&r, (int64_t)c->want.done, what);
 		break;
 	case KQC_W_OK:
-		tap_bail("%s: `ok` is no KAIO expectation", what);
+	case KQC_W_FIRST:
+		tap_bail("%s: no KAIO expectation", what);
 	}
 	if (fd_own)
 		close(fd);

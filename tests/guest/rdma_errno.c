@@ -200,6 +200,7 @@ kq_of(const struct kqc_desc *d, int *own)
 	case KQC_D_OPATH:
 	case KQC_D_PIPE:
 	case KQC_D_SOCKET:
+	case KQC_D_SCRATCH:
 		break;
 	}
 	tap_bail("the RDMA table names a descriptor it has no file for");
@@ -318,6 +319,8 @@ run_case(const struct kqc_rdma_case *c)
 	case KQC_W_OK:
 		tap_ok(e == 0, "%s: %s", what, kqt_errname(e));
 		break;
+	case KQC_W_FIRST:
+		tap_bail("%s: no RDMA expectation", what);
 	}
 	if (c->want.kind != KQC_W_DONE) {
 		/* Nothing moved but what the case made and left. */

@@ -5,8 +5,8 @@
 //! whose values `abi/tests/c_header.rs` checks against `kqdafs_abi::errno`.
 
 use crate::{
-    parse_kaio, parse_rdma, Area, Case, Desc, Ep, Error, Expect, KaioCase, Key, Mem, Mode, RdmaCase, KAIO_FILE_SIZE,
-    RDMA_RLEN,
+    parse_kaio, parse_rdma, parse_upcall, Area, Case, CtestCase, Desc, Ep, Error, Expect, KaioCase, Key, Mem, Mode,
+    RdmaCase, KAIO_FILE_SIZE, RDMA_RLEN,
 };
 use std::fmt::Write as _;
 
@@ -16,7 +16,7 @@ const COMMON: &str = r#"#ifndef _KQC_COMMON_
 /* A descriptor (kqc_desc.kind): tests/cases/README.md, "Descriptors". */
 enum kqc_desc_kind {
 	KQC_D_NUM, KQC_D_FILE, KQC_D_OPATH, KQC_D_CLOSED, KQC_D_PIPE,
-	KQC_D_SOCKET, KQC_D_DEV, KQC_D_KQ
+	KQC_D_SOCKET, KQC_D_DEV, KQC_D_KQ, KQC_D_SCRATCH
 };
 struct kqc_desc {
 	enum kqc_desc_kind kind;
@@ -34,10 +34,10 @@ struct kqc_mem {
 	enum kqc_area	area;
 	uint64_t	off;		/* KQC_A_ADDR: the address */
 };
-enum kqc_want_kind { KQC_W_ERRNO, KQC_W_DONE, KQC_W_OK };
+enum kqc_want_kind { KQC_W_ERRNO, KQC_W_DONE, KQC_W_OK, KQC_W_FIRST };
 struct kqc_want {
 	enum kqc_want_kind kind;
-	int		err;		/* KQC_W_ERRNO */
+	int		err;		/* KQC_W_ERRNO, KQC_W_FIRST */
 	uint64_t	done;		/* KQC_W_DONE */
 };
 #endif
@@ -52,6 +52,7 @@ fn want(e: Expect) -> String {
         Expect::Errno(name, _) => format!("{{ KQC_W_ERRNO, {name}, 0 }}"),
         Expect::Done(n) => format!("{{ KQC_W_DONE, 0, {n:#x}ULL }}"),
         Expect::Ok => "{ KQC_W_OK, 0, 0 }".into(),
+        Expect::First(name, _) => format!("{{ KQC_W_FIRST, {name}, 0 }}"),
     }
 }
 
@@ -82,6 +83,7 @@ fn desc(d: &Desc) -> String {
         Desc::Socket => "{ .kind = KQC_D_SOCKET }".into(),
         Desc::Dev => "{ .kind = KQC_D_DEV }".into(),
         Desc::Kq(r) => format!("{{ .kind = KQC_D_KQ, {} }}", rights(r)),
+        Desc::Scratch => "{ .kind = KQC_D_SCRATCH }".into(),
     }
 }
 
@@ -249,12 +251,45 @@ fn rdma(cases: &[Case<RdmaCase>]) -> String {
     out
 }
 
-/// The C header of table `name` (`kaio_errno` or `rdma_errno`) from its
-/// text.
+fn upcall(cases: &[Case<CtestCase>]) -> String {
+    let mut out = String::new();
+    open(&mut out, "upcall_modes", "upcall_modes.cases");
+    out.push_str(
+        "/* One run of debug.kqdafs_ctest.run (tests/consumer/kqdafs_ctest.h). */\n\
+         struct kqc_ctest_case {\n\tint\t\tline;\n\tconst char\t*what;\n\tstruct kqc_want\twant;\n\
+         \tint32_t\t\top;\t\t/* KQDAFS_CTEST_* */\n\tint32_t\t\tmode;\t\t/* KQDAFS_DELIVER_* */\n\
+         \tstruct kqc_desc\tfd;\n\tuint32_t\tcount, len, depth, batch, misalign;\n\tint64_t\t\toffset;\n};\n\n\
+         static const struct kqc_ctest_case kqc_ctest_cases[] = {\n",
+    );
+    for c in cases {
+        let k = &c.case;
+        let _ = writeln!(
+            out,
+            "{}  .op = {}, .mode = {}, .fd = {},\n\t  .count = {:#x}U, .len = {:#x}U, .depth = {:#x}U, \
+             .batch = {:#x}U, .misalign = {:#x}U,\n\t  .offset = (int64_t){:#x}ULL }},",
+            head(c),
+            k.op,
+            k.mode,
+            desc(&k.fd),
+            k.count,
+            k.len,
+            k.depth,
+            k.batch,
+            k.misalign,
+            k.offset as u64
+        );
+    }
+    out.push_str("};\n\n#endif\n");
+    out
+}
+
+/// The C header of table `name` (`kaio_errno`, `rdma_errno`,
+/// `upcall_modes`) from its text.
 pub fn c_header(name: &str, text: &str) -> Result<String, Error> {
     match name {
         "kaio_errno" => parse_kaio(text).map(|c| kaio(&c)),
         "rdma_errno" => parse_rdma(text).map(|c| rdma(&c)),
-        _ => Err(Error { line: 0, msg: format!("no table named `{name}` (kaio_errno, rdma_errno)") }),
+        "upcall_modes" => parse_upcall(text).map(|c| upcall(&c)),
+        _ => Err(Error { line: 0, msg: format!("no table named `{name}` (kaio_errno, rdma_errno, upcall_modes)") }),
     }
 }

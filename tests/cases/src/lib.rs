@@ -2,10 +2,10 @@
 //! The case tables shared by the kernel simulation and the in-guest tests
 //! (`tests/cases/*.cases`, format in `tests/cases/README.md`).
 //!
-//! One parser for both sides: the simulation (`sim/src/tables.rs`) runs the
-//! parsed cases against the module, and `kqdafs-cases c-header` turns the
-//! same parsed cases into the C header the guest programs include
-//! ([`c_header`]).  A line that does not parse, or that names an errno,
+//! One parser for both sides: the simulation (`sim/src/tables.rs`,
+//! `sim/src/upcalls.rs`) runs the parsed cases against the module, and
+//! `kqdafs-cases c-header` turns the same parsed cases into the C header
+//! the guest programs include ([`c_header`]).  A line that does not parse, or that names an errno,
 //! operation, descriptor, buffer, region, endpoint or right this parser
 //! does not know, is an error for both (the unit tests parse every table,
 //! `make test-host` runs them); the C side switches over every kind the
@@ -24,6 +24,8 @@ pub use header::c_header;
 pub const KAIO_ERRNO: &str = include_str!("../kaio_errno.cases");
 /// The RDMA errno table.
 pub const RDMA_ERRNO: &str = include_str!("../rdma_errno.cases");
+/// The kernel consumer runs of the test consumer module.
+pub const UPCALL_MODES: &str = include_str!("../upcall_modes.cases");
 
 /// Size of the file the KAIO cases use (`FILE_SIZE` in the table).
 pub const KAIO_FILE_SIZE: u64 = 256 * 1024;
@@ -39,6 +41,9 @@ pub enum Expect {
     Done(u64),
     /// The ioctl succeeds (`ok`).
     Ok,
+    /// A kernel consumer run whose every request is refused with this
+    /// errno: nothing submitted, the run's first error (`first:ERRNO`).
+    First(&'static str, i32),
 }
 
 /// A capability right (`cap_rights_limit(2)`), by the `CAP_` name's tail.
@@ -107,6 +112,8 @@ pub enum Desc {
     /// The test's kqueue (`kq`), or a new one limited to `rights`
     /// (`kq:kqueue_event`).
     Kq(Option<Vec<Right>>),
+    /// An empty scratch file opened read/write for the case (`scratch`).
+    Scratch,
 }
 
 /// User memory a case passes (`buf=`, `addr=`, `reqs=`, `results=`).
@@ -351,6 +358,7 @@ fn desc(s: &str) -> R<Desc> {
         ("pipe", None, None) => Desc::Pipe,
         ("socket", None, None) => Desc::Socket,
         ("dev", None, None) => Desc::Dev,
+        ("scratch", None, None) => Desc::Scratch,
         _ => return Err(format!("unknown descriptor `{s}`")),
     })
 }
@@ -414,11 +422,30 @@ fn expect(s: &str) -> R<Expect> {
     if let Some(n) = s.strip_prefix("done:") {
         return u64v(n).map(Expect::Done);
     }
-    errno::ALL
-        .iter()
-        .find(|(name, _)| *name == s && *name != "ELAST")
-        .map(|&(name, v)| Expect::Errno(name, v))
-        .ok_or_else(|| format!("unknown expectation `{s}` (an errno of kqdafs_abi::errno, done:N or ok)"))
+    let name = s.strip_prefix("first:").unwrap_or(s);
+    let found = errno::ALL.iter().find(|(n, _)| *n == name && *n != "ELAST");
+    match found {
+        Some(&(n, v)) if name.len() < s.len() => Ok(Expect::First(n, v)),
+        Some(&(n, v)) => Ok(Expect::Errno(n, v)),
+        None => Err(format!("unknown expectation `{s}` (an errno of kqdafs_abi::errno, first:ERRNO, done:N or ok)")),
+    }
+}
+
+/// A descriptor field of the KAIO and RDMA tables (no `scratch`: their
+/// cases use the test file).
+fn request_desc(s: &str) -> R<Desc> {
+    match desc(s)? {
+        Desc::Scratch => Err("`scratch` is for kernel consumer runs".into()),
+        d => Ok(d),
+    }
+}
+
+/// A request's expectation: never a consumer run's `first:`.
+fn no_first(l: &Line<'_>) -> R<()> {
+    match l.expect {
+        Expect::First(..) => Err("`first:` is for kernel consumer runs".into()),
+        _ => Ok(()),
+    }
 }
 
 /// The fields of one line: `OP EXPECT key=value... | what`.
@@ -508,8 +535,8 @@ pub fn parse_kaio(text: &str) -> Result<Vec<Case<KaioCase>>, Error> {
         let areas = [Area::Buf, Area::Big, Area::Ro, Area::Unmapped, Area::Edge];
         let c = KaioCase {
             op,
-            fd: l.take("fd", Desc::File(Mode::Rw, None), desc)?,
-            kq: l.take("kq", Desc::Kq(None), desc)?,
+            fd: l.take("fd", Desc::File(Mode::Rw, None), request_desc)?,
+            kq: l.take("kq", Desc::Kq(None), request_desc)?,
             offset: l.take("off", 0, i64v)?,
             buf: l.take("buf", buf0, |s| mem(s, &areas))?,
             len: l.take("len", len0, u64v)?,
@@ -519,6 +546,7 @@ pub fn parse_kaio(text: &str) -> Result<Vec<Case<KaioCase>>, Error> {
         if l.expect == Expect::Ok {
             return Err("a KAIO request completes (done:N) or is refused (an errno), never `ok`".into());
         }
+        no_first(l)?;
         Ok(c)
     })
 }
@@ -526,6 +554,7 @@ pub fn parse_kaio(text: &str) -> Result<Vec<Case<KaioCase>>, Error> {
 /// Parse an RDMA table (`tests/cases/rdma_errno.cases`).
 pub fn parse_rdma(text: &str) -> Result<Vec<Case<RdmaCase>>, Error> {
     parse(text, |l| {
+        no_first(l)?;
         let wr = match l.op {
             "write" => Some(RdmaOp::Write as u32),
             "read" => Some(RdmaOp::Read as u32),
@@ -546,7 +575,7 @@ pub fn parse_rdma(text: &str) -> Result<Vec<Case<RdmaCase>>, Error> {
                 RdmaCase::Post {
                     op,
                     ep: l.take("ep", Ep::Ep0, ep)?,
-                    kq: l.take("kq", Desc::Kq(None), desc)?,
+                    kq: l.take("kq", Desc::Kq(None), request_desc)?,
                     local_key: l.take("lkey", Key::All, key)?,
                     local_offset: l.take("loff", 0, u64v)?,
                     remote_key: l.take("rkey", if remote { Key::All } else { Key::Num(0) }, key)?,
@@ -601,6 +630,70 @@ pub fn parse_rdma(text: &str) -> Result<Vec<Case<RdmaCase>>, Error> {
             }
         };
         Ok(c)
+    })
+}
+
+/// One run of the test consumer module (`debug.kqdafs_ctest.run`,
+/// `tests/consumer/kqdafs_ctest.h`): a kernel consumer made, `count`
+/// requests of `op`, reaped, the consumer destroyed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CtestCase {
+    /// `KQDAFS_CTEST_READ`, `_WRITE` or `_FSYNC` (1, 2, 3).
+    pub op: i32,
+    /// `ca_delivery`: `KQDAFS_DELIVER_DIRECT`, `_DELAYED`, `_POLL` (1, 2,
+    /// 3) or any number.
+    pub mode: i32,
+    pub fd: Desc,
+    pub count: u32,
+    pub len: u32,
+    pub depth: u32,
+    pub batch: u32,
+    pub misalign: u32,
+    pub offset: i64,
+}
+
+/// The test consumer's operations a line may name.
+pub const CTEST_READ: i32 = 1;
+pub const CTEST_WRITE: i32 = 2;
+pub const CTEST_FSYNC: i32 = 3;
+
+/// Parse a kernel consumer table (`tests/cases/upcall_modes.cases`).
+pub fn parse_upcall(text: &str) -> Result<Vec<Case<CtestCase>>, Error> {
+    parse(text, |l| {
+        let op = match l.op {
+            "read" => CTEST_READ,
+            "write" => CTEST_WRITE,
+            "fsync" => CTEST_FSYNC,
+            o => return Err(format!("unknown consumer operation `{o}` (read, write, fsync)")),
+        };
+        if l.expect == Expect::Ok {
+            return Err("a run completes (done:N) or fails (ERRNO, first:ERRNO), never `ok`".into());
+        }
+        let mode = |s: &str| -> R<i32> {
+            Ok(match s {
+                "direct" => 1,
+                "delayed" => 2,
+                "poll" => 3,
+                _ => ranged(s, "int").map_err(|_| format!("unknown delivery mode `{s}` (direct, delayed, poll)"))?,
+            })
+        };
+        let fd = |s: &str| -> R<Desc> {
+            match desc(s)? {
+                d @ (Desc::Num(_) | Desc::File(..) | Desc::Closed | Desc::Scratch) => Ok(d),
+                _ => Err(format!("`{s}` is no descriptor a consumer run takes (file:..., scratch, closed, a number)")),
+            }
+        };
+        Ok(CtestCase {
+            op,
+            mode: l.take("mode", 1, mode)?,
+            fd: l.take("fd", Desc::File(Mode::Ro, None), fd)?,
+            count: l.take("count", 1, u32v)?,
+            len: l.take("len", if op == CTEST_FSYNC { 0 } else { 4096 }, u32v)?,
+            depth: l.take("depth", 0, u32v)?,
+            batch: l.take("batch", 0, u32v)?,
+            misalign: l.take("misalign", 0, u32v)?,
+            offset: l.take("offset", 0, i64v)?,
+        })
     })
 }
 

@@ -17,6 +17,10 @@ fn every_table_parses_and_makes_a_header() {
     }
     let h = c_header("rdma_errno", RDMA_ERRNO).expect("rdma header");
     assert_eq!(h.matches(".line = ").count(), rdma.len());
+    let upcall = parse_upcall(UPCALL_MODES).unwrap_or_else(|e| panic!("upcall_modes.cases: {e}"));
+    assert!(upcall.len() >= 20, "{} consumer runs", upcall.len());
+    let h = c_header("upcall_modes", UPCALL_MODES).expect("upcall header");
+    assert_eq!(h.matches(".line = ").count(), upcall.len());
 }
 
 #[test]
@@ -76,6 +80,17 @@ const BAD_RDMA: &[(&str, &str)] = &[
     ("reg_mr EINVAL access=local_read | x", "unknown access"),
     ("reg_mr EINVAL addr=buf | x", "not a mapping this field can name"),
     ("ep_pair EINVAL ep=1 | x", "means nothing for `ep_pair`"),
+    ("write first:EINVAL | x", "for kernel consumer runs"),
+    ("write EBADF kq=scratch | x", "for kernel consumer runs"),
+];
+
+const BAD_UPCALL: &[(&str, &str)] = &[
+    ("cancel done:1 | x", "unknown consumer operation"),
+    ("read ok | x", "never `ok`"),
+    ("read EINVAL mode=batched | x", "unknown delivery mode"),
+    ("read EINVAL fd=kq | x", "no descriptor a consumer run takes"),
+    ("read first:EWHAT | x", "unknown expectation"),
+    ("read EINVAL kq=kq | x", "means nothing for `read`"),
 ];
 
 #[test]
@@ -90,6 +105,14 @@ fn malformed_lines_are_refused_with_their_line() {
         assert!(e.msg.contains(want), "`{text}`: {e}, want `{want}`");
         assert_eq!(e.line, 1, "`{text}`");
     }
+    for (text, want) in BAD_UPCALL {
+        let e = parse_upcall(&format!("{text}\n")).expect_err(text);
+        assert!(e.msg.contains(want), "`{text}`: {e}, want `{want}`");
+    }
+    assert!(parse_kaio("read first:EBADF | x\n").is_err(), "first: is no KAIO expectation");
+    let c = parse_upcall("write first:EBADF fd=scratch mode=poll | x\n").expect("parses");
+    assert_eq!(c[0].expect, Expect::First("EBADF", errno::EBADF));
+    assert_eq!((c[0].case.fd.clone(), c[0].case.mode, c[0].case.len), (Desc::Scratch, 3, 4096));
     assert!(c_header("kaio_limits", KAIO_ERRNO).is_err(), "an unknown table name");
 }
 
@@ -104,39 +127,37 @@ fn every_errno_name_is_the_abis() {
     }
 }
 
-/// The enumerators a generated header declares (`enum NAME { A, B };`).
-fn enumerators(header: &str) -> Vec<String> {
+/// The enumerators of each enum a generated header declares
+/// (`enum NAME { A, B };`).
+fn enums(header: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     let mut rest = header;
     while let Some(i) = rest.find("\nenum ") {
         rest = &rest[i + 1..];
         let (Some(open), Some(close)) = (rest.find('{'), rest.find('}')) else { break };
-        for name in rest[open + 1..close].split(',') {
-            let name = name.trim();
-            if !name.is_empty() {
-                out.push(name.to_string());
-            }
-        }
+        out.push(rest[open + 1..close].split(',').map(str::trim).filter(|n| !n.is_empty()).map(String::from).collect());
         rest = &rest[close..];
     }
     out
 }
 
 /// The guest program of each table handles every kind its header can
-/// name: a `case` for each enumerator.  (Its `switch`es have no
-/// `default`, so the guest build's -Wswitch says the same; this says it
-/// in `make test-host`, where no FreeBSD cross-compiler is needed.)
+/// name: for each enum it uses, a `case` for each enumerator.  (Its
+/// `switch`es have no `default`, so the guest build's -Wswitch says the
+/// same; this says it in `make test-host`, where no FreeBSD
+/// cross-compiler is needed.)
 #[test]
 fn every_kind_the_header_names_has_a_case_in_the_guest_program() {
     let guest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest");
-    for (name, text) in [("kaio_errno", KAIO_ERRNO), ("rdma_errno", RDMA_ERRNO)] {
+    for (name, text) in [("kaio_errno", KAIO_ERRNO), ("rdma_errno", RDMA_ERRNO), ("upcall_modes", UPCALL_MODES)] {
         let h = c_header(name, text).expect("header");
-        let names = enumerators(&h);
-        assert!(names.len() >= 15, "{name}: {names:?}");
         let prog = guest.join(format!("{name}.c"));
         let c = std::fs::read_to_string(&prog).unwrap_or_else(|e| panic!("{}: {e}", prog.display()));
         assert!(c.contains(&format!("#include \"kqc_{name}.h\"")), "{name}.c includes its header");
-        for n in &names {
+        let used: Vec<Vec<String>> =
+            enums(&h).into_iter().filter(|e| e.iter().any(|n| c.contains(n.as_str()))).collect();
+        assert!(used.len() >= 2, "{name}.c uses the header's enums: {used:?}");
+        for n in used.iter().flatten() {
             assert!(c.contains(&format!("case {n}:")), "{name}.c has no `case {n}:`");
         }
         assert!(!c.contains("default:"), "{name}.c: a `default:` would hide a kind it does not handle");
