@@ -40,7 +40,6 @@ SHARED_NAMES = (("KAIO_INFLIGHT", "KQT_SYSCTL_INFLIGHT"),
                 ("RDMA_EPS", "KQT_SYSCTL_RDMA_EPS"),
                 ("RDMA_PINNED", "KQT_SYSCTL_RDMA_PINNED"))
 ABI_INCLUDES = ("kqt.h", "kqdafs.h", "../../consumer/kqdafs_ctest.h")
-CASES = os.path.join(REPO, "tests", "cases")
 BASH_ONLY = ("function ", "pipefail", "local ", "source ", "<<<", "${!",
              "declare ")
 
@@ -100,12 +99,13 @@ def shared_names(guest, csrc):
 
 def abi_includes(guest, csrc):
     out = []
+    cases = os.path.join(os.path.dirname(csrc), "cases")  # tests/cases
     for p in sorted(glob.glob(os.path.join(csrc, "*.c")) +
                     glob.glob(os.path.join(csrc, "lib", "*"))):
         for inc in re.findall(r'#include\s+"([^"]+)"', _read(p)):
             table = re.fullmatch(r"kqc_(\w+)\.h", inc)
             if table:
-                if not os.path.isfile(os.path.join(CASES, table.group(1) +
+                if not os.path.isfile(os.path.join(cases, table.group(1) +
                                                    ".cases")):
                     out.append("%s includes \"%s\", but tests/cases/ has "
                                "no %s.cases" % (os.path.relpath(p, csrc),
