@@ -7,7 +7,9 @@
 //! event, nothing held or in flight, the file's bytes and fsyncs, the RDMA
 //! counters, regions and endpoints as they were.  The cases a table cannot
 //! hold stay in the scenarios (and the guest programs) that have them;
-//! `docs/kernsim.md` lists them.
+//! `docs/kernsim.md` lists them.  `rdma_errnos` also runs the sequences
+//! `rdma_errno.c` runs after its table (DEREG_MR of a busy region, the
+//! per-process limits, full tables).
 
 use crate::report::fail;
 use crate::scenarios::{boot_and_load, close_all, eventually, expect_eq, stat, unload, wait_events, Dev};
@@ -120,8 +122,16 @@ impl Areas {
             unmapped,
             edge,
             rdma_mem: if kaio { 0 } else { world::mmap(5 * RDMA_RLEN as usize, world::PROT_RW, false) },
-            array: if kaio { 0 } else { world::mmap((RDMA_MAX_BATCH as usize + 1) * 64, world::PROT_RW, false) },
-            results: if kaio { 0 } else { world::mmap((RDMA_MAX_BATCH as usize + 1) * 16, world::PROT_RW, false) },
+            array: if kaio {
+                0
+            } else {
+                world::mmap((RDMA_MAX_BATCH as usize + 1) * REQ as usize, world::PROT_RW, false)
+            },
+            results: if kaio {
+                0
+            } else {
+                world::mmap((RDMA_MAX_BATCH as usize + 1) * RES as usize, world::PROT_RW, false)
+            },
         }
     }
 
@@ -251,6 +261,9 @@ fn kaio_case(dev: &mut Dev, fds: &Fds<'_>, file: &world::File, areas: &Areas, c:
 // ---- RDMA ------------------------------------------------------------
 
 const RDMA: &str = "rdma_errno.cases";
+/// Sizes of a work request and of its result in user memory.
+const REQ: u64 = std::mem::size_of::<RdmaRequest>() as u64;
+const RES: u64 = std::mem::size_of::<RdmaResult>() as u64;
 
 /// The test's regions, endpoints and counters.
 struct Rdma {
@@ -335,7 +348,7 @@ pub fn rdma_errnos(_p: Proc) {
         ..Default::default()
     };
     for i in 0..=RDMA_MAX_BATCH as u64 {
-        world::put(areas.array + i * 64, &ok);
+        world::put(areas.array + i * REQ, &ok);
     }
     let fds = Fds { file: None, kq, dev: dev.fd };
     for c in &cases {
@@ -343,6 +356,12 @@ pub fn rdma_errnos(_p: Proc) {
     }
     no_event(kq, "after every case");
     expect_eq(ep_close(&mut dev, dead[1]), 0, "close the other end");
+    // The sequences rdma_errno.c runs after the table.
+    send_into_recv(&mut dev, kq, &t);
+    dereg_sequence(&mut dev, kq, &areas, &t);
+    rdma_limits(&mut dev, kq, &areas, &t);
+    rdma_tables(&mut dev);
+    no_event(kq, "after the sequences");
     close_all(&[kq, dev.fd]);
     eventually(|| stat("rdma_mrs") == 0 && stat("rdma_endpoints") == 0, "close lets every region and endpoint go");
     unload();
@@ -373,7 +392,7 @@ fn rdma_case(dev: &mut Dev, fds: &Fds<'_>, areas: &Areas, t: &Rdma, c: &Case<Rdm
                 udata: c.line as u64,
                 reserved: *reserved,
             };
-            let (reqs, res, arg) = (dev.mem.alloc(64), dev.mem.alloc(16), dev.mem.alloc(32));
+            let (reqs, res, arg) = (dev.mem.alloc(REQ as usize), dev.mem.alloc(RES as usize), dev.mem.alloc(32));
             world::put(reqs, &r);
             world::put(arg, &RdmaPost { reqs, results: res, count: 1, ..Default::default() });
             let e = world::ioctl(dev.fd, KQDAFS_IOC_RDMA_POST, arg);
@@ -469,4 +488,159 @@ fn rdma_case(dev: &mut Dev, fds: &Fds<'_>, areas: &Areas, t: &Rdma, c: &Case<Rdm
         expect_eq(ep_close(dev, ep), 0, &format!("{what}: close the case's endpoint"));
     }
     close_all(&own);
+}
+
+/// Post one work request: (ioctl errno, its errno, its id, posted).
+fn post1(dev: &mut Dev, r: &RdmaRequest) -> (i32, i32, u64, u32) {
+    let (reqs, res, arg) = (dev.mem.alloc(REQ as usize), dev.mem.alloc(RES as usize), dev.mem.alloc(32));
+    world::put(reqs, r);
+    world::put(arg, &RdmaPost { reqs, results: res, count: 1, ..Default::default() });
+    let e = world::ioctl(dev.fd, KQDAFS_IOC_RDMA_POST, arg);
+    let out = world::get::<RdmaResult>(res);
+    (e, out.error, out.id, world::get::<RdmaPost>(arg).posted)
+}
+
+fn wr(op: RdmaOp, ep: u32, kq: i32, local_key: u32, len: u64, udata: u64) -> RdmaRequest {
+    RdmaRequest { op: op as u32, ep, kq, local_key, len, udata, ..Default::default() }
+}
+
+/// The completion of `id` among `evs`: (op, outcome, udata).
+fn completion(evs: &[Kevent], id: u64) -> Option<(RdmaOp, Result<u64, i32>, u64)> {
+    let ev = evs.iter().find(|e| e.ident == id)?;
+    RdmaCompletion::from_kevent(ev.ident, ev.fflags, ev.data, ev.udata).map(|c| (c.op, c.outcome, c.udata))
+}
+
+/// rdma_errno.c's control: a SEND from a region with no rights into a
+/// RECV of a `LOCAL_WRITE` region.
+fn send_into_recv(dev: &mut Dev, kq: i32, t: &Rdma) {
+    let (e, err, idr, _) = post1(dev, &wr(RdmaOp::Recv, t.ep[0], kq, t.key(Key::LocalWrite), 16, 3));
+    expect_eq((e, err), (0, 0), "RECV into LOCAL_WRITE posted");
+    let (e, err, ids, _) = post1(dev, &wr(RdmaOp::Send, t.ep[1], kq, t.key(Key::None), 16, 4));
+    expect_eq((e, err), (0, 0), "SEND from a region with no rights posted");
+    let evs = wait_events(kq, 2, 10_000);
+    expect_eq(completion(&evs, idr), Some((RdmaOp::Recv, Ok(16), 3)), "the RECV's completion");
+    expect_eq(completion(&evs, ids), Some((RdmaOp::Send, Ok(16), 4)), "the SEND's completion");
+}
+
+/// DEREG_MR of a region a waiting RECV names is `EBUSY` and changes
+/// nothing; once the RECV is cancelled (`-ECANCELED`) it succeeds, a
+/// second time is `ENOENT`, and so is a SEND from the region.
+fn dereg_sequence(dev: &mut Dev, kq: i32, areas: &Areas, t: &Rdma) {
+    let dereg = |dev: &mut Dev, key: u32| ioctl_of(dev, KQDAFS_IOC_RDMA_DEREG_MR, &RdmaDeregMr { key, pad: 0 }).0;
+    let (e, key) = reg_mr(dev, areas.rdma_mem, 4096, kqdafs_abi::rdma::MrAccess::LOCAL_WRITE.bits());
+    expect_eq(e, 0, "REG_MR of a page");
+    let (e, err, id, posted) = post1(dev, &wr(RdmaOp::Recv, t.ep[1], kq, key, 4096, 77));
+    expect_eq((e, err, posted), (0, 0, 1), "a RECV names the region and waits");
+    let mrs = stat("rdma_mrs");
+    expect_eq(dereg(dev, key), errno::EBUSY, "DEREG_MR of a region a waiting RECV names");
+    expect_eq(stat("rdma_mrs"), mrs, "the busy region stays");
+    expect_eq(dev.cancel(id), (0, 0), "cancel the RECV");
+    let evs = wait_events(kq, 1, 10_000);
+    expect_eq(completion(&evs, id), Some((RdmaOp::Recv, Err(errno::ECANCELED), 77)), "its event says -ECANCELED");
+    expect_eq(dereg(dev, key), 0, "then DEREG_MR succeeds");
+    expect_eq(dereg(dev, key), errno::ENOENT, "DEREG_MR twice");
+    let refused = stat("rdma_refused");
+    let (e, err, id, _) = post1(dev, &wr(RdmaOp::Send, t.ep[0], kq, key, 1, 1));
+    expect_eq((e, err, id), (0, errno::ENOENT, 0), "SEND from a deregistered region");
+    expect_eq(stat("rdma_refused"), refused + 1, "counted in rdma_refused");
+}
+
+fn set_limit(name: &str, v: u64) {
+    expect_eq(world::sysctl_set(&format!("kern.kqdafs.{name}"), &v.to_ne_bytes()), 0, &format!("set {name}"));
+}
+
+/// `max_pinned_per_proc` (REG_MR: `EAGAIN`, per process, bytes given
+/// back by DEREG_MR count again) and `max_requests_per_proc` (POST:
+/// `EAGAIN` for the one past it), as rdma_errno.c's limits().
+fn rdma_limits(dev: &mut Dev, kq: i32, areas: &Areas, t: &Rdma) {
+    let saved = (stat("max_pinned_per_proc"), stat("max_requests_per_proc"));
+    let mut d = Dev::open();
+    let dereg = |d: &mut Dev, key: u32| ioctl_of(d, KQDAFS_IOC_RDMA_DEREG_MR, &RdmaDeregMr { key, pad: 0 }).0;
+    // This process holds its five regions of RLEN on dev.
+    set_limit("max_pinned_per_proc", 5 * RDMA_RLEN + 65536);
+    let (e, k1) = reg_mr(&mut d, areas.rdma_mem, 65536, 0);
+    expect_eq(e, 0, "64 KiB more fits");
+    expect_eq(reg_mr(&mut d, areas.rdma_mem, 4096, 0).0, errno::EAGAIN, "4 KiB more: EAGAIN");
+    expect_eq(dereg(&mut d, k1), 0, "DEREG_MR");
+    expect_eq(reg_mr(&mut d, areas.rdma_mem, 65536 + 4096, 0).0, errno::EAGAIN, "one region of 68 KiB: EAGAIN");
+    let (e, k2) = reg_mr(&mut d, areas.rdma_mem, 65536, 0);
+    expect_eq(e, 0, "released bytes can be registered again");
+    expect_eq(dereg(&mut d, k2), 0, "DEREG_MR");
+    expect_eq(world::close(d.fd), 0, "close");
+    set_limit("max_pinned_per_proc", saved.0);
+
+    set_limit("max_requests_per_proc", 4);
+    let reqs: Vec<RdmaRequest> = (0..5)
+        .map(|i| RdmaRequest {
+            local_offset: i * 16,
+            ..wr(RdmaOp::Recv, t.ep[1], kq, t.key(Key::LocalWrite), 16, 100 + i)
+        })
+        .collect();
+    let (ra, rs, arg) = (dev.mem.alloc(5 * REQ as usize), dev.mem.alloc(5 * RES as usize), dev.mem.alloc(32));
+    for (i, r) in reqs.iter().enumerate() {
+        world::put(ra + REQ * i as u64, r);
+    }
+    world::put(arg, &RdmaPost { reqs: ra, results: rs, count: 5, ..Default::default() });
+    expect_eq(world::ioctl(dev.fd, KQDAFS_IOC_RDMA_POST, arg), 0, "post of 5 waiting RECVs");
+    let results: Vec<RdmaResult> = (0..5).map(|i| world::get(rs + RES * i as u64)).collect();
+    expect_eq(
+        (world::get::<RdmaPost>(arg).posted, results.iter().map(|r| r.error).collect::<Vec<_>>()),
+        (4, vec![0, 0, 0, 0, errno::EAGAIN]),
+        "5 waiting RECVs: 4 posted, the fifth refused",
+    );
+    expect_eq((results[4].id, results[4].error), (0, errno::EAGAIN), "the fifth refused with EAGAIN");
+    for r in &results[..4] {
+        expect_eq(dev.cancel(r.id), (0, 0), "cancel a waiting RECV");
+    }
+    wait_events(kq, 4, 10_000);
+    set_limit("max_requests_per_proc", saved.1);
+    let ok = RdmaRequest {
+        remote_key: t.key(Key::All),
+        remote_offset: 64,
+        ..wr(RdmaOp::Write, t.ep[0], kq, t.key(Key::All), 16, 1)
+    };
+    expect_eq(post1(dev, &ok).1, 0, "limit restored: a request is accepted again");
+    wait_events(kq, 1, 10_000);
+}
+
+/// `ENOSPC`: the region and endpoint tables of one descriptor, after the
+/// argument checks; another descriptor still registers; closing the
+/// descriptor lets everything go, as rdma_errno.c's tables().
+fn rdma_tables(dev: &mut Dev) {
+    use kqdafs_abi::rdma::{RDMA_MAX_ENDPOINTS, RDMA_MAX_MRS};
+    let (mrs0, eps0, pin0) = (stat("rdma_mrs"), stat("rdma_endpoints"), stat("rdma_pinned_bytes"));
+    let mut d = Dev::open();
+    let pages = world::mmap(RDMA_MAX_MRS as usize * 4096, world::PROT_RW, false);
+    for i in 0..u64::from(RDMA_MAX_MRS) {
+        expect_eq(reg_mr(&mut d, pages + i * 4096, 4096, 0).0, 0, "a region of the full table");
+    }
+    expect_eq(reg_mr(&mut d, pages, 4096, 0).0, errno::ENOSPC, "one region more: ENOSPC");
+    expect_eq(reg_mr(&mut d, pages, 4096, u32::MAX).0, errno::EINVAL, "full table, unknown rights: EINVAL first");
+    expect_eq(reg_mr(&mut d, pages, 0, 0).0, errno::EINVAL, "full table, length 0: EINVAL first");
+    expect_eq(reg_mr(&mut d, 0, 4096, 0).0, errno::EFAULT, "full table, null address: EFAULT first");
+    let (e, key) = reg_mr(dev, pages, 4096, 0);
+    expect_eq(e, 0, "another descriptor still registers");
+    expect_eq(ioctl_of(dev, KQDAFS_IOC_RDMA_DEREG_MR, &RdmaDeregMr { key, pad: 0 }).0, 0, "DEREG_MR");
+    let mut last = [0, 0];
+    for _ in 0..RDMA_MAX_ENDPOINTS / 2 {
+        last = ep_pair(&mut d);
+    }
+    let (e, _) = ioctl_of(&mut d, KQDAFS_IOC_RDMA_EP_PAIR, &RdmaEpPair::default());
+    expect_eq(e, errno::ENOSPC, "one pair more: ENOSPC");
+    expect_eq(ep_close(&mut d, last[0]), 0, "close one endpoint");
+    let (e, _) = ioctl_of(&mut d, KQDAFS_IOC_RDMA_EP_PAIR, &RdmaEpPair::default());
+    expect_eq(e, errno::ENOSPC, "one endpoint closed: a pair still does not fit");
+    expect_eq(ep_close(&mut d, last[1]), 0, "close its peer");
+    let (e, _) = ioctl_of(&mut d, KQDAFS_IOC_RDMA_EP_PAIR, &RdmaEpPair::default());
+    expect_eq(e, 0, "its peer closed too: a pair fits again");
+    expect_eq(
+        (stat("rdma_mrs"), stat("rdma_endpoints")),
+        (mrs0 + u64::from(RDMA_MAX_MRS), eps0 + u64::from(RDMA_MAX_ENDPOINTS)),
+        "rdma_mrs and rdma_endpoints count them",
+    );
+    expect_eq(world::close(d.fd), 0, "close");
+    eventually(
+        || (stat("rdma_mrs"), stat("rdma_endpoints"), stat("rdma_pinned_bytes")) == (mrs0, eps0, pin0),
+        "closing the descriptor releases them all",
+    );
 }
