@@ -317,6 +317,7 @@ user: bootstrap
 # only, into build/obj/guest-tests/ (payload wipes build/guest/ and copies
 # them into build/guest/bin/).  -Wall -Wextra -Werror: `make` fails on any
 # warning.
+#
 # The case tables shared with the simulation (tests/cases/README.md)
 # become kqc_NAME.h in build/gen/guest/, by the parser the simulation
 # uses (the kqdafs-cases crate): a line it refuses fails the build here.
