@@ -359,18 +359,32 @@ user: bootstrap
 # only, into build/obj/guest-tests/ (payload wipes build/guest/ and copies
 # them into build/guest/bin/).  -Wall -Wextra -Werror: `make` fails on any
 # warning.
+#
+# The case tables shared with the simulation (tests/cases/README.md)
+# become kqc_NAME.h in build/gen/guest/, by the parser the simulation
+# uses (the kqdafs-cases crate): a line it refuses fails the build here.
+GT_GEN :=	$(BUILD)/gen/guest
+GT_HDRS :=	$(patsubst $(TOP)/tests/cases/%.cases,$(GT_GEN)/kqc_%.h,\
+		    $(wildcard $(TOP)/tests/cases/*.cases))
+CASES_SRC :=	$(TOP)/tests/cases/Cargo.toml $(wildcard $(TOP)/tests/cases/src/*.rs \
+		    $(TOP)/tests/cases/src/bin/*.rs $(TOP)/abi/src/*.rs)
 GT_SRC :=	$(wildcard $(TOP)/tests/guest/*.c)
 GT_LIB :=	$(TOP)/tests/guest/lib/kqt.c $(TOP)/tests/guest/lib/kqt.h
 GT_OUT :=	$(BUILD)/obj/guest-tests
 GT_BINS :=	$(patsubst $(TOP)/tests/guest/%.c,$(GT_OUT)/%,$(GT_SRC))
 GT_CC :=	$(TOP)/.toolchain/zig/zig cc -target x86_64-freebsd.15.0-none
 GT_CFLAGS :=	-O2 -g -std=gnu11 -Wall -Wextra -Werror \
-		-I$(TOP)/abi/include -I$(TOP)/tests/guest/lib
+		-I$(TOP)/abi/include -I$(TOP)/tests/guest/lib -I$(GT_GEN)
 
-guest-tests: bootstrap $(GT_BINS)
+# The headers are named here so that make keeps them (not intermediate).
+guest-tests: bootstrap $(GT_HDRS) $(GT_BINS)
+
+$(GT_GEN)/kqc_%.h: $(TOP)/tests/cases/%.cases $(CASES_SRC) | bootstrap
+	@mkdir -p $(GT_GEN)
+	$(CARGO) run -q -p kqdafs-cases --release -- c-header $< $@
 
 $(GT_OUT)/%: $(TOP)/tests/guest/%.c $(GT_LIB) $(TOP)/abi/include/kqdafs.h \
-    $(TOP)/tests/consumer/kqdafs_ctest.h | bootstrap
+    $(TOP)/tests/consumer/kqdafs_ctest.h $(GT_HDRS) | bootstrap
 	@mkdir -p $(GT_OUT)
 	$(GT_CC) $(GT_CFLAGS) -o $@ $< $(TOP)/tests/guest/lib/kqt.c -lpthread
 

@@ -22,6 +22,7 @@ mod random;
 mod report;
 mod scenarios;
 mod sched;
+mod tables;
 mod tsan;
 mod upcalls;
 mod userland;

@@ -81,7 +81,11 @@ pub const ALL: &[Scenario] = &[
         "KAIO writes against the process's RLIMIT_FSIZE: cut at it, EFBIG and SIGXFSZ past it"
     ),
     scenario!(kaio_write_fsync, 16, "KAIO write then fsync through the workers"),
-    scenario!(kaio_errnos, 2, "every per-request errno of KAIO submit, nothing held after"),
+    scenario!(
+        kaio_errnos,
+        2,
+        "every line of tests/cases/kaio_errno.cases (non-UFS and UFS), nothing changed by a refusal; batch errnos"
+    ),
     scenario!(
         kaio_capabilities,
         2,
@@ -104,6 +108,11 @@ pub const ALL: &[Scenario] = &[
         "the handle's close deletes knotes while the kqueue's close detaches one (cleardel waits on it)"
     ),
     scenario!(kaio_device_memory, 2, "a KAIO read into a device mapping (fictitious pages) is refused"),
+    scenario!(
+        rdma_errnos,
+        2,
+        "every line of tests/cases/rdma_errno.cases: work requests, POST, REG_MR, DEREG_MR, EP_PAIR, EP_CLOSE"
+    ),
     scenario!(
         rdma_memlock,
         2,
@@ -147,6 +156,8 @@ pub const ALL: &[Scenario] = &[
 
 use crate::random::random_driver;
 
+use crate::tables::{kaio_errnos, rdma_errnos};
+
 use crate::userland::{user_kaio, user_rdma};
 
 use crate::upcalls::{
@@ -156,7 +167,7 @@ use crate::upcalls::{
 
 // ---- helpers ---------------------------------------------------------
 
-fn boot_and_load(k: &Kernel) {
+pub(crate) fn boot_and_load(k: &Kernel) {
     world::boot(k);
     let e = world::kldload("kqdafs");
     if e != 0 {
@@ -166,7 +177,7 @@ fn boot_and_load(k: &Kernel) {
 
 /// kldunload once everything was closed: the module may stay busy
 /// (EBUSY) until its own threads have let go of the last requests.
-fn unload() {
+pub(crate) fn unload() {
     for _ in 0..1000 {
         match world::kldunload("kqdafs", false) {
             0 => return end_checks(),
@@ -216,7 +227,7 @@ pub(crate) fn end_checks() {
 }
 
 /// close(2) of each descriptor, each expected to succeed.
-fn close_all(fds: &[i32]) {
+pub(crate) fn close_all(fds: &[i32]) {
     for &f in fds {
         expect_eq(world::close(f), 0, "close");
     }
@@ -237,14 +248,14 @@ fn check(cond: bool, what: &str) {
     }
 }
 
-fn expect_eq<T: PartialEq + std::fmt::Debug>(got: T, want: T, what: &str) {
+pub(crate) fn expect_eq<T: PartialEq + std::fmt::Debug>(got: T, want: T, what: &str) {
     if got != want {
         fail("scenario", &format!("{what}: got {got:?}, want {want:?}"));
     }
 }
 
 /// User memory for ioctl arguments and buffers.
-struct Scratch {
+pub(crate) struct Scratch {
     next: u64,
     end: u64,
 }
@@ -254,7 +265,7 @@ impl Scratch {
         let base = world::mmap(len, world::PROT_RW, false);
         Scratch { next: base, end: base + len as u64 }
     }
-    fn alloc(&mut self, len: usize) -> u64 {
+    pub(crate) fn alloc(&mut self, len: usize) -> u64 {
         let a = (self.next + 63) & !63;
         self.next = a + len as u64;
         if self.next > self.end {
@@ -265,13 +276,13 @@ impl Scratch {
 }
 
 /// The `/dev/kqdafs` handle of a scenario process.
-struct Dev {
-    fd: i32,
-    mem: Scratch,
+pub(crate) struct Dev {
+    pub(crate) fd: i32,
+    pub(crate) mem: Scratch,
 }
 
 impl Dev {
-    fn open() -> Dev {
+    pub(crate) fn open() -> Dev {
         let fd = world::open_dev("kqdafs", world::O_RDWR);
         check(fd >= 0, "open /dev/kqdafs");
         Dev { fd, mem: Scratch::new(1 << 20) }
@@ -284,7 +295,7 @@ impl Dev {
     }
 
     /// Submit `reqs`; (ioctl errno, results, submitted).
-    fn submit(&mut self, reqs: &[KaioRequest]) -> (i32, Vec<KaioResult>, u32) {
+    pub(crate) fn submit(&mut self, reqs: &[KaioRequest]) -> (i32, Vec<KaioResult>, u32) {
         let n = reqs.len();
         let ra = self.mem.alloc(n.max(1) * 64);
         let rs = self.mem.alloc(n.max(1) * 16);
@@ -312,7 +323,7 @@ impl Dev {
         (e, world::get::<RdmaPost>(arg).posted, world::get::<RdmaResult>(res).error)
     }
 
-    fn cancel(&mut self, id: u64) -> (i32, i32) {
+    pub(crate) fn cancel(&mut self, id: u64) -> (i32, i32) {
         let a = self.mem.alloc(16);
         world::put(a, &KaioCancel { id, ..Default::default() });
         let e = world::ioctl(self.fd, KQDAFS_IOC_KAIO_CANCEL, a);
@@ -325,7 +336,7 @@ fn read_req(fd: i32, kq: i32, offset: i64, buf: u64, len: u64, udata: u64) -> Ka
 }
 
 /// Wait for `n` events on `kq` (fails after `ticks` of virtual time).
-fn wait_events(kq: i32, n: usize, ticks: i64) -> Vec<Kevent> {
+pub(crate) fn wait_events(kq: i32, n: usize, ticks: i64) -> Vec<Kevent> {
     let mut all = Vec::new();
     let start = crate::sched::now() as i64;
     while all.len() < n {
@@ -357,7 +368,7 @@ fn filter_kaio() -> i16 {
     world::sysctl_u64("kern.kqdafs.filter_kaio").map(|v| v as u32 as i32 as i16).unwrap_or(0)
 }
 
-fn stat(name: &str) -> u64 {
+pub(crate) fn stat(name: &str) -> u64 {
     world::sysctl_u64(&format!("kern.kqdafs.{name}"))
         .unwrap_or_else(|e| fail("scenario", &format!("sysctl {name}: {e}")))
 }
@@ -955,57 +966,6 @@ fn kaio_write_fsync(_p: Proc) {
     unload();
 }
 
-fn kaio_errnos(_p: Proc) {
-    boot_and_load(&Kernel::default());
-    let file = world::file_create(100_000, false);
-    let fd = file.open(world::O_RDONLY);
-    let kq = world::kqueue();
-    let pipe = world::open_other(0);
-    let opath = world::open_other(2);
-    let mut dev = Dev::open();
-    let buf = dev.mem.alloc(4096);
-    let ro = world::mmap(4096, world::PROT_R, false);
-    let ok = read_req(fd, kq, 0, buf, 4096, 0);
-    let cases: Vec<(KaioRequest, i32, &str)> = vec![
-        (KaioRequest { fd: 63, ..ok }, errno::EBADF, "closed descriptor"),
-        (KaioRequest { fd: -1, ..ok }, errno::EBADF, "negative descriptor"),
-        (KaioRequest { fd: pipe, ..ok }, errno::ESPIPE, "pipe"),
-        (KaioRequest { fd: opath, ..ok }, errno::EBADF, "O_PATH descriptor"),
-        (KaioRequest { fd: dev.fd, ..ok }, errno::EINVAL, "a character device"),
-        (KaioRequest { kq: fd, ..ok }, errno::EBADF, "kq is not a kqueue"),
-        (KaioRequest { kq: 62, ..ok }, errno::EBADF, "kq closed"),
-        (KaioRequest { op: 77, ..ok }, errno::EINVAL, "unknown op"),
-        (KaioRequest { flags: 1, ..ok }, errno::EINVAL, "flags"),
-        (KaioRequest { offset: -1, ..ok }, errno::EINVAL, "negative offset"),
-        (KaioRequest { buf: 0x1f0_0000_0000, ..ok }, errno::EFAULT, "unmapped buffer"),
-        (KaioRequest { buf: ro, ..ok }, errno::EFAULT, "read into read-only memory"),
-        (KaioRequest { op: KaioOp::Write as u32, ..ok }, errno::EBADF, "write on O_RDONLY"),
-        (KaioRequest { len: (16 << 20) + 1, ..ok }, errno::EINVAL, "too long"),
-        (KaioRequest { reserved: [1, 0], ..ok }, errno::EINVAL, "reserved"),
-    ];
-    let reqs: Vec<KaioRequest> = cases.iter().map(|c| c.0).collect();
-    let (e, results, n) = dev.submit(&reqs);
-    expect_eq(e, 0, "submit of a batch of bad requests");
-    expect_eq(n, 0, "none accepted");
-    for (r, (_, want, what)) in results.iter().zip(&cases) {
-        if r.error != *want {
-            fail("scenario", &format!("{what}: errno {} (want {want})", r.error));
-        }
-        expect_eq(r.id, 0, "refused requests have no id");
-    }
-    // Bad batch arguments as a whole.
-    let sa = dev.mem.alloc(32);
-    world::put(sa, &KaioSubmit { reqs: buf, results: buf, count: 0, ..Default::default() });
-    expect_eq(world::ioctl(dev.fd, KQDAFS_IOC_KAIO_SUBMIT, sa), errno::EINVAL, "count 0");
-    world::put(sa, &KaioSubmit { reqs: 0x1f0_0000_0000, results: buf, count: 1, ..Default::default() });
-    expect_eq(world::ioctl(dev.fd, KQDAFS_IOC_KAIO_SUBMIT, sa), errno::EFAULT, "requests unmapped");
-    expect_eq(world::pages_held(), 0, "nothing held after refusals");
-    expect_eq(stat("requests_inflight"), 0, "nothing in flight");
-    expect_eq(dev.cancel(12345), (0, errno::ENOENT), "cancel of an unknown id");
-    close_all(&[fd, kq, pipe, opath, dev.fd]);
-    unload();
-}
-
 /// Capsicum (capsicum(4)): a request asks for the rights the system call
 /// it stands for would (kern_preadv's `cap_pread_rights` = `CAP_PREAD` =
 /// `CAP_READ | CAP_SEEK`, kern_pwritev's `CAP_PWRITE`, kern_fsync's
@@ -1016,7 +976,6 @@ fn kaio_capabilities(_p: Proc) {
     use world::Right::*;
     boot_and_load(&Kernel::default());
     let file = world::file_create(100_000, false);
-    let before = file.data();
     let kq = world::kqueue();
     let mut dev = Dev::open();
     let buf = dev.mem.alloc(4096);
@@ -1029,43 +988,16 @@ fn kaio_capabilities(_p: Proc) {
         expect_eq(world::cap_rights_limit(fd, rights), 0, &format!("cap_rights_limit to {rights:?}"));
         fd
     };
-    // Rights are checked before the open mode: an O_WRONLY descriptor
-    // without CAP_PREAD is ENOTCAPABLE for a read, not EBADF.
-    let read_only = limited(world::O_RDWR, &[Read]);
+    // The refusals (a descriptor or kqueue without the rights of the
+    // system call, also before the open mode is looked at) are lines of
+    // tests/cases/kaio_errno.cases, run by kaio_errnos; here, what the
+    // rights allow.
     let pread = limited(world::O_RDWR, &[Read, Seek]);
     let pwrite = limited(world::O_RDWR, &[Write, Seek]);
-    let write_only = limited(world::O_RDWR, &[Write]);
     let fsync_only = limited(world::O_RDWR, &[Fsync]);
-    let wronly = limited(world::O_WRONLY, &[Write, Seek]);
-    // CAP_EVENT: what kqueue_register asks of a descriptor a knote watches.
-    let event_only = limited(world::O_RDWR, &[Event]);
     let rd = |fd: i32| read_req(fd, kq, 4096, buf, 4096, 0);
     let wr = |fd: i32| write_req(fd, kq, 8192, wbuf, 4096, 0);
     let sync = |fd: i32| KaioRequest { op: KaioOp::Fsync as u32, fd, kq, ..Default::default() };
-    let cases: Vec<(KaioRequest, &str)> = vec![
-        (rd(read_only), "read with CAP_READ but not CAP_SEEK"),
-        (rd(pwrite), "read with CAP_PWRITE"),
-        (rd(wronly), "read on an O_WRONLY descriptor without CAP_READ"),
-        (rd(fsync_only), "read with CAP_FSYNC only"),
-        (rd(event_only), "read with CAP_EVENT only"),
-        (wr(pread), "write with CAP_PREAD"),
-        (wr(write_only), "write with CAP_WRITE but not CAP_SEEK"),
-        (wr(fsync_only), "write with CAP_FSYNC only"),
-        (sync(pread), "fsync with CAP_PREAD"),
-        (sync(pwrite), "fsync with CAP_PWRITE"),
-    ];
-    let reqs: Vec<KaioRequest> = cases.iter().map(|c| c.0).collect();
-    let (e, results, n) = dev.submit(&reqs);
-    expect_eq((e, n), (0, 0), "submit of requests lacking rights");
-    for (r, (_, what)) in results.iter().zip(&cases) {
-        if (r.id, r.error) != (0, errno::ENOTCAPABLE) {
-            fail("scenario", &format!("{what}: id {} errno {} (want ENOTCAPABLE)", r.id, r.error));
-        }
-    }
-    expect_eq(world::pages_held(), 0, "nothing held after the refusals");
-    expect_eq(stat("requests_inflight"), 0, "nothing in flight after the refusals");
-    expect_eq(file.fsyncs(), 0, "no fsync ran");
-    check(file.data() == before, "nothing written");
     // With the rights: the read brings the file's bytes, the write and
     // the fsync happen.
     let (e, results, n) = dev.submit(&[rd(pread), wr(pwrite), sync(fsync_only)]);
@@ -1119,7 +1051,7 @@ fn kaio_capabilities(_p: Proc) {
     expect_eq(world::ioctl(dev2, KQDAFS_IOC_INFO, buf), 0, "ioctl with CAP_IOCTL");
     expect_eq(world::cap_rights_limit(dev2, &[Read, Write]), 0, "device limited without CAP_IOCTL");
     expect_eq(world::ioctl(dev2, KQDAFS_IOC_INFO, buf), errno::ENOTCAPABLE, "ioctl without CAP_IOCTL");
-    close_all(&[read_only, pread, pwrite, write_only, fsync_only, wronly, event_only, full]);
+    close_all(&[pread, pwrite, fsync_only, full]);
     // The one read on kq_change completes; nobody collects it before the
     // kqueue closes.
     eventually(|| stat("requests_inflight") == 0, "the uncollected read completed");

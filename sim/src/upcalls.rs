@@ -139,92 +139,139 @@ fn all_completed(ct: &Ctest, n: u32) -> bool {
         && ct.failed == 0
 }
 
-/// upcall_modes.c: reads, writes and fsyncs in every delivery mode.
+/// The test consumer's pattern (`kqdafs_ctest_byte`, tests/consumer/kqdafs_ctest.h).
+fn pat(off: u64) -> u8 {
+    (((off + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)) >> 56) as u8
+}
+
+const UPCALL_TABLE: &str = "upcall_modes.cases";
+
+/// upcall_modes.c: every line of `tests/cases/upcall_modes.cases` (reads,
+/// writes and fsyncs in every delivery mode, bad arguments, a descriptor
+/// limited to `CAP_PREAD`), then the depth run.
 pub fn upcall_modes(_p: Proc) {
+    let cases = kqdafs_cases::parse_upcall(kqdafs_cases::UPCALL_MODES)
+        .unwrap_or_else(|e| fail("cases", &format!("tests/cases/{UPCALL_TABLE}: {e}")));
     load_both();
-    const NREQ: u32 = 16;
-    const RLEN: u32 = 64 * 1024;
     let file = world::file_create(4 << 20, true);
     // SAFETY: the model fills the file it made.
     unsafe { ksim_file_fill_ctest(file.0 as *mut std::ffi::c_void) };
     let fd = file.open(world::O_RDWR);
-    for mode in [DIRECT, DELAYED, POLL] {
-        let (d0, dl0, p0) = (counter("upcalls_direct"), counter("upcalls_delayed"), counter("upcall_polled"));
-        let mut ct = init(fd, mode, READ, NREQ, RLEN);
-        ct.misalign = 100;
-        ct.batch = 4;
-        ct.offset = 4096;
-        run(&mut ct);
-        check(all_completed(&ct, NREQ), "read: each completed once", &ct);
-        check(ct.bytes == u64::from(NREQ * RLEN) && ct.mismatch == 0, "read: every byte matches", &ct);
-        match mode {
-            DIRECT => {
-                check(ct.upcalls == NREQ && ct.max_batch == 1, "direct: one upcall each", &ct);
-                check(counter("upcalls_direct") - d0 >= u64::from(NREQ), "upcalls_direct", &ct);
-            }
-            DELAYED => {
-                check(ct.upcalls >= 1 && ct.upcalls <= NREQ, "delayed: batched upcalls", &ct);
-                check(counter("upcalls_delayed") - dl0 >= u64::from(NREQ), "upcalls_delayed", &ct);
-            }
-            _ => {
-                check(ct.upcalls == 0, "poll: no upcall", &ct);
-                check(counter("upcall_polled") - p0 >= u64::from(NREQ), "upcall_polled", &ct);
-            }
-        }
-        let mut ct = init(fd, mode, WRITE, NREQ, RLEN);
-        ct.misalign = 8;
-        ct.offset = 2 << 20;
-        run(&mut ct);
-        check(all_completed(&ct, NREQ) && ct.bytes == u64::from(NREQ * RLEN), "write: completed", &ct);
-        let data = file.data();
-        let pat = |off: u64| (((off + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)) >> 56) as u8;
-        let base = 2usize << 20;
-        let bad = (0..(NREQ * RLEN) as usize).find(|&i| data[base + i] != pat((base + i) as u64));
-        check(bad.is_none(), "write: the file holds the pattern", &ct);
-        let mut ct = init(fd, mode, FSYNC, 4, 0);
-        run(&mut ct);
-        check(all_completed(&ct, 4), "fsync: 4 completed", &ct);
+    for c in &cases {
+        ctest_case(&file, c);
     }
     let mut ct = init(fd, POLL, DEPTH, 10, 4096);
     ct.depth = 4;
     run(&mut ct);
     check(ct.submitted == 4 && ct.eagain == 6, "depth 4: 4 accepted, 6 EAGAIN", &ct);
     check(ct.completed == 4 && ct.mismatch == 0 && ct.timeout == 0, "depth 4: accepted complete once", &ct);
-    let mut ct = init(fd, 0, READ, 1, 4096);
-    run(&mut ct);
-    check(ct.error == errno::EINVAL, "delivery mode 0: EINVAL", &ct);
-    let mut ct = init(fd, DIRECT, READ, 1, 4096);
-    ct.depth = 1_000_000;
-    run(&mut ct);
-    check(ct.error == errno::EINVAL, "depth 1000000: EINVAL", &ct);
-    let mut ct = init(63, DIRECT, READ, 1, 4096);
-    run(&mut ct);
-    check(ct.error == errno::EBADF && ct.submitted == 0, "a closed descriptor: EBADF", &ct);
-    let rofd = file.open(world::O_RDONLY);
-    let mut ct = init(rofd, DIRECT, WRITE, 1, 4096);
-    run(&mut ct);
-    check(ct.submitted == 0 && ct.first_error == errno::EBADF, "write on a read-only descriptor: EBADF", &ct);
-    world::close(rofd);
-    // A consumer that takes a process's descriptor checks its capability
-    // rights for the operation (kqdafs_kapi(9)), as pread(2) would.
-    let preadfd = file.open(world::O_RDWR);
-    expect_limit(preadfd, &[world::Right::Read, world::Right::Seek]);
-    for (op, what) in [(WRITE, "write"), (FSYNC, "fsync")] {
-        let mut ct = init(preadfd, DIRECT, op, 1, if op == WRITE { 4096 } else { 0 });
-        run(&mut ct);
-        check(
-            ct.error == errno::ENOTCAPABLE && ct.submitted == 0,
-            &format!("{what} on a descriptor with CAP_PREAD only: ENOTCAPABLE"),
-            &ct,
-        );
-    }
-    let mut ct = init(preadfd, DIRECT, READ, 1, 4096);
-    run(&mut ct);
-    check(all_completed(&ct, 1) && ct.mismatch == 0, "read on a descriptor with CAP_PREAD", &ct);
-    world::close(preadfd);
     check(counter("consumers") == 0, "every consumer destroyed", &ct);
     world::close(fd);
     unload_both();
+}
+
+/// One line of the consumer table.
+fn ctest_case(file: &world::File, c: &kqdafs_cases::Case<kqdafs_cases::CtestCase>) {
+    use kqdafs_cases::{Desc, Expect, Mode, Right};
+    let what = format!("{UPCALL_TABLE}:{} `{}`", c.line, c.what);
+    let k = &c.case;
+    let mut scratch = None;
+    let (fd, own) = match &k.fd {
+        Desc::Num(n) => (*n, false),
+        Desc::Closed => {
+            let fd = world::kqueue();
+            world::close(fd);
+            (fd, false)
+        }
+        Desc::File(mode, rights) => {
+            let fd = file.open(match mode {
+                Mode::Rw => world::O_RDWR,
+                Mode::Ro => world::O_RDONLY,
+                Mode::Wo => world::O_WRONLY,
+            });
+            if let Some(r) = rights {
+                let r: Vec<world::Right> = r
+                    .iter()
+                    .map(|x| match x {
+                        Right::Read => world::Right::Read,
+                        Right::Write => world::Right::Write,
+                        Right::Seek => world::Right::Seek,
+                        Right::Fsync => world::Right::Fsync,
+                        Right::Event => world::Right::Event,
+                        Right::KqueueEvent => world::Right::KqueueEvent,
+                        Right::KqueueChange => world::Right::KqueueChange,
+                    })
+                    .collect();
+                expect_limit(fd, &r);
+            }
+            (fd, true)
+        }
+        Desc::Scratch => {
+            let f = world::file_create(2 << 20, true);
+            let fd = f.open(world::O_RDWR);
+            scratch = Some(f);
+            (fd, true)
+        }
+        d => fail("cases", &format!("{what}: {d:?} is no descriptor a run takes")),
+    };
+    let (d0, dl0, b0, p0) =
+        (counter("upcalls_direct"), counter("upcalls_delayed"), counter("upcall_batches"), counter("upcall_polled"));
+    let mut ct = init(fd, k.mode, k.op, k.count, k.len);
+    ct.depth = k.depth;
+    ct.batch = k.batch;
+    ct.misalign = k.misalign;
+    ct.offset = k.offset;
+    run(&mut ct);
+    match c.expect {
+        Expect::Errno(name, e) => check(ct.error == e && ct.submitted == 0, &format!("{what}: {name}"), &ct),
+        Expect::First(name, e) => {
+            check(ct.submitted == 0 && ct.first_error == e, &format!("{what}: every request {name}"), &ct)
+        }
+        Expect::Ok => fail("cases", &format!("{what}: `ok` is no consumer expectation")),
+        Expect::Done(n) => {
+            let n = n as u32;
+            check(all_completed(&ct, n), &format!("{what}: each completed once"), &ct);
+            if k.op != kqdafs_cases::CTEST_FSYNC {
+                check(ct.bytes == u64::from(n * k.len) && ct.mismatch == 0, &format!("{what}: every byte"), &ct);
+            }
+            if k.op == kqdafs_cases::CTEST_READ {
+                match k.mode {
+                    DIRECT => {
+                        check(ct.upcalls == n && ct.max_batch == 1, &format!("{what}: one upcall each"), &ct);
+                        check(counter("upcalls_direct") - d0 >= u64::from(n), &format!("{what}: upcalls_direct"), &ct);
+                    }
+                    DELAYED => {
+                        let most = if k.batch == 0 { 16 } else { k.batch };
+                        check(
+                            ct.upcalls >= 1 && ct.upcalls <= n && ct.max_batch <= most,
+                            &format!("{what}: batched upcalls"),
+                            &ct,
+                        );
+                        check(
+                            counter("upcalls_delayed") - dl0 >= u64::from(n)
+                                && counter("upcall_batches") - b0 >= u64::from(ct.upcalls),
+                            &format!("{what}: upcalls_delayed, upcall_batches"),
+                            &ct,
+                        );
+                    }
+                    POLL => {
+                        check(ct.upcalls == 0, &format!("{what}: no upcall"), &ct);
+                        check(counter("upcall_polled") - p0 >= u64::from(n), &format!("{what}: upcall_polled"), &ct);
+                    }
+                    m => fail("scenario", &format!("{what}: delivery mode {m} completed a run")),
+                }
+            }
+            if k.op == kqdafs_cases::CTEST_WRITE {
+                let data = scratch.as_ref().unwrap_or(file).data();
+                let base = k.offset as usize;
+                let bad = (base..base + (n * k.len) as usize).find(|&i| data[i] != pat(i as u64));
+                check(bad.is_none(), &format!("{what}: the file holds the pattern"), &ct);
+            }
+        }
+    }
+    if own {
+        world::close(fd);
+    }
 }
 
 /// upcall_cancel.c: cancel of in-flight reads and destroy with requests

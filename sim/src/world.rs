@@ -42,6 +42,7 @@ extern "C" {
     fn ksim_file_foreign_cred_writes(vp: *mut c_void) -> u64;
     fn ksim_sys_open_file(vp: *mut c_void, oflags: c_int) -> c_int;
     fn ksim_sys_open_other(kind: c_int) -> c_int;
+    fn ksim_uunmap(start: c_ulong);
     fn ksim_sysctl(
         name: *const c_char,
         old: *mut c_void,
@@ -412,6 +413,13 @@ pub fn kqueue_influx(kq: i32) -> i32 {
 pub fn mmap(len: usize, prot: i32, device: bool) -> u64 {
     // SAFETY: model call.
     unsafe { ksim_umap(len, prot, c_int::from(device)) }
+}
+
+/// munmap(2) of the mapping [`mmap`] returned at `va`: its addresses
+/// fault from now on.
+pub fn munmap(va: u64) {
+    // SAFETY: model call; the model only marks the mapping gone.
+    unsafe { ksim_uunmap(va as c_ulong) }
 }
 
 /// The host memory `[host, host + len)` as user memory of the calling

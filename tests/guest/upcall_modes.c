@@ -15,8 +15,13 @@
  *   - bad arguments answer EINVAL;
  *   - a descriptor limited to CAP_PREAD: a write or fsync is ENOTCAPABLE.
  * TAP on stdout.
+ *
+ * The runs are the lines of tests/cases/upcall_modes.cases, which the
+ * kernel simulation runs too (upcall_modes); `make` turns the table into
+ * kqc_upcall_modes.h.  The depth run (its EAGAIN count is no table
+ * expectation) stays written out here, as in the simulation.
  */
-#include <sys/types.h>
+#include <sys/param.h>
 #include <sys/capsicum.h>
 
 #include <errno.h>
@@ -27,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kqc_upcall_modes.h"
 #include "kqt.h"
 #include "../../consumer/kqdafs_ctest.h"
 
@@ -39,6 +45,7 @@
 #define	RLEN	(64 * 1024)
 
 static int fd;
+static const char *fpath;
 static off_t fsize;
 static char wpath[1024];
 
@@ -67,90 +74,143 @@ all_completed(const struct kqdafs_ctest *ct, uint32_t n)
 	    ct->ct_bad == 0 && ct->ct_timeout == 0 && ct->ct_failed == 0);
 }
 
-static void
-test_read(int mode, uint32_t misalign, uint32_t batch)
+/* The descriptor d names; *own when it was opened for the run. */
+static int
+open_desc(const struct kqc_desc *d, int *own)
 {
-	struct kqdafs_ctest ct;
-	int64_t d0, dl0, b0, p0;
-	char what[96];
+	cap_rights_t rights;
+	int i, nfd;
 
-	snprintf(what, sizeof(what), "%s read, misalign %u, batch %u",
-	    kqt_ctest_mode(mode), misalign, batch);
-	d0 = kqt_counter("kern.kqdafs.upcalls_direct");
-	dl0 = kqt_counter("kern.kqdafs.upcalls_delayed");
-	b0 = kqt_counter("kern.kqdafs.upcall_batches");
-	p0 = kqt_counter("kern.kqdafs.upcall_polled");
-	kqt_ctest_init(&ct, fd, mode, KQDAFS_CTEST_READ, NREQ, RLEN);
-	ct.ct_misalign = misalign;
-	ct.ct_batch = batch;
-	ct.ct_offset = 4096;
-	if (run(&ct, what) != 0)
-		return;
-	tap_ok(all_completed(&ct, NREQ), "%s: %d requests, each completed "
-	    "once", what, NREQ);
-	tap_ok(ct.ct_bytes == (uint64_t)NREQ * RLEN && ct.ct_mismatch == 0,
-	    "%s: every byte read matches the pattern", what);
-	switch (mode) {
-	case DIRECT:
-		tap_ok(ct.ct_upcalls == NREQ && ct.ct_max_batch == 1,
-		    "%s: one direct upcall per completion", what);
-		tap_ok(kqt_counter("kern.kqdafs.upcalls_direct") - d0 >= NREQ,
-		    "%s: upcalls_direct counted", what);
+	*own = 0;
+	switch (d->kind) {
+	case KQC_D_NUM:
+		return (d->num);
+	case KQC_D_CLOSED:
+		if ((nfd = dup(fd)) < 0 || close(nfd) == -1)
+			tap_bail("dup/close: %s", strerror(errno));
+		return (nfd);
+	case KQC_D_FILE:
+		nfd = open(fpath, d->oflags);
 		break;
-	case DELAYED:
-		tap_ok(ct.ct_upcalls >= 1 && ct.ct_upcalls <= NREQ &&
-		    ct.ct_max_batch <= (batch == 0 ? 16 : batch),
-		    "%s: batched delayed upcalls (%u for %d)", what,
-		    ct.ct_upcalls, NREQ);
-		tap_ok(kqt_counter("kern.kqdafs.upcalls_delayed") - dl0 >=
-		    NREQ && kqt_counter("kern.kqdafs.upcall_batches") - b0 >=
-		    ct.ct_upcalls, "%s: upcalls_delayed, upcall_batches "
-		    "counted", what);
+	case KQC_D_SCRATCH:
+		nfd = open(wpath, O_RDWR | O_CREAT | O_TRUNC, 0644);
 		break;
-	case POLL:
-		tap_ok(ct.ct_upcalls == 0, "%s: no upcall", what);
-		tap_ok(kqt_counter("kern.kqdafs.upcall_polled") - p0 >= NREQ,
-		    "%s: upcall_polled counted", what);
-		break;
+	case KQC_D_OPATH:
+	case KQC_D_PIPE:
+	case KQC_D_SOCKET:
+	case KQC_D_DEV:
+	case KQC_D_KQ:
+		tap_bail("the consumer table names a descriptor no run takes");
 	}
+	if (nfd < 0)
+		tap_bail("open for a run: %s", strerror(errno));
+	*own = 1;
+	if (d->limited) {
+		cap_rights_init(&rights);
+		for (i = 0; d->rights[i] != 0; i++)
+			cap_rights_set(&rights, d->rights[i]);
+		if (cap_rights_limit(nfd, &rights) == -1)
+			tap_bail("cap_rights_limit: %s", strerror(errno));
+	}
+	return (nfd);
 }
 
+/* What a completed read run must show in its delivery mode. */
 static void
-test_write(int mode)
+mode_checks(const struct kqc_ctest_case *c, const struct kqdafs_ctest *ct,
+    const int64_t c0[4], const char *what)
+{
+	uint32_t n = ct->ct_submitted;
+
+	if (c->mode == DIRECT) {
+		tap_ok(ct->ct_upcalls == n && ct->ct_max_batch == 1,
+		    "%s: one direct upcall per completion", what);
+		tap_ok(kqt_counter("kern.kqdafs.upcalls_direct") - c0[0] >= n,
+		    "%s: upcalls_direct counted", what);
+	} else if (c->mode == DELAYED) {
+		tap_ok(ct->ct_upcalls >= 1 && ct->ct_upcalls <= n &&
+		    ct->ct_max_batch <= (c->batch == 0 ? 16 : c->batch),
+		    "%s: batched delayed upcalls (%u for %u)", what,
+		    ct->ct_upcalls, n);
+		tap_ok(kqt_counter("kern.kqdafs.upcalls_delayed") - c0[1] >= n &&
+		    kqt_counter("kern.kqdafs.upcall_batches") - c0[2] >=
+		    ct->ct_upcalls, "%s: upcalls_delayed, upcall_batches "
+		    "counted", what);
+	} else if (c->mode == POLL) {
+		tap_ok(ct->ct_upcalls == 0, "%s: no upcall", what);
+		tap_ok(kqt_counter("kern.kqdafs.upcall_polled") - c0[3] >= n,
+		    "%s: upcall_polled counted", what);
+	} else
+		tap_ok(0, "%s: delivery mode %d completed a run", what,
+		    c->mode);
+}
+
+/* One line of tests/cases/upcall_modes.cases. */
+static void
+run_case(const struct kqc_ctest_case *c)
 {
 	struct kqdafs_ctest ct;
+	int64_t c0[4];
+	uint64_t total;
 	uint8_t *buf;
 	ssize_t got;
-	int wfd;
-	char what[64];
+	char what[160];
+	int cfd, own;
 
-	snprintf(what, sizeof(what), "%s write", kqt_ctest_mode(mode));
-	if ((wfd = open(wpath, O_RDWR | O_CREAT | O_TRUNC, 0644)) < 0) {
-		tap_ok(0, "%s: open %s: %s", what, wpath, strerror(errno));
-		return;
+	snprintf(what, sizeof(what), "%s (upcall_modes.cases:%d)", c->what,
+	    c->line);
+	cfd = open_desc(&c->fd, &own);
+	c0[0] = kqt_counter("kern.kqdafs.upcalls_direct");
+	c0[1] = kqt_counter("kern.kqdafs.upcalls_delayed");
+	c0[2] = kqt_counter("kern.kqdafs.upcall_batches");
+	c0[3] = kqt_counter("kern.kqdafs.upcall_polled");
+	kqt_ctest_init(&ct, cfd, c->mode, c->op, c->count, c->len);
+	ct.ct_depth = c->depth;
+	ct.ct_batch = c->batch;
+	ct.ct_misalign = c->misalign;
+	ct.ct_offset = c->offset;
+	if (run(&ct, what) != 0)
+		goto out;
+	switch (c->want.kind) {
+	case KQC_W_ERRNO:
+		tap_ok(ct.ct_error == c->want.err && ct.ct_submitted == 0,
+		    "%s: %s, nothing submitted", what,
+		    kqt_errname(c->want.err));
+		break;
+	case KQC_W_FIRST:
+		tap_ok(ct.ct_submitted == 0 &&
+		    ct.ct_first_error == c->want.err, "%s: every request "
+		    "refused with %s, nothing submitted", what,
+		    kqt_errname(c->want.err));
+		break;
+	case KQC_W_OK:
+		tap_bail("%s: `ok` is no consumer expectation", what);
+	case KQC_W_DONE:
+		total = c->want.done * c->len;
+		tap_ok(all_completed(&ct, (uint32_t)c->want.done),
+		    "%s: %ju requests, each completed once", what,
+		    (uintmax_t)c->want.done);
+		if (c->op == KQDAFS_CTEST_FSYNC)
+			break;
+		tap_ok(ct.ct_bytes == total && ct.ct_mismatch == 0,
+		    "%s: every byte moved%s", what,
+		    c->op == KQDAFS_CTEST_READ ? " matches the pattern" : "");
+		if (c->op == KQDAFS_CTEST_READ)
+			mode_checks(c, &ct, c0, what);
+		if (c->op != KQDAFS_CTEST_WRITE)
+			break;
+		if ((buf = malloc(total)) == NULL)
+			tap_bail("malloc");
+		got = pread(cfd, buf, total, c->offset);
+		tap_ok(got == (ssize_t)total &&
+		    kqt_check(buf, c->offset, total) == -1,
+		    "%s: the file holds the pattern the module wrote", what);
+		free(buf);
+		break;
 	}
-	kqt_ctest_init(&ct, wfd, mode, KQDAFS_CTEST_WRITE, NREQ, RLEN);
-	ct.ct_misalign = 8;
-	if (run(&ct, what) != 0) {
-		close(wfd);
-		return;
-	}
-	tap_ok(all_completed(&ct, NREQ) &&
-	    ct.ct_bytes == (uint64_t)NREQ * RLEN, "%s: %d requests completed, "
-	    "all bytes written", what, NREQ);
-	if ((buf = malloc((size_t)NREQ * RLEN)) == NULL)
-		tap_bail("malloc");
-	got = pread(wfd, buf, (size_t)NREQ * RLEN, 0);
-	tap_ok(got == (ssize_t)NREQ * RLEN &&
-	    kqt_check(buf, 0, (size_t)NREQ * RLEN) == -1,
-	    "%s: the file holds the pattern the module wrote", what);
-	free(buf);
-
-	kqt_ctest_init(&ct, wfd, mode, KQDAFS_CTEST_FSYNC, 4, 0);
-	if (run(&ct, "fsync") == 0)
-		tap_ok(all_completed(&ct, 4), "%s fsync: 4 completed, no "
-		    "error", kqt_ctest_mode(mode));
-	close(wfd);
+out:
+	if (own)
+		close(cfd);
 }
 
 static void
@@ -168,77 +228,24 @@ test_depth(void)
 	    ct.ct_timeout == 0, "depth 4: the 4 accepted complete once");
 }
 
-static void
-test_bad_args(void)
-{
-	struct kqdafs_ctest ct;
-
-	kqt_ctest_init(&ct, fd, 0, KQDAFS_CTEST_READ, 1, 4096);
-	if (run(&ct, "delivery mode 0") == 0)
-		tap_ok(ct.ct_error == EINVAL, "delivery mode 0: EINVAL");
-	kqt_ctest_init(&ct, fd, POLL, KQDAFS_CTEST_READ, 1, 4096);
-	ct.ct_depth = 1000000;
-	if (run(&ct, "depth 1000000") == 0)
-		tap_ok(ct.ct_error == EINVAL, "depth 1000000: EINVAL");
-	kqt_ctest_init(&ct, fd, DIRECT, KQDAFS_CTEST_WRITE, 1, 4096);
-	if (run(&ct, "write on a read-only descriptor") == 0)
-		tap_ok(ct.ct_submitted == 0 && ct.ct_first_error == EBADF,
-		    "write on a read-only descriptor: EBADF, nothing "
-		    "submitted");
-}
-
-/*
- * The test consumer looks its caller's descriptor up with the capsicum(4)
- * rights of the operation, as kqdafs_kapi(9) asks of a consumer: a
- * descriptor limited to CAP_PREAD reads, but a write or an fsync on it is
- * ENOTCAPABLE, nothing submitted.
- */
-static void
-test_capsicum(void)
-{
-	struct kqdafs_ctest ct;
-	cap_rights_t rights;
-	int wfd;
-
-	if ((wfd = open(wpath, O_RDWR | O_CREAT, 0644)) < 0) {
-		tap_ok(0, "open %s: %s", wpath, strerror(errno));
-		return;
-	}
-	cap_rights_init(&rights, CAP_PREAD);
-	if (cap_rights_limit(wfd, &rights) == -1)
-		tap_bail("cap_rights_limit: %s", strerror(errno));
-	kqt_ctest_init(&ct, wfd, DIRECT, KQDAFS_CTEST_WRITE, 1, 4096);
-	if (run(&ct, "write with CAP_PREAD only") == 0)
-		tap_ok(ct.ct_error == ENOTCAPABLE && ct.ct_submitted == 0,
-		    "write on a descriptor with CAP_PREAD only: ENOTCAPABLE");
-	kqt_ctest_init(&ct, wfd, DIRECT, KQDAFS_CTEST_FSYNC, 1, 0);
-	if (run(&ct, "fsync with CAP_PREAD only") == 0)
-		tap_ok(ct.ct_error == ENOTCAPABLE && ct.ct_submitted == 0,
-		    "fsync on a descriptor with CAP_PREAD only: ENOTCAPABLE");
-	close(wfd);
-}
-
 int
 main(int argc, char **argv)
 {
-	int mode, slow;
+	size_t i;
+	int slow;
 
 	tap_init("upcall_modes");
 	fd = kqt_file_args(argc, argv, "upcall_modes", &slow, &fsize);
 	if (fsize < 4096 + (off_t)NREQ * RLEN)
 		tap_bail("%s is smaller than %d bytes", argv[1],
 		    4096 + NREQ * RLEN);
+	fpath = argv[1];
 	snprintf(wpath, sizeof(wpath), "%s.w", argv[1]);
 	kqt_require_ctest();
 
-	for (mode = DIRECT; mode <= POLL; mode++) {
-		test_read(mode, 0, 0);
-		test_read(mode, 100, 3);
-		test_write(mode);
-	}
+	for (i = 0; i < nitems(kqc_ctest_cases); i++)
+		run_case(&kqc_ctest_cases[i]);
 	test_depth();
-	test_bad_args();
-	test_capsicum();
 	tap_ok(kqt_counter("kern.kqdafs.consumers") == 0,
 	    "no consumer left (kern.kqdafs.consumers 0)");
 	tap_ok(kqt_wait_inflight(0, 30), "nothing left in flight");

@@ -10,7 +10,9 @@ What they catch would otherwise surface only in a FreeBSD VM:
   90-leaks not last (it checks for leaks after every test that loads);
 * a script naming a C test program that tests/guest/ does not have;
 * sysctl names that guest/lib.sh and tests/guest/lib/kqt.h must share;
-* a C program including anything but the ABI headers;
+* a C program including anything but the ABI headers and the headers
+  `make` generates from the case tables shared with the simulation
+  (``kqc_NAME.h`` from ``tests/cases/NAME.cases``);
 * a string in a C program or a guest diagnostic the console watcher would
   take for kernel trouble (panic, LOR, leak);
 * bash-only constructs in the guest's POSIX sh scripts.
@@ -97,9 +99,18 @@ def shared_names(guest, csrc):
 
 def abi_includes(guest, csrc):
     out = []
+    cases = os.path.join(os.path.dirname(csrc), "cases")  # tests/cases
     for p in sorted(glob.glob(os.path.join(csrc, "*.c")) +
                     glob.glob(os.path.join(csrc, "lib", "*"))):
         for inc in re.findall(r'#include\s+"([^"]+)"', _read(p)):
+            table = re.fullmatch(r"kqc_(\w+)\.h", inc)
+            if table:
+                if not os.path.isfile(os.path.join(cases, table.group(1) +
+                                                   ".cases")):
+                    out.append("%s includes \"%s\", but tests/cases/ has "
+                               "no %s.cases" % (os.path.relpath(p, csrc),
+                                                inc, table.group(1)))
+                continue
             if inc not in ABI_INCLUDES:
                 out.append("%s includes \"%s\" (only %s)"
                            % (os.path.relpath(p, csrc), inc,

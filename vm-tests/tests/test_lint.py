@@ -23,6 +23,10 @@ class LintTest(unittest.TestCase):
         self.csrc = os.path.join(self.d, "tests", "guest")
         shutil.copytree(GUEST, self.guest)
         shutil.copytree(CSRC, self.csrc)
+        # the case tables whose headers guest programs include
+        shutil.copytree(os.path.join(os.path.dirname(CSRC), "cases"),
+                        os.path.join(self.d, "tests", "cases"),
+                        ignore=shutil.ignore_patterns("src"))
         # kqt.c includes ../../consumer/kqdafs_ctest.h
         os.makedirs(os.path.join(self.d, "tests", "consumer"))
         open(os.path.join(self.d, "tests", "consumer", "kqdafs_ctest.h"),
@@ -74,6 +78,12 @@ class LintTest(unittest.TestCase):
         self.assertEqual(self.problems(), [
             'rdma_rw.c includes "../../src/private.h" (only kqt.h, '
             'kqdafs.h, ../../consumer/kqdafs_ctest.h)'])
+
+    def test_table_include(self):
+        os.remove(os.path.join(self.d, "tests", "cases", "rdma_errno.cases"))
+        self.assertEqual(self.problems(), [
+            'rdma_errno.c includes "kqc_rdma_errno.h", but tests/cases/ '
+            'has no rdma_errno.cases'])
 
     def test_watcher_phrases(self):
         self.edit(os.path.join(self.csrc, "rdma_rw.c"), '#include "kqt.h"',
