@@ -256,8 +256,7 @@ sim-free: sim
 
 # ---- the simulation under ThreadSanitizer (docs/kernsim.md, "Sanitizers")
 
-# Free-running, with ThreadSanitizer in everything the simulation
-# executes: the module's crate (with its core and alloc, -Z build-std),
+# ThreadSanitizer in everything the simulation executes: the module's crate (with its core and alloc, -Z build-std),
 # its glue (build.rs adds -fsanitize=thread when cargo reports the
 # `sanitize` cfg), the test consumer module, the C models (sim/build.rs)
 # and the engine with std (-Z build-std, without which TSan cannot see
@@ -293,6 +292,11 @@ sim-tsan-modules: bootstrap FORCE
 	    $(BUILD)/obj/kernsim-tsan-consumer/kqdafs_consumer_test.o
 
 SIMTSANBIN :=	$(TOP)/target/sim-tsan/$(HOST_TARGET)/release/kqdafs-sim
+# First SIM_TSAN_SEEDS seeded runs per scenario: one simulated thread at a
+# time, nothing hidden, so TSan checks the scheduler's own serialisation
+# (every access of the engine, the models and the module ordered by its
+# hand-off).  Then SIM_TSAN_RUNS free-running runs, the module's races.
+SIM_TSAN_SEEDS ?= 2
 SIM_TSAN_RUNS ?= 4
 # halt_on_error=1: the first report ends the run, as every broken contract
 #   does (the runner prints it).
@@ -309,6 +313,7 @@ sim-tsan: sim-tsan-modules
 	    CARGO_TARGET_DIR=$(TOP)/target/sim-tsan \
 	    $(CARGO) $(NIGHTLY) build -Z build-std=std,panic_abort -p kqdafs-sim --release \
 	    --target $(HOST_TARGET)
+	TSAN_OPTIONS="$(SIM_TSAN_OPTIONS):$$TSAN_OPTIONS" SIM_SEEDS=$(SIM_TSAN_SEEDS) $(SIMTSANBIN)
 	TSAN_OPTIONS="$(SIM_TSAN_OPTIONS):$$TSAN_OPTIONS" KQDAFS_SIM_FREE=1 \
 	    SIM_SEEDS=$(SIM_TSAN_RUNS) $(SIMTSANBIN)
 
@@ -406,7 +411,7 @@ payload: kmod user guest-tests
 # line, naming what did not run and every step that failed without a
 # failing test to show for it.  `make test` fails at the end if any step
 # or the summary did.
-TEST_STEPS :=	test-host test-loom test-lint test-man test-examples sim-test sim-free sim-asan sim-mutants all test-vm-harness test-vm
+TEST_STEPS :=	test-host test-loom test-lint test-man test-examples sim-test sim-free sim-asan sim-tsan sim-mutants all test-vm-harness test-vm
 
 test:
 	@mkdir -p $(BUILD)
