@@ -196,7 +196,10 @@ fn trampolines(objects: &[PathBuf]) -> String {
         // model, as if the module had not made it.  Otherwise the model
         // is called with the caller's stack arguments copied, and
         // sim_kpi_return (which lets go of the model lock) runs before
-        // the return to module code, the model's %rax:%rdx kept.
+        // the return to module code, the model's %rax:%rdx kept.  No
+        // vector or x87 register is saved: they are caller-saved, and the
+        // module is soft-float (the kernel target, -mno-sse in the glue),
+        // so none carries an argument or a result of a KPI call.
         s.push_str(&format!(
             "\t.globl kcall_{f}\n\t.type kcall_{f},@function\nkcall_{f}:\n\t.cfi_startproc\n\
              \tpush %rbp\n\t.cfi_def_cfa_offset 16\n\t.cfi_offset %rbp, -16\n\tmov %rsp, %rbp\n\
@@ -208,8 +211,9 @@ fn trampolines(objects: &[PathBuf]) -> String {
              \ttest %r11d, %r11d\n\tjnz .Lskip_{f}\n\
              \tsub $128, %rsp\n{copy}\tcall ksim_{f}@PLT\n\
              \tpush %rax\n\tpush %rdx\n\tcall sim_kpi_return@PLT\n\tpop %rdx\n\tpop %rax\n\
-             \t.cfi_remember_state\n\tleave\n\t.cfi_def_cfa %rsp, 8\n\tret\n\t.cfi_restore_state\n\
-             .Lskip_{f}:\n\tcall sim_kpi_return@PLT\n\txor %eax, %eax\n\tleave\n\t.cfi_def_cfa %rsp, 8\n\tret\n\
+             \t.cfi_remember_state\n\tleave\n\t.cfi_def_cfa %rsp, 8\n\t.cfi_restore %rbp\n\tret\n\t.cfi_restore_state\n\
+             .Lskip_{f}:\n\tcall sim_kpi_return@PLT\n\txor %eax, %eax\n\txor %edx, %edx\n\tleave\n\t.cfi_def_cfa %rsp, 8\n\
+             \t.cfi_restore %rbp\n\tret\n\
              \t.cfi_endproc\n\t.size kcall_{f}, .-kcall_{f}\n"
         ));
     }

@@ -191,7 +191,7 @@ destroy_dev(struct cdev *dev)
 	while (dev->si_threadcount != 0)
 		(void)sim_block(&dev->si_threadcount, "devdrn", 100);
 	/* Every thread that left the driver is ordered before this. */
-	sim_hb_acquire(dev);
+	sim_hb_acquire(__DEVOLATILE(void *, &dev->si_threadcount));
 	mtx_lock(&ksim_cdevpriv_mtx);
 	while ((p = LIST_FIRST(&cdp->cdp_fdpriv)) != NULL) {
 		ksim_destroy_cdevpriv(p);
@@ -267,7 +267,7 @@ ksim_relthread(struct cdev *dev)
 	if (dev->si_threadcount == 0)
 		ksim_failf("devfs", "dev_relthread: threadcount underflow");
 	/* dev_relthread: atomic_subtract_rel_long(&si_threadcount). */
-	sim_hb_release(dev);
+	sim_hb_release(__DEVOLATILE(void *, &dev->si_threadcount));
 	if (--dev->si_threadcount == 0)
 		sim_wakeup(&dev->si_threadcount, 0);
 }
@@ -325,7 +325,7 @@ ksim_sys_open_dev(const char *name, int oflags)
 	fp = ksim_file_alloc(DTYPE_VNODE, &ksim_devfs_ops_f, dev,
 	    &ksim_devvnode, FFLAGS(oflags) & FMASK, td->td_ucred);
 	if ((dsw = ksim_refthread(dev)) == NULL) {
-		(void)fdrop(fp, td);
+		(void)ksim_fdrop(fp, td);
 		return (-ENXIO);
 	}
 	fpop = td->td_fpop;
@@ -340,12 +340,12 @@ ksim_sys_open_dev(const char *name, int oflags)
 	ksim_relthread(dev);
 	if (error != 0) {
 		ksim_fpdrop(fp);
-		(void)fdrop(fp, td);
+		(void)ksim_fdrop(fp, td);
 		return (-error);
 	}
 	fd = ksim_fd_install(ksim_curproc(), fp);
 	if (fd < 0)
-		(void)fdrop(fp, td);
+		(void)ksim_fdrop(fp, td);
 	return (fd);
 }
 
@@ -374,12 +374,12 @@ ksim_sys_ioctl(int fd, u_long com, void *uaddr)
 	if (error != 0)
 		return (error);
 	if (fp->f_ops != &ksim_devfs_ops_f) {
-		(void)fdrop(fp, td);
+		(void)ksim_fdrop(fp, td);
 		return (ENOTTY);
 	}
 	size = IOCPARM_LEN(com);
 	if (size > IOCPARM_MAX) {
-		(void)fdrop(fp, td);
+		(void)ksim_fdrop(fp, td);
 		return (ENOTTY);
 	}
 	data = ksim_zalloc(size + 8);
@@ -405,9 +405,7 @@ ksim_sys_ioctl(int fd, u_long com, void *uaddr)
 	if (error == 0 && (com & IOC_OUT) != 0 && size > 0)
 		error = ksim_copyout_user(data, uaddr, size);
 	ksim_zfree(data, size + 8);
-	/* fdrop: refcount_release, a release of the file. */
-	sim_hb_release(fp);
-	(void)fdrop(fp, td);
+	(void)ksim_fdrop(fp, td);
 	return (error);
 }
 

@@ -452,7 +452,7 @@ ksim_ioctl_fget(struct thread *td, int fd, u_long com, struct file **fpp)
 	if (fp->f_ops == &badfileops || !fhold(fp))
 		return (EBADF);
 	if ((fp->f_flag & (FREAD | FWRITE)) == 0) {
-		(void)fdrop(fp, td);
+		(void)ksim_fdrop(fp, td);
 		return (EBADF);
 	}
 	sim_hb_acquire(fp);
@@ -592,7 +592,7 @@ _fdrop(struct file *fp, struct thread *td)
 	if (fp->f_count != 0)
 		ksim_failf("file", "_fdrop: count %d", fp->f_count);
 	/* The last refcount_release acquires every earlier one. */
-	sim_hb_acquire(fp);
+	sim_hb_acquire(__DEVOLATILE(void *, &fp->f_count));
 	sim_check_may_sleep("_fdrop (last reference: fo_close)", NULL);
 	error = 0;
 	if (fp->f_ops != &badfileops && fp->f_ops->fo_close != NULL)
@@ -617,8 +617,7 @@ ksim_close(struct thread *td, int fd)
 	/* fdfree → filecaps_free: the slot's capabilities go with it. */
 	memset(&kp->kp_fdcaps[fd], 0, sizeof(kp->kp_fdcaps[fd]));
 	ksim_kqueue_fd_closed(kp, fd);
-	sim_hb_release(fp);
-	return (fdrop(fp, td));
+	return (ksim_fdrop(fp, td));
 }
 
 /* exit(2): every descriptor is closed (fdescfree). */

@@ -605,7 +605,7 @@ ksim_sys_kqueue(void)
 	    FREAD | FWRITE, curthread->td_ucred);
 	fd = ksim_fd_install(kq->kq_proc, fp);
 	if (fd < 0)
-		(void)fdrop(fp, curthread);
+		(void)ksim_fdrop(fp, curthread);
 	return (fd);
 }
 
@@ -745,7 +745,7 @@ ksim_kq_acquire(struct thread *td, int fd, const cap_rights_t *rightsp,
 	if (error != 0)
 		return (error);
 	if (fp->f_type != DTYPE_KQUEUE) {
-		(void)fdrop(fp, td);
+		(void)ksim_fdrop(fp, td);
 		return (EINVAL);
 	}
 	*fpp = fp;
@@ -770,7 +770,7 @@ kqfd_register(int fd, struct kevent *kev, struct thread *td, int mflag)
 	if (error != 0)
 		return (error);
 	error = ksim_kqueue_register(fp->f_data, kev, td, mflag);
-	(void)fdrop(fp, td);
+	(void)ksim_fdrop(fp, td);
 	return (error);
 }
 
@@ -819,7 +819,7 @@ ksim_sys_kevent(int fd, struct kevent *changes, int nchanges,
 				kev.data = error;
 				events[n++] = kev;
 			} else if (error != 0) {
-				(void)fdrop(fp, td);
+				(void)ksim_fdrop(fp, td);
 				return (-error);
 			}
 		}
@@ -878,7 +878,7 @@ ksim_sys_kevent(int fd, struct kevent *changes, int nchanges,
 			knl->kl_unlock(knl->kl_lockarg);
 	}
 	mtx_unlock(&kq->kq_lock);
-	(void)fdrop(fp, td);
+	(void)ksim_fdrop(fp, td);
 	return (n);
 }
 
@@ -1024,7 +1024,7 @@ ksim_kqueue_report(int fd, int naps, struct ksim_knote_dump *out, int nout)
 		n++;
 	}
 	mtx_unlock(&kq->kq_lock);
-	(void)fdrop(fp, td);
+	(void)ksim_fdrop(fp, td);
 	return (n);
 }
 
@@ -1048,7 +1048,7 @@ ksim_kqueue_influx(int fd)
 		if (kn->kn_influx > 0)
 			n++;
 	mtx_unlock(&kq->kq_lock);
-	(void)fdrop(fp, td);
+	(void)ksim_fdrop(fp, td);
 	return (n);
 }
 

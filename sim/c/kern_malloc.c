@@ -176,6 +176,8 @@ free(void *addr, struct malloc_type *mtp)
 		    addr, h->h_type->ks_shortdesc, mtp->ks_shortdesc);
 	h->h_magic = 0;
 	sim_mtype_account(mtp, mtp->ks_shortdesc, -1, -(int64_t)h->h_size);
+	/* Freeing is a write of the whole block by the freeing thread. */
+	sim_module_access(addr, h->h_size, 1);
 	memset(addr, 0xde, h->h_size);
 	sim_host_free(h->h_base, h->h_total, 16);
 }

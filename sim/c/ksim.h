@@ -46,16 +46,6 @@ void	ksim_note_stack(void);
  * other models only count.
  */
 void	sim_kpi_enter(void);
-
-/*
- * Happens-before edges for ThreadSanitizer in the free-running mode
- * (sim/src/tsan.rs): where FreeBSD's primitive releases (a task
- * enqueued, a buffer handed to the disk, a file installed) and where it
- * acquires (the task run, the buffer completed, the file looked up).
- * Nothing in any other build.
- */
-void	sim_hb_release(const void *obj);
-void	sim_hb_acquire(const void *obj);
 void	sim_kpi_return(void);
 static inline void
 ksim_ptr_leave(int *unused __unused)
@@ -66,6 +56,28 @@ ksim_ptr_leave(int *unused __unused)
 #define	sim_ptr_entry()							\
 	int __ksim_ptr __attribute__((cleanup(ksim_ptr_leave), unused)) = \
 	    (sim_kpi_enter(), 0)
+
+/*
+ * Happens-before edges for ThreadSanitizer in the free-running mode
+ * (sim/src/tsan.rs): where FreeBSD's primitive releases (a task
+ * enqueued, a buffer handed to the disk, a file installed) and where it
+ * acquires (the task run, the buffer completed, the file looked up).
+ * Nothing in any other build.
+ */
+void	sim_hb_release(const void *obj);
+void	sim_hb_acquire(const void *obj);
+/*
+ * ... and a model touching module memory on the module's behalf inside a
+ * KPI call the module made (free(9) writing the block, copyin writing the
+ * kernel buffer, copyout reading it): the access is recorded as the
+ * module's, for ThreadSanitizer to check.
+ */
+void	sim_module_access(const void *p, size_t len, int write);
+/* fdrop(9) by a model: the release of the file's reference count. */
+#define	ksim_fdrop(fp, td)						\
+	(sim_hb_release(__DEVOLATILE(void *, &(fp)->f_count)),	\
+	    fdrop((fp), (td)))
+
 void	sim_fail(const char *contract, const char *msg) __dead2;
 uint64_t sim_ticks(void);
 void	sim_check_may_sleep(const char *what, const void *interlock);

@@ -20,14 +20,16 @@
  * atomic_X.  Here ThreadSanitizer does the checking: each function is the
  * C11 atomic builtin that ThreadSanitizer instruments in this file
  * (sim/build.rs compiles the models with -fsanitize=thread in that
- * build), with the ordering amd64's atomic_X has, the machine the module
- * runs on: every read-modify-write is a locked instruction, a full
- * barrier (acquire and release); a load is an acquire and a store a
- * release (amd64 keeps loads and stores in order, machine/atomic.h).
- * That is also what keeps refcount(9) right here: its release fence
- * before atomic_fetchadd_int is a fence, which ThreadSanitizer does not
- * model, and on amd64 the locked add itself releases.  In the other
- * builds nothing calls these.  The copy functions forward to the models through
+ * build).  Loads and stores have the ordering atomic(9) documents: a
+ * plain atomic_load/atomic_store none (on amd64 a volatile access, which
+ * the compiler may move ordinary accesses across), _acq an acquire, _rel
+ * a release.  Every read-modify-write is given amd64's ordering, a full
+ * barrier (a locked instruction, acquire and release), whatever its
+ * suffix: refcount(9) orders with a release fence before
+ * atomic_fetchadd_int, and ThreadSanitizer does not model fences, while
+ * on amd64 the locked add itself releases.  The price: a publication
+ * through a plain read-modify-write, correct on amd64 only, is not
+ * reported.  In the other builds nothing calls these.  The copy functions forward to the models through
  * their kcall_ trampolines, as a module's KPI call would reach them
  * (copyinstr has no model: nothing of the module calls it).
  */
@@ -44,7 +46,7 @@
 int	kcall_copyin(const void *, void *, size_t);
 int	kcall_copyout(const void *, void *, size_t);
 
-/* Read-modify-writes, loads and stores: amd64's orderings (above). */
+/* Read-modify-writes: amd64's full barrier; loads, stores: atomic(9). */
 #define	CSAN_RMW_ORDER	__ATOMIC_ACQ_REL
 #define	CSAN_LOAD_ORDER	__ATOMIC_ACQUIRE
 #define	CSAN_STORE_ORDER __ATOMIC_RELEASE
@@ -137,7 +139,7 @@ type									\
 kcsan_atomic_load_##name(const volatile type *p)			\
 {									\
 									\
-	return (__atomic_load_n(p, CSAN_LOAD_ORDER));			\
+	return (__atomic_load_n(p, __ATOMIC_RELAXED));			\
 }									\
 type									\
 kcsan_atomic_load_acq_##name(const volatile type *p)			\
@@ -149,7 +151,7 @@ void									\
 kcsan_atomic_store_##name(volatile type *p, type v)			\
 {									\
 									\
-	__atomic_store_n(p, v, CSAN_STORE_ORDER);			\
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);			\
 }									\
 void									\
 kcsan_atomic_store_rel_##name(volatile type *p, type v)			\
@@ -172,14 +174,14 @@ bool
 kcsan_atomic_load_bool(const volatile bool *p)
 {
 
-	return (__atomic_load_n(p, CSAN_LOAD_ORDER));
+	return (__atomic_load_n(p, __ATOMIC_RELAXED));
 }
 
 void
 kcsan_atomic_store_bool(volatile bool *p, bool v)
 {
 
-	__atomic_store_n(p, v, CSAN_STORE_ORDER);
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 
 void

@@ -1175,7 +1175,7 @@ ksim_sys_open_file(struct vnode *vp, int oflags)
 	    FFLAGS(oflags) & FMASK, curthread->td_ucred);
 	fd = ksim_fd_install(ksim_curproc(), fp);
 	if (fd < 0)
-		(void)fdrop(fp, curthread);
+		(void)ksim_fdrop(fp, curthread);
 	return (fd);
 }
 
@@ -1196,7 +1196,7 @@ ksim_sys_open_other(int kind)
 		    curthread->td_ucred);
 	fd = ksim_fd_install(ksim_curproc(), fp);
 	if (fd < 0)
-		(void)fdrop(fp, curthread);
+		(void)ksim_fdrop(fp, curthread);
 	return (fd);
 }
 

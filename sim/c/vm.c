@@ -302,6 +302,7 @@ copyin(const void *udaddr, void *kaddr, size_t len)
 	if ((curthread->td_pflags & TDP_KTHREAD) != 0)
 		ksim_failf("vm", "copyin from a kernel thread (no user "
 		    "address space)");
+	sim_module_access(kaddr, len, 1);
 	return (ksim_copyin_user(udaddr, kaddr, len));
 }
 
@@ -314,6 +315,7 @@ copyout(const void *kaddr, void *udaddr, size_t len)
 	if ((curthread->td_pflags & TDP_KTHREAD) != 0)
 		ksim_failf("vm", "copyout from a kernel thread (no user "
 		    "address space)");
+	sim_module_access(kaddr, len, 0);
 	return (ksim_copyout_user(kaddr, udaddr, len));
 }
 

@@ -610,6 +610,12 @@ extern "C" fn sim_hb_release(addr: *const c_void) {
     crate::tsan::release(addr as usize);
 }
 
+/// A model touches module memory on the module's behalf (`tsan`).
+#[no_mangle]
+extern "C" fn sim_module_access(addr: *const c_void, len: usize, write: c_int) {
+    crate::tsan::module_access(addr as usize, len, write != 0);
+}
+
 /// ... and ends here (where the kernel acquires).
 #[no_mangle]
 extern "C" fn sim_hb_acquire(addr: *const c_void) {

@@ -17,7 +17,11 @@ pub fn fail(contract: &str, msg: &str) -> ! {
     let bt = std::backtrace::Backtrace::force_capture();
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "kernsim: contract broken [{contract}]: {msg}");
-    let _ = writeln!(err, "kernsim: thread {who}; replay with KQDAFS_SIM_SEED={seed}");
+    if crate::sched::free() {
+        let _ = writeln!(err, "kernsim: thread {who}; free-running (KQDAFS_SIM_FREE=1): no seed replays this run");
+    } else {
+        let _ = writeln!(err, "kernsim: thread {who}; replay with KQDAFS_SIM_SEED={seed}");
+    }
     let _ = writeln!(err, "kernsim: stack:\n{bt}");
     let _ = err.flush();
     // SAFETY: _exit ends the process at once, without running destructors

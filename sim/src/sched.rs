@@ -101,6 +101,10 @@ struct World {
     /// Free-running mode: the scenario has ended; nobody takes the model
     /// lock again (the process exits with the others parked).
     frozen: bool,
+    /// Free-running mode: threads waiting for the model lock, and how
+    /// many times it was taken.
+    model_waiters: u32,
+    model_grants: u64,
 }
 
 static WORLD: Mutex<Option<World>> = Mutex::new(None);
@@ -163,6 +167,9 @@ thread_local! {
     /// Free-running mode: [`HELD`] as it was at each module callback this
     /// thread is inside ([`module_call_begin`]).
     static SAVED: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+    /// Free-running mode: the model lock is held for a KPI call the
+    /// module's code made (not for scenario code or a model's own work).
+    static FROM_MODULE: Cell<bool> = const { Cell::new(false) };
 }
 
 fn world() -> MutexGuard<'static, Option<World>> {
@@ -202,6 +209,8 @@ pub fn init(seed: u64) {
         switches: 0,
         model_owner: None,
         frozen: false,
+        model_waiters: 0,
+        model_grants: 0,
     });
 }
 
@@ -260,11 +269,26 @@ fn register(w: &mut World, name: &str, ctx: Ctx) -> Tid {
 /// (seeded mode) or for the model lock (free-running), runs `setup` (which
 /// installs the thread's `struct pcpu`), then `body`.
 fn start(tid: Tid, name: &str, setup: Box<dyn FnOnce() + Send>, body: Box<dyn FnOnce() + Send>) {
-    // Creating a thread orders what its creator did before with all the
-    // new thread does (kthread_add, fork): a happens-before edge of its
-    // own, the creator being hidden from ThreadSanitizer (`tsan`).
+    start_with(tid, name, setup, body, true);
+}
+
+/// [`start`]; `created_edge`: whether the creator's past is ordered
+/// before the new thread (a thread's creation, kthread_add or fork); not
+/// for a callout's softclock thread, started by whichever thread happened
+/// to advance time, whose only edge is the callout's own (`add_timer`).
+fn start_with(
+    tid: Tid,
+    name: &str,
+    setup: Box<dyn FnOnce() + Send>,
+    body: Box<dyn FnOnce() + Send>,
+    created_edge: bool,
+) {
+    // The creation edge, the creator being hidden from ThreadSanitizer
+    // (`tsan`).
     let created = sync_key();
-    crate::tsan::release(created);
+    if created_edge {
+        crate::tsan::release(created);
+    }
     std::thread::Builder::new()
         .name(name.to_string())
         .stack_size(4 << 20)
@@ -272,7 +296,9 @@ fn start(tid: Tid, name: &str, setup: Box<dyn FnOnce() + Send>, body: Box<dyn Fn
             ME.with(|m| m.set(Some(tid)));
             if free() {
                 crate::tsan::hide();
-                crate::tsan::acquire(created);
+                if created_edge {
+                    crate::tsan::acquire(created);
+                }
                 drop(acquire_model(world(), tid));
                 HELD.with(|h| h.set(1));
             } else {
@@ -445,7 +471,7 @@ fn advance_time(w: &mut World) {
     for t in due {
         let name = format!("softclock#{}", t.seq);
         let tid = register(w, &name, Ctx::Callout);
-        start(tid, &name, crate::kernel::thread_setup_for(tid), t.fire);
+        start_with(tid, &name, crate::kernel::thread_setup_for(tid), t.fire, false);
     }
 }
 
@@ -460,10 +486,15 @@ fn acquire_model(mut g: MutexGuard<'static, Option<World>>, me: Tid) -> MutexGua
         if let Some(w) = g.as_mut() {
             if !w.frozen && w.model_owner.is_none() {
                 w.model_owner = Some(me);
+                w.model_grants += 1;
                 if waited {
+                    w.model_waiters -= 1;
                     WAITED.fetch_add(1, Ordering::Relaxed);
                 }
                 return g;
+            }
+            if !waited {
+                w.model_waiters += 1;
             }
         }
         waited = true;
@@ -489,8 +520,14 @@ pub fn kpi_enter() {
     if n == 0 {
         out_of_module();
         drop(acquire_model(world(), me()));
+        FROM_MODULE.with(|f| f.set(true));
     }
     HELD.with(|h| h.set(n + 1));
+}
+
+/// Whether the model lock is held for a KPI call of module code.
+pub fn kpi_from_module() -> bool {
+    FROM_MODULE.with(Cell::get)
 }
 
 /// The KPI call [`kpi_enter`] began has returned to module code.
@@ -504,6 +541,7 @@ pub fn kpi_leave() {
     }
     HELD.with(|h| h.set(n - 1));
     if n == 1 {
+        FROM_MODULE.with(|f| f.set(false));
         release_model(world().as_mut().expect("sim not initialised"), me());
         into_module();
     }
@@ -516,7 +554,8 @@ pub fn module_call_begin() {
         return;
     }
     let n = HELD.with(|h| h.replace(0));
-    SAVED.with(|s| s.borrow_mut().push(n));
+    let from = FROM_MODULE.with(|f| f.replace(false));
+    SAVED.with(|s| s.borrow_mut().push(n | (u32::from(from) << 31)));
     if n > 0 {
         release_model(world().as_mut().expect("sim not initialised"), me());
         into_module();
@@ -529,12 +568,14 @@ pub fn module_call_end() {
     if !free() {
         return;
     }
-    let n = SAVED.with(|s| s.borrow_mut().pop()).unwrap_or(0);
+    let saved = SAVED.with(|s| s.borrow_mut().pop()).unwrap_or(0);
+    let n = saved & !(1 << 31);
     if n > 0 {
         out_of_module();
         drop(acquire_model(world(), me()));
     }
     HELD.with(|h| h.set(n));
+    FROM_MODULE.with(|f| f.set(saved & (1 << 31) != 0));
 }
 
 /// Whether the calling thread may run model code now: always in the
@@ -546,6 +587,21 @@ pub fn model_locked() -> bool {
 /// A KPI call: the scheduler may run another thread here.
 pub fn yield_point() {
     if free() {
+        // A KPI entry, where the seeded scheduler may switch: if another
+        // thread waits for the model lock, let it have the lock first (a
+        // thread looping over KPI calls would otherwise keep it).
+        let me = me();
+        let mut g = world();
+        let Some(w) = g.as_mut() else { return };
+        if w.model_waiters == 0 || w.model_owner != Some(me) {
+            return;
+        }
+        let grants = w.model_grants;
+        release_model(w, me);
+        while g.as_ref().is_some_and(|w| w.model_grants == grants && w.model_waiters > 0 && !w.frozen) {
+            g = MODEL_FREE.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(acquire_model(g, me));
         return;
     }
     let me = me();

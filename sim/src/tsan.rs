@@ -38,6 +38,8 @@ mod imp {
         fn AnnotateIgnoreSyncEnd(file: *const c_char, line: c_int);
         fn __tsan_acquire(addr: *mut c_void);
         fn __tsan_release(addr: *mut c_void);
+        fn __tsan_read_range(addr: *mut c_void, size: usize);
+        fn __tsan_write_range(addr: *mut c_void, size: usize);
     }
 
     thread_local! {
@@ -97,6 +99,29 @@ mod imp {
         // SAFETY: the runtime only uses the address as a key.
         with_sync(|| unsafe { __tsan_acquire(addr as *mut c_void) });
     }
+
+    pub fn access(addr: usize, len: usize, write: bool) {
+        let hidden = HIDDEN.with(Cell::get);
+        let f = c"sim/src/tsan.rs".as_ptr();
+        // SAFETY: the runtime records an access of [addr, addr + len) by
+        // this thread in its shadow (it does not touch the memory); the
+        // ignore regions are lifted around it and restored.
+        unsafe {
+            if hidden {
+                AnnotateIgnoreReadsEnd(f, 0);
+                AnnotateIgnoreWritesEnd(f, 0);
+            }
+            if write {
+                __tsan_write_range(addr as *mut c_void, len);
+            } else {
+                __tsan_read_range(addr as *mut c_void, len);
+            }
+            if hidden {
+                AnnotateIgnoreWritesBegin(f, 0);
+                AnnotateIgnoreReadsBegin(f, 0);
+            }
+        }
+    }
 }
 
 #[cfg(not(kqdafs_tsan))]
@@ -105,6 +130,7 @@ mod imp {
     pub fn show() {}
     pub fn release(_addr: usize) {}
     pub fn acquire(_addr: usize) {}
+    pub fn access(_addr: usize, _len: usize, _write: bool) {}
 }
 
 /// The calling thread goes to the kernel side: hidden from TSan.
@@ -132,5 +158,18 @@ pub fn release(addr: usize) {
 pub fn acquire(addr: usize) {
     if crate::sched::free() {
         imp::acquire(addr);
+    }
+}
+
+/// A model, inside a KPI call the module made, touches module memory on
+/// the module's behalf (`free(9)` writes the whole block, `copyin`
+/// writes the kernel buffer, `copyout` reads it): record the access as
+/// the calling thread's, as if the module had made it, so that TSan
+/// checks it against the module's other accesses (a use after free, a
+/// buffer copied while another thread writes it).  Nothing when the
+/// model was not called from module code.
+pub fn module_access(addr: usize, len: usize, write: bool) {
+    if crate::sched::free() && len > 0 && crate::sched::kpi_from_module() {
+        imp::access(addr, len, write);
     }
 }
