@@ -122,8 +122,7 @@ map(size_t len, int prot)
 static int
 open_desc(const struct kqc_desc *d, uint32_t op, int *own)
 {
-	cap_rights_t rights;
-	int fd, i;
+	int fd;
 
 	*own = 0;
 	switch (d->kind) {
@@ -155,11 +154,7 @@ open_desc(const struct kqc_desc *d, uint32_t op, int *own)
 		tap_bail("open for a case: %s", strerror(errno));
 	*own = 1;
 	if (d->limited) {
-		cap_rights_init(&rights);
-		for (i = 0; d->rights[i] != 0; i++)
-			cap_rights_set(&rights, d->rights[i]);
-		if (cap_rights_limit(fd, &rights) == -1)
-			tap_bail("cap_rights_limit: %s", strerror(errno));
+		kqt_limit_rights(fd, d->rights);
 	}
 	return (fd);
 }

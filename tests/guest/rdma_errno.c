@@ -173,8 +173,7 @@ addr_of(const struct kqc_mem *m, int results)
 static int
 kq_of(const struct kqc_desc *d, int *own)
 {
-	cap_rights_t rights;
-	int fd, i;
+	int fd;
 
 	*own = 0;
 	switch (d->kind) {
@@ -189,11 +188,7 @@ kq_of(const struct kqc_desc *d, int *own)
 			return (k.kq);
 		if ((fd = kqueue()) < 0)
 			tap_bail("kqueue: %s", strerror(errno));
-		cap_rights_init(&rights);
-		for (i = 0; d->rights[i] != 0; i++)
-			cap_rights_set(&rights, d->rights[i]);
-		if (cap_rights_limit(fd, &rights) == -1)
-			tap_bail("cap_rights_limit: %s", strerror(errno));
+		kqt_limit_rights(fd, d->rights);
 		*own = 1;
 		return (fd);
 	case KQC_D_FILE:

@@ -78,8 +78,7 @@ all_completed(const struct kqdafs_ctest *ct, uint32_t n)
 static int
 open_desc(const struct kqc_desc *d, int *own)
 {
-	cap_rights_t rights;
-	int i, nfd;
+	int nfd;
 
 	*own = 0;
 	switch (d->kind) {
@@ -106,11 +105,7 @@ open_desc(const struct kqc_desc *d, int *own)
 		tap_bail("open for a run: %s", strerror(errno));
 	*own = 1;
 	if (d->limited) {
-		cap_rights_init(&rights);
-		for (i = 0; d->rights[i] != 0; i++)
-			cap_rights_set(&rights, d->rights[i]);
-		if (cap_rights_limit(nfd, &rights) == -1)
-			tap_bail("cap_rights_limit: %s", strerror(errno));
+		kqt_limit_rights(nfd, d->rights);
 	}
 	return (nfd);
 }

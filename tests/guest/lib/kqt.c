@@ -5,6 +5,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/capsicum.h>
 #include <sys/event.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -171,6 +172,23 @@ kqt_open_or_bail(struct kqt *k)
 	if (k->info.kqi_abi_version != KQDAFS_ABI_VERSION)
 		tap_bail("ABI version %u, this program speaks %d",
 		    k->info.kqi_abi_version, KQDAFS_ABI_VERSION);
+}
+
+/*
+ * Limit fd to the rights in the 0-terminated list (cap_rights_limit(2));
+ * bail out if the kernel refuses.
+ */
+void
+kqt_limit_rights(int fd, const uint64_t *rights)
+{
+	cap_rights_t r;
+	int i;
+
+	cap_rights_init(&r);
+	for (i = 0; rights[i] != 0; i++)
+		cap_rights_set(&r, rights[i]);
+	if (cap_rights_limit(fd, &r) == -1)
+		tap_bail("cap_rights_limit: %s", strerror(errno));
 }
 
 int

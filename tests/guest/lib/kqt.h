@@ -58,6 +58,7 @@ int	kqt_open(struct kqt *k);	/* 0 or errno; kq is a new kqueue */
 void	kqt_open_or_bail(struct kqt *k);
 /* path opened read-only, its size in *sizep; bails out on failure. */
 int	kqt_open_file(const char *path, off_t *sizep);
+void	kqt_limit_rights(int fd, const uint64_t *rights);	/* 0-terminated */
 /*
  * The arguments "FILE [slow]" of program prog: FILE opened read-only (its
  * descriptor returned, its size in *sizep), *slowp set if "slow" was
