@@ -190,23 +190,32 @@ SIM_ASAN_KRUSTFLAGS := -Z sanitizer=address -C llvm-args=-asan-mapping-offset=0x
 SIM_ASAN_KCFLAGS := -fsanitize=address -mllvm -asan-mapping-offset=0x7fff8000 \
 		-mllvm -asan-globals=0
 SIMASANDIR :=	$(BUILD)/sim-asan
-SIMASANLIB :=	$(TOP)/target/kernsim-asan/x86_64-kqdafs-kernsim/release/libkqdafs.a
 
-sim-asan-modules: bootstrap FORCE
-	@mkdir -p $(BUILD)/obj/kernsim-asan $(BUILD)/obj/kernsim-asan-consumer $(SIMASANDIR)
-	KQDAFS_GLUE_OUT=$(BUILD)/obj/kernsim-asan CARGO_TARGET_DIR=$(TOP)/target/kernsim-asan \
-	    RUSTFLAGS="$(SIM_ASAN_KRUSTFLAGS)" $(CARGO) $(NIGHTLY) build -p kqdafs --release \
+# The module's crate and glue and the test consumer module, instrumented
+# with sanitizer $(1) (asan, tsan): the crate with RUSTFLAGS $(2) (with
+# its core and alloc, -Z build-std), the glue by build.rs (from the
+# `sanitize` cfg cargo reports), the consumer with C flags $(3); each
+# combined by sim/link/mkmodule as `make sim-modules` does.
+define SIM_SAN_MODULES
+	@mkdir -p $(BUILD)/obj/kernsim-$(1) $(BUILD)/obj/kernsim-$(1)-consumer $(BUILD)/sim-$(1)
+	KQDAFS_GLUE_OUT=$(BUILD)/obj/kernsim-$(1) CARGO_TARGET_DIR=$(TOP)/target/kernsim-$(1) \
+	    RUSTFLAGS="$(2)" $(CARGO) $(NIGHTLY) build -p kqdafs --release \
 	    -Z build-std=core,alloc -Z json-target-spec --target $(STARGET)
-	$(TOP)/sim/link/mkmodule kqdafs $(SIMASANDIR)/kqdafs.o --exports $(KEXPORTS) \
-	    $(BUILD)/obj/kernsim-asan/*.o $(SIMASANLIB)
+	$(TOP)/sim/link/mkmodule kqdafs $(BUILD)/sim-$(1)/kqdafs.o --exports $(KEXPORTS) \
+	    $(BUILD)/obj/kernsim-$(1)/*.o \
+	    $(TOP)/target/kernsim-$(1)/x86_64-kqdafs-kernsim/release/libkqdafs.a
 	clang $(KCPPFLAGS) -mcmodel=small -fPIE -mno-red-zone -ffreestanding \
 	    -fwrapv -fno-common -fno-omit-frame-pointer -O2 -Wall -Werror \
-	    $(SIM_ASAN_KCFLAGS) -I$(TOP)/kmod \
-	    -c -o $(BUILD)/obj/kernsim-asan-consumer/kqdafs_consumer_test.o \
+	    $(3) -I$(TOP)/kmod \
+	    -c -o $(BUILD)/obj/kernsim-$(1)-consumer/kqdafs_consumer_test.o \
 	    tests/consumer/kqdafs_consumer_test.c
 	$(TOP)/sim/link/mkmodule kqdafs_consumer_test \
-	    $(SIMASANDIR)/kqdafs_consumer_test.o --provider $(SIMASANDIR)/kqdafs.o \
-	    $(BUILD)/obj/kernsim-asan-consumer/kqdafs_consumer_test.o
+	    $(BUILD)/sim-$(1)/kqdafs_consumer_test.o --provider $(BUILD)/sim-$(1)/kqdafs.o \
+	    $(BUILD)/obj/kernsim-$(1)-consumer/kqdafs_consumer_test.o
+endef
+
+sim-asan-modules: bootstrap FORCE
+	$(call SIM_SAN_MODULES,asan,$(SIM_ASAN_KRUSTFLAGS),$(SIM_ASAN_KCFLAGS))
 
 # The engine for the host target, named so that build scripts stay
 # uninstrumented (the unstable book's advice for -Z sanitizer).  The ASan
@@ -273,23 +282,9 @@ SIM_TSAN_KRUSTFLAGS := -Z sanitizer=thread
 SIM_TSAN_KCFLAGS := -fsanitize=thread -DKCSAN -DSAN_NEEDS_INTERCEPTORS \
 		-DSAN_INTERCEPTOR_PREFIX=kcsan -Wno-pointer-sign
 SIMTSANDIR :=	$(BUILD)/sim-tsan
-SIMTSANLIB :=	$(TOP)/target/kernsim-tsan/x86_64-kqdafs-kernsim/release/libkqdafs.a
 
 sim-tsan-modules: bootstrap FORCE
-	@mkdir -p $(BUILD)/obj/kernsim-tsan $(BUILD)/obj/kernsim-tsan-consumer $(SIMTSANDIR)
-	KQDAFS_GLUE_OUT=$(BUILD)/obj/kernsim-tsan CARGO_TARGET_DIR=$(TOP)/target/kernsim-tsan \
-	    RUSTFLAGS="$(SIM_TSAN_KRUSTFLAGS)" $(CARGO) $(NIGHTLY) build -p kqdafs --release \
-	    -Z build-std=core,alloc -Z json-target-spec --target $(STARGET)
-	$(TOP)/sim/link/mkmodule kqdafs $(SIMTSANDIR)/kqdafs.o --exports $(KEXPORTS) \
-	    $(BUILD)/obj/kernsim-tsan/*.o $(SIMTSANLIB)
-	clang $(KCPPFLAGS) -mcmodel=small -fPIE -mno-red-zone -ffreestanding \
-	    -fwrapv -fno-common -fno-omit-frame-pointer -O2 -Wall -Werror \
-	    $(SIM_TSAN_KCFLAGS) -I$(TOP)/kmod \
-	    -c -o $(BUILD)/obj/kernsim-tsan-consumer/kqdafs_consumer_test.o \
-	    tests/consumer/kqdafs_consumer_test.c
-	$(TOP)/sim/link/mkmodule kqdafs_consumer_test \
-	    $(SIMTSANDIR)/kqdafs_consumer_test.o --provider $(SIMTSANDIR)/kqdafs.o \
-	    $(BUILD)/obj/kernsim-tsan-consumer/kqdafs_consumer_test.o
+	$(call SIM_SAN_MODULES,tsan,$(SIM_TSAN_KRUSTFLAGS),$(SIM_TSAN_KCFLAGS))
 
 SIMTSANBIN :=	$(TOP)/target/sim-tsan/$(HOST_TARGET)/release/kqdafs-sim
 # First SIM_TSAN_SEEDS seeded runs per scenario: one simulated thread at a
