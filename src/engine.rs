@@ -18,8 +18,8 @@ use crate::kprintln;
 /// Worker threads (`kern.kqdafs.workers`).
 pub const WORKER_THREADS: i32 = 4;
 
-static WORKERS: QueueSlot = QueueSlot::new();
-static COMPLETIONS: QueueSlot = QueueSlot::new();
+static WORKERS: QueueSlot<TaskQueue> = QueueSlot::new();
+static COMPLETIONS: QueueSlot<TaskQueue> = QueueSlot::new();
 
 /// The queues, from load to unload: dropping it drains and frees them
 /// (after the usage gate closed, or on a failed load).  Sleeps.

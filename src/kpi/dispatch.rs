@@ -5,14 +5,13 @@
 //! `kmod/kqdafs_kpi.c`).  The exported functions consumers call in
 //! through are the edge's (`crate::edge`'s `kapi`).
 
-use super::alloc::{Flags, KBox};
 use super::shared::Shared;
 use super::sync::Mutex;
+use super::taskqueue::{QueueSlot, ThreadedTaskqueue};
 use super::Errno;
 use crate::sys;
 use core::cell::UnsafeCell;
 use core::ffi::{c_int, c_uint, c_void, CStr};
-use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 /// A completion as the consumer sees it (`struct kqdafs_completion`).
 pub type Completion = sys::kqdafs_completion;
@@ -115,23 +114,16 @@ impl Default for OwnedTask {
 }
 
 /// The dispatcher's taskqueue (one thread), from load to unload.
+/// Dropping it frees the queue and waits for its thread
+/// ([`ThreadedTaskqueue`]).
 pub struct DispatchQueue {
-    tq: KBox<UnsafeCell<*mut sys::taskqueue>>,
+    tq: ThreadedTaskqueue,
 }
-
-// SAFETY: taskqueue(9) functions are thread-safe.
-unsafe impl Send for DispatchQueue {}
-// SAFETY: as above.
-unsafe impl Sync for DispatchQueue {}
 
 impl DispatchQueue {
     /// A queue named `name` with one thread.  Sleeps.
     pub fn new(name: &'static CStr) -> Result<DispatchQueue, Errno> {
-        let tq = KBox::try_new(UnsafeCell::new(core::ptr::null_mut()), Flags::WAIT)?;
-        // SAFETY: the slot is heap memory that lives, unmoved, until
-        // taskqueue_free in drop; `name` is 'static.
-        Errno::result(unsafe { sys::kqdafs_taskqueue_create(tq.get(), name.as_ptr(), 1) })?;
-        Ok(DispatchQueue { tq })
+        Ok(DispatchQueue { tq: ThreadedTaskqueue::new(name, 1)? })
     }
 
     /// Run `task` soon (once, however often it is enqueued meanwhile).
@@ -139,7 +131,7 @@ impl DispatchQueue {
     pub fn enqueue(&self, task: &OwnedTask) {
         // SAFETY: the queue lives until drop; the task was initialised and
         // its owner drains it before going away.
-        unsafe { sys::kqdafs_taskqueue_enqueue(*self.tq.get(), task.0.get()) }
+        unsafe { sys::kqdafs_taskqueue_enqueue(self.tq.as_ptr(), task.0.get()) }
     }
 
     /// Wait until `task` is neither queued nor running.  Sleeps.  Not
@@ -147,82 +139,29 @@ impl DispatchQueue {
     /// would wait for itself.
     pub fn drain(&self, task: &OwnedTask) {
         // SAFETY: as in `enqueue`.
-        unsafe { sys::kqdafs_taskqueue_drain(*self.tq.get(), task.0.get()) }
+        unsafe { sys::kqdafs_taskqueue_drain(self.tq.as_ptr(), task.0.get()) }
     }
 
     /// Whether the calling thread is the queue's own (a delayed upcall).
     pub fn is_current(&self) -> bool {
         // SAFETY: the queue lives until drop; taskqueue_member only reads
         // its thread list.
-        unsafe { sys::kqdafs_taskqueue_is_current(*self.tq.get()) != 0 }
+        unsafe { sys::kqdafs_taskqueue_is_current(self.tq.as_ptr()) != 0 }
     }
 
     /// Take `task` off the queue if it is queued; `EBUSY` if it is
     /// running now.
     pub fn cancel(&self, task: &OwnedTask) -> Result<(), Errno> {
         // SAFETY: as in `enqueue`.
-        Errno::result(unsafe { sys::kqdafs_taskqueue_cancel(*self.tq.get(), task.0.get()) })
-    }
-}
-
-impl Drop for DispatchQueue {
-    fn drop(&mut self) {
-        // SAFETY: created in `new`, freed once; waits for the thread.
-        unsafe { sys::taskqueue_free(*self.tq.get()) }
+        Errno::result(unsafe { sys::kqdafs_taskqueue_cancel(self.tq.as_ptr(), task.0.get()) })
     }
 }
 
 /// Where the dispatcher queue is from load to unload.  Only consumers use
-/// it, and each holds the usage gate, so the queue is taken out only when
-/// no consumer exists (unload closed the gate first).
-pub struct DispatchSlot {
-    queue: AtomicPtr<DispatchQueue>,
-    users: AtomicU32,
-}
-
-impl DispatchSlot {
-    /// Empty.
-    pub const fn new() -> DispatchSlot {
-        DispatchSlot { queue: AtomicPtr::new(core::ptr::null_mut()), users: AtomicU32::new(0) }
-    }
-
-    /// Install `queue`; gives it back if the slot is taken.
-    pub fn install(&self, queue: KBox<DispatchQueue>) -> Result<(), KBox<DispatchQueue>> {
-        let raw = KBox::into_raw(queue);
-        match self.queue.compare_exchange(core::ptr::null_mut(), raw, Ordering::SeqCst, Ordering::SeqCst) {
-            Ok(_) => Ok(()),
-            // SAFETY: not published: still ours alone.
-            Err(_) => Err(unsafe { KBox::from_raw(raw) }),
-        }
-    }
-
-    /// Run `f` with the queue, if installed.
-    pub fn with<R>(&self, f: impl FnOnce(&DispatchQueue) -> R) -> Option<R> {
-        self.users.fetch_add(1, Ordering::SeqCst);
-        let queue = self.queue.load(Ordering::SeqCst);
-        // SAFETY: `take` clears the pointer, then waits for `users` to
-        // reach zero before freeing; we counted ourselves first.
-        let result = unsafe { queue.as_ref() }.map(f);
-        self.users.fetch_sub(1, Ordering::SeqCst);
-        result
-    }
-
-    /// Take the queue out (drop it to free it).
-    pub fn take(&self) -> Option<KBox<DispatchQueue>> {
-        let raw = self.queue.swap(core::ptr::null_mut(), Ordering::SeqCst);
-        while self.users.load(Ordering::SeqCst) != 0 {
-            core::hint::spin_loop();
-        }
-        // SAFETY: from KBox::into_raw in `install`; unpublished and unused.
-        (!raw.is_null()).then(|| unsafe { KBox::from_raw(raw) })
-    }
-}
-
-impl Default for DispatchSlot {
-    fn default() -> Self {
-        DispatchSlot::new()
-    }
-}
+/// it ([`QueueSlot::with`]; a destroy drains its task there, which
+/// sleeps), and each holds the usage gate, so the queue is taken out only
+/// when no consumer exists (unload closed the gate first).
+pub type DispatchSlot = QueueSlot<DispatchQueue>;
 
 /// Sleep on `chan` with `mutex` (which the caller holds: `guard`),
 /// released while asleep and taken again before returning, for at most
