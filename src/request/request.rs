@@ -64,8 +64,11 @@ pub trait KernelConsumer: Send + Sync + 'static {
     /// The completion path, after [`RequestState::complete`] answered
     /// `outcome` for `req`: if the result is deliverable, hand it to the
     /// consumer (with the submitter's `cookie`, through slot `slot` of its
-    /// table).  What the I/O party must do with its handle.  Never sleeps.
-    fn complete(&self, req: &Request, outcome: Result<CompleteOutcome, Misuse>, cookie: u64, slot: usize) -> Put;
+    /// table).  Never lets go of the I/O path's reference: the caller
+    /// does, once this has returned and no reference into the request (or
+    /// to this consumer, whose handle the request's sink holds) is alive.
+    /// Never sleeps.
+    fn complete(&self, req: &Request, outcome: CompleteOutcome, cookie: u64, slot: usize);
 
     /// Admit one more request: the slot of the consumer's table it takes.
     /// `EAGAIN` at depth, `EINVAL` while the consumer is being destroyed.
@@ -83,7 +86,7 @@ pub trait KernelConsumer: Send + Sync + 'static {
 
 /// What [`ConsumerSink`] calls: [`KernelConsumer::complete`] of the consumer type
 /// the sink was made for.
-type CompleteFn = fn(&Erased<1>, &Request, Result<CompleteOutcome, Misuse>, u64, usize) -> Put;
+type CompleteFn = fn(&Erased<1>, &Request, CompleteOutcome, u64, usize);
 
 /// Where a kernel consumer's request completes: the consumer (its
 /// `Shared` handle, kept as an [`Erased`] value), the submitter's cookie
@@ -101,15 +104,14 @@ pub struct ConsumerSink {
 fn complete_as<C: KernelConsumer>(
     consumer: &Erased<1>,
     req: &Request,
-    outcome: Result<CompleteOutcome, Misuse>,
+    outcome: CompleteOutcome,
     cookie: u64,
     slot: usize,
-) -> Put {
-    match consumer.get::<Shared<C>>() {
-        Some(c) => c.get().complete(req, outcome, cookie, slot),
-        // Unreachable: `ConsumerSink::new` pairs this function with a
-        // Shared<C>.  Keeping (leaking) is the safe answer.
-        None => Put::Keep,
+) {
+    // `None` is unreachable: `ConsumerSink::new` pairs this function with
+    // a Shared<C>; delivering nothing is the safe answer.
+    if let Some(c) = consumer.get::<Shared<C>>() {
+        c.get().complete(req, outcome, cookie, slot);
     }
 }
 
@@ -122,7 +124,7 @@ impl ConsumerSink {
     }
 
     /// The completion path (see [`KernelConsumer::complete`]).
-    fn complete(&self, req: &Request, outcome: Result<CompleteOutcome, Misuse>) -> Put {
+    fn complete(&self, req: &Request, outcome: CompleteOutcome) {
         (self.complete)(&self.consumer, req, outcome, self.cookie, self.slot)
     }
 }
@@ -332,12 +334,23 @@ impl Request {
 /// sleeps.
 pub fn complete_and_notify(request: &Shared<Request>, result: i64) -> Put {
     let req = request.get();
-    let outcome = req.state.complete(result);
+    let outcome = match req.state.complete(result) {
+        Ok(outcome) => outcome,
+        // Refused (a second completion): the caller may hold nothing;
+        // touch nothing and keep (leak) — the safe answer.
+        Err(_) => return Put::Keep,
+    };
     if let Some(sink) = req.consumer.as_ref() {
-        return sink.complete(req, outcome);
+        sink.complete(req, outcome);
+        // Only now, with no reference into the request or to its
+        // consumer alive (the sink's, the consumer's `&self` and `req`
+        // ended with the call), does the I/O path let go: the moment it
+        // does, another party may free the request and, with the sink's
+        // handle, the consumer.
+        return request.get().state.notify_done().unwrap_or(Put::Keep);
     }
     match outcome {
-        Ok(CompleteOutcome::NotifyKnote) => {
+        CompleteOutcome::NotifyKnote => {
             req.knlist.notify(0);
             if req.state.needs_renotify() && Renotify::start(request) {
                 // knote() skipped the knote (in flux): the I/O reference
@@ -356,13 +369,10 @@ pub fn complete_and_notify(request: &Shared<Request>, result: i64) -> Put {
         // party letting go in between could free the request under this
         // give-back: found by the free-running simulation under
         // ThreadSanitizer, docs/kernsim.md).
-        Ok(CompleteOutcome::Undeliverable) => {
+        CompleteOutcome::Undeliverable => {
             req.charge.give_back();
             req.state.notify_done().unwrap_or(Put::Keep)
         }
-        // Refused (a second completion): the caller may hold nothing;
-        // touch nothing and keep (leak) — the safe answer.
-        Err(_) => Put::Keep,
     }
 }
 

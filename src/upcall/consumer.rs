@@ -32,7 +32,7 @@ use crate::kpi::thread::Thread;
 use crate::kpi::Errno;
 use crate::rdma::RdmaConsumer;
 use crate::rdma::RdmaDomain;
-use crate::request::{CompleteOutcome, KernelConsumer, Misuse, Put, Request};
+use crate::request::{CompleteOutcome, KernelConsumer, Request};
 use crate::stats::{Counted, Stats, STATS};
 use alloc::vec::Vec;
 use kqdafs_abi::kaio::encode_kaio_data;
@@ -66,16 +66,16 @@ impl Drop for Dispatcher {
 impl KernelConsumer for Consumer {
     /// Completion path: if `complete` said the result is deliverable,
     /// hand it to the consumer (direct upcall, or the ring), then the sink
-    /// and the table let go.  What the I/O path does with its handle.
+    /// and the table let go; the I/O path lets go after this returns.
     /// Never sleeps.
-    fn complete(&self, req: &Request, outcome: Result<CompleteOutcome, Misuse>, cookie: u64, slot: usize) -> Put {
-        if let Some(put) = sink::on_complete(&req.state, outcome) {
-            return put;
+    fn complete(&self, req: &Request, outcome: CompleteOutcome, cookie: u64, slot: usize) {
+        if outcome != CompleteOutcome::NotifyKnote {
+            return;
         }
         sink::deliver_completion(&req.state, |result| {
             let c = result.map(|data| completion(cookie, req.id, data, req.fflags()));
             self.hand_over(slot, c);
-        })
+        });
     }
 
     fn admit(&self) -> Result<usize, Errno> {

@@ -44,7 +44,7 @@ fn io_path(m: &Model, value: i64, direct: bool) -> u32 {
         Ok(CommitOutcome::Cancelled(put)) => return put.releases() as u32,
         Err(e) => panic!("commit: {e:?}"),
     }
-    let put = match m.state.complete(value) {
+    match m.state.complete(value) {
         Ok(CompleteOutcome::NotifyKnote) => deliver_completion(&m.state, |r| {
             let mut l = m.locked.lock().unwrap();
             if let Some(r) = r {
@@ -58,8 +58,9 @@ fn io_path(m: &Model, value: i64, direct: bool) -> u32 {
             l.in_table = false;
         }),
         other => panic!("a consumer request is deliverable until handed over: {other:?}"),
-    };
-    put.releases() as u32
+    }
+    // The I/O path lets go last (request::complete_and_notify).
+    m.state.notify_done().expect("held until notify_done").releases() as u32
 }
 
 /// The canceller: under the lock, if the request is in the table.
@@ -196,13 +197,13 @@ fn completion_vs_insertion() {
         let t = thread::spawn(move || {
             assert_eq!(m2.state.commit_io(), Ok(CommitOutcome::Go));
             assert_eq!(m2.state.complete(7), Ok(CompleteOutcome::NotifyKnote));
-            let put = deliver_completion(&m2.state, |r| {
+            deliver_completion(&m2.state, |r| {
                 let mut l = m2.locked.lock().unwrap();
                 l.0.push(r.unwrap()).unwrap();
                 // The handle, if inserted, is let go without a release.
                 let _ = l.1.leave(slot);
             });
-            put.releases() as u32
+            m2.state.notify_done().expect("held until notify_done").releases() as u32
         });
         let early = {
             let mut l = m.locked.lock().unwrap();

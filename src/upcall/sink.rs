@@ -16,7 +16,7 @@
 //! consumer's mutex, so a canceller that finds it there holds a live
 //! request (the owner's reference is still counted).
 
-use crate::request::{CancelOutcome, CompleteOutcome, Misuse, Put, RequestState};
+use crate::request::{CancelOutcome, Misuse, Put, RequestState};
 
 /// The one that releases, if any, of two puts of the same request.
 pub fn either(a: Put, b: Put) -> Put {
@@ -38,33 +38,19 @@ fn put_of(r: Result<Put, Misuse>) -> Put {
 /// result and hand it over (`hand_over` delivers it — direct upcall, or
 /// into the ring — and removes the request from the consumer's table; it
 /// gets `None` only if there was nothing to take, and must then only
-/// remove it), then the sink detaches, the table lets go and the I/O path
-/// lets go.  Returns what the I/O path must do with its handle (always a
-/// deferred release when it releases: the completion context may not
-/// sleep).  Never sleeps itself.
-pub fn deliver_completion(state: &RequestState, hand_over: impl FnOnce(Option<i64>)) -> Put {
+/// remove it), then the sink detaches and the table lets go.  Neither is
+/// the last reference: the I/O path still holds its own, and lets go of
+/// it ([`RequestState::notify_done`]) only after this has returned, when
+/// no reference into the request or to its consumer is alive any more
+/// (`request::complete_and_notify`): the moment it lets go, another party
+/// may free the request and, with the sink's handle, the consumer.  Never
+/// sleeps.
+pub fn deliver_completion(state: &RequestState, hand_over: impl FnOnce(Option<i64>)) {
     let result = state.take_for_delivery().unwrap_or(None);
     hand_over(result);
     let a = put_of(state.detach());
     let b = put_of(state.owner_gone());
-    let c = put_of(state.notify_done());
-    match either(either(a, b), c) {
-        Put::Release { .. } => Put::Release { defer_to_taskqueue: true },
-        Put::Keep => Put::Keep,
-    }
-}
-
-/// [`deliver_completion`] for any answer of [`RequestState::complete`]:
-/// `None` if the outcome was `NotifyKnote` (deliver); otherwise what the
-/// I/O path does with its handle: after `Undeliverable` (the sink was
-/// already detached, nothing to deliver) it lets go, after a refusal it
-/// keeps (touches nothing).
-pub fn on_complete(state: &RequestState, outcome: Result<CompleteOutcome, Misuse>) -> Option<Put> {
-    match outcome {
-        Ok(CompleteOutcome::NotifyKnote) => None,
-        Ok(CompleteOutcome::Undeliverable) => Some(put_of(state.notify_done())),
-        Err(_) => Some(Put::Keep),
-    }
+    debug_assert!(!either(a, b).releases(), "the I/O path holds a reference until notify_done");
 }
 
 /// Answer of [`cancel_in_table`].
@@ -109,7 +95,7 @@ pub fn cancel_for_destroy(state: &RequestState, result: i64, push: impl FnOnce(i
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::request::{CommitOutcome, StartOutcome};
+    use crate::request::{CommitOutcome, CompleteOutcome, StartOutcome};
 
     fn submitted() -> RequestState {
         let r = RequestState::new();
@@ -122,11 +108,12 @@ mod tests {
     fn completion_delivers_once_and_the_io_path_releases() {
         let r = submitted();
         assert_eq!(r.commit_io(), Ok(CommitOutcome::Go));
-        assert_eq!(on_complete(&r, r.complete(512)), None);
+        assert_eq!(r.complete(512), Ok(CompleteOutcome::NotifyKnote));
         let mut got = None;
-        let put = deliver_completion(&r, |v| got = v);
+        deliver_completion(&r, |v| got = v);
         assert_eq!(got, Some(512));
-        assert_eq!(put, Put::Release { defer_to_taskqueue: true });
+        assert!(!r.is_released(), "the I/O path still holds the request");
+        assert_eq!(r.notify_done(), Ok(Put::Release { defer_to_taskqueue: true }));
         assert!(r.is_released());
     }
 
@@ -144,9 +131,10 @@ mod tests {
         let r = submitted();
         assert_eq!(r.commit_io(), Ok(CommitOutcome::Go));
         assert_eq!(cancel_in_table(&r, -89, |_| panic!("no push")), Cancelled::TooLate);
-        assert_eq!(on_complete(&r, r.complete(1)), None);
+        assert_eq!(r.complete(1), Ok(CompleteOutcome::NotifyKnote));
         let mut got = None;
-        assert!(deliver_completion(&r, |v| got = v).releases());
+        deliver_completion(&r, |v| got = v);
+        assert!(r.notify_done().is_ok_and(Put::releases));
         assert_eq!(got, Some(1));
     }
 
