@@ -119,12 +119,12 @@ class SysctlScriptTest(unittest.TestCase):
 
     def test_the_model_of_module_rs(self):
         leaves = registered()
-        self.assertEqual(len(leaves), 36, leaves)
+        self.assertEqual(len(leaves), 37, leaves)
         self.assertEqual(sorted(n for n, m in leaves if m == "rw"),
                          ["max_pinned_per_proc", "max_requests_per_proc"])
         rc, out = self.run_script(leaves)
         self.assertEqual(rc, 0, out)
-        self.assertIn("# kern.kqdafs: 34 read-only leaves refuse writes; "
+        self.assertIn("# kern.kqdafs: 35 read-only leaves refuse writes; "
                       "read-write: max_requests_per_proc "
                       "max_pinned_per_proc", out)
         self.assertIn("gone after unload", out)
