@@ -7,7 +7,8 @@
 //! cancel ([`OwnerTable::sweep`]).  The request's charge against
 //! `kern.kqdafs.max_requests_per_proc` does not wait for the sweep: it is
 //! given back when the knote goes after the result exists
-//! (`Request::knote_gone`), or when the I/O ends with no knote left.
+//! (`Request::knote_gone`), or when the I/O ends (or a cancel succeeds)
+//! with no knote left.
 //! Closing the descriptor (or the process exiting) drops the table: every request still in it is
 //! cancelled if its I/O has not started, its knote removed from the
 //! kqueue, and the owner lets go; I/O already running finishes and is
@@ -118,6 +119,10 @@ impl OwnerTable {
                 Stats::bump(&STATS.kaio_cancelled);
                 if notify_knote {
                     req.knlist.notify(0);
+                } else {
+                    // The knote's delivery stopped before the cancellation
+                    // was published: its f_detach left the charge to us.
+                    req.cancelled_undeliverable();
                 }
                 CANCEL_DONE
             }

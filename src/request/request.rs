@@ -6,8 +6,9 @@
 //! [`RequestState`], the knote list its one event goes through, its id and
 //! the event's `fflags` (kind and operation), and the charge of one request
 //! against its process (given back when the event is delivered, or when
-//! the I/O ends after the knote went: [`Request::knote_gone`],
-//! [`complete_and_notify`]).  The I/O resources (for KAIO: file,
+//! the I/O ends or a cancel succeeds after the knote went:
+//! [`Request::knote_gone`], [`complete_and_notify`],
+//! [`Request::cancelled_undeliverable`]).  The I/O resources (for KAIO: file,
 //! credential, held pages; for RDMA: the memory regions) belong to the
 //! request's job
 //! and are released as soon as the I/O is done, independently of how long
@@ -159,8 +160,9 @@ pub struct Request {
     /// The request's charge against `kern.kqdafs.max_requests_per_proc`
     /// (a consumer's: nothing), given back when its knote goes after its
     /// result exists ([`Request::knote_gone`]), when its I/O completes
-    /// with no knote to deliver to ([`complete_and_notify`]), or with the
-    /// request.
+    /// or its cancel succeeds with no knote to deliver to
+    /// ([`complete_and_notify`], [`Request::cancelled_undeliverable`]), or
+    /// with the request.
     charge: EarlyCharge,
     _ticket: Ticket<'static>,
 }
@@ -299,20 +301,35 @@ impl Request {
     /// The request's knote left its knote list (delivered and dropped by
     /// the kqueue, the kqueue closed, or removed by the owner): its event
     /// was delivered or dropped, so once its I/O is also done the request
-    /// no longer counts against `kern.kqdafs.max_requests_per_proc`.  Whoever removed the knote
-    /// calls this once, *before* letting go of the knote's hold
-    /// ([`RequestState::detach`]), while the request is surely alive.  The
-    /// charge's give-back takes the usage table's spin lock only: any
-    /// context `f_detach` runs in.
+    /// no longer counts against `kern.kqdafs.max_requests_per_proc`.
+    /// Whoever removed the knote calls this once, *before* letting go of
+    /// the knote's hold ([`RequestState::detach`]), while the request is
+    /// surely alive: it stops the delivery
+    /// ([`RequestState::stop_delivery`]) and, if the result already
+    /// existed, gives the charge back.  The charge's give-back takes the
+    /// usage table's spin lock only: any context `f_detach` runs in.
     pub fn knote_gone(&self) {
         // A knote dropped while the I/O still runs (EV_DELETE, kqueue or
         // descriptor closed) does not end the request's count: its I/O
         // party gives the charge back when it completes (see
-        // `complete_and_notify`), so a process cannot run more requests
-        // than its limit by dropping their knotes.
-        if self.state.result().is_some() {
+        // `complete_and_notify`), or the owner's cancel does (see
+        // `Request::cancelled_undeliverable`), so a process cannot run more
+        // requests than its limit by dropping their knotes.  Which of them
+        // gives back is decided by the CAS that stops the delivery, not by
+        // a read before it: a completion between such a read and the
+        // let-go would see the knote still attached and leave the charge
+        // to it, and nobody would give it back.
+        if self.state.stop_delivery() == Ok(true) {
             self.charge.give_back();
         }
+    }
+
+    /// The owner's cancel succeeded with no knote to deliver to
+    /// (`notify_knote: false`: its delivery was stopped): the canceller,
+    /// holding the owner's reference, gives the charge back, as
+    /// [`complete_and_notify`] does for an undeliverable completion.
+    pub fn cancelled_undeliverable(&self) {
+        self.charge.give_back();
     }
 
     /// The owner removes the request's knote from its kqueue, if it is

@@ -19,7 +19,7 @@
 //! | party  | holds from                  | lets go at                                               |
 //! |--------|-----------------------------|----------------------------------------------------------|
 //! | owner  | [`RequestState::new`]       | [`RequestState::owner_gone`]                             |
-//! | knote  | [`RequestState::attach_knote`] | [`RequestState::detach`]                              |
+//! | knote  | [`RequestState::attach_knote`] | [`RequestState::detach`] (after [`RequestState::stop_delivery`], or both in one) |
 //! | I/O    | [`StartOutcome::Go`]        | [`CommitOutcome::Cancelled`], or [`RequestState::notify_done`] after [`RequestState::complete`] |
 //!
 //! The drop that takes the count to zero also sets `RELEASED` and is the
@@ -46,7 +46,9 @@
 //!
 //!  From any state (before RELEASED):
 //!   ──attach_knote──▶ ATTACHED   (knote ref taken; owner only)
-//!   ──detach───────▶ DETACHED    (knote ref dropped; no delivery afterwards)
+//!   ──stop_delivery▶ DETACHED    (no delivery afterwards; knote ref kept;
+//!                                 answers whether COMPLETED was set)
+//!   ──detach───────▶ DETACHED + KNOTE_GONE (knote ref dropped)
 //!   ──cancel───────▶ CANCELLED   (only before COMMITTED; afterwards TooLate, nothing changes)
 //!   ──owner_gone───▶ OWNER_GONE  (+ CANCELLED if not COMMITTED; owner ref dropped)
 //!
@@ -64,9 +66,24 @@
 //! | [`complete`](RequestState::complete) | `b_iodone` (GEOM up thread) or worker thread | sleep, `M_WAITOK`, `fdrop`, `vrele`, `crfree` of a possibly last ref: a release from here says `defer_to_taskqueue: true` |
 //! | [`notify_done`](RequestState::notify_done) | same, after `knote(&req->klist, hint, 0)` | same as `complete` |
 //! | [`knote_event`](RequestState::knote_event), [`take_for_delivery`](RequestState::take_for_delivery) | `f_event`, knlist lock held | sleep; it never releases |
+//! | [`stop_delivery`](RequestState::stop_delivery) | `f_detach`, or the owner removing the knote (`knlist_delete`), just before `detach`: on `true` give the charge back first | — (it never drops a reference) |
 //! | [`detach`](RequestState::detach) | `f_detach` (kqueue close, `EV_DELETE`, oneshot delivery, process exit), or whoever removed the knote from the knlist without `f_detach` (`knlist_clear`) — exactly one of them per attached knote | release inline: runs inside kqueue teardown, so it says `defer_to_taskqueue: true` |
 //! | [`cancel`](RequestState::cancel) | cancel ioctl from the owner, process context | — (it never drops a reference) |
 //! | [`owner_gone`](RequestState::owner_gone) | owner handle close / process exit (cdevpriv destructor), or the owner table forgetting a request whose event was delivered ([`is_delivered`](RequestState::is_delivered)) — earlier it would suppress the event; process context, may sleep | touch the request afterwards: it is the owner's last touch, so clear the knote and dequeue queued I/O *before* calling it |
+//!
+//! # Who gives the charge back
+//!
+//! A request's charge against its process (`Request`'s `EarlyCharge`) goes
+//! back once its result exists and can no longer be delivered — before the
+//! request is freed.  Which side does it is decided on this word, never by
+//! a separate read: `stop_delivery` sets `DETACHED` and reads `COMPLETED`,
+//! `complete` and `cancel` set `COMPLETED` and read `DETACHED`, each in one
+//! CAS, so whichever comes second sees the other and gives back
+//! (`stop_delivery` answering `true`; `Undeliverable`; `notify_knote:
+//! false`), still holding its reference.  (A read of the result before the
+//! knote's let-go, as `f_detach` once did, lets a completion slip in
+//! between: nobody gave back.)  The give-back is idempotent, so the
+//! owner-gone case, where both may, is harmless.
 //!
 //! A release by the owner ([`RequestState::owner_gone`]) says
 //! `defer_to_taskqueue: false`: the owner may sleep, so it can `fdrop`,
@@ -95,7 +112,8 @@ use loom::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
 /// A knote was attached (the knote party holds a reference).
 const ATTACHED: u32 = 1 << 0;
-/// The knote was detached (the knote party let go).
+/// The knote's delivery was stopped ([`RequestState::stop_delivery`], or
+/// [`RequestState::detach`]): nothing is delivered afterwards.
 const DETACHED: u32 = 1 << 1;
 /// I/O was started (queued; the I/O party holds a reference).
 const STARTED: u32 = 1 << 2;
@@ -115,11 +133,13 @@ const CANCELLED: u32 = 1 << 8;
 const OWNER_GONE: u32 = 1 << 9;
 /// Nobody holds the request; its resources were handed to one releaser.
 const RELEASED: u32 = 1 << 10;
+/// The knote party let go ([`RequestState::detach`]; implies `DETACHED`).
+const KNOTE_GONE: u32 = 1 << 11;
 
 /// Parties still holding a request in state `s`.
 const fn holders_of(s: u32) -> u32 {
     (s & OWNER_GONE == 0) as u32
-        + (s & (ATTACHED | DETACHED) == ATTACHED) as u32
+        + (s & (ATTACHED | KNOTE_GONE) == ATTACHED) as u32
         + (s & (STARTED | IO_DONE) == STARTED) as u32
 }
 
@@ -205,7 +225,10 @@ pub enum CancelOutcome {
     Cancelled {
         /// The knote is attached and may deliver: call `knote()` on the
         /// request's knlist (the canceller holds the owner's reference, so
-        /// the request stays alive meanwhile).
+        /// the request stays alive meanwhile).  `false`: nobody will
+        /// receive the cancellation; the canceller gives back what the
+        /// request holds only for its event (its charge; see "Who gives
+        /// the charge back").
         notify_knote: bool,
         /// The I/O is queued: whoever dequeues it calls
         /// [`RequestState::commit_io`], which answers `Cancelled`.
@@ -416,16 +439,41 @@ impl RequestState {
         (s & COMPLETED != 0).then(|| self.result.load(Ordering::Relaxed))
     }
 
-    /// The knote is gone (`f_detach`, or removed by `knlist_clear`): no
-    /// delivery afterwards; the knote's reference is gone.
-    pub fn detach(&self) -> Result<Put, Misuse> {
+    /// The first half of the knote's let-go (`f_detach`, or the owner's
+    /// removal of the knote): no delivery afterwards, but the knote still
+    /// holds its reference until [`RequestState::detach`].  Answers whether
+    /// the result already existed (`COMPLETED`), read in the same CAS that
+    /// stops the delivery: then the knote's side gives the request's charge
+    /// back (before `detach`, while its reference holds the request).
+    /// Otherwise a later [`RequestState::complete`] sees the stop and
+    /// answers [`CompleteOutcome::Undeliverable`], a later
+    /// [`RequestState::cancel`] answers `notify_knote: false`, and that
+    /// caller gives it back: of the two CASes, the second sees the first,
+    /// so at least one side gives back (and, unless the owner went, exactly
+    /// one).
+    pub fn stop_delivery(&self) -> Result<bool, Misuse> {
         self.update(|s| {
             if s & ATTACHED == 0 {
                 Err(Misuse::NotAttached)
             } else if s & DETACHED != 0 {
                 Err(Misuse::AlreadyDetached)
             } else {
-                Ok(drop_ref(s, DETACHED, true))
+                Ok((s | DETACHED, s & COMPLETED != 0))
+            }
+        })
+    }
+
+    /// The knote is gone (`f_detach`, or removed by `knlist_clear`): no
+    /// delivery afterwards (if [`RequestState::stop_delivery`] did not
+    /// already stop it); the knote's reference is gone.
+    pub fn detach(&self) -> Result<Put, Misuse> {
+        self.update(|s| {
+            if s & ATTACHED == 0 {
+                Err(Misuse::NotAttached)
+            } else if s & KNOTE_GONE != 0 {
+                Err(Misuse::AlreadyDetached)
+            } else {
+                Ok(drop_ref(s, DETACHED | KNOTE_GONE, true))
             }
         })
     }
@@ -492,7 +540,8 @@ impl RequestState {
         self.state.load(Ordering::Acquire) & DELIVERED != 0
     }
 
-    /// Whether the knote let go (a snapshot): after a delivery, the
+    /// Whether the knote's delivery stopped ([`RequestState::stop_delivery`]
+    /// or [`RequestState::detach`]; a snapshot): after a delivery, the
     /// event was copied out (an `EV_ONESHOT` knote is dropped right after
     /// `kqueue_scan` copies it); before, it was deleted or its kqueue
     /// closed.
@@ -645,6 +694,73 @@ mod tests {
     }
 
     #[test]
+    fn a_completion_between_stop_and_detach_is_undeliverable() {
+        // f_detach stops the delivery (the result does not exist yet, so
+        // it does not give the charge back); the completion then sees the
+        // stop in its own CAS: Undeliverable, so the I/O path gives back.
+        let r = committed();
+        assert_eq!(r.stop_delivery(), Ok(false));
+        assert_eq!(r.holders(), 3, "stopping keeps the knote's reference");
+        assert!(r.is_detached());
+        assert_eq!(r.complete(3), Ok(CompleteOutcome::Undeliverable));
+        assert!(!r.knote_event());
+        assert_eq!(r.take_for_delivery(), Ok(None));
+        assert_eq!(r.detach(), Ok(Put::Keep));
+        assert_eq!(r.holders(), 2);
+        assert_eq!(r.notify_done(), Ok(Put::Keep));
+        assert_eq!(r.owner_gone(), Ok(REL_INLINE));
+    }
+
+    #[test]
+    fn a_stop_after_completion_answers_completed() {
+        // The completion came first (NotifyKnote: the knote was still
+        // there); the stop reads COMPLETED in its CAS, so f_detach gives
+        // the charge back.
+        let r = committed();
+        assert_eq!(r.complete(3), Ok(CompleteOutcome::NotifyKnote));
+        assert_eq!(r.stop_delivery(), Ok(true));
+        assert!(!r.needs_renotify(), "the delivery stopped");
+        assert_eq!(r.take_for_delivery(), Ok(None));
+        assert_eq!(r.detach(), Ok(Put::Keep));
+        assert_eq!(r.notify_done(), Ok(Put::Keep));
+        assert_eq!(r.owner_gone(), Ok(REL_INLINE));
+    }
+
+    #[test]
+    fn a_cancel_after_stop_does_not_notify() {
+        // EV_DELETE stopped the delivery of a queued request, then the
+        // owner cancels: nobody will receive the cancellation, so the
+        // canceller gives the charge back (notify_knote: false).
+        let r = RequestState::new();
+        r.attach_knote().unwrap();
+        assert_eq!(r.start_io(), Ok(StartOutcome::Go));
+        assert_eq!(r.stop_delivery(), Ok(false));
+        assert_eq!(r.cancel(-89), Ok(CancelOutcome::Cancelled { notify_knote: false, io_queued: true }));
+        assert_eq!(r.detach(), Ok(Put::Keep));
+        assert_eq!(r.commit_io(), Ok(CommitOutcome::Cancelled(Put::Keep)));
+        assert_eq!(r.owner_gone(), Ok(REL_INLINE));
+        // Cancelled first: the stop sees the result.
+        let r = RequestState::new();
+        r.attach_knote().unwrap();
+        assert_eq!(r.cancel(-89), Ok(CancelOutcome::Cancelled { notify_knote: true, io_queued: false }));
+        assert_eq!(r.stop_delivery(), Ok(true));
+    }
+
+    #[test]
+    fn stop_delivery_misuse_is_refused() {
+        let r = RequestState::new();
+        refused(&r, |r| r.stop_delivery(), Misuse::NotAttached);
+        r.attach_knote().unwrap();
+        assert_eq!(r.stop_delivery(), Ok(false));
+        refused(&r, |r| r.stop_delivery(), Misuse::AlreadyDetached);
+        assert_eq!(r.detach(), Ok(Put::Keep));
+        refused(&r, |r| r.stop_delivery(), Misuse::AlreadyDetached);
+        refused(&r, |r| r.detach(), Misuse::AlreadyDetached);
+        assert_eq!(r.owner_gone(), Ok(REL_INLINE));
+        refused(&r, |r| r.stop_delivery(), Misuse::Released);
+    }
+
+    #[test]
     fn negative_errno_is_delivered_as_is() {
         let r = committed();
         assert_eq!(r.complete(-5), Ok(CompleteOutcome::NotifyKnote));
@@ -768,18 +884,21 @@ mod tests {
         Complete,
         NotifyDone,
         Take,
+        /// `f_detach`'s first half (`Request::knote_gone`).
+        Stop,
         Detach,
         Cancel,
         OwnerGone,
     }
 
-    const OPS: [Op; 9] = [
+    const OPS: [Op; 10] = [
         Op::Attach,
         Op::Start,
         Op::Commit,
         Op::Complete,
         Op::NotifyDone,
         Op::Take,
+        Op::Stop,
         Op::Detach,
         Op::Cancel,
         Op::OwnerGone,
@@ -802,6 +921,12 @@ mod tests {
         /// The owner's cancel succeeded: the request completed with
         /// CANCEL_VALUE.
         cancel_completed: bool,
+        /// The knote's side stopped its delivery (`stop_delivery`, as
+        /// `f_detach` and the owner's knote removal do before `detach`).
+        stopped: bool,
+        /// The request's charge was given back (by a holder, while the
+        /// request was not released).
+        gave_back: bool,
     }
 
     impl Harness {
@@ -813,6 +938,21 @@ mod tests {
             if p.releases() {
                 self.releases += 1;
             }
+        }
+
+        /// A holder gives the request's charge back.
+        fn give_back(&mut self, r: &RequestState, holds: bool) {
+            assert!(holds && !r.is_released(), "charge given back without a reference");
+            self.gave_back = true;
+        }
+
+        /// A request whose result exists after its knote's side stopped
+        /// its delivery has its charge back: nobody else will give it.
+        fn check_charge(&self, op: Op) {
+            assert!(
+                !(self.completed && self.stopped) || self.gave_back,
+                "after {op:?}: completed, no longer deliverable, and nobody gave the charge back"
+            );
         }
 
         /// Run `op` if its caller holds a reference (otherwise it would be a
@@ -846,6 +986,11 @@ mod tests {
                     Ok(out) => {
                         assert!(!self.cancelled, "a cancelled request never completes");
                         self.completed = true;
+                        if out == CompleteOutcome::Undeliverable {
+                            // complete_and_notify, before notify_done.
+                            self.give_back(r, self.io);
+                        }
+                        self.check_charge(op);
                         match out {
                             CompleteOutcome::NotifyKnote => assert!(self.knote && !self.no_more_delivery),
                             // The I/O path keeps its reference until
@@ -874,6 +1019,16 @@ mod tests {
                     Ok(None) => true,
                     Err(m) => panic!("holder saw {m:?}"),
                 },
+                Op::Stop if self.knote && !self.stopped => {
+                    let completed = r.stop_delivery().unwrap();
+                    assert_eq!(completed, self.completed);
+                    self.stopped = true;
+                    self.no_more_delivery = true;
+                    if completed {
+                        self.give_back(r, self.knote);
+                    }
+                    true
+                }
                 Op::Detach if self.knote => {
                     let p = r.detach().unwrap();
                     self.knote = false;
@@ -889,6 +1044,10 @@ mod tests {
                         self.cancelled = true;
                         self.cancel_completed = true;
                         self.completed = true;
+                        if !notify_knote {
+                            // OwnerTable::cancel.
+                            self.give_back(r, self.owner);
+                        }
                         true
                     }
                     Ok(CancelOutcome::TooLate) => true,
@@ -909,6 +1068,7 @@ mod tests {
             if !ok {
                 assert_eq!(r.raw(), before, "{op:?} refused but changed the state");
             }
+            self.check_charge(op);
             assert_eq!(r.holders(), self.holders(), "after {op:?}");
             assert_eq!(r.is_released(), self.holders() == 0);
             assert!(self.releases <= 1 && self.deliveries <= 1);
@@ -916,7 +1076,7 @@ mod tests {
 
         /// Every party still holding the request finishes its part.
         fn finish(&mut self, r: &RequestState) {
-            for op in [Op::Commit, Op::Complete, Op::Take, Op::NotifyDone, Op::Detach, Op::OwnerGone] {
+            for op in [Op::Commit, Op::Complete, Op::Take, Op::NotifyDone, Op::Stop, Op::Detach, Op::OwnerGone] {
                 self.run(r, op);
             }
             assert_eq!(self.holders(), 0);
@@ -943,12 +1103,14 @@ mod tests {
     }
 
     /// Every ordered subset of the operations (each at most once), followed
-    /// by every remaining holder finishing: 986 410 sequences.
+    /// by every remaining holder finishing: 9 864 101 sequences.  Besides
+    /// release and delivery, each checks that a completed request whose
+    /// knote's delivery stopped got its charge back from a holder.
     #[test]
     fn every_ordering_releases_once_and_delivers_at_most_once() {
         let mut count = 0;
         explore(&mut Vec::new(), 0, &mut count);
-        assert_eq!(count, 986_410);
+        assert_eq!(count, 9_864_101);
     }
 
     /// Repeated operations (double complete, double detach, …) in short
@@ -988,6 +1150,8 @@ mod loom_tests {
         delivered: Option<i64>,
         cancelled: bool,
         completed: bool,
+        /// Times the request's charge was given back.
+        gave_back: u32,
     }
 
     impl Seen {
@@ -1003,6 +1167,7 @@ mod loom_tests {
             self.delivered = self.delivered.or(other.delivered);
             self.cancelled |= other.cancelled;
             self.completed |= other.completed;
+            self.gave_back += other.gave_back;
             self
         }
 
@@ -1069,6 +1234,40 @@ mod loom_tests {
             let mut owner = Seen::default();
             owner.put(r.owner_gone().unwrap());
             seen.merge(owner).check(&r, 42);
+        });
+    }
+
+    /// `f_detach` (stop the delivery, give the charge back if the result
+    /// existed, let go; then the owner lets go) racing the completion
+    /// (`complete_and_notify`: on `Undeliverable` give the charge back,
+    /// then let go).  Exactly one side gives back, each while it still
+    /// holds its reference.
+    #[test]
+    fn completion_vs_detach_gives_the_charge_back_once() {
+        fn give_back(r: &RequestState, seen: &mut Seen) {
+            assert!(!r.is_released(), "charge given back without a reference");
+            seen.gave_back += 1;
+        }
+        loom::model(|| {
+            let r = committed();
+            let r2 = Arc::clone(&r);
+            let io = loom::thread::spawn(move || {
+                let mut seen = Seen { completed: true, ..Seen::default() };
+                if r2.complete(11).unwrap() == CompleteOutcome::Undeliverable {
+                    give_back(&r2, &mut seen);
+                }
+                seen.put(r2.notify_done().unwrap());
+                seen
+            });
+            let mut knote = Seen::default();
+            if r.stop_delivery().unwrap() {
+                give_back(&r, &mut knote);
+            }
+            knote.put(r.detach().unwrap());
+            knote.put(r.owner_gone().unwrap());
+            let seen = knote.merge(io.join().unwrap());
+            assert_eq!(seen.gave_back, 1, "the charge is given back exactly once: {seen:?}");
+            seen.check(&r, 11);
         });
     }
 
