@@ -7,7 +7,10 @@ set -eu
 status=0
 for ko in "$@"; do
 	relocs=$(readelf -rW "$ko" | grep -cE 'R_X86_64_[A-Z_]*(GOT|TLS|TPOFF|DTPOFF|DTPMOD)' || true)
+	# Only the instruction after each address: an address such as
+	# "fadd:" is hex, not an x87 mnemonic.
 	simd=$(objdump -d --no-show-raw-insn "$ko" |
+	    sed -nE 's/^ *[0-9a-f]+:/ /p' |
 	    grep -cE '%[xyz]mm[0-9]|%st(\(|$|,)|%mm[0-9]|[[:space:]]f(ld|st|add|mul|sub|div|init|nstenv|xsave|xrstor)' || true)
 	header=$(readelf -h "$ko")
 	case $header in
