@@ -40,7 +40,7 @@
 //!   CANCELLED ── start_io ─▶    CANCELLED ── commit_io ─▶ Cancelled       └─ otherwise: Undeliverable
 //!               Cancelled                  (IO_DONE: I/O ref dropped)          └─ charge back; notify_done ─▶ IO_DONE
 //!
-//!  Delivery leg, only while deliverable = ATTACHED ∧ ¬DETACHED ∧ ¬CANCELLED ∧ ¬OWNER_GONE:
+//!  Delivery leg, only while deliverable = ATTACHED ∧ ¬DETACHED ∧ ¬OWNER_GONE (a cancellation is delivered as the event):
 //!
 //!   COMPLETED ──take_for_delivery──▶ DELIVERED            (at most once; carries r)
 //!
