@@ -298,7 +298,9 @@ pub fn set_max_user_wired(pages: u64) {
 
 /// sysctl security.bsd.unprivileged_mlock.
 pub fn set_unprivileged_mlock(on: bool) {
-    // SAFETY: one simulated thread runs at a time; a plain store.
+    // SAFETY: a plain store of a model variable by scenario code, which
+    // runs alone in the models (its turn when seeded, the model lock when
+    // free-running: sched.rs).
     unsafe { ksim_unprivileged_mlock = c_int::from(on) }
 }
 
