@@ -265,9 +265,10 @@ sim-free: sim
 
 # ---- the simulation under ThreadSanitizer (docs/kernsim.md, "Sanitizers")
 
-# ThreadSanitizer in everything the simulation executes: the module's crate (with its core and alloc, -Z build-std),
-# its glue (build.rs adds -fsanitize=thread when cargo reports the
-# `sanitize` cfg), the test consumer module, the C models (sim/build.rs)
+# ThreadSanitizer in everything the simulation executes: the module's
+# crate (with its core and alloc, -Z build-std), its glue (build.rs adds
+# -fsanitize=thread when cargo reports the `sanitize` cfg), the test
+# consumer module, the C models (sim/build.rs)
 # and the engine with std (-Z build-std, without which TSan cannot see
 # std's mutexes and condvars; panic_abort too, the workspace's panic
 # strategy; rust-src comes from tools/bootstrap.sh).  TSan needs no

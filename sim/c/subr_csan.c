@@ -46,55 +46,53 @@
 int	kcall_copyin(const void *, void *, size_t);
 int	kcall_copyout(const void *, void *, size_t);
 
-/* Read-modify-writes: amd64's full barrier; loads, stores: atomic(9). */
+/*
+ * Every read-modify-write, whatever its suffix: amd64's full barrier
+ * (above); a failed compare-and-set is a load, an acquire.
+ */
 #define	CSAN_RMW_ORDER	__ATOMIC_ACQ_REL
-#define	CSAN_LOAD_ORDER	__ATOMIC_ACQUIRE
-#define	CSAN_STORE_ORDER __ATOMIC_RELEASE
-#define	CSAN_RELAXED	CSAN_RMW_ORDER
-#define	CSAN_ACQ	CSAN_RMW_ORDER
-#define	CSAN_REL	CSAN_RMW_ORDER
 
 /* atomic_add/clear/set/subtract_[acq_|rel_]NAME (subr_csan.c). */
-#define	CSAN_RMW1(op, sfx, name, type, fn, val, order)			\
+#define	CSAN_RMW1(op, sfx, name, type, fn, val)				\
 void									\
 kcsan_atomic_##op##sfx##name(volatile type *p, type v)			\
 {									\
 									\
-	(void)fn(p, (val), (order));					\
+	(void)fn(p, (val), CSAN_RMW_ORDER);				\
 }
 #define	CSAN_RMW(op, name, type, fn, val)				\
-	CSAN_RMW1(op, _, name, type, fn, val, CSAN_RELAXED)		\
-	CSAN_RMW1(op, _acq_, name, type, fn, val, CSAN_ACQ)		\
-	CSAN_RMW1(op, _rel_, name, type, fn, val, CSAN_REL)
+	CSAN_RMW1(op, _, name, type, fn, val)				\
+	CSAN_RMW1(op, _acq_, name, type, fn, val)			\
+	CSAN_RMW1(op, _rel_, name, type, fn, val)
 
 /* atomic_cmpset_[acq_|rel_]NAME: compare and set, 1 on success. */
-#define	CSAN_CMPSET1(sfx, name, type, order)				\
+#define	CSAN_CMPSET1(sfx, name, type)					\
 int									\
 kcsan_atomic_cmpset##sfx##name(volatile type *p, type expect, type v)	\
 {									\
 									\
-	return (__atomic_compare_exchange_n(p, &expect, v, 0, (order),	\
-	    CSAN_LOAD_ORDER));						\
+	return (__atomic_compare_exchange_n(p, &expect, v, 0,		\
+	    CSAN_RMW_ORDER, __ATOMIC_ACQUIRE));				\
 }
 
 /* atomic_fcmpset: as cmpset, but a failure stores the value seen. */
-#define	CSAN_FCMPSET1(sfx, name, type, order)				\
+#define	CSAN_FCMPSET1(sfx, name, type)					\
 int									\
 kcsan_atomic_fcmpset##sfx##name(volatile type *p, type *expect, type v)	\
 {									\
 									\
-	return (__atomic_compare_exchange_n(p, expect, v, 0, (order),	\
-	    CSAN_LOAD_ORDER));						\
+	return (__atomic_compare_exchange_n(p, expect, v, 0,		\
+	    CSAN_RMW_ORDER, __ATOMIC_ACQUIRE));				\
 }
 
 /* atomic_testandset/testandclear_[acq_]NAME: bit v mod width. */
-#define	CSAN_TEST1(op, sfx, name, type, fn, order)			\
+#define	CSAN_TEST1(op, sfx, name, type, fn)				\
 int									\
 kcsan_atomic_##op##sfx##name(volatile type *p, u_int v)		\
 {									\
 	type bit = (type)1 << (v % (sizeof(type) * NBBY));		\
 									\
-	return ((fn(p, bit, (order)) & bit) != 0);			\
+	return ((fn(p, bit, CSAN_RMW_ORDER) & bit) != 0);		\
 }
 #define	CSAN_ANDNOT(p, bit, order)	__atomic_fetch_and((p), ~(bit), (order))
 
@@ -103,37 +101,33 @@ kcsan_atomic_##op##sfx##name(volatile type *p, u_int v)		\
 	CSAN_RMW(subtract, name, type, __atomic_fetch_sub, v)		\
 	CSAN_RMW(set, name, type, __atomic_fetch_or, v)			\
 	CSAN_RMW(clear, name, type, __atomic_fetch_and, ~v)		\
-	CSAN_CMPSET1(_, name, type, CSAN_RELAXED)			\
-	CSAN_CMPSET1(_acq_, name, type, CSAN_ACQ)			\
-	CSAN_CMPSET1(_rel_, name, type, CSAN_REL)			\
-	CSAN_FCMPSET1(_, name, type, CSAN_RELAXED)			\
-	CSAN_FCMPSET1(_acq_, name, type, CSAN_ACQ)			\
-	CSAN_FCMPSET1(_rel_, name, type, CSAN_REL)			\
-	CSAN_TEST1(testandset, _, name, type, __atomic_fetch_or,	\
-	    CSAN_RELAXED)						\
-	CSAN_TEST1(testandset, _acq_, name, type, __atomic_fetch_or,	\
-	    CSAN_ACQ)							\
-	CSAN_TEST1(testandclear, _, name, type, CSAN_ANDNOT,		\
-	    CSAN_RELAXED)						\
-	CSAN_TEST1(testandclear, _acq_, name, type, CSAN_ANDNOT,	\
-	    CSAN_ACQ)							\
+	CSAN_CMPSET1(_, name, type)					\
+	CSAN_CMPSET1(_acq_, name, type)					\
+	CSAN_CMPSET1(_rel_, name, type)					\
+	CSAN_FCMPSET1(_, name, type)					\
+	CSAN_FCMPSET1(_acq_, name, type)				\
+	CSAN_FCMPSET1(_rel_, name, type)				\
+	CSAN_TEST1(testandset, _, name, type, __atomic_fetch_or)	\
+	CSAN_TEST1(testandset, _acq_, name, type, __atomic_fetch_or)	\
+	CSAN_TEST1(testandclear, _, name, type, CSAN_ANDNOT)		\
+	CSAN_TEST1(testandclear, _acq_, name, type, CSAN_ANDNOT)	\
 type									\
 kcsan_atomic_fetchadd_##name(volatile type *p, type v)			\
 {									\
 									\
-	return (__atomic_fetch_add(p, v, CSAN_RELAXED));		\
+	return (__atomic_fetch_add(p, v, CSAN_RMW_ORDER));		\
 }									\
 type									\
 kcsan_atomic_swap_##name(volatile type *p, type v)			\
 {									\
 									\
-	return (__atomic_exchange_n(p, v, CSAN_RELAXED));		\
+	return (__atomic_exchange_n(p, v, CSAN_RMW_ORDER));		\
 }									\
 type									\
 kcsan_atomic_readandclear_##name(volatile type *p)			\
 {									\
 									\
-	return (__atomic_exchange_n(p, 0, CSAN_RELAXED));		\
+	return (__atomic_exchange_n(p, 0, CSAN_RMW_ORDER));		\
 }									\
 type									\
 kcsan_atomic_load_##name(const volatile type *p)			\
@@ -145,7 +139,7 @@ type									\
 kcsan_atomic_load_acq_##name(const volatile type *p)			\
 {									\
 									\
-	return (__atomic_load_n(p, CSAN_LOAD_ORDER));			\
+	return (__atomic_load_n(p, __ATOMIC_ACQUIRE));			\
 }									\
 void									\
 kcsan_atomic_store_##name(volatile type *p, type v)			\
@@ -157,7 +151,7 @@ void									\
 kcsan_atomic_store_rel_##name(volatile type *p, type v)			\
 {									\
 									\
-	__atomic_store_n(p, v, CSAN_STORE_ORDER);			\
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);			\
 }
 
 CSAN_FUNCS(char, uint8_t)

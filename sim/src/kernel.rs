@@ -372,7 +372,6 @@ extern "C" fn sim_lock_released(lock: *const c_void, name: *const c_char) {
 /// lock is then released by whichever thread completes the I/O).
 #[no_mangle]
 extern "C" fn sim_lock_disowned(lock: *const c_void, name: *const c_char) {
-    crate::tsan::release(lock as usize);
     sim_lock_released(lock, name);
 }
 
@@ -610,16 +609,16 @@ extern "C" fn sim_hb_release(addr: *const c_void) {
     crate::tsan::release(addr as usize);
 }
 
-/// A model touches module memory on the module's behalf (`tsan`).
-#[no_mangle]
-extern "C" fn sim_module_access(addr: *const c_void, len: usize, write: c_int) {
-    crate::tsan::module_access(addr as usize, len, write != 0);
-}
-
 /// ... and ends here (where the kernel acquires).
 #[no_mangle]
 extern "C" fn sim_hb_acquire(addr: *const c_void) {
     crate::tsan::acquire(addr as usize);
+}
+
+/// A model touches module memory on the module's behalf (`tsan`).
+#[no_mangle]
+extern "C" fn sim_module_access(addr: *const c_void, len: usize, write: c_int) {
+    crate::tsan::module_access(addr as usize, len, write != 0);
 }
 
 /// A model reached through a function pointer begins (`sim_ptr_entry`,

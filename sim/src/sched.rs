@@ -164,9 +164,9 @@ thread_local! {
     /// Free-running mode: how many times this thread holds the model lock
     /// (its own start, and one per KPI call it is inside).
     static HELD: Cell<u32> = const { Cell::new(0) };
-    /// Free-running mode: [`HELD`] as it was at each module callback this
-    /// thread is inside ([`module_call_begin`]).
-    static SAVED: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+    /// Free-running mode: [`HELD`] and [`FROM_MODULE`] as they were at each
+    /// module callback this thread is inside ([`module_call_begin`]).
+    static SAVED: RefCell<Vec<(u32, bool)>> = const { RefCell::new(Vec::new()) };
     /// Free-running mode: the model lock is held for a KPI call the
     /// module's code made (not for scenario code or a model's own work).
     static FROM_MODULE: Cell<bool> = const { Cell::new(false) };
@@ -285,9 +285,9 @@ fn start_with(
 ) {
     // The creation edge, the creator being hidden from ThreadSanitizer
     // (`tsan`).
-    let created = sync_key();
-    if created_edge {
-        crate::tsan::release(created);
+    let created = created_edge.then(sync_key);
+    if let Some(key) = created {
+        crate::tsan::release(key);
     }
     std::thread::Builder::new()
         .name(name.to_string())
@@ -296,8 +296,8 @@ fn start_with(
             ME.with(|m| m.set(Some(tid)));
             if free() {
                 crate::tsan::hide();
-                if created_edge {
-                    crate::tsan::acquire(created);
+                if let Some(key) = created {
+                    crate::tsan::acquire(key);
                 }
                 drop(acquire_model(world(), tid));
                 HELD.with(|h| h.set(1));
@@ -555,7 +555,7 @@ pub fn module_call_begin() {
     }
     let n = HELD.with(|h| h.replace(0));
     let from = FROM_MODULE.with(|f| f.replace(false));
-    SAVED.with(|s| s.borrow_mut().push(n | (u32::from(from) << 31)));
+    SAVED.with(|s| s.borrow_mut().push((n, from)));
     if n > 0 {
         release_model(world().as_mut().expect("sim not initialised"), me());
         into_module();
@@ -568,14 +568,23 @@ pub fn module_call_end() {
     if !free() {
         return;
     }
-    let saved = SAVED.with(|s| s.borrow_mut().pop()).unwrap_or(0);
-    let n = saved & !(1 << 31);
+    let (n, from) = SAVED.with(|s| s.borrow_mut().pop()).unwrap_or((0, false));
     if n > 0 {
         out_of_module();
         drop(acquire_model(world(), me()));
     }
     HELD.with(|h| h.set(n));
-    FROM_MODULE.with(|f| f.set(saved & (1 << 31) != 0));
+    FROM_MODULE.with(|f| f.set(from));
+}
+
+/// Free-running mode: run `f` with the model lock let go (all the holds of
+/// the calling thread `me`), then take it back.
+fn without_model_lock(me: Tid, f: impl FnOnce()) {
+    let held = HELD.with(|h| h.replace(0));
+    release_model(world().as_mut().expect("sim not initialised"), me);
+    f();
+    drop(acquire_model(world(), me));
+    HELD.with(|h| h.set(held));
 }
 
 /// Whether the calling thread may run model code now: always in the
@@ -634,13 +643,8 @@ pub fn stall_me(n: u32) {
     let me = me();
     if free() {
         // Free-running: the thread is off the CPU for a while in real
-        // time (5 µs per decision it would sit out), without the model
-        // lock, while the others run.
-        let held = HELD.with(|h| h.replace(0));
-        release_model(world().as_mut().expect("sim not initialised"), me);
-        std::thread::sleep(std::time::Duration::from_micros(5 * u64::from(n)));
-        drop(acquire_model(world(), me));
-        HELD.with(|h| h.set(held));
+        // time (5 µs per decision it would sit out), while the others run.
+        without_model_lock(me, || std::thread::sleep(std::time::Duration::from_micros(5 * u64::from(n))));
         return;
     }
     let mut g = world();
@@ -653,12 +657,7 @@ pub fn stall_me(n: u32) {
 pub fn yield_now() {
     crate::kernel::sim_stack_mask(0);
     if free() {
-        let me = me();
-        let n = HELD.with(|h| h.replace(0));
-        release_model(world().as_mut().expect("sim not initialised"), me);
-        std::thread::yield_now();
-        drop(acquire_model(world(), me));
-        HELD.with(|h| h.set(n));
+        without_model_lock(me(), std::thread::yield_now);
         return;
     }
     switch_away(world(), me());
